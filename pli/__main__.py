@@ -1,0 +1,5 @@
+"""Allow ``python -m pli``."""
+
+from pli.cli import main
+
+raise SystemExit(main())

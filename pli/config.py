@@ -1,0 +1,614 @@
+"""Study-area configuration: one YAML file per study area, parsed into frozen dataclasses.
+
+Every stage's options live here, so data flows one way (config -> boundaries ->
+indicators -> index -> clustering -> priorities -> patrols -> maps/outputs) and each
+stage imports only the spec it needs.
+
+The YAML is validated against the dataclass annotations: unknown keys and wrong types
+are collected and raised together in one :class:`ConfigError`, each naming the key
+path and, for misspellings, the closest valid key.
+
+Examples
+--------
+>>> from pli.config import load_config
+>>> cfg = load_config("configs/croydon-demo.yml")          # doctest: +SKIP
+>>> cfg.area.name                                          # doctest: +SKIP
+'Croydon (demo)'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+from pli.errors import PliError
+
+__all__ = [
+    "AreaSpec",
+    "BoundaryLayerSpec",
+    "BoundariesSpec",
+    "ClusteringSpec",
+    "ConfigError",
+    "DenominatorSpec",
+    "IndexSpec",
+    "IndicatorSpec",
+    "MapSpec",
+    "OutputSpec",
+    "PatrolSpec",
+    "PrioritySpec",
+    "SourceSpec",
+    "StudyConfig",
+    "TreatmentSpec",
+    "VintageLookupSpec",
+    "default_data_dir",
+    "load_config",
+    "parse_config",
+]
+
+
+class ConfigError(PliError, ValueError):
+    """A configuration file is invalid; the message lists every problem found."""
+
+    def __init__(self, problems: list[str], *, source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    """The study area.
+
+    Parameters
+    ----------
+    name : str
+        Human-readable area name shown on maps and in the manifest.
+    simulated : bool
+        True when any input is simulated; maps, manifest and README say so.
+    upper_layer_label : str
+        What the upper layer is called on maps and tables ("Ward", or "MSOA (2011)").
+    upper_layer_note : str
+        Extra sentence for maps, e.g. why MSOAs stand in for wards.
+    lad_code : str, optional
+        ONS local-authority code; used to reject LSOAs from another authority.
+    """
+
+    name: str
+    simulated: bool = False
+    upper_layer_label: str = "Ward"
+    upper_layer_note: str = ""
+    lad_code: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BoundaryLayerSpec:
+    """One polygon layer read with GDAL (GeoJSON, GeoPackage, Shapefile, ...).
+
+    ``crs`` is only used when the file carries no CRS of its own.
+    """
+
+    path: str
+    code_field: str
+    name_field: Optional[str] = None
+    layer: Optional[str] = None
+    crs: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UpperFromTableSpec:
+    """Build the upper layer by dissolving LSOAs on codes held in a table.
+
+    Used when no ward boundaries can be shipped (the demo dissolves LSOAs to their
+    real 2011 MSOAs, codes from the Census 2011 file).
+    """
+
+    path: str
+    lsoa_column: str
+    code_column: str
+    name_column: Optional[str] = None
+    thousands: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class VintageLookupSpec:
+    """An ONS LSOA-to-LSOA lookup (e.g. LSOA11 -> LSOA21 exact fit, with CHGIND)."""
+
+    path: str
+    from_2011_column: str = "LSOA11CD"
+    to_2021_column: str = "LSOA21CD"
+    change_column: Optional[str] = "CHGIND"
+
+
+@dataclass(frozen=True)
+class BoundariesSpec:
+    """LSOA polygons plus the upper layer they are assigned to.
+
+    Exactly one of ``wards`` and ``upper_from_table`` must be given.
+    """
+
+    lsoa: BoundaryLayerSpec
+    lsoa_vintage: Literal[2011, 2021] = 2011
+    wards: Optional[BoundaryLayerSpec] = None
+    upper_from_table: Optional[UpperFromTableSpec] = None
+    vintage_lookup: Optional[VintageLookupSpec] = None
+    metric_crs: str = "EPSG:27700"
+
+
+SourceKind = Literal[
+    "police_uk",
+    "mps_lsoa_crime",
+    "iod2019",
+    "census2011_population",
+    "census2021",
+    "lsoa_table",
+    "points",
+]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One input dataset, loaded into an LSOA-keyed table.
+
+    Parameters
+    ----------
+    kind : str
+        Loader to use: ``police_uk`` (folder or file(s) of police.uk street CSVs),
+        ``mps_lsoa_crime`` (Met London Datastore LSOA table), ``iod2019`` (IoD2019 file 7
+        layout), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
+        ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
+    path : str
+        File or folder, relative to the data directory.
+    vintage : {2011, 2021}
+        LSOA vintage of the codes in this source; reconciled to the boundary vintage.
+    window_months : int, optional
+        Crime sources: keep the latest N complete months present (default 12).
+    start_month, end_month : str, optional
+        Crime sources: explicit ``YYYY-MM`` window, inclusive; overrides ``window_months``.
+    drop_partial_months : bool
+        Drop leading/trailing months whose total is below 10% of the median month
+        (e.g. the stub first month of the MPS "most recent 24 months" tables).
+    code_column : str, optional
+        ``lsoa_table``/``census2021``: the LSOA code column.
+    columns : tuple of str
+        ``lsoa_table``: numeric columns to keep (empty keeps every numeric column).
+    aggregation : {"sum", "mean"}
+        How values combine when several LSOAs of the source vintage map to one target
+        LSOA: ``sum`` for counts, ``mean`` for scores and rates.
+    x_column, y_column, crs : str
+        ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
+    category_column, date_column, date_format, time_column : str
+        ``points``: crime type, date and optional time-of-day columns.
+    categories : tuple of str
+        Keep only these categories (crime types); empty keeps all.
+    """
+
+    kind: SourceKind
+    path: str
+    vintage: Literal[2011, 2021] = 2011
+    window_months: Optional[int] = 12
+    start_month: Optional[str] = None
+    end_month: Optional[str] = None
+    drop_partial_months: bool = True
+    code_column: Optional[str] = None
+    columns: tuple[str, ...] = ()
+    aggregation: Literal["sum", "mean"] = "sum"
+    x_column: str = "Longitude"
+    y_column: str = "Latitude"
+    crs: str = "EPSG:4326"
+    category_column: Optional[str] = None
+    date_column: Optional[str] = None
+    date_format: Optional[str] = None
+    time_column: Optional[str] = None
+    location_column: Optional[str] = None
+    categories: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class DenominatorSpec:
+    """A denominator column taken from a source (e.g. usual residents)."""
+
+    source: str
+    column: str
+    floor: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """One indicator in the index.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the outputs (snake_case).
+    source : str
+        Name of a source under ``sources``.
+    columns : tuple of str
+        Source columns summed to make the numerator. Entries may use shell-style
+        wildcards (``"VIOLENCE AGAINST THE PERSON/*"``). Empty means the single column
+        named like the indicator.
+    harm : bool
+        Weight each crime category by the harm weight table before summing.
+    transform : {"value", "count", "rate", "share", "log"}
+        ``rate`` is per 1,000 of ``denominator``; ``share`` is numerator / denominator;
+        ``log`` is log(1 + value).
+    denominator : str, optional
+        Name under ``denominators`` (default ``population`` for rates and shares).
+    domain : str
+        Domain the indicator belongs to (crime, deprivation, demography, ...).
+    direction : {"higher_is_worse", "higher_is_better"}
+    weight : float
+        Weight within its domain.
+    label : str, optional
+        Human-readable label for maps and tooltips.
+    """
+
+    name: str
+    source: str
+    columns: tuple[str, ...] = ()
+    harm: bool = False
+    transform: Literal["value", "count", "rate", "share", "log"] = "value"
+    denominator: Optional[str] = None
+    domain: str = "other"
+    direction: Literal["higher_is_worse", "higher_is_better"] = "higher_is_worse"
+    weight: float = 1.0
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TreatmentSpec:
+    """Data treatment before normalisation."""
+
+    outliers: Literal["none", "winsorise", "skew_kurtosis"] = "none"
+    winsorise_quantile: float = 0.99
+    skew_threshold: float = 2.0
+    kurtosis_threshold: float = 3.5
+    missing: Literal["error", "median", "ward_mean"] = "error"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """How indicators become one composite score.
+
+    Parameters
+    ----------
+    preset : str, optional
+        ``pli`` (Croydon Priority Localities Index), ``vli`` or ``imd``; fills any
+        option not set explicitly.
+    normalisation : str
+        ``zscore``, ``minmax``, ``percentile``, ``ratio`` (to the study-area rate x 100)
+        or ``exponential`` (IMD exponential transformation of ranks).
+    weighting : {"manual", "equal", "pca"}
+    aggregation : {"arithmetic", "geometric"}
+    domain_weights : dict
+        Weight of each domain in the index (manual weighting).
+    exponential_reference_size : int, optional
+        Number of units the ranks refer to (IMD ranks are national: 32,844).
+    harm_weights : str, optional
+        CSV replacing the shipped harm weight table.
+    """
+
+    preset: Optional[str] = None
+    normalisation: Literal["zscore", "minmax", "percentile", "ratio", "exponential"] = "zscore"
+    weighting: Literal["manual", "equal", "pca"] = "equal"
+    aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
+    domain_weights: dict[str, float] = field(default_factory=dict)
+    exponential_reference_size: Optional[int] = None
+    harm_weights: Optional[str] = None
+    treatment: TreatmentSpec = field(default_factory=TreatmentSpec)
+
+
+@dataclass(frozen=True)
+class ClusteringSpec:
+    """Spatial weights and clustering statistics."""
+
+    weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
+    k: int = 6
+    distance_m: Optional[float] = None
+    permutations: int = 999
+    alpha: float = 0.05
+    fdr: bool = True
+
+
+@dataclass(frozen=True)
+class PrioritySpec:
+    """How priority neighbourhoods are drawn."""
+
+    count: int = 9
+    top_lsoas: int = 20
+    min_lsoas: int = 1
+    max_lsoas: int = 8
+    min_population: int = 0
+    max_population: int = 15000
+    min_score_quantile: float = 0.75
+
+
+@dataclass(frozen=True)
+class PatrolSpec:
+    """Micro-patrol planning inputs and options."""
+
+    source: Optional[str] = None
+    cell_size_m: float = 150.0
+    grid: Literal["square", "hex"] = "square"
+    categories: tuple[str, ...] = ()
+    top_places: int = 10
+    permutations: int = 999
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Interactive map options."""
+
+    offline: bool = False
+    classes: int = 5
+    scheme: Literal["quantiles", "deciles"] = "quantiles"
+    simplify_m: float = 5.0
+    tiles: bool = True
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where outputs go and what may be published."""
+
+    public: bool = False
+    suppress_below: int = 5
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study-area configuration.
+
+    ``data_dir`` is not read from YAML: it is the directory that relative paths resolve
+    against (``--data-dir``; default the project root).
+    """
+
+    area: AreaSpec
+    boundaries: BoundariesSpec
+    sources: dict[str, SourceSpec]
+    indicators: tuple[IndicatorSpec, ...]
+    denominators: dict[str, DenominatorSpec] = field(default_factory=dict)
+    seed: int = 0
+    index: IndexSpec = field(default_factory=IndexSpec)
+    clustering: ClusteringSpec = field(default_factory=ClusteringSpec)
+    priorities: PrioritySpec = field(default_factory=PrioritySpec)
+    patrols: Optional[PatrolSpec] = None
+    maps: MapSpec = field(default_factory=MapSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    data_dir: Path = field(default=Path("."), metadata={"yaml": False})
+    config_path: Optional[Path] = field(default=None, metadata={"yaml": False})
+    raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
+
+    def resolve(self, relative: str | Path) -> Path:
+        """Resolve a path from the config against the data directory."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.data_dir / p)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def default_data_dir() -> Path:
+    """The project root when running from a checkout, else the working directory."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "pli").is_dir():
+        return root
+    return Path.cwd()
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"mapping of {_type_name(typing.get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return f"mapping ({tp.__name__})"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        candidates = [a for a in args if a is not type(None)]
+        for cand in candidates:
+            trial: list[str] = []
+            parsed = _parse_value(cand, value, key, trial)
+            if not trial:
+                return parsed
+        if len(candidates) == 1:
+            return _parse_value(candidates[0], value, key, problems)
+        problems.append(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return None
+    if origin is Literal:
+        if value in args and not (isinstance(value, bool) and not any(isinstance(a, bool) for a in args)):
+            return value
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(a) for a in args], n=1)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+        problems.append(f"{key}: expected one of {', '.join(repr(a) for a in args)}, got {value!r}{hint}")
+        return None
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            problems.append(f"{key}: expected a list, got {value!r}")
+            return ()
+        return tuple(_parse_value(args[0], v, f"{key}[{i}]", problems) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{key}: expected a mapping, got {value!r}")
+            return {}
+        return {str(k): _parse_value(args[1], v, f"{key}.{k}", problems) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _parse_dataclass(tp, value, key, problems)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{key}: expected true or false, got {value!r}")
+        return None
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        problems.append(f"{key}: expected a whole number, got {value!r}")
+        return None
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        problems.append(f"{key}: expected a number, got {value!r}")
+        return None
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        problems.append(f"{key}: expected text, got {value!r}")
+        return None
+    return value
+
+
+def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
+    where = prefix or "top level"
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping ({cls.__name__}), got {data!r}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(fields)}"
+            problems.append(f"{full}: unknown key{hint}")
+            continue
+        kwargs[key] = _parse_value(hints[key], value, full, problems)
+    for name, f in fields.items():
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            full = f"{prefix}.{name}" if prefix else name
+            problems.append(f"{full}: required key is missing ({_type_name(hints[name])})")
+    if problems:
+        # Construction would fail on missing/None fields; the caller raises anyway.
+        try:
+            return cls(**kwargs)
+        except TypeError:
+            return None
+    return cls(**kwargs)
+
+
+def _check_semantics(cfg: StudyConfig) -> list[str]:
+    problems: list[str] = []
+    b = cfg.boundaries
+    if (b.wards is None) == (b.upper_from_table is None):
+        problems.append("boundaries: give exactly one of 'wards' (polygons) or 'upper_from_table'")
+    for name, src in cfg.sources.items():
+        if src.window_months is not None and src.window_months < 1:
+            problems.append(f"sources.{name}.window_months: expected 1 or more, got {src.window_months}")
+        if src.vintage != b.lsoa_vintage and b.vintage_lookup is None and src.kind != "points":
+            problems.append(
+                f"sources.{name}: uses {src.vintage} LSOA codes but boundaries are {b.lsoa_vintage}; "
+                "add boundaries.vintage_lookup (the ONS LSOA11->LSOA21 lookup)"
+            )
+    names = [i.name for i in cfg.indicators]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"indicators: duplicate names {', '.join(dupes)}")
+    if not cfg.indicators:
+        problems.append("indicators: at least one indicator is required")
+    for i, ind in enumerate(cfg.indicators):
+        key = f"indicators[{i}] ({ind.name})"
+        if ind.source not in cfg.sources:
+            close = difflib.get_close_matches(ind.source, list(cfg.sources), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; sources are: {', '.join(cfg.sources)}"
+            problems.append(f"{key}.source: unknown source {ind.source!r}{hint}")
+        if ind.transform in ("rate", "share"):
+            den = ind.denominator or "population"
+            if den not in cfg.denominators:
+                problems.append(
+                    f"{key}.denominator: {den!r} is not defined under 'denominators' "
+                    f"(defined: {', '.join(cfg.denominators) or 'none'})"
+                )
+        if ind.weight < 0:
+            problems.append(f"{key}.weight: weights must not be negative, got {ind.weight}")
+    for name, den in cfg.denominators.items():
+        if den.source not in cfg.sources:
+            problems.append(f"denominators.{name}.source: unknown source {den.source!r}")
+    for dom, w in cfg.index.domain_weights.items():
+        if w is not None and w < 0:
+            problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
+    if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
+        problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
+    if cfg.clustering.permutations < 0:
+        problems.append("clustering.permutations: expected 0 or more")
+    if not 0 < cfg.clustering.alpha < 1:
+        problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
+    return problems
+
+
+def parse_config(
+    data: dict,
+    *,
+    data_dir: str | Path | None = None,
+    source: str | None = None,
+) -> StudyConfig:
+    """Validate a mapping (e.g. parsed YAML) into a :class:`StudyConfig`.
+
+    Raises
+    ------
+    ConfigError
+        Listing every unknown key, wrong type and inconsistent reference at once.
+    """
+    problems: list[str] = []
+    cfg = _parse_dataclass(StudyConfig, data, "", problems)
+    if not problems and cfg is not None:
+        problems.extend(_check_semantics(cfg))
+    if problems:
+        raise ConfigError(problems, source=source)
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return dataclasses.replace(cfg, data_dir=root.resolve(), raw=data)
+
+
+def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> StudyConfig:
+    """Read and validate one study-area YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+    data_dir : str or Path, optional
+        Directory that relative paths in the config resolve against
+        (default: the project root).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"config file not found: {path}"], source=str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], source=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["expected a mapping at the top level"], source=str(path))
+    cfg = parse_config(data, data_dir=data_dir, source=str(path))
+    return dataclasses.replace(cfg, config_path=path.resolve())
