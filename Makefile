@@ -1,0 +1,42 @@
+# pli: the two commands a fresh machine needs are `make index` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= configs/croydon-demo.yml
+OUT    ?= output
+MAPS   ?= maps
+ARGS   ?=
+
+.PHONY: index test maps clean venv open-data bench
+
+# The venv is rebuilt whenever the project's own dependency list changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+## make index: build rankings, neighbourhoods, patrol plan and maps for the default config
+index: $(VENV)/.installed
+	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) $(ARGS)
+
+## make maps: same run, maps rendered offline (JavaScript/CSS inline) for locked-down laptops
+maps: $(VENV)/.installed
+	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) --offline $(ARGS)
+
+## make open-data: the real Croydon snapshot in ../shared/data
+open-data: $(VENV)/.installed
+	$(PY) -m pli index --config configs/croydon-open-data.yml --data-dir ../shared/data --out output-open-data --maps maps-open-data $(ARGS)
+
+## make test: the whole test suite
+test: $(VENV)/.installed
+	$(PY) -m pytest -q $(ARGS)
+
+## make bench: the benchmarks (slow; run on demand)
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(OUT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods $(MAPS)/screenshots .pytest_cache

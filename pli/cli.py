@@ -1,0 +1,111 @@
+"""Command line: parse arguments and wire the stages together; no analysis lives here.
+
+``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
+``pli maps``   re-render maps from an existing output folder (e.g. ``--offline``)
+``pli verify`` re-hash inputs and outputs and say whether outputs are still current
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from pli.errors import PliError
+
+log = logging.getLogger("pli")
+
+DEFAULT_CONFIG = "configs/croydon-demo.yml"
+
+
+@contextmanager
+def _step(label: str) -> Iterator[None]:
+    """Announce a pipeline step and how long it took (progress for long runs)."""
+    log.info("%s ...", label)
+    t0 = time.perf_counter()
+    yield
+    dt = time.perf_counter() - t0
+    log.info("%s done in %.1f s", label, dt)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from pli import __version__
+
+    parser = argparse.ArgumentParser(prog="pli", description="Priority Localities Index toolkit")
+    parser.add_argument("--version", action="version", version=f"pli {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="build rankings, neighbourhoods, patrol plan and maps")
+    p_index.add_argument("--config", default=None, help=f"study-area YAML (default {DEFAULT_CONFIG})")
+    p_index.add_argument("--data-dir", default=None, help="folder that config paths resolve against (default: project root)")
+    p_index.add_argument("--out", default="output", help="output folder (default: output)")
+    p_index.add_argument("--maps", default="maps", help="folder for the HTML/PNG maps (default: maps)")
+    p_index.add_argument("--offline", action="store_true", default=None, help="inline all JavaScript/CSS in maps")
+    p_index.add_argument("--public", action="store_true", default=None,
+                         help="suppress small counts and point-level/patrol outputs for publication")
+    p_index.add_argument("--seed", type=int, default=None, help="override the config seed")
+    p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
+
+    p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
+    p_verify.add_argument("out", nargs="?", default="output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pli`` console script."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    logging.getLogger("fiona").setLevel(logging.WARNING)
+    try:
+        if args.command == "index":
+            return _cmd_index(args)
+        if args.command == "verify":
+            return _cmd_verify(args)
+    except PliError as exc:
+        if args.debug:
+            raise
+        print(f"pli: error: {exc}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from pli.outputs import verify_outputs
+
+    result = verify_outputs(args.out)
+    print(result.summary())
+    return 0 if result.current else 1
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from pli.config import default_data_dir, load_config
+    from pli.pipeline import run_index
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    run = run_index(
+        cfg,
+        out_dir=Path(args.out),
+        maps_dir=None if args.no_maps else Path(args.maps),
+        seed=args.seed,
+        offline=args.offline,
+        public=args.public,
+        step=_step,
+    )
+    print(run.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

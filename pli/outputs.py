@@ -1,0 +1,242 @@
+"""Writing outputs without ever losing the previous run.
+
+Every file of a run is first written into a staging directory beside its final
+location. Only when the whole run has succeeded does :meth:`OutputTransaction.commit`
+move the files into place (``os.replace``, atomic per file on one filesystem). A run
+that fails at any point leaves earlier outputs byte-identical.
+
+The run manifest (``manifest.json``) records the config, SHA-256 of every input file,
+row counts, package versions, the seed and the SHA-256 of every output, so
+:func:`verify_outputs` can later say whether outputs are still current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+import geopandas as gpd
+import pandas as pd
+
+__all__ = [
+    "OutputTransaction",
+    "VerifyResult",
+    "file_sha256",
+    "hash_inputs",
+    "package_versions",
+    "verify_outputs",
+    "write_csv",
+    "write_geojson",
+    "write_json",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+_PACKAGES = ("pli", "geopandas", "shapely", "pandas", "numpy", "libpysal", "esda",
+             "folium", "scikit-learn", "pyogrio", "pyproj", "matplotlib", "mapclassify")
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_inputs(paths: Iterable[str | Path], *, relative_to: Path | None = None) -> dict[str, str]:
+    """SHA-256 of each input file (folders are expanded to the files inside)."""
+    files: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.update(q for q in p.rglob("*") if q.is_file())
+        elif p.is_file():
+            files.add(p)
+    out = {}
+    for f in sorted(files):
+        key = str(f)
+        if relative_to is not None:
+            try:
+                key = os.path.relpath(f.resolve(), relative_to.resolve())
+            except ValueError:
+                key = str(f.resolve())
+        out[key] = file_sha256(f)
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape results."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
+    """Deterministic CSV: fixed float format, LF line endings, UTF-8."""
+    frame.to_csv(path, index=index, lineterminator="\n", float_format="%.6g", encoding="utf-8")
+    return path
+
+
+def write_json(obj: object, path: Path) -> Path:
+    """Pretty, key-sorted JSON so identical content gives identical bytes."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, precision: int = 6) -> Path:
+    """GeoJSON in EPSG:4326 (RFC 7946) with rounded coordinates, byte-reproducible."""
+    g = frame.to_crs(4326) if frame.crs is not None else frame
+    text = g.to_json(drop_id=True, to_wgs84=False, na="null")
+    data = json.loads(text)
+    _round_coordinates(data, precision)
+    path.write_text(json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _round_coordinates(obj, precision: int) -> None:
+    if isinstance(obj, dict):
+        if "coordinates" in obj:
+            obj["coordinates"] = _round_nested(obj["coordinates"], precision)
+        for v in obj.values():
+            if isinstance(v, (dict, list)):
+                _round_coordinates(v, precision)
+    elif isinstance(obj, list):
+        for v in obj:
+            _round_coordinates(v, precision)
+
+
+def _round_nested(coords, precision: int):
+    if isinstance(coords, (int, float)):
+        return round(float(coords), precision)
+    return [_round_nested(c, precision) for c in coords]
+
+
+class OutputTransaction:
+    """Stage files for several target directories and move them in together.
+
+    Parameters
+    ----------
+    targets : dict of str to Path
+        Named final directories, e.g. ``{"output": Path("output"), "maps": Path("maps")}``.
+
+    Examples
+    --------
+    >>> with OutputTransaction({"output": out}) as tx:          # doctest: +SKIP
+    ...     write_csv(frame, tx.path("output", "rankings.csv"))
+    ...     tx.commit()
+    """
+
+    def __init__(self, targets: dict[str, Path]):
+        self.targets = {k: Path(v) for k, v in targets.items()}
+        self._staging: dict[str, Path] = {}
+        self.committed: list[Path] = []
+
+    def __enter__(self) -> "OutputTransaction":
+        for name, final in self.targets.items():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._staging[name] = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+        return self
+
+    def staging_dir(self, target: str) -> Path:
+        """The staging directory standing in for ``target``."""
+        return self._staging[target]
+
+    def path(self, target: str, relative: str | Path) -> Path:
+        """Where to write ``relative`` (inside ``target``) during the run."""
+        p = self._staging[target] / relative
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def staged_files(self) -> dict[str, list[Path]]:
+        """Relative paths of every staged file, per target."""
+        return {
+            name: sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+            for name, stage in self._staging.items()
+        }
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into its final place; returns the final paths."""
+        moved: list[Path] = []
+        for name, rel_paths in self.staged_files().items():
+            final_root = self.targets[name]
+            for rel in rel_paths:
+                dest = final_root / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._staging[name] / rel, dest)
+                moved.append(dest)
+        self.committed = moved
+        return moved
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for stage in self._staging.values():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify_outputs`."""
+
+    current: bool
+    changed_inputs: tuple[str, ...] = ()
+    missing_inputs: tuple[str, ...] = ()
+    changed_outputs: tuple[str, ...] = ()
+    missing_outputs: tuple[str, ...] = ()
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        if self.current:
+            return "outputs are current: every input and output matches the manifest"
+        parts = []
+        for label, items in (("changed inputs", self.changed_inputs), ("missing inputs", self.missing_inputs),
+                             ("changed outputs", self.changed_outputs), ("missing outputs", self.missing_outputs)):
+            if items:
+                shown = ", ".join(items[:8]) + (f" and {len(items) - 8} more" if len(items) > 8 else "")
+                parts.append(f"{label}: {shown}")
+        return "outputs are NOT current; " + "; ".join(parts) + ". Re-run `pli index` to refresh them."
+
+
+def verify_outputs(out_dir: str | Path) -> VerifyResult:
+    """Re-hash inputs and outputs listed in ``out_dir/manifest.json``.
+
+    Input paths in the manifest are relative to the recorded ``data_dir``.
+    """
+    from pli.errors import InputError
+
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise InputError(f"no {MANIFEST_NAME} here; expected the output folder of `pli index`", path=str(out_dir))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data_dir = Path(manifest["data_dir"])
+    changed_in, missing_in, changed_out, missing_out = [], [], [], []
+    for rel, digest in manifest.get("inputs", {}).items():
+        p = Path(rel) if Path(rel).is_absolute() else data_dir / rel
+        if not p.is_file():
+            missing_in.append(rel)
+        elif file_sha256(p) != digest:
+            changed_in.append(rel)
+    roots = {k: Path(v) for k, v in manifest.get("output_roots", {}).items()}
+    for key, digest in manifest.get("outputs", {}).items():
+        root_name, _, rel = key.partition(":")
+        p = roots.get(root_name, out_dir) / rel
+        if not p.is_file():
+            missing_out.append(key)
+        elif file_sha256(p) != digest:
+            changed_out.append(key)
+    current = not (changed_in or missing_in or changed_out or missing_out)
+    return VerifyResult(current, tuple(changed_in), tuple(missing_in), tuple(changed_out), tuple(missing_out))
