@@ -314,12 +314,10 @@ def _read_polygons(
     types = shapely.get_type_id(geoms)
     bad = ~np.isin(types, (_POLYGON, _MULTIPOLYGON))
     if bad.any():
-        found = pd.Series(shapely.get_type_id(geoms[bad])).map(
-            lambda t: shapely.GeometryType(t).name.title()
-        )
+        found = sorted({shapely.GeometryType(t).name.title() for t in np.unique(types[bad])})
         raise InputError(
             f"{what}: expected Polygon or MultiPolygon features, but {int(bad.sum())} are "
-            f"{', '.join(sorted(set(found)))}: {_preview(codes[bad])}; this does not look like an area layer",
+            f"{', '.join(found)}: {_preview(codes[bad])}; this does not look like an area layer",
             path=str(path),
         )
 
@@ -339,7 +337,7 @@ def _read_polygons(
     repaired: tuple[str, ...] = ()
     if invalid.any():
         fixed = _polygonal_parts(shapely.make_valid(geoms[invalid]))
-        lost = np.array([g is None for g in fixed]) if len(fixed) else np.zeros(0, bool)
+        lost = shapely.is_missing(fixed)
         bad_codes = out.index[invalid]
         if lost.any():
             raise InputError(
@@ -814,7 +812,12 @@ def reconcile_codes(
     )
     rel = lk[lk[src_col].isin(pending) & lk[tgt_col].isin(target)]
 
-    complex_ = rel[rel["change"].eq("X") | ((rel["n_targets"] > 1) & (rel["n_sources"] > 1))]
+    # Many-to-many taints every pair touching it, so a code mapped cleanly into a
+    # target that also receives part of another code is caught too.
+    tangled = lk["change"].eq("X") | ((lk["n_targets"] > 1) & (lk["n_sources"] > 1))
+    complex_ = rel[
+        rel[src_col].isin(lk.loc[tangled, src_col]) | rel[tgt_col].isin(lk.loc[tangled, tgt_col])
+    ]
     if len(complex_):
         pairs = (complex_[src_col] + "->" + complex_[tgt_col]).unique()
         raise InputError(

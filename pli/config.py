@@ -46,6 +46,7 @@ __all__ = [
     "SourceSpec",
     "StudyConfig",
     "TreatmentSpec",
+    "UpperFromTableSpec",
     "VintageLookupSpec",
     "default_data_dir",
     "load_config",
