@@ -1,0 +1,293 @@
+"""Tests for pli.priorities: contiguous, bounded, disjoint, reproducible neighbourhoods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.sparse import csgraph
+
+from pli.clustering import build_weights
+from pli.config import ConfigError, PrioritySpec
+from pli.errors import InputError
+from pli.priorities import select_neighbourhoods, summarise_wards
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _load_croydon() -> gpd.GeoDataFrame:
+    if not (DATA / "croydon_lsoa11_bgc.geojson").is_file():
+        pytest.skip(f"real Croydon snapshot not found at {DATA} (needs ../shared/data beside the repo)")
+    lsoa = gpd.read_file(DATA / "croydon_lsoa11_bgc.geojson").to_crs(27700)
+    lsoa = lsoa.set_index("lsoa11cd")[["geometry"]].rename_axis("lsoa_code")
+    iod = pd.read_csv(DATA / "croydon_iod2019.csv").set_index("LSOA code (2011)")
+    pop = pd.read_csv(DATA / "croydon_census2011_population.csv", thousands=",").set_index("LSOA Code")
+    wards = pd.read_csv(DATA / "croydon_lsoa11_to_ward2018_bestfit_DERIVED.csv").set_index("LSOA11CD")
+    lsoa["score"] = iod["Index of Multiple Deprivation (IMD) Score"].reindex(lsoa.index)
+    # Duplicate "Persons" headers: pandas names them Persons, Persons.1, Persons.2; the
+    # first is all usual residents.
+    lsoa["population"] = pop["Persons"].reindex(lsoa.index)
+    lsoa["ward_code"] = wards["WD18CD_max_area"].reindex(lsoa.index)
+    lsoa["ward_name"] = wards["WD18NM_max_area"].reindex(lsoa.index)
+    # Crime-domain score as a stand-in harm measure (non-negative after shifting).
+    crime = iod["Crime Score"].reindex(lsoa.index)
+    lsoa["harm"] = crime - crime.min()
+    return lsoa
+
+
+@pytest.fixture(scope="module")
+def croydon() -> gpd.GeoDataFrame:
+    return _load_croydon()
+
+
+@pytest.fixture(scope="module")
+def croydon_result(croydon):
+    return select_neighbourhoods(croydon, build_weights(croydon), PrioritySpec(), seed=0)
+
+
+def _grid(side: int, *, size: float = 100.0) -> gpd.GeoDataFrame:
+    x, y = np.meshgrid(np.arange(side), np.arange(side))
+    col, row = x.ravel(), y.ravel()
+    idx = pd.Index([f"G{r:02d}{c:02d}" for r, c in zip(row, col)], name="lsoa_code")
+    frame = gpd.GeoDataFrame(
+        {"col": col, "row": row},
+        geometry=shapely.box(col * size, row * size, (col + 1) * size, (row + 1) * size),
+        index=idx,
+        crs=27700,
+    )
+    west = col < side // 2
+    frame["ward_code"] = np.where(west, "W01", "W02")
+    frame["ward_name"] = np.where(west, "Westham", "Eastley")
+    frame["population"] = 1500.0
+    frame["score"] = np.random.default_rng(0).uniform(0, 10, len(frame))
+    frame["harm"] = np.random.default_rng(1).uniform(0, 5, len(frame))
+    return frame
+
+
+def _assert_valid(result, lsoa, weights, spec):
+    hoods = result.neighbourhoods
+    members = [codes.split(";") for codes in hoods["lsoa_codes"]]
+    flat = [c for m in members for c in m]
+    assert len(flat) == len(set(flat)), "neighbourhoods overlap"
+    ids = pd.Index(weights.graph.unique_ids)
+    adjacency = weights.graph.sparse.tocsr()
+    for m, row in zip(members, hoods.itertuples()):
+        assert spec.min_lsoas <= len(m) <= spec.max_lsoas
+        people = lsoa.loc[m, "population"].sum()
+        assert spec.min_population <= people <= spec.max_population
+        assert row.population == pytest.approx(people, abs=1)
+        pos = ids.get_indexer(m)
+        n_comp, _ = csgraph.connected_components(adjacency[pos][:, pos], directed=False)
+        assert n_comp == 1, f"neighbourhood {row.name} is not contiguous"
+    assert result.membership.notna().sum() == len(flat)
+    assert list(hoods["rank"]) == list(range(1, len(hoods) + 1))
+    assert hoods["name"].is_unique and hoods["slug"].is_unique
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.mark.shared
+def test_croydon_nine_neighbourhoods_are_valid(croydon, croydon_result):
+    spec = PrioritySpec()
+    weights = build_weights(croydon)
+    hoods = croydon_result.neighbourhoods
+    assert len(hoods) == spec.count
+    _assert_valid(croydon_result, croydon, weights, spec)
+    assert hoods.crs.to_epsg() == 27700
+    # Ranked by priority covered; every member passed the score threshold.
+    assert hoods["priority_share"].is_monotonic_decreasing
+    member_codes = croydon_result.membership.dropna().index
+    assert (croydon.loc[member_codes, "score"] >= croydon_result.threshold).all()
+    assert croydon_result.coverage == pytest.approx(hoods["priority_share"].sum())
+    harm_share = croydon.loc[hoods["lsoa_codes"].iloc[0].split(";"), "harm"].sum() / croydon["harm"].sum()
+    assert hoods["harm_share"].iloc[0] == pytest.approx(harm_share)
+    # Dissolved geometry covers exactly its LSOAs.
+    first = croydon.loc[hoods["lsoa_codes"].iloc[0].split(";")]
+    assert hoods.geometry.iloc[0].area == pytest.approx(first.area.sum(), rel=1e-6)
+
+
+@pytest.mark.shared
+def test_croydon_names_come_from_population_weighted_wards(croydon, croydon_result):
+    wards_2018 = set(croydon["ward_name"])
+    for row in croydon_result.neighbourhoods.itertuples():
+        members = croydon.loc[row.lsoa_codes.split(";")]
+        by_ward = members.groupby("ward_name")["population"].sum().sort_values(ascending=False)
+        base = row.name.split(" (")[0]
+        parts = base.split(" / ")
+        assert parts[0] == by_ward.index[0]
+        assert set(parts) <= wards_2018
+        if len(by_ward) > 1 and by_ward.iloc[1] / by_ward.sum() >= 1 / 3:
+            assert parts == [by_ward.index[0], by_ward.index[1]]
+        else:
+            assert len(parts) == 1
+
+
+@pytest.mark.shared
+def test_croydon_ward_summary(croydon, croydon_result):
+    wards = croydon_result.wards
+    assert len(wards) == croydon["ward_code"].nunique() == 28
+    assert list(wards["rank"]) == sorted(wards["rank"])
+    selhurst = croydon[croydon["ward_name"] == "Selhurst"]
+    expected = np.average(selhurst["score"], weights=selhurst["population"])
+    got = wards.set_index("ward_name").loc["Selhurst", "population_weighted_score"]
+    assert got == pytest.approx(expected)
+    assert wards["n_priority_lsoas"].sum() == croydon_result.membership.notna().sum()
+    assert wards["n_lsoas"].sum() == len(croydon)
+
+
+@pytest.mark.shared
+def test_croydon_same_seed_same_result(croydon, croydon_result):
+    again = select_neighbourhoods(croydon, build_weights(croydon), PrioritySpec(), seed=0)
+    pd.testing.assert_frame_equal(
+        again.neighbourhoods.drop(columns="geometry"), croydon_result.neighbourhoods.drop(columns="geometry")
+    )
+    assert again.neighbourhoods.geometry.geom_equals(croydon_result.neighbourhoods.geometry).all()
+    pd.testing.assert_series_equal(again.membership, croydon_result.membership)
+    pd.testing.assert_frame_equal(again.wards, croydon_result.wards)
+
+
+@pytest.mark.shared
+def test_croydon_inputs_not_mutated(croydon):
+    before = croydon.copy()
+    select_neighbourhoods(croydon, build_weights(croydon), PrioritySpec(count=3), seed=0)
+    pd.testing.assert_frame_equal(croydon.drop(columns="geometry"), before.drop(columns="geometry"))
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def test_large_high_block_is_split_into_bounded_pieces():
+    grid = _grid(20)
+    block = grid["col"].between(4, 13) & grid["row"].between(5, 12)  # 80 contiguous LSOAs
+    grid.loc[block, "score"] = 50 + grid.loc[block, "col"] * 0.1
+    spec = PrioritySpec(count=9, max_lsoas=8, max_population=10_000, min_score_quantile=0.8)
+    weights = build_weights(grid)
+    result = select_neighbourhoods(grid, weights, spec)
+    assert len(result.neighbourhoods) == 9
+    _assert_valid(result, grid, weights, spec)
+    members = result.membership.dropna().index
+    # All nine lie in the planted block: it is split, not returned as one blob.
+    assert block[members].all()
+    assert result.neighbourhoods["n_lsoas"].max() <= 6  # 10,000 residents / 1,500 each
+
+
+def test_isolated_high_lsoa_forms_a_neighbourhood_only_when_top():
+    grid = _grid(10)
+    grid["score"] = 1.0 + np.random.default_rng(4).uniform(0, 0.1, len(grid))
+    lone = "G0505"
+    grid.loc[lone, "score"] = 100.0
+    spec = PrioritySpec(count=3, top_lsoas=1, min_score_quantile=0.99)
+    weights = build_weights(grid)
+    result = select_neighbourhoods(grid, weights, spec, harm=None)
+    assert result.neighbourhoods["lsoa_codes"].iloc[0] == lone
+    assert result.neighbourhoods["n_lsoas"].iloc[0] == 1
+    none = select_neighbourhoods(grid, weights, PrioritySpec(count=3, top_lsoas=0, min_score_quantile=0.99), harm=None)
+    assert lone not in set(none.membership.dropna().index)
+    assert np.isnan(result.neighbourhoods["harm_share"].iloc[0])
+
+
+def test_names_two_wards_and_compass_suffixes():
+    grid = _grid(12)
+    grid["score"] = 1.0
+    # Two separate high patches inside one ward, and one straddling both wards.
+    west_a = grid["col"].between(0, 1) & grid["row"].between(0, 1)
+    west_b = grid["col"].between(0, 1) & grid["row"].between(8, 9)
+    straddle = grid["col"].between(5, 6) & grid["row"].between(4, 4)
+    grid.loc[west_a, "score"] = 90.0
+    grid.loc[west_b, "score"] = 80.0
+    grid.loc[straddle, "score"] = 70.0
+    spec = PrioritySpec(count=3, min_score_quantile=0.9, max_lsoas=8)
+    result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
+    names = dict(zip(result.neighbourhoods["lsoa_codes"].str.split(";").str[0], result.neighbourhoods["name"]))
+    assert names["G0000"] == "Westham (south)"
+    assert names["G0800"] == "Westham (north)"
+    assert names["G0405"] == "Westham / Eastley" or names["G0405"] == "Eastley / Westham"
+    assert set(result.neighbourhoods["slug"]) >= {"westham-south", "westham-north"}
+
+
+def test_top_drivers_are_largest_positive_sums():
+    grid = _grid(6)
+    grid["score"] = np.where(grid["col"] < 2, 10.0, 1.0)
+    drivers = pd.DataFrame(
+        {
+            "violence": np.where(grid["col"] < 2, 3.0, 0.0),
+            "burglary": 1.0,
+            "income": 2.0,
+            "education": -5.0,
+            "housing": 0.5,
+        },
+        index=grid.index,
+    )
+    spec = PrioritySpec(count=1, max_lsoas=12, max_population=100_000, min_score_quantile=0.5)
+    result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None, drivers=drivers)
+    assert result.neighbourhoods["top_drivers"].iloc[0] == "violence; income; burglary"
+
+
+def test_same_seed_identical_on_synthetic():
+    grid = _grid(15)
+    grid.loc[grid["col"] > 9, "score"] += 20
+    weights = build_weights(grid)
+    a = select_neighbourhoods(grid, weights, PrioritySpec(), seed=3)
+    b = select_neighbourhoods(grid, weights, PrioritySpec(), seed=3)
+    pd.testing.assert_frame_equal(a.neighbourhoods.drop(columns="geometry"), b.neighbourhoods.drop(columns="geometry"))
+    _assert_valid(a, grid, weights, PrioritySpec())
+
+
+def test_knn_weights_fall_back_to_contiguity(caplog):
+    from pli.config import ClusteringSpec
+
+    grid = _grid(8)
+    knn = build_weights(grid, ClusteringSpec(weights="knn", k=3))
+    with caplog.at_level("INFO", logger="pli.priorities"):
+        result = select_neighbourhoods(grid, knn, PrioritySpec(count=2))
+    assert "queen contiguity" in caplog.text
+    _assert_valid(result, grid, build_weights(grid), PrioritySpec())
+
+
+def test_bad_inputs_raise_named_errors():
+    grid = _grid(4)
+    weights = build_weights(grid)
+    with pytest.raises(InputError, match="harm"):
+        select_neighbourhoods(grid.drop(columns="harm"), weights)
+    bad = grid.copy()
+    bad.loc["G0101", "population"] = np.nan
+    with pytest.raises(InputError, match="G0101"):
+        select_neighbourhoods(bad, weights)
+    with pytest.raises(InputError, match="EPSG:27700"):
+        select_neighbourhoods(grid.to_crs(4326), weights)
+    with pytest.raises(ConfigError, match="max_lsoas"):
+        select_neighbourhoods(grid, weights, PrioritySpec(min_lsoas=5, max_lsoas=3))
+    with pytest.raises(InputError, match="not in the weights"):
+        select_neighbourhoods(grid, build_weights(grid.iloc[:10]))
+
+
+def test_summarise_wards_counts_priority_lsoas():
+    grid = _grid(4)
+    membership = pd.Series(pd.NA, index=grid.index, dtype="Int64")
+    membership.iloc[[0, 1, 2]] = 1  # cols 0, 1 (Westham) and 2 (Eastley)
+    wards = summarise_wards(grid, membership)
+    counts = wards.set_index("ward_name")["n_priority_lsoas"]
+    assert counts["Westham"] == 2 and counts["Eastley"] == 1
+    assert set(wards["rank"]) == {1, 2}
+
+
+def test_empty_harm_column_ranks_by_score_and_partial_harm_counts_as_zero(caplog):
+    grid = _grid(8)
+    weights = build_weights(grid)
+    no_harm = grid.assign(harm=np.nan)
+    with caplog.at_level("INFO", logger="pli.priorities"):
+        result = select_neighbourhoods(no_harm, weights, PrioritySpec(count=2))
+    assert "score alone" in caplog.text
+    assert result.neighbourhoods["harm_share"].isna().all()
+    expected = select_neighbourhoods(grid, weights, PrioritySpec(count=2), harm=None)
+    pd.testing.assert_frame_equal(result.neighbourhoods, expected.neighbourhoods)
+    partial = grid.copy()
+    partial.loc["G0000", "harm"] = np.nan
+    with caplog.at_level("WARNING", logger="pli.priorities"):
+        select_neighbourhoods(partial, weights, PrioritySpec(count=2))
+    assert "G0000" in caplog.text
