@@ -1,0 +1,1298 @@
+"""Loaders for the input formats analysts really have, and the indicator table.
+
+Each loader reads one published format into a :class:`SourceTable`: a frame indexed by
+the LSOA code *as found in the file* (index name ``lsoa_code``, any vintage), holding
+numeric columns only. :func:`build_indicators` then reconciles every source to the
+boundary vintage, aligns it to the boundary LSOAs and applies each indicator's
+transform (value, count, rate per 1,000, share, log).
+
+Source kinds (``SourceSpec.kind``)
+----------------------------------
+``police_uk``
+    data.police.uk street-level CSVs (a folder searched recursively for
+    ``*-street.csv``, or one file). One column per ``Crime type`` as published, plus
+    ``all_crime`` (every type except anti-social behaviour); ``points`` holds the
+    geocoded records in EPSG:27700.
+``mps_lsoa_crime``
+    Met Police "recorded crime by LSOA" (London Datastore): one row per LSOA x major x
+    minor category, one column per month ``YYYYMM``. Columns ``"MAJOR/MINOR"`` plus
+    ``all_crime``.
+``iod2019``
+    English Indices of Deprivation 2019, File 7 layout; short aliases, see
+    :data:`IOD2019_COLUMNS`.
+``census2011_population``
+    The Census 2011 persons / households / hectares file; see :data:`CENSUS2011_COLUMNS`.
+``census2021``
+    Nomis bulk CSV keyed by ``geography code``; columns as published, plus
+    ``residents_total`` and ``young_residents_10_24`` when the TS007A age bands are there.
+``lsoa_table``
+    Any LSOA-keyed CSV (``code_column`` required, ``columns`` optional).
+``points``
+    Any point CSV, spatially joined to the LSOA polygons.
+
+Examples
+--------
+>>> from pli.config import SourceSpec
+>>> from pli.indicators import load_source
+>>> spec = SourceSpec(kind="iod2019", path="croydon_iod2019.csv")
+>>> src = load_source("imd", spec, resolve=lambda p: data_dir / p)   # doctest: +SKIP
+>>> src.table["imd_score"].describe()                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import fnmatch
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS, Transformer
+
+from pli.config import ConfigError, IndicatorSpec, SourceSpec, StudyConfig
+from pli.errors import InputError
+
+__all__ = [
+    "ALL_CRIME",
+    "ASB",
+    "CENSUS2011_COLUMNS",
+    "COUNT_KINDS",
+    "IOD2019_COLUMNS",
+    "POLICE_UK_COLUMNS",
+    "HarmWeightsLike",
+    "IndicatorTable",
+    "SourceTable",
+    "build_indicators",
+    "load_source",
+]
+
+logger = logging.getLogger(__name__)
+
+ALL_CRIME = "all_crime"
+"""Column holding every recorded crime in a crime source (anti-social behaviour excluded)."""
+
+ASB = "Anti-social behaviour"
+"""police.uk's anti-social behaviour category: incidents, not recorded crimes."""
+
+COUNT_KINDS = frozenset({"police_uk", "mps_lsoa_crime", "points"})
+"""Source kinds holding counts: an LSOA absent from the file had zero events."""
+
+POLICE_UK_COLUMNS: dict[str, str] = {
+    "Crime ID": "crime_id",
+    "Month": "month",
+    "Longitude": "lon",
+    "Latitude": "lat",
+    "Location": "location",
+    "LSOA code": "lsoa_code",
+    "Crime type": "category",
+}
+"""police.uk street-file columns read (published name -> internal name)."""
+
+_LSOA_INDEX = "lsoa_code"
+_MONTH_RE = r"\d{4}-(?:0[1-9]|1[0-2])"
+_THOUSANDS_RE = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+_PARTIAL_MONTH_SHARE = 0.10
+# Placeholders official tables print for suppressed or unavailable values (ONS, GLA).
+_MISSING_MARKERS = frozenset({".", "..", "...", ":", "-", "x", "*"})
+_SHOW = 8  # codes / rows quoted in one message before "... and N more"
+
+_IOD_RANK = " Rank (where 1 is most deprived)"
+_IOD_DECILE = " Decile (where 1 is most deprived 10% of LSOAs)"
+
+
+def _iod_domain(alias: str, stem: str, score: str = " Score") -> dict[str, str]:
+    return {
+        f"{alias}_score": f"{stem}{score}",
+        f"{alias}_rank": f"{stem}{_IOD_RANK}",
+        f"{alias}_decile": f"{stem}{_IOD_DECILE}",
+    }
+
+
+IOD2019_COLUMNS: dict[str, str] = {
+    **_iod_domain("imd", "Index of Multiple Deprivation (IMD)"),
+    **_iod_domain("income", "Income", " Score (rate)"),
+    **_iod_domain("employment", "Employment", " Score (rate)"),
+    **_iod_domain("education", "Education, Skills and Training"),
+    **_iod_domain("health", "Health Deprivation and Disability"),
+    **_iod_domain("crime", "Crime"),
+    **_iod_domain("housing", "Barriers to Housing and Services"),
+    **_iod_domain("living_environment", "Living Environment"),
+    **_iod_domain("idaci", "Income Deprivation Affecting Children Index (IDACI)", " Score (rate)"),
+    **_iod_domain("idaopi", "Income Deprivation Affecting Older People (IDAOPI)", " Score (rate)"),
+    **_iod_domain("cyp", "Children and Young People Sub-domain"),
+    **_iod_domain("adult_skills", "Adult Skills Sub-domain"),
+    **_iod_domain("geographical_barriers", "Geographical Barriers Sub-domain"),
+    **_iod_domain("wider_barriers", "Wider Barriers Sub-domain"),
+    **_iod_domain("indoors", "Indoors Sub-domain"),
+    **_iod_domain("outdoors", "Outdoors Sub-domain"),
+    "population_total_2015": "Total population: mid 2015 (excluding prisoners)",
+    "population_0_15_2015": "Dependent Children aged 0-15: mid 2015 (excluding prisoners)",
+    "population_16_59_2015": "Population aged 16-59: mid 2015 (excluding prisoners)",
+    "population_60plus_2015": "Older population aged 60 and over: mid 2015 (excluding prisoners)",
+    "population_working_age_2015": (
+        "Working age population 18-59/64: for use with Employment Deprivation Domain "
+        "(excluding prisoners)"
+    ),
+}
+"""IoD2019 File 7 columns: short alias -> published header.
+
+Headers are matched ignoring case, surrounding spaces and repeated spaces, so the
+published trailing space in the working-age population header does not matter. Ranks
+and deciles are national (1 = most deprived of 32,844 LSOAs); population denominators
+are mid-2015 and exclude prisoners. The key column is ``LSOA code (2011)``.
+
+=============================  ======================================================
+alias                          published header (score; rank and decile alike)
+=============================  ======================================================
+imd_score/_rank/_decile        Index of Multiple Deprivation (IMD) Score
+income_score/...               Income Score (rate)
+employment_score/...           Employment Score (rate)
+education_score/...            Education, Skills and Training Score
+health_score/...               Health Deprivation and Disability Score
+crime_score/...                Crime Score
+housing_score/...              Barriers to Housing and Services Score
+living_environment_score/...   Living Environment Score
+idaci_score/...                Income Deprivation Affecting Children Index (IDACI) Score (rate)
+idaopi_score/...               Income Deprivation Affecting Older People (IDAOPI) Score (rate)
+cyp_score/...                  Children and Young People Sub-domain Score
+adult_skills_score/...         Adult Skills Sub-domain Score
+geographical_barriers_score/.. Geographical Barriers Sub-domain Score
+wider_barriers_score/...       Wider Barriers Sub-domain Score
+indoors_score/...              Indoors Sub-domain Score
+outdoors_score/...             Outdoors Sub-domain Score
+population_total_2015          Total population: mid 2015 (excluding prisoners)
+population_0_15_2015           Dependent Children aged 0-15: mid 2015 (...)
+population_16_59_2015          Population aged 16-59: mid 2015 (...)
+population_60plus_2015         Older population aged 60 and over: mid 2015 (...)
+population_working_age_2015    Working age population 18-59/64: for use with Employment
+                               Deprivation Domain (excluding prisoners)
+=============================  ======================================================
+"""
+
+_IOD2019_CODE = "LSOA code (2011)"
+
+CENSUS2011_COLUMNS: dict[str, str] = {
+    "usual_residents": "1st 'Persons' column: all usual residents",
+    "household_residents": "2nd 'Persons' column: residents in households",
+    "communal_residents": "3rd 'Persons' column: residents in communal establishments",
+    "hectares": "Hectares",
+    "households": "Households",
+}
+"""Census 2011 population file: output column -> where it comes from.
+
+The published header names three columns ``Persons`` and leaves the 9th blank, so the
+three ``Persons`` columns are taken by position, in this order.
+"""
+
+# Nomis TS007A five-year bands summed into the "young residents" indicator.
+_TS007A_YOUNG = ("Age: Aged 10 to 14 years", "Age: Aged 15 to 19 years", "Age: Aged 20 to 24 years")
+_TS007A_TOTAL = "Age: Total"
+_NOMIS_CODE = "geography code"
+_NOMIS_NON_DATA = ("date", "geography")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """One input dataset, loaded and keyed by LSOA code.
+
+    Attributes
+    ----------
+    name : str
+        The source's name in the config.
+    kind : str
+        Loader used (``SourceSpec.kind``).
+    table : pandas.DataFrame
+        Index ``lsoa_code`` (codes as found in the file, any vintage), numeric columns.
+    vintage : int
+        LSOA vintage declared for the codes (2011 or 2021).
+    period : str or None
+        Crime sources: ``"YYYY-MM to YYYY-MM"`` covered by the counts.
+    months : tuple of str
+        Crime sources: every ``YYYY-MM`` month counted.
+    files : tuple of Path
+        Files read.
+    rows_read : int
+        Data rows read from the files, before any filtering.
+    points : geopandas.GeoDataFrame or None
+        Point sources (``police_uk``, ``points``): one row per geocoded record in the
+        window, EPSG:27700.
+    """
+
+    name: str
+    kind: str
+    table: pd.DataFrame
+    vintage: int
+    period: str | None
+    months: tuple[str, ...]
+    files: tuple[Path, ...]
+    rows_read: int
+    points: gpd.GeoDataFrame | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`."""
+        return self.table.copy()
+
+    def __repr__(self) -> str:
+        period = f", period={self.period!r}" if self.period else ""
+        pts = f", {len(self.points):,} points" if self.points is not None else ""
+        return (
+            f"SourceTable({self.name!r}, kind={self.kind!r}, {len(self.table):,} LSOAs x "
+            f"{self.table.shape[1]} columns{period}{pts}, rows_read={self.rows_read:,})"
+        )
+
+
+@dataclass(frozen=True)
+class IndicatorTable:
+    """Indicators aligned to the boundary LSOAs.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        Index ``lsoa_code`` (boundary LSOAs, boundary order), one column per indicator,
+        after its transform. Value sources leave LSOAs they lack as NaN.
+    raw : pandas.DataFrame
+        Same index; ``<indicator>_numerator`` for every indicator and
+        ``<indicator>_denominator`` (after any floor) for rates and shares.
+    specs : tuple of IndicatorSpec
+        The indicator specs, in config order.
+    periods : dict
+        Indicator name -> period of its source, for sources that have one.
+    """
+
+    values: pd.DataFrame
+    raw: pd.DataFrame
+    specs: tuple[IndicatorSpec, ...]
+    periods: dict[str, str]
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`values`."""
+        return self.values.copy()
+
+    def __repr__(self) -> str:
+        n_missing = int(self.values.isna().sum().sum())
+        return (
+            f"IndicatorTable({len(self.values):,} LSOAs x {self.values.shape[1]} indicators, "
+            f"{n_missing} missing values)"
+        )
+
+
+class HarmWeightsLike(Protocol):
+    """What :func:`build_indicators` needs from ``pli.harm.HarmWeights``."""
+
+    def weight_for(self, categories: Sequence[str], scheme: str) -> np.ndarray: ...
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _listing(items: Sequence[Any], show: int = _SHOW) -> str:
+    items = list(items)
+    head = ", ".join(str(i) for i in items[:show])
+    return head + (f" ... and {len(items) - show} more" if len(items) > show else "")
+
+
+def _norm(name: str) -> str:
+    return " ".join(str(name).split()).casefold()
+
+
+def _csv_encoding(encoding: str) -> str:
+    # Excel-saved CSVs often start with a byte-order mark that would glue onto the
+    # first header name; utf-8-sig reads plain UTF-8 unchanged.
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _read_header(path: Path, encoding: str) -> list[str]:
+    try:
+        with open(path, newline="", encoding=_csv_encoding(encoding)) as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot decode the file as {encoding} ({exc.reason}); set the source's "
+            "'encoding' (e.g. cp1252)",
+            path=str(path),
+        ) from None
+    if not header:
+        raise InputError("the file is empty; expected a CSV with a header row", path=str(path))
+    return header
+
+
+def _find_column(header: Sequence[str], wanted: str | Sequence[str], *, path: Path, what: str) -> str:
+    """The raw header name matching one of ``wanted`` (case/space-insensitive)."""
+    options = [wanted] if isinstance(wanted, str) else list(wanted)
+    lookup = {_norm(h): h for h in header}
+    for opt in options:
+        if _norm(opt) in lookup:
+            return lookup[_norm(opt)]
+    close = difflib.get_close_matches(_norm(options[0]), list(lookup), n=1)
+    hint = f"; did you mean {lookup[close[0]]!r}?" if close else ""
+    raise InputError(
+        f"no {what} column: expected {' or '.join(repr(o) for o in options)}, found columns "
+        f"{_listing(header, 12)}{hint}",
+        path=str(path),
+    )
+
+
+def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> pd.DataFrame:
+    """Numeric version of a frame of text columns; thousands separators tolerated.
+
+    With ``strict`` a value that is neither blank nor a number raises one InputError
+    per column listing the first offending file lines (header = line 1, taken from the
+    frame's read_csv row numbers); otherwise such columns are dropped (announced in
+    the log).
+    """
+    out: dict[str, pd.Series] = {}
+    problems: list[str] = []
+    skipped: list[str] = []
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s):
+            out[col] = s
+            continue
+        text = s.astype("str").str.strip()
+        marker = text.isin(_MISSING_MARKERS)
+        if marker.any():
+            logger.info(
+                "%s: column %r: %d suppressed/unavailable marker(s) (%s) read as missing",
+                path.name, col, int(marker.sum()), ", ".join(sorted(set(text[marker]))),
+            )
+        text = text.where((text != "") & ~marker)
+        grouped = text.str.fullmatch(_THOUSANDS_RE).fillna(False).astype(bool)
+        cleaned = text.where(~grouped, text.str.replace(",", "", regex=False))
+        num = pd.to_numeric(cleaned, errors="coerce")
+        bad = text.notna() & num.isna()
+        if bad.any():
+            if not strict:
+                skipped.append(str(col))
+                continue
+            pos = np.flatnonzero(bad.to_numpy())
+            # The index is read_csv's row number (rows may have been filtered since).
+            shown = ", ".join(f"line {frame.index[p] + 2}: {text.iloc[p]!r}" for p in pos[:5])
+            more = f" and {len(pos) - 5} more" if len(pos) > 5 else ""
+            problems.append(
+                f"column {col!r}: expected numbers, found {len(pos)} non-numeric value(s) "
+                f"({shown}{more}); fix or blank them, or drop the column from 'columns'"
+            )
+            continue
+        out[col] = num
+    if problems:
+        raise InputError(problems, path=str(path))
+    if skipped:
+        logger.info("%s: skipped non-numeric columns %s", path.name, _listing(skipped))
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _integerise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole-number float columns without gaps back to int64 (counts, ranks)."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_float_dtype(s) and s.notna().all() and np.all(np.mod(s.to_numpy(), 1) == 0):
+            out[col] = s.astype("int64")
+    return out
+
+
+def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
+    """Stripped LSOA codes plus a mask of usable rows; duplicates raise."""
+    text = codes.astype("str").str.strip()
+    keep = (text.notna() & (text != "")).to_numpy()
+    if not keep.all():
+        logger.warning(
+            "%s: dropped %d row(s) with a blank %r (footnotes or unassigned records)",
+            path.name, int((~keep).sum()), column,
+        )
+    kept = text[keep]
+    dup = kept.duplicated(keep=False).to_numpy()
+    if dup.any():
+        lines = np.flatnonzero(keep)[dup] + 2
+        pairs = [f"{c} (line {ln})" for c, ln in zip(kept[dup], lines)]
+        raise InputError(
+            f"column {column!r}: expected one row per LSOA, found {int(dup.sum())} rows with "
+            f"repeated codes: {_listing(pairs)}; remove the duplicates or aggregate first",
+            path=str(path),
+        )
+    return pd.Index(kept.to_numpy(), name=_LSOA_INDEX, dtype="str"), keep
+
+
+def _validate_month(value: str | None, key: str) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not re.fullmatch(_MONTH_RE, value):
+        raise ConfigError([f"{key}: expected a month as YYYY-MM, got {value!r}"])
+    return value
+
+
+def _select_window(
+    present: Sequence[str], spec: SourceSpec, *, name: str, where: str, announce: bool = True
+) -> list[str]:
+    """Months of ``present`` (sorted ``YYYY-MM``) inside the source's time window."""
+    start = _validate_month(spec.start_month, f"sources.{name}.start_month")
+    end = _validate_month(spec.end_month, f"sources.{name}.end_month")
+    months = sorted(set(present))
+    if not months:
+        raise InputError("no months found in the data", path=where)
+    if start and end and start > end:
+        raise ConfigError([f"sources.{name}: start_month {start} is after end_month {end}"])
+    if start or end:
+        candidates = [m for m in months if (start is None or m >= start) and (end is None or m <= end)]
+        if start is None and spec.window_months:
+            candidates = candidates[-spec.window_months:]
+    elif spec.window_months:
+        candidates = months[-spec.window_months:]
+    else:
+        candidates = months
+    if not candidates:
+        raise InputError(
+            f"no data inside the window {start or '...'} to {end or '...'}; the data "
+            f"covers {months[0]} to {months[-1]}: move start_month/end_month",
+            path=where,
+        )
+    if announce:
+        lo, hi = candidates[0], candidates[-1]
+        calendar = pd.period_range(lo, hi, freq="M").strftime("%Y-%m").tolist()
+        gaps = sorted(set(calendar) - set(candidates))
+        how = "start_month/end_month" if (start or end) else (
+            f"latest {spec.window_months} months present" if spec.window_months else "all months"
+        )
+        logger.info("%s: window %s (%d months, %s)", name, _period(candidates), len(candidates), how)
+        if gaps:
+            logger.warning("%s: no data for %d month(s) inside the window: %s", name, len(gaps), _listing(gaps))
+        if spec.window_months and not (start or end) and len(candidates) < spec.window_months:
+            logger.warning(
+                "%s: only %d month(s) of data, fewer than window_months=%d",
+                name, len(candidates), spec.window_months,
+            )
+    return candidates
+
+
+def _period(months: Sequence[str]) -> str:
+    return months[0] if months[0] == months[-1] else f"{months[0]} to {months[-1]}"
+
+
+def _count_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Counts per LSOA and category, plus ``all_crime`` (anti-social behaviour excluded)."""
+    if records.empty:
+        table = pd.DataFrame(index=pd.Index([], name=_LSOA_INDEX, dtype="str"))
+    else:
+        table = (
+            records.groupby([_LSOA_INDEX, "category"], sort=True, observed=True)
+            .size()
+            .unstack("category", fill_value=0)
+        )
+        table.columns = pd.Index([str(c) for c in table.columns])
+    table[ALL_CRIME] = table.drop(columns=[ASB], errors="ignore").sum(axis=1)
+    table = table.astype("int64")
+    table.index = table.index.astype("str").rename(_LSOA_INDEX)
+    return table
+
+
+def _points_frame(
+    records: pd.DataFrame, x: np.ndarray, y: np.ndarray, columns: Sequence[str], *, crs: str
+) -> gpd.GeoDataFrame:
+    """Records as EPSG:27700 points; ``x``/``y`` are in ``crs``."""
+    if CRS.from_user_input(crs).to_epsg() != 27700:
+        x, y = Transformer.from_crs(crs, "EPSG:27700", always_xy=True).transform(x, y)
+    return gpd.GeoDataFrame(
+        records[list(columns)].reset_index(drop=True),
+        geometry=gpd.points_from_xy(x, y),
+        crs="EPSG:27700",
+    )
+
+
+# --------------------------------------------------------------------------- police.uk
+
+
+def _street_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*-street.csv") if p.is_file())
+        if not files:
+            raise InputError(
+                "no police.uk street files (*-street.csv) found in this folder or below; "
+                "unzip the data.police.uk download here (YYYY-MM/ folders are fine)",
+                path=str(path),
+            )
+        return files
+    if path.is_file():
+        return [path]
+    raise InputError("file or folder not found; check the source's 'path' and --data-dir", path=str(path))
+
+
+# Low-cardinality columns are parsed as categoricals: string work then touches each
+# distinct value once instead of every one of millions of rows.
+_POLICE_UK_CATEGORICAL = ("month", "category", _LSOA_INDEX)
+
+
+def _clean_categories(values: pd.Series) -> pd.Series:
+    """Strip category labels; blank labels become missing."""
+    cats = values.cat.categories
+    stripped = pd.Index(cats.astype("str").str.strip())
+    if not stripped.equals(pd.Index(cats.astype("str"))):
+        if stripped.is_unique:
+            values = values.cat.rename_categories(stripped)
+        else:
+            values = values.astype("str").str.strip().astype("category")
+    if "" in values.cat.categories:
+        values = values.cat.remove_categories([""])
+    return values
+
+
+def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
+    header = _read_header(path, encoding)
+    lookup = {h.strip(): h for h in header}
+    missing = [c for c in POLICE_UK_COLUMNS if c not in lookup]
+    if missing:
+        raise InputError(
+            f"not a police.uk street file: missing column(s) {', '.join(repr(m) for m in missing)}; "
+            "expected the 12-column header 'Crime ID,Month,Reported by,Falls within,Longitude,"
+            "Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context'",
+            path=str(path),
+        )
+    raw_names = {lookup[c]: short for c, short in POLICE_UK_COLUMNS.items()}
+    kinds = {"lon": "float64", "lat": "float64", **{c: "category" for c in _POLICE_UK_CATEGORICAL}}
+    dtype = {raw: kinds.get(short, "str") for raw, short in raw_names.items()}
+    try:
+        frame = pd.read_csv(
+            path, usecols=list(raw_names), dtype=dtype, encoding=_csv_encoding(encoding), engine="c"
+        )
+    except ValueError as exc:
+        raise InputError(
+            f"cannot parse the file as a police.uk street CSV ({exc}); Longitude/Latitude must be "
+            "numbers or blank",
+            path=str(path),
+        ) from None
+    frame = frame.rename(columns=raw_names)
+    for col in _POLICE_UK_CATEGORICAL:
+        frame[col] = _clean_categories(frame[col])
+    month = frame["month"]
+    odd = [m for m in month.cat.categories if not re.fullmatch(_MONTH_RE, str(m))]
+    bad = (month.isin(odd) | month.isna()).to_numpy()
+    if bad.any():
+        pos = np.flatnonzero(bad)
+        shown = ", ".join(f"line {p + 2}: {month.iloc[p]!r}" for p in pos[:5])
+        raise InputError(
+            f"column 'Month': expected YYYY-MM, found {len(pos)} other value(s) ({shown})",
+            path=str(path),
+        )
+    return frame
+
+
+def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate street files, keeping categoricals (recoded to shared categories)."""
+    if len(frames) == 1:
+        return frames[0]
+    frames = list(frames)
+    for col in _POLICE_UK_CATEGORICAL:
+        union = pd.Index(sorted(set().union(*(f[col].cat.categories for f in frames))), dtype="str")
+        common = pd.CategoricalDtype(union)
+        frames = [f.assign(**{col: f[col].astype(common)}) for f in frames]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    files = _street_files(path)
+    name_months = [re.match(rf"({_MONTH_RE})-", f.name) for f in files]
+    if len(files) > 1 and all(name_months):
+        # police.uk names files YYYY-MM-force-street.csv: picking the window from the names
+        # first avoids parsing years of data that the window would throw away.
+        by_month = [m.group(1) for m in name_months if m]
+        keep = set(_select_window(by_month, spec, name=name, where=str(path), announce=False))
+        files = [f for f, m in zip(files, by_month) if m in keep]
+    records = _concat_records([_read_street_file(f, spec.encoding) for f in files])
+    rows_read = len(records)
+    present = records["month"].cat.categories[records["month"].value_counts(sort=False).to_numpy() > 0]
+    window = _select_window(list(present), spec, name=name, where=str(path))
+
+    blank = records[_LSOA_INDEX].isna().to_numpy()
+    in_window = records["month"].isin(window).to_numpy()
+    if (blank & in_window).any():
+        n_blank = int((blank & in_window).sum())
+        no_xy = int((blank & in_window & records["lon"].isna().to_numpy()).sum())
+        logger.warning(
+            "%s: dropped %d of %d record(s) with a blank 'LSOA code' (%d of them without "
+            "coordinates: police.uk could not place them)",
+            name, n_blank, int(in_window.sum()), no_xy,
+        )
+    keep_rows = in_window & ~blank
+    if spec.categories:
+        unknown = sorted(set(spec.categories) - set(records.loc[keep_rows, "category"].unique()))
+        if unknown:
+            logger.warning("%s: categories not found in the window: %s", name, _listing(unknown))
+        keep_rows &= records["category"].isin(spec.categories).to_numpy()
+    records = records[keep_rows]
+    table = _count_table(records)
+
+    located = (records["lon"].notna() & records["lat"].notna()).to_numpy()
+    if not located.all():
+        logger.info(
+            "%s: %d record(s) without coordinates are counted but left out of the points",
+            name, int((~located).sum()),
+        )
+    geo = records[located]
+    points = _points_frame(
+        geo, geo["lon"].to_numpy(), geo["lat"].to_numpy(),
+        ["month", "category", "location", _LSOA_INDEX, "crime_id"], crs="EPSG:4326",
+    )
+    for col in ("month", "category", _LSOA_INDEX):
+        points[col] = points[col].cat.remove_unused_categories()
+    logger.info(
+        "%s: %d police.uk record(s) in %d LSOAs over %s, %d crime type(s): %s",
+        name, len(records), len(table), _period(window), table.shape[1] - 1,
+        _listing([c for c in table.columns if c != ALL_CRIME], 14),
+    )
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),
+        months=tuple(window), files=tuple(files), rows_read=rows_read, points=points,
+    )
+
+
+# --------------------------------------------------------------------------- MPS LSOA
+
+
+def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    header = _read_header(path, spec.encoding)
+    # Matching ignores case, spaces and underscores: the Datastore CSV says "LSOA Code",
+    # "Major Category" (newer editions "MajorText"), re-exports say "major_category".
+    squeezed = {re.sub(r"[\s_]+", "", h.casefold()): h for h in header}
+    wanted = {
+        "LSOA Code": ("lsoacode",),
+        "Major Category/MajorText": ("majorcategory", "majortext"),
+        "Minor Category/MinorText": ("minorcategory", "minortext"),
+    }
+    found = {label: next((squeezed[k] for k in keys if k in squeezed), None) for label, keys in wanted.items()}
+    missing = [label for label, col in found.items() if col is None]
+    code_col, major_col, minor_col = found.values()
+    month_cols = [h for h in header if re.fullmatch(r"\d{4}(?:0[1-9]|1[0-2])", h.strip())]
+    if not month_cols:
+        missing.append("monthly columns named YYYYMM")
+    if missing:
+        raise InputError(
+            f"not an MPS LSOA crime table: missing {', '.join(missing)}; found columns "
+            f"{_listing(header, 12)}",
+            path=str(path),
+        )
+    usecols = [code_col, major_col, minor_col, *month_cols]
+    text_cols = {c: "str" for c in (code_col, major_col, minor_col)}
+    enc = _csv_encoding(spec.encoding)
+    try:
+        raw = pd.read_csv(path, usecols=usecols, dtype={**text_cols, **dict.fromkeys(month_cols, "float64")},
+                          thousands=",", encoding=enc)
+    except ValueError:
+        # Re-read as text only to point at the offending lines.
+        raw = pd.read_csv(path, usecols=usecols, dtype="str", encoding=enc)
+    rows_read = len(raw)
+    counts = _parse_numbers(raw[month_cols], path=path).fillna(0)
+    labels = {c: f"{c.strip()[:4]}-{c.strip()[4:]}" for c in month_cols}
+    counts = counts.rename(columns=labels)
+    order = sorted(counts.columns)
+    counts = counts[order]
+
+    if spec.drop_partial_months:
+        totals = counts.sum(axis=0)
+        floor = _PARTIAL_MONTH_SHARE * float(totals.median())
+        low = (totals < floor).to_numpy()
+        # Only stubs at either end are dropped: a quiet month inside the series is real.
+        lead = int(np.argmin(low)) if not low.all() else len(low)
+        trail = int(np.argmin(low[::-1])) if not low.all() else 0
+        dropped = order[:lead] + (order[len(order) - trail:] if trail else [])
+        if dropped:
+            logger.warning(
+                "%s: dropped partial month(s) %s (totals %s, below 10%% of the median month %s)",
+                name, ", ".join(dropped), ", ".join(f"{int(totals[m]):,}" for m in dropped),
+                f"{totals.median():,.0f}",
+            )
+            order = [m for m in order if m not in dropped]
+    window = _select_window(order, spec, name=name, where=str(path))
+
+    codes = raw[code_col].str.strip()
+    blank = (codes.isna() | (codes == "")).to_numpy()
+    if blank.any():
+        logger.warning("%s: dropped %d row(s) with a blank LSOA code", name, int(blank.sum()))
+    key = raw[major_col].str.strip() + "/" + raw[minor_col].str.strip()
+    long = pd.DataFrame(
+        {_LSOA_INDEX: codes.to_numpy(), "category": key.to_numpy(), "n": counts[window].sum(axis=1).to_numpy()}
+    )[~blank]
+    table = long.groupby([_LSOA_INDEX, "category"], sort=True)["n"].sum().unstack("category", fill_value=0)
+    table.columns = pd.Index([str(c) for c in table.columns])
+    table[ALL_CRIME] = table.sum(axis=1)
+    table = _integerise(table)
+    table.index = table.index.astype("str").rename(_LSOA_INDEX)
+    logger.info(
+        "%s: %s recorded offences in %d LSOAs over %s, %d categories",
+        name, f"{table[ALL_CRIME].sum():,.0f}", len(table), _period(window), table.shape[1] - 1,
+    )
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),
+        months=tuple(window), files=(path,), rows_read=rows_read,
+    )
+
+
+# --------------------------------------------------------------------------- IoD 2019
+
+
+def _load_iod2019(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    header = _read_header(path, spec.encoding)
+    lookup = {_norm(h): h for h in header}
+    wanted = {_IOD2019_CODE: _IOD2019_CODE, **IOD2019_COLUMNS}
+    missing = [pub for pub in wanted.values() if _norm(pub) not in lookup]
+    if missing:
+        raise InputError(
+            f"not an IoD2019 File 7 table: {len(missing)} expected column(s) missing: "
+            + "; ".join(repr(m) for m in missing)
+            + ". Use File 7 (all scores, ranks, deciles and population denominators) or a "
+            "'lsoa_table' source for other layouts",
+            path=str(path),
+        )
+    raw_names = {lookup[_norm(pub)]: alias for alias, pub in IOD2019_COLUMNS.items()}
+    code_raw = lookup[_norm(_IOD2019_CODE)]
+    raw = pd.read_csv(
+        path, usecols=[code_raw, *raw_names], dtype="str", encoding=_csv_encoding(spec.encoding)
+    )
+    index, keep = _key_index(raw[code_raw], path=path, column=code_raw)
+    values = _parse_numbers(raw.loc[keep, list(raw_names)], path=path).rename(columns=raw_names)
+    table = _integerise(values[list(IOD2019_COLUMNS)]).set_axis(index, axis=0)
+    logger.info("%s: IoD2019 for %d LSOAs, %d columns", name, len(table), table.shape[1])
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=None,
+        months=(), files=(path,), rows_read=len(raw),
+    )
+
+
+# --------------------------------------------------------------------------- Census 2011
+
+
+def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    header = _read_header(path, spec.encoding)
+    norm = [_norm(h) for h in header]
+    persons = [i for i, h in enumerate(norm) if h == "persons"]
+    problems = []
+    if len(persons) != 3:
+        problems.append(
+            f"expected three 'Persons' columns (usual, household, communal residents), found {len(persons)}"
+        )
+    positions: dict[str, int] = {}
+    for label, wanted in (("lsoa", "lsoa code"), ("hectares", "hectares"), ("households", "households")):
+        if wanted in norm:
+            positions[label] = norm.index(wanted)
+        else:
+            problems.append(f"no {wanted!r} column")
+    if problems:
+        raise InputError(
+            [*problems, f"found columns {_listing(header, 16)}; expected the Census 2011 "
+             "population/households/hectares layout"],
+            path=str(path),
+        )
+    cols = {
+        positions["lsoa"]: _LSOA_INDEX,
+        persons[0]: "usual_residents",
+        persons[1]: "household_residents",
+        persons[2]: "communal_residents",
+        positions["hectares"]: "hectares",
+        positions["households"]: "households",
+    }
+    # Read by position: pandas would rename the duplicate and blank headers.
+    raw = pd.read_csv(
+        path, header=None, skiprows=1, usecols=list(cols), dtype="str",
+        encoding=_csv_encoding(spec.encoding),
+    ).rename(columns=cols)
+    index, keep = _key_index(raw[_LSOA_INDEX], path=path, column="LSOA Code")
+    values = _parse_numbers(raw.loc[keep, list(CENSUS2011_COLUMNS)], path=path)
+    table = _integerise(values).set_axis(index, axis=0)
+    off = table["usual_residents"] != table["household_residents"] + table["communal_residents"]
+    if off.any():
+        logger.warning(
+            "%s: usual residents differ from household + communal residents in %d LSOA(s): %s",
+            name, int(off.sum()), _listing(table.index[off]),
+        )
+    logger.info("%s: Census 2011 population for %d LSOAs (%s usual residents)",
+                name, len(table), f"{table['usual_residents'].sum():,.0f}")
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=None,
+        months=(), files=(path,), rows_read=len(raw),
+    )
+
+
+# --------------------------------------------------------------------------- keyed CSVs
+
+
+def _read_keyed_table(
+    name: str, spec: SourceSpec, path: Path, *, code_column: str, exclude: Sequence[str] = ()
+) -> tuple[pd.DataFrame, int, list[str]]:
+    """An LSOA-keyed CSV: numeric columns (all, or ``spec.columns``) indexed by code."""
+    header = _read_header(path, spec.encoding)
+    code_raw = _find_column(header, code_column, path=path, what="LSOA code")
+    if spec.columns:
+        missing = [c for c in spec.columns if c not in header]
+        if missing:
+            hints = []
+            for m in missing:
+                close = difflib.get_close_matches(m, header, n=1)
+                hints.append(f"{m!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise InputError(
+                f"requested column(s) not found: {', '.join(hints)}; available: {_listing(header, 20)}",
+                path=str(path),
+            )
+        data_cols = list(dict.fromkeys(spec.columns))
+    else:
+        skip = {_norm(e) for e in exclude} | {_norm(code_raw)}
+        data_cols = [h for h in header if _norm(h) not in skip and h.strip()]
+    raw = pd.read_csv(
+        path, usecols=[code_raw, *data_cols], dtype="str", encoding=_csv_encoding(spec.encoding)
+    )
+    index, keep = _key_index(raw[code_raw], path=path, column=code_raw)
+    values = _parse_numbers(raw.loc[keep, data_cols], path=path, strict=bool(spec.columns))
+    if values.shape[1] == 0:
+        raise InputError(
+            f"no numeric columns besides {code_raw!r}; list the wanted columns under 'columns'",
+            path=str(path),
+        )
+    return _integerise(values).set_axis(index, axis=0), len(raw), list(header)
+
+
+def _load_census2021(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    table, rows_read, _ = _read_keyed_table(
+        name, spec, path, code_column=spec.code_column or _NOMIS_CODE, exclude=_NOMIS_NON_DATA
+    )
+    # Nomis spells the same band with or without "; measures: Value" across editions.
+    lookup = {_norm(re.sub(r";\s*measures:\s*value\s*$", "", c, flags=re.I)): c for c in table.columns}
+    extra: dict[str, pd.Series] = {}
+    if _norm(_TS007A_TOTAL) in lookup:
+        extra["residents_total"] = table[lookup[_norm(_TS007A_TOTAL)]]
+    if all(_norm(b) in lookup for b in _TS007A_YOUNG):
+        extra["young_residents_10_24"] = table[[lookup[_norm(b)] for b in _TS007A_YOUNG]].sum(axis=1)
+    if extra:
+        table = table.assign(**{k: v for k, v in extra.items() if k not in table.columns})
+        logger.info("%s: derived %s from the TS007A age bands", name, ", ".join(extra))
+    logger.info("%s: Census 2021 table for %d LSOAs, %d columns", name, len(table), table.shape[1])
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=None,
+        months=(), files=(path,), rows_read=rows_read,
+    )
+
+
+def _load_lsoa_table(name: str, spec: SourceSpec, path: Path) -> SourceTable:
+    if not spec.code_column:
+        raise ConfigError([f"sources.{name}.code_column: required for kind 'lsoa_table' (the LSOA code column)"])
+    table, rows_read, _ = _read_keyed_table(name, spec, path, code_column=spec.code_column)
+    logger.info("%s: %d LSOAs, %d numeric columns", name, len(table), table.shape[1])
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=None,
+        months=(), files=(path,), rows_read=rows_read,
+    )
+
+
+# --------------------------------------------------------------------------- points
+
+
+def _load_points(name: str, spec: SourceSpec, path: Path, lsoa: gpd.GeoDataFrame | None) -> SourceTable:
+    if lsoa is None:
+        raise InputError(f"source {name!r} (kind 'points') needs the LSOA polygons to count points per LSOA")
+    if lsoa.crs is None or CRS.from_user_input(lsoa.crs).to_epsg() != 27700:
+        raise InputError(
+            f"source {name!r}: LSOA polygons must be in EPSG:27700, got {lsoa.crs}; "
+            "reproject them with .to_crs(27700)"
+        )
+    try:
+        epsg = CRS.from_user_input(spec.crs).to_epsg()
+    except Exception:  # pyproj raises CRSError for text it cannot read
+        epsg = None
+    if epsg not in (4326, 27700):
+        raise ConfigError(
+            [f"sources.{name}.crs: expected EPSG:4326 (lon/lat) or EPSG:27700 (easting/northing), got {spec.crs!r}"]
+        )
+    header = _read_header(path, spec.encoding)
+    roles = {
+        "x": spec.x_column, "y": spec.y_column, "category": spec.category_column,
+        "date": spec.date_column, "time": spec.time_column, "location": spec.location_column,
+    }
+    missing = [f"{role}_column {col!r}" for role, col in roles.items() if col and col not in header]
+    if missing:
+        raise InputError(
+            f"column(s) not found: {', '.join(missing)}; available: {_listing(header, 20)}",
+            path=str(path),
+        )
+    if spec.categories and not spec.category_column:
+        raise ConfigError([f"sources.{name}.categories: needs category_column to filter on"])
+    used = {col: role for role, col in roles.items() if col}
+    raw = pd.read_csv(path, usecols=list(used), dtype="str", encoding=_csv_encoding(spec.encoding))
+    raw = raw.rename(columns=used)
+    rows_read = len(raw)
+    raw["_line"] = np.arange(rows_read) + 2
+    xy = _parse_numbers(raw[["x", "y"]], path=path)
+
+    has_xy = pd.Series(np.isfinite(xy["x"].to_numpy(dtype="float64")) & np.isfinite(xy["y"].to_numpy(dtype="float64")),
+                       index=xy.index)
+    if not has_xy.all():
+        logger.warning("%s: dropped %d row(s) without usable coordinates", name, int((~has_xy).sum()))
+    records = raw[has_xy].copy()
+    x = xy.loc[has_xy, "x"].to_numpy(dtype="float64")
+    y = xy.loc[has_xy, "y"].to_numpy(dtype="float64")
+    geographic = epsg == 4326
+    if len(x):
+        looks_geographic = bool(np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90))
+        if geographic and not looks_geographic:
+            raise InputError(
+                f"coordinates in {spec.x_column!r}/{spec.y_column!r} are outside lon/lat ranges "
+                f"(x {x.min():.0f} to {x.max():.0f}); if they are British National Grid "
+                "eastings/northings set crs: EPSG:27700",
+                path=str(path),
+            )
+        if not geographic and looks_geographic:
+            raise InputError(
+                f"coordinates in {spec.x_column!r}/{spec.y_column!r} look like lon/lat "
+                f"(x {x.min():.4f} to {x.max():.4f}), not eastings/northings; set crs: EPSG:4326",
+                path=str(path),
+            )
+
+    if spec.date_column:
+        text = records["date"].str.strip()
+        dates = pd.to_datetime(text, format=spec.date_format, errors="coerce")
+        bad = text.notna() & dates.isna()
+        if bad.any():
+            shown = ", ".join(
+                f"line {ln}: {v!r}" for ln, v in zip(records.loc[bad, "_line"][:5], text[bad][:5])
+            )
+            fmt = f"format {spec.date_format!r}" if spec.date_format else "a recognisable date"
+            raise InputError(
+                f"column {spec.date_column!r}: {int(bad.sum())} value(s) are not dates in {fmt} ({shown}); "
+                "set date_format (e.g. '%d/%m/%Y')",
+                path=str(path),
+            )
+        records["month"] = dates.dt.strftime("%Y-%m")
+        undated = records["month"].isna()
+        if undated.any():
+            logger.warning("%s: dropped %d row(s) with a blank date", name, int(undated.sum()))
+            keep_idx = ~undated.to_numpy()
+            records, x, y = records[keep_idx], x[keep_idx], y[keep_idx]
+        window = _select_window(records["month"].unique().tolist(), spec, name=name, where=str(path))
+        inside = records["month"].isin(window).to_numpy()
+        records, x, y = records[inside], x[inside], y[inside]
+        period: str | None = _period(window)
+    else:
+        if spec.start_month or spec.end_month:
+            raise ConfigError([f"sources.{name}: start_month/end_month need date_column"])
+        logger.info("%s: no date_column, so every record is counted (no time window)", name)
+        records["month"] = pd.Series(pd.NA, index=records.index, dtype="str")
+        window, period = [], None
+
+    if spec.category_column:
+        records["category"] = records["category"].str.strip()
+        if spec.categories:
+            keep_cat = records["category"].isin(spec.categories).to_numpy()
+            records, x, y = records[keep_cat], x[keep_cat], y[keep_cat]
+    else:
+        records["category"] = pd.Series(pd.NA, index=records.index, dtype="str")
+    for role in ("time", "location"):
+        if role not in records:
+            records[role] = pd.Series(pd.NA, index=records.index, dtype="str")
+
+    pts = _points_frame(records, x, y, ["month", "category", "location", "time"], crs=spec.crs)
+    polygons = gpd.GeoDataFrame(
+        {"_lsoa": lsoa.index.astype("str")}, geometry=lsoa.geometry.to_numpy(), crs=lsoa.crs
+    )
+    joined = gpd.sjoin(pts, polygons, how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    code = joined["_lsoa"].reindex(pts.index)
+    unplaced = code.isna()
+    if unplaced.any():
+        # police.uk snaps points to street anchors and LSOA edges often run along streets,
+        # so a point exactly on a shared edge is "within" neither polygon: take the first
+        # polygon it touches.
+        edge = gpd.sjoin(pts[unplaced.to_numpy()], polygons, how="inner", predicate="intersects")
+        edge = edge[~edge.index.duplicated(keep="first")]
+        code = code.fillna(edge["_lsoa"].reindex(code.index))
+    outside = code.isna().to_numpy()
+    if outside.any():
+        logger.warning(
+            "%s: dropped %d of %d point(s) outside every LSOA polygon", name, int(outside.sum()), len(pts)
+        )
+    pts = pts.assign(**{_LSOA_INDEX: code.astype("str")})[~outside].reset_index(drop=True)
+    pts = pts[["month", "category", "location", "time", _LSOA_INDEX, "geometry"]]
+    for col in ("month", "category", _LSOA_INDEX):
+        pts[col] = pts[col].astype("category")  # as police_uk points: compact for millions of rows
+
+    if spec.category_column:
+        table = _count_table(pts)
+    else:
+        table = pts.groupby(_LSOA_INDEX).size().rename(ALL_CRIME).to_frame().astype("int64")
+        table.index = table.index.astype("str").rename(_LSOA_INDEX)
+    logger.info("%s: %d point(s) in %d LSOAs%s", name, len(pts), len(table), f" over {period}" if period else "")
+    return SourceTable(
+        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=period,
+        months=tuple(window), files=(path,), rows_read=rows_read, points=pts,
+    )
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+_LOADERS: dict[str, Callable[[str, SourceSpec, Path], SourceTable]] = {
+    "police_uk": _load_police_uk,
+    "mps_lsoa_crime": _load_mps_lsoa_crime,
+    "iod2019": _load_iod2019,
+    "census2011_population": _load_census2011_population,
+    "census2021": _load_census2021,
+    "lsoa_table": _load_lsoa_table,
+}
+
+
+def load_source(
+    name: str,
+    spec: SourceSpec,
+    *,
+    resolve: Callable[[str], Path],
+    lsoa: gpd.GeoDataFrame | None = None,
+) -> SourceTable:
+    """Read one configured source into an LSOA-keyed :class:`SourceTable`.
+
+    Parameters
+    ----------
+    name : str
+        The source's name in the config (used in messages and on the result).
+    spec : SourceSpec
+        What to read and how; ``spec.kind`` picks the loader.
+    resolve : callable
+        Turns ``spec.path`` into a real path (``StudyConfig.resolve``).
+    lsoa : geopandas.GeoDataFrame, optional
+        Boundary LSOA polygons in EPSG:27700 indexed by ``lsoa_code``; required for
+        ``points`` sources, ignored otherwise.
+
+    Returns
+    -------
+    SourceTable
+
+    Raises
+    ------
+    InputError
+        The file is missing or does not have the layout its kind expects; the message
+        names the file, the columns or lines concerned and how to fix it.
+    """
+    path = Path(resolve(spec.path))
+    if spec.kind != "police_uk" and not path.is_file():
+        raise InputError(
+            f"source {name!r}: file not found; check sources.{name}.path and --data-dir", path=str(path)
+        )
+    if spec.kind == "points":
+        return _load_points(name, spec, path, lsoa)
+    try:
+        loader = _LOADERS[spec.kind]
+    except KeyError:
+        raise ConfigError([f"sources.{name}.kind: unknown kind {spec.kind!r}"]) from None
+    return loader(name, spec, path)
+
+
+# --------------------------------------------------------------------------- indicators
+
+_HARM_SCHEMES = {"police_uk": "police_uk", "points": "police_uk", "mps_lsoa_crime": "mps"}
+
+
+def _match_columns(spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable) -> list[str]:
+    available = [str(c) for c in table.columns]
+    if not spec.columns:
+        if spec.name in available:
+            return [spec.name]
+        if spec.harm:
+            cats = [c for c in available if c != ALL_CRIME]
+            logger.info("indicator %r: no columns given, harm-weighting all %d categories", spec.name, len(cats))
+            return cats
+        raise InputError(
+            f"indicator {spec.name!r}: no 'columns' given and source {source.name!r} has no column "
+            f"named {spec.name!r}; available: {_listing(available, 40)}"
+        )
+    chosen: list[str] = []
+    empty: list[str] = []
+    for pattern in spec.columns:
+        if pattern in available:
+            hits = [pattern]
+        else:
+            # all_crime already sums the categories; a wildcard must not count them twice.
+            hits = [c for c in available if c != ALL_CRIME and fnmatch.fnmatchcase(c, pattern)]
+        if not hits:
+            empty.append(pattern)
+        chosen.extend(h for h in hits if h not in chosen)
+    if empty:
+        close = sorted({m for p in empty for m in difflib.get_close_matches(p, available, n=3)})
+        hint = f" (close: {', '.join(repr(c) for c in close)})" if close else ""
+        raise InputError(
+            f"indicator {spec.name!r}: column pattern(s) {', '.join(repr(p) for p in empty)} match "
+            f"nothing in source {source.name!r}{hint}; available: {_listing(available, 40)}"
+        )
+    return chosen
+
+
+def _numerator(
+    spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable, harm_weights: HarmWeightsLike | None
+) -> pd.Series:
+    cols = _match_columns(spec, table, source)
+    block = table[cols]
+    if spec.harm:
+        if harm_weights is None:
+            raise InputError(
+                f"indicator {spec.name!r} asks for harm weighting but no harm weight table was "
+                "given; pass harm_weights (pli.harm.load_harm_weights()) or set harm: false"
+            )
+        scheme = _HARM_SCHEMES.get(source.kind)
+        if scheme is None:
+            raise InputError(
+                f"indicator {spec.name!r}: harm weighting needs a crime source (police_uk, "
+                f"mps_lsoa_crime or points), source {source.name!r} is {source.kind!r}"
+            )
+        weights = np.asarray(harm_weights.weight_for(cols, scheme), dtype="float64")
+        if weights.shape != (len(cols),):
+            raise ValueError(f"harm weights: expected {len(cols)} weights for {cols}, got shape {weights.shape}")
+        return pd.Series(block.to_numpy(dtype="float64") @ weights, index=table.index)
+    # A value source with a gap in any summed column gives a gap, not a partial sum.
+    return block.sum(axis=1, skipna=False, min_count=1)
+
+
+def _align(table: pd.DataFrame, target: pd.Index, *, source: SourceTable) -> pd.DataFrame:
+    fill = 0 if source.kind in COUNT_KINDS else np.nan
+    outside = table.index.difference(target)
+    absent = target.difference(table.index)
+    if len(outside):
+        logger.info("%s: %d LSOA(s) outside the study area ignored", source.name, len(outside))
+    if len(absent):
+        what = "zero events" if fill == 0 else "missing"
+        logger.info("%s: %d boundary LSOA(s) not in the source, set to %s: %s",
+                    source.name, len(absent), what, _listing(absent))
+    return table.reindex(target, fill_value=fill)
+
+
+def build_indicators(
+    cfg: StudyConfig,
+    boundaries: Any,
+    sources: dict[str, SourceTable],
+    *,
+    reconcile: Callable[..., pd.DataFrame],
+    harm_weights: HarmWeightsLike | None = None,
+) -> IndicatorTable:
+    """Compute every configured indicator for the boundary LSOAs.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        ``cfg.indicators`` and ``cfg.denominators`` are used.
+    boundaries : Boundaries
+        Anything with ``.lsoa`` indexed by boundary LSOA code.
+    sources : dict of str to SourceTable
+        Loaded sources by name (see :func:`load_source`).
+    reconcile : callable
+        ``reconcile(table, aggregation=..., source=name) -> DataFrame`` re-keys a source
+        table to the boundary LSOA vintage (``pli.boundaries.reconcile_codes``). Not
+        called for ``points`` sources, whose codes come from the boundaries themselves.
+    harm_weights : HarmWeights, optional
+        Needed when an indicator sets ``harm: true``; ``weight_for(categories, scheme)``
+        returns one weight per column (scheme ``police_uk`` or ``mps``).
+
+    Returns
+    -------
+    IndicatorTable
+
+    Notes
+    -----
+    LSOAs absent from a count source (police.uk, MPS, points) count zero; absent from
+    any other source they are NaN, for the index stage's missing-value policy. Rates
+    are per 1,000 of the denominator; denominators below their ``floor`` are raised to
+    it (logged). Zero, negative or missing denominators raise :class:`InputError`.
+    """
+    target = pd.Index(boundaries.lsoa.index.astype("str"), name=_LSOA_INDEX)
+    aligned: dict[str, pd.DataFrame] = {}
+
+    def source_table(src_name: str, *, needed_by: str) -> tuple[SourceTable, pd.DataFrame]:
+        if src_name not in sources:
+            raise InputError(
+                f"{needed_by}: source {src_name!r} was not loaded; loaded: {', '.join(sources) or 'none'}"
+            )
+        src = sources[src_name]
+        if src_name not in aligned:
+            table = src.table
+            if src.kind != "points":
+                aggregation = cfg.sources[src_name].aggregation if src_name in cfg.sources else "sum"
+                table = reconcile(table, aggregation=aggregation, source=src_name)
+            aligned[src_name] = _align(table, target, source=src)
+        return src, aligned[src_name]
+
+    values: dict[str, pd.Series] = {}
+    raw: dict[str, pd.Series] = {}
+    periods: dict[str, str] = {}
+    for spec in cfg.indicators:
+        src, table = source_table(spec.source, needed_by=f"indicator {spec.name!r}")
+        num = _numerator(spec, table, src, harm_weights).astype("float64")
+        raw[f"{spec.name}_numerator"] = num
+        if src.period:
+            periods[spec.name] = src.period
+        if spec.transform in ("value", "count"):
+            out = num
+        elif spec.transform == "log":
+            low = num < -1
+            if low.any():
+                raise InputError(
+                    f"indicator {spec.name!r}: log transform needs values above -1; "
+                    f"{int(low.sum())} LSOA(s) below: {_listing(num.index[low])}"
+                )
+            out = np.log1p(num)
+        elif spec.transform in ("rate", "share"):
+            den_name = spec.denominator or "population"
+            den = _denominator(cfg, den_name, spec.name, source_table)
+            raw[f"{spec.name}_denominator"] = den
+            out = num / den * (1000.0 if spec.transform == "rate" else 1.0)
+        else:
+            raise ConfigError([f"indicator {spec.name!r}: unknown transform {spec.transform!r}"])
+        values[spec.name] = out.rename(spec.name)
+        logger.info(
+            "indicator %s: %s of %s (%s), %d missing",
+            spec.name, spec.transform, src.name, src.period or "no period", int(out.isna().sum()),
+        )
+    return IndicatorTable(
+        values=pd.DataFrame(values, index=target),
+        raw=pd.DataFrame(raw, index=target),
+        specs=tuple(cfg.indicators),
+        periods=periods,
+    )
+
+
+def _denominator(
+    cfg: StudyConfig, den_name: str, indicator: str, source_table: Callable[..., tuple[SourceTable, pd.DataFrame]]
+) -> pd.Series:
+    if den_name not in cfg.denominators:
+        raise ConfigError([f"indicator {indicator!r}: denominator {den_name!r} is not defined under 'denominators'"])
+    dspec = cfg.denominators[den_name]
+    src, table = source_table(dspec.source, needed_by=f"denominator {den_name!r}")
+    if dspec.column not in table.columns:
+        raise InputError(
+            f"denominator {den_name!r}: column {dspec.column!r} not in source {src.name!r}; "
+            f"available: {_listing([str(c) for c in table.columns], 30)}"
+        )
+    den = table[dspec.column].astype("float64")
+    missing = den.isna()
+    if missing.any():
+        raise InputError(
+            f"denominator {den_name!r} ({src.name}.{dspec.column}) is missing for {int(missing.sum())} "
+            f"LSOA(s): {_listing(den.index[missing])}; check the source covers every boundary LSOA "
+            "and the LSOA vintage lookup"
+        )
+    if dspec.floor is not None:
+        low = den < dspec.floor
+        if low.any():
+            logger.warning(
+                "denominator %r: raised %d LSOA(s) below the floor %s to it: %s",
+                den_name, int(low.sum()), f"{dspec.floor:g}", _listing(den.index[low]),
+            )
+            den = den.clip(lower=dspec.floor)
+    bad = den <= 0
+    if bad.any():
+        raise InputError(
+            f"denominator {den_name!r} ({src.name}.{dspec.column}) is zero or negative for "
+            f"{int(bad.sum())} LSOA(s): {_listing(den.index[bad])}; set denominators.{den_name}.floor "
+            "or use another denominator"
+        )
+    return den
