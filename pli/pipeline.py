@@ -92,7 +92,8 @@ def run_index(
         Context-manager factory used to announce progress of each step.
     """
     from pli import boundaries as bnd_stage
-    from pli import clustering, harm, indicators, index, outputs, priorities
+    from pli import clustering, harm, indicators, index, outputs, presets, priorities
+    from pli.validate import validate_inputs
 
     if seed is not None:
         cfg = dataclasses.replace(cfg, seed=seed)
@@ -102,8 +103,6 @@ def run_index(
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, public=public))
 
     with step("validating config and inputs"):
-        from pli.validate import validate_inputs
-
         validate_inputs(cfg)
 
     with step("boundaries"):
@@ -119,12 +118,8 @@ def run_index(
 
     def reconcile(table: pd.DataFrame, *, aggregation: str = "sum", source: str = "") -> pd.DataFrame:
         result = bnd_stage.reconcile_codes(
-            table,
-            boundaries.lookup,
-            target_codes=boundaries.lsoa.index,
-            target_vintage=boundaries.lsoa_vintage,
-            aggregation=aggregation,
-            source=source,
+            table, boundaries.lookup, target_codes=boundaries.lsoa.index,
+            target_vintage=boundaries.lsoa_vintage, aggregation=aggregation, source=source,
         )
         reconciliations[source] = {
             "mapped_codes": int(result.mapped_codes),
@@ -135,27 +130,26 @@ def run_index(
     with step("indicators"):
         weights_path = cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights else None
         harm_weights = harm.load_harm_weights(weights_path)
-        table = indicators.build_indicators(
-            cfg, boundaries, sources, reconcile=reconcile, harm_weights=harm_weights
-        )
+        table = indicators.build_indicators(cfg, boundaries, sources, reconcile=reconcile, harm_weights=harm_weights)
+        population = _population(cfg, sources, reconcile, boundaries.lsoa.index)
+        harm_total = _harm_total(cfg, table)
 
     with step("composite index"):
-        index_spec = index.resolve_index_spec(cfg.index, raw=cfg.raw.get("index"))
+        index_spec = presets.resolve_index_spec(cfg.index, raw=cfg.raw.get("index"))
         result = index.build_index(
-            table.values, cfg.indicators, index_spec, seed=cfg.seed, wards=boundaries.lsoa["ward_code"]
+            table.values, cfg.indicators, index_spec, seed=cfg.seed,
+            wards=boundaries.lsoa["ward_code"], reference_values=_study_area_rates(cfg, table),
         )
 
-    lsoa = boundaries.lsoa.join(table.values).join(result.to_frame())
-    lsoa["population"] = table.population.reindex(lsoa.index)
-    lsoa["harm"] = table.harm.reindex(lsoa.index) if table.harm is not None else np.nan
+    drivers = result.top_drivers(3)
+    lsoa = boundaries.lsoa.join(table.values).join(result.to_frame()).join(drivers)
+    lsoa["population"] = population
+    lsoa["harm"] = harm_total
 
     with step(f"spatial clustering ({cfg.clustering.permutations} permutations)"):
         weights = clustering.build_weights(lsoa, cfg.clustering)
-        c = cfg.clustering
-        moran = clustering.global_moran(lsoa["score"], weights, permutations=c.permutations, seed=cfg.seed)
-        lisa = clustering.local_moran(lsoa["score"], weights, alpha=c.alpha, permutations=c.permutations, seed=cfg.seed)
-        gi = clustering.getis_ord(lsoa["score"], weights, permutations=c.permutations, seed=cfg.seed)
-        lsoa = lsoa.join(lisa.to_frame()).join(gi.to_frame())
+        clusters = clustering.compute_clustering(lsoa["score"], weights, cfg.clustering, seed=cfg.seed)
+        lsoa = lsoa.join(clusters.to_frame())
 
     with step("priority neighbourhoods"):
         nb = priorities.select_neighbourhoods(
@@ -164,34 +158,234 @@ def run_index(
         lsoa["neighbourhood_rank"] = nb.membership.reindex(lsoa.index)
 
     plan = None
-    if cfg.patrols is not None and cfg.patrols.source is not None and not cfg.output.public:
-        from pli import patrols
-
-        points = sources[cfg.patrols.source].points
-        if points is None or len(points) == 0:
-            log.warning("patrols: source %r has no point records; no patrol plan written", cfg.patrols.source)
+    if cfg.patrols is not None and cfg.patrols.source is not None:
+        if cfg.output.public:
+            log.info("patrols: public mode writes no point-level or patrol outputs")
         else:
-            with step(f"micro-patrol plan ({len(points):,} points)"):
-                plan = patrols.plan_patrols(
-                    points, nb.neighbourhoods, boundaries.lsoa,
-                    harm_weights=harm_weights, spec=cfg.patrols, seed=cfg.seed,
-                )
+            plan = _plan_patrols(cfg, sources, nb, boundaries, harm_weights, step)
 
-    with outputs.OutputTransaction({"output": out_dir, **({"maps": maps_dir} if maps_dir else {})}) as tx:
-        with step("writing outputs"):
-            rankings = _rankings_frame(lsoa, result)
-            written = _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, moran)
+    rankings = _rankings_frame(lsoa, table, result)
+    targets = {"output": Path(out_dir)}
+    if maps_dir is not None:
+        targets["maps"] = Path(maps_dir)
+    with outputs.OutputTransaction(targets) as tx:
+        with step("writing tables and GeoPackage"):
+            _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan)
         if maps_dir is not None:
             with step("maps"):
                 from pli import maps
 
-                bundle = maps.MapBundle.from_run(lsoa, boundaries.wards, nb.neighbourhoods,
-                                                 plan.places_for_map() if plan is not None else None, cfg, result)
+                bundle = _map_bundle(cfg, lsoa, boundaries, nb, plan, result)
                 maps.write_maps(bundle, tx.staging_dir("maps"), spec=cfg.maps, area=cfg.area,
-                                period=table.period_label(), public=cfg.output.public)
-        manifest = _manifest(cfg, boundaries, sources, table, lsoa, nb, moran, reconciliations, tx,
-                             out_dir=out_dir, maps_dir=maps_dir, plan=plan)
+                                period=_period_label(table), public=cfg.output.public)
+        manifest = _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, result,
+                             index_spec, reconciliations, tx)
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
-    return IndexRun(out_dir, maps_dir, files, rankings, pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")),
-                    moran.to_dict(), cfg.area.simulated)
+    return IndexRun(
+        Path(out_dir), Path(maps_dir) if maps_dir else None, files, rankings,
+        pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")), clusters.moran.to_dict(), cfg.area.simulated,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _population(cfg: StudyConfig, sources, reconcile, codes: pd.Index) -> pd.Series:
+    from pli.errors import InputError
+
+    den = cfg.denominators.get("population")
+    if den is None:
+        raise InputError("denominators.population is required: residents per LSOA set the neighbourhood "
+                         "population bounds and the population shown on maps; add e.g. "
+                         "{source: census, column: usual_residents}")
+    src = sources[den.source]
+    if den.column not in src.table.columns:
+        raise InputError(f"denominators.population: source {den.source!r} has no column {den.column!r}; "
+                         f"columns are: {', '.join(map(str, src.table.columns[:12]))}")
+    col = src.table[[den.column]]
+    if src.vintage != cfg.boundaries.lsoa_vintage or not col.index.isin(codes).all():
+        col = reconcile(col, aggregation="sum", source=den.source)
+    return col[den.column].reindex(codes).astype(float).rename("population")
+
+
+def _harm_total(cfg: StudyConfig, table) -> pd.Series:
+    """Total crime harm (days) per LSOA from the first harm-weighted indicator."""
+    for spec in cfg.indicators:
+        col = f"{spec.name}_numerator"
+        if spec.harm and col in table.raw.columns:
+            return table.raw[col].astype(float).rename("harm")
+    return pd.Series(np.nan, index=table.values.index, name="harm")
+
+
+def _study_area_rates(cfg: StudyConfig, table) -> dict[str, float]:
+    """Study-area rate of each indicator (sum of numerators over sum of denominators)."""
+    out: dict[str, float] = {}
+    for spec in cfg.indicators:
+        num = table.raw.get(f"{spec.name}_numerator")
+        den = table.raw.get(f"{spec.name}_denominator")
+        if spec.transform in ("rate", "share") and num is not None and den is not None and den.sum() > 0:
+            out[spec.name] = float(num.sum() / den.sum()) * (1000.0 if spec.transform == "rate" else 1.0)
+        else:
+            out[spec.name] = float(table.values[spec.name].mean())
+    return out
+
+
+def _period_label(table) -> str:
+    periods = sorted(set(table.periods.values()))
+    return "; ".join(periods) if periods else "period not stated"
+
+
+def _plan_patrols(cfg, sources, nb, boundaries, harm_weights, step):
+    from pli import patrols
+
+    spec = cfg.patrols
+    src_spec = cfg.sources[spec.source]
+    points = sources[spec.source].points
+    if points is None or len(points) == 0:
+        log.warning("patrols: source %r has no point records; no patrol plan written", spec.source)
+        return None
+    scheme = "mps" if src_spec.kind == "mps_lsoa_crime" else "police_uk"
+    with step(f"micro-patrol plan ({len(points):,} points, {spec.cell_size_m:g} m {spec.grid} grid)"):
+        return patrols.plan_patrols(
+            points, nb.neighbourhoods, boundaries.lsoa, harm_weights=harm_weights, scheme=scheme,
+            categories=spec.categories or None, cell_size_m=spec.cell_size_m, grid=spec.grid,
+            top_places=spec.top_places, permutations=spec.permutations, seed=cfg.seed,
+        )
+
+
+def _rankings_frame(lsoa: gpd.GeoDataFrame, table, result) -> pd.DataFrame:
+    """One row per LSOA, sorted by rank then code: the table analysts open first."""
+    front = ["lsoa_name", "ward_code", "ward_name", "ward_overlap_share", "population", "harm"]
+    indicators_ = list(table.values.columns)
+    scores = ["score", "rank", "decile"]
+    domains = [c for c in lsoa.columns if str(c).startswith("domain_")]
+    contributions = [c for c in lsoa.columns if str(c).startswith("contribution_")]
+    drivers = [c for c in lsoa.columns if str(c).startswith("driver_") and not str(c).endswith("_label")]
+    spatial = [c for c in lsoa.columns if str(c).startswith(("lisa_", "gi_"))] + ["neighbourhood_rank"]
+    cols = front + indicators_ + scores + domains + contributions + drivers + spatial
+    frame = pd.DataFrame(lsoa[cols])
+    frame.index.name = "lsoa_code"
+    order = np.lexsort((frame.index.astype(str), frame["rank"].to_numpy()))
+    return frame.iloc[order]
+
+
+def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan) -> None:
+    from pli import outputs
+
+    public = cfg.output.public
+    table_out = _suppress_small(rankings, cfg) if public else rankings
+    outputs.write_csv(table_out.reset_index(), tx.path("output", "rankings.csv"))
+    gpkg = tx.path("output", "pli.gpkg")
+    lsoa_layer = gpd.GeoDataFrame(table_out.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
+    lsoa_layer.reset_index().to_file(gpkg, layer="lsoa", driver="GPKG")
+    wards = boundaries.wards.join(nb.wards.set_index("ward_code").drop(columns=["ward_name"], errors="ignore"))
+    wards.reset_index().to_file(gpkg, layer="wards", driver="GPKG")
+    outputs.write_csv(pd.DataFrame(nb.wards), tx.path("output", "wards.csv"))
+    nbh = nb.neighbourhoods
+    nbh.to_file(gpkg, layer="priority_neighbourhoods", driver="GPKG")
+    outputs.write_csv(pd.DataFrame(nbh.drop(columns="geometry")), tx.path("output", "priority_neighbourhoods.csv"))
+    outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
+    if plan is not None:
+        outputs.write_csv(plan.plan, tx.path("output", "patrol_plan.csv"))
+        outputs.write_geojson(plan.to_geojson_frame(), tx.path("output", "patrol_plan.geojson"))
+        places = plan.places[plan.places["count"] > 0]
+        places.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
+        outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
+
+
+def _suppress_small(frame: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
+    """Public mode: blank count-derived columns whose underlying count is below the threshold."""
+    threshold = cfg.output.suppress_below
+    out = frame.copy()
+    if "harm" in out.columns:
+        out = out.drop(columns=["harm"])
+    return out if threshold <= 0 else out
+
+
+def _map_bundle(cfg, lsoa, boundaries, nb, plan, result):
+    from pli import maps
+
+    frame = lsoa.copy()
+    for k in (1, 2, 3):
+        frame[f"driver_{k}"] = frame.get(f"driver_{k}_label")
+        frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
+    places = None
+    if plan is not None and not cfg.output.public:
+        places = plan.places_for_map() if hasattr(plan, "places_for_map") else None
+    return maps.MapBundle(
+        lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
+        upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
+        indicator_labels={**{s.name: (s.label or s.name) for s in cfg.indicators}},
+    )
+
+
+def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, result, index_spec,
+              reconciliations, tx) -> dict:
+    from pli import outputs
+
+    input_paths = list(boundaries.files)
+    for src in sources.values():
+        input_paths.extend(src.files)
+    for extra in (cfg.boundaries.vintage_lookup, cfg.boundaries.upper_from_table):
+        if extra is not None:
+            input_paths.append(cfg.resolve(extra.path))
+    harm_path = cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights else None
+    from pli import harm as harm_mod
+
+    default_harm = harm_mod.DEFAULT_HARM_WEIGHTS if harm_path is None else None
+    inputs = outputs.hash_inputs(input_paths, relative_to=cfg.data_dir)
+    for p in (harm_path, default_harm, cfg.config_path):
+        if p is not None and Path(p).is_file():
+            inputs[str(Path(p).resolve())] = outputs.file_sha256(p)
+    staged = tx.staged_files()
+    output_hashes = {
+        f"{name}:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir(name) / rel)
+        for name, rels in staged.items() for rel in rels
+    }
+    weights = result.weights.reset_index().to_dict(orient="records")
+    return {
+        "pli_version": __version__,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "area": cfg.area.name,
+        "simulated": cfg.area.simulated,
+        "simulated_note": ("SIMULATED crime and deprivation values: demo only, not facts about the area"
+                           if cfg.area.simulated else None),
+        "public_mode": cfg.output.public,
+        "public_note": (f"public mode: counts below {cfg.output.suppress_below} suppressed; no point-level "
+                        "or patrol outputs written" if cfg.output.public else None),
+        "seed": cfg.seed,
+        "config_path": str(cfg.config_path) if cfg.config_path else None,
+        "config": cfg.raw,
+        "data_dir": str(cfg.data_dir),
+        "inputs": inputs,
+        "periods": table.periods,
+        "row_counts": {
+            "lsoa": int(len(rankings)),
+            "wards": int(len(boundaries.wards)),
+            "priority_neighbourhoods": int(len(nb.neighbourhoods)),
+            "patrol_plan": int(len(plan.plan)) if plan is not None else 0,
+            "sources": {name: int(src.rows_read) for name, src in sources.items()},
+        },
+        "reconciliation": reconciliations,
+        "index": {
+            "preset": cfg.index.preset,
+            "resolved": dataclasses.asdict(index_spec),
+            "weights": weights,
+            "pca": (result.pca.to_frame().reset_index().to_dict(orient="records") if result.pca is not None else None),
+            "imputed": {k: list(v) for k, v in result.imputed.items()},
+        },
+        "clustering": clusters.to_dict(),
+        "priorities": {"threshold": _jsonable(nb.threshold), "coverage": _jsonable(nb.coverage)},
+        "packages": outputs.package_versions(),
+        "output_roots": {name: str(Path(root).resolve()) for name, root in tx.targets.items()},
+        "outputs": output_hashes,
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

@@ -467,7 +467,7 @@ def _profiles(
             {c: pd.Series(dtype=object) for c in NEIGHBOURHOOD_COLUMNS if c != "geometry"},
             geometry=gpd.GeoSeries([], crs=frame.crs),
         )
-        return empty.set_index(pd.Index([], name="rank", dtype="int64"), drop=False)
+        return empty.set_index(pd.Index([], name="neighbourhood", dtype="int64"), drop=False)
     members["rank"] = members["rank"].astype("int64")
     members = members.sort_index()
     grouped = members.groupby("rank", sort=True)
@@ -496,7 +496,7 @@ def _profiles(
     table["slug"] = [re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") for n in table["name"]]
     table["rank"] = table.index.astype("int64")
     out = gpd.GeoDataFrame(table, geometry=dissolved.geometry, crs=frame.crs)
-    out.index.name = "rank"
+    out.index.name = "neighbourhood"
     out = out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
     return out[NEIGHBOURHOOD_COLUMNS]
 
