@@ -115,10 +115,16 @@ def run_index(
         }
 
     reconciliations: dict[str, dict] = {}
+    # Without a vintage lookup, codes must already match the boundaries; an empty lookup
+    # makes reconcile_codes drop (and report) any that do not.
+    lookup = boundaries.lookup
+    if lookup is None:
+        lookup = pd.DataFrame({"lsoa11": pd.Series(dtype=str), "lsoa21": pd.Series(dtype=str),
+                               "change": pd.Series(dtype=str)})
 
     def reconcile(table: pd.DataFrame, *, aggregation: str = "sum", source: str = "") -> pd.DataFrame:
         result = bnd_stage.reconcile_codes(
-            table, boundaries.lookup, target_codes=boundaries.lsoa.index,
+            table, lookup, target_codes=boundaries.lsoa.index,
             target_vintage=boundaries.lsoa_vintage, aggregation=aggregation, source=source,
         )
         reconciliations[source] = {
@@ -170,7 +176,7 @@ def run_index(
         targets["maps"] = Path(maps_dir)
     with outputs.OutputTransaction(targets) as tx:
         with step("writing tables and GeoPackage"):
-            _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan)
+            _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources)
         if maps_dir is not None:
             with step("maps"):
                 from pli import maps
@@ -270,12 +276,16 @@ def _rankings_frame(lsoa: gpd.GeoDataFrame, table, result) -> pd.DataFrame:
     return frame.iloc[order]
 
 
-def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan) -> None:
+def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources) -> None:
     from pli import outputs
 
     public = cfg.output.public
-    table_out = _suppress_small(rankings, cfg) if public else rankings
+    table_out, raw_out = (_suppress_small(rankings, table, cfg, sources) if public
+                          else (rankings, table.raw))
     outputs.write_csv(table_out.reset_index(), tx.path("output", "rankings.csv"))
+    raw = pd.DataFrame(raw_out).reindex(rankings.index)
+    raw.index.name = "lsoa_code"
+    outputs.write_csv(raw.reset_index(), tx.path("output", "indicator_inputs.csv"))
     gpkg = tx.path("output", "pli.gpkg")
     lsoa_layer = gpd.GeoDataFrame(table_out.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
     lsoa_layer.reset_index().to_file(gpkg, layer="lsoa", driver="GPKG")
@@ -294,13 +304,31 @@ def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan) -> None:
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
 
 
-def _suppress_small(frame: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
-    """Public mode: blank count-derived columns whose underlying count is below the threshold."""
+def _suppress_small(rankings: pd.DataFrame, table, cfg: StudyConfig, sources) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Public mode: blank every count below the threshold, and every value derived from one.
+
+    Rates and shares from a count source reveal the count when the denominator is known,
+    so an indicator value is blanked wherever its numerator is a count below the
+    threshold. Harm totals (days) are dropped: with a known weight they reveal counts.
+    """
+    from pli.indicators import COUNT_KINDS
+
     threshold = cfg.output.suppress_below
-    out = frame.copy()
-    if "harm" in out.columns:
-        out = out.drop(columns=["harm"])
-    return out if threshold <= 0 else out
+    ranked = rankings.drop(columns=["harm"], errors="ignore").copy()
+    raw = table.raw.copy()
+    for spec in cfg.indicators:
+        if cfg.sources[spec.source].kind not in COUNT_KINDS:
+            continue
+        num_col = f"{spec.name}_numerator"
+        if num_col not in raw.columns:
+            continue
+        if spec.harm:
+            raw = raw.drop(columns=[num_col])
+            continue
+        small = raw[num_col] < threshold
+        raw[num_col] = raw[num_col].mask(small)
+        ranked[spec.name] = ranked[spec.name].mask(small.reindex(ranked.index, fill_value=False))
+    return ranked, raw
 
 
 def _map_bundle(cfg, lsoa, boundaries, nb, plan, result):
