@@ -193,6 +193,10 @@ class SourceSpec:
         ``points``: crime type, date and optional time-of-day columns.
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
+    outside_warn_share, outside_error_share : float
+        Records (points, or rows with LSOA codes) falling outside the study area are
+        counted and dropped; above the first share a warning names them, above the
+        second the run stops (the extract is probably for another area or vintage).
     """
 
     kind: SourceKind
@@ -215,6 +219,8 @@ class SourceSpec:
     location_column: Optional[str] = None
     categories: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    outside_warn_share: float = 0.01
+    outside_error_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -338,7 +344,11 @@ class PrioritySpec:
 
 @dataclass(frozen=True)
 class PatrolSpec:
-    """Micro-patrol planning inputs and options."""
+    """Micro-patrol planning inputs and options (see :func:`pli.patrols.plan_patrols`).
+
+    ``categories`` empty means violence, robbery and weapons. Records are already
+    windowed by their source; ``start_month``/``end_month``/``window_months`` narrow it.
+    """
 
     source: Optional[str] = None
     cell_size_m: float = 150.0
@@ -346,6 +356,21 @@ class PatrolSpec:
     categories: tuple[str, ...] = ()
     top_places: int = 10
     permutations: int = 999
+    alpha: float = 0.05
+    fdr: bool = True
+    contiguity: Literal["queen", "rook"] = "queen"
+    hotspot_method: Literal["auto", "permutation", "analytic"] = "auto"
+    max_permutation_cells: int = 20000
+    start_month: Optional[str] = None
+    end_month: Optional[str] = None
+    window_months: Optional[int] = None
+    kde: bool = False
+    kde_bandwidth_m: Optional[float] = None
+    kde_cell_size_m: float = 50.0
+    visit_minutes: int = 15
+    max_visits_per_day: int = 3
+    plan_place_kind: Literal["grid", "snap"] = "grid"
+    snap: Optional[bool] = None
 
 
 @dataclass(frozen=True)

@@ -253,10 +253,11 @@ def _plan_patrols(cfg, sources, nb, boundaries, harm_weights, step):
         return None
     scheme = "mps" if src_spec.kind == "mps_lsoa_crime" else "police_uk"
     with step(f"micro-patrol plan ({len(points):,} points, {spec.cell_size_m:g} m {spec.grid} grid)"):
+        options = patrols.patrol_options(spec)
+        options.pop("scheme", None)
         return patrols.plan_patrols(
             points, nb.neighbourhoods, boundaries.lsoa, harm_weights=harm_weights, scheme=scheme,
-            categories=spec.categories or None, cell_size_m=spec.cell_size_m, grid=spec.grid,
-            top_places=spec.top_places, permutations=spec.permutations, seed=cfg.seed,
+            seed=cfg.seed, **options,
         )
 
 
@@ -300,7 +301,11 @@ def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources)
         outputs.write_csv(plan.plan, tx.path("output", "patrol_plan.csv"))
         outputs.write_geojson(plan.to_geojson_frame(), tx.path("output", "patrol_plan.geojson"))
         places = plan.places[plan.places["count"] > 0]
-        places.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
+        cells = places[places["place_kind"] != "snap"]
+        cells.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
+        snaps = places[places["place_kind"] == "snap"]
+        if len(snaps):
+            snaps.reset_index().to_file(gpkg, layer="micro_places_snap", driver="GPKG")
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
 
 
@@ -339,8 +344,9 @@ def _map_bundle(cfg, lsoa, boundaries, nb, plan, result):
         frame[f"driver_{k}"] = frame.get(f"driver_{k}_label")
         frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
     places = None
-    if plan is not None and not cfg.output.public:
-        places = plan.places_for_map() if hasattr(plan, "places_for_map") else None
+    if plan is not None and not cfg.output.public and len(plan.plan):
+        geometry = plan.places.geometry.reindex(plan.plan["place_id"]).to_numpy()
+        places = gpd.GeoDataFrame(plan.plan.reset_index(drop=True), geometry=geometry, crs=plan.places.crs)
     return maps.MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
