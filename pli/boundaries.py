@@ -44,6 +44,7 @@ __all__ = [
     "read_polygons",
     "read_vintage_lookup",
     "reconcile_codes",
+    "unmatched_codes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -728,6 +729,42 @@ def read_vintage_lookup(
         path.name,
     )
     return lk.reset_index(drop=True)
+
+
+def unmatched_codes(
+    codes: pd.Index | Sequence[str],
+    lookup: pd.DataFrame | None,
+    *,
+    target_codes: pd.Index | Sequence[str],
+    target_vintage: Literal[2011, 2021],
+) -> pd.Index:
+    """The codes :func:`reconcile_codes` drops: neither target codes nor mapped onto one.
+
+    Parameters
+    ----------
+    codes : Index or sequence of str
+        LSOA codes of a source table (either vintage).
+    lookup : DataFrame or None
+        From :func:`read_vintage_lookup`; ``None`` when there is no lookup, so only
+        target codes match.
+    target_codes : Index
+        The LSOA codes of the boundary layer.
+    target_vintage : {2011, 2021}
+        Vintage of ``target_codes``.
+
+    Returns
+    -------
+    Index
+        The unmatched codes, in input order (stripped strings).
+    """
+    codes = pd.Index(pd.Index(codes).astype(str).str.strip())
+    target = pd.Index(target_codes).astype(str)
+    pending = codes[~codes.isin(target)]
+    if lookup is None or not len(pending):
+        return pending
+    src_col, tgt_col = ("lsoa21", "lsoa11") if target_vintage == 2011 else ("lsoa11", "lsoa21")
+    reachable = lookup.loc[lookup[tgt_col].isin(target), src_col]
+    return pending[~pending.isin(reachable)]
 
 
 def reconcile_codes(

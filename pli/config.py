@@ -197,6 +197,8 @@ class SourceSpec:
         Records (points, or rows with LSOA codes) falling outside the study area are
         counted and dropped; above the first share a warning names them, above the
         second the run stops (the extract is probably for another area or vintage).
+        Defaults: 0.01 and 0.25, except force-wide ``police_uk`` and ``mps_lsoa_crime``
+        files, which only log (see :meth:`outside_shares`).
     """
 
     kind: SourceKind
@@ -219,8 +221,21 @@ class SourceSpec:
     location_column: Optional[str] = None
     categories: tuple[str, ...] = ()
     encoding: str = "utf-8"
-    outside_warn_share: float = 0.01
-    outside_error_share: float = 0.25
+    outside_warn_share: Optional[float] = None
+    outside_error_share: Optional[float] = None
+
+    def outside_shares(self) -> tuple[float, float]:
+        """(warn, error) shares of records outside the study area for this source.
+
+        Force-wide police.uk files and London-wide Met tables are mostly outside any
+        one borough by design, so by default they only log what was dropped; other
+        extracts warn above 1% and stop above 25%. A source with no record inside
+        the study area always stops the run.
+        """
+        force_wide = self.kind in ("police_uk", "mps_lsoa_crime")
+        warn = self.outside_warn_share if self.outside_warn_share is not None else (1.0 if force_wide else 0.01)
+        error = self.outside_error_share if self.outside_error_share is not None else (1.0 if force_wide else 0.25)
+        return warn, error
 
 
 @dataclass(frozen=True)

@@ -347,8 +347,8 @@ def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> p
 
     With ``strict`` a value that is neither blank nor a number raises one InputError
     per column listing the first offending file lines (header = line 1, taken from the
-    frame's read_csv row numbers); otherwise such columns are dropped (announced in
-    the log).
+    frame's read_csv row numbers); otherwise text columns are dropped (announced in
+    the log), but a column whose values are mostly numbers still raises.
     """
     out: dict[str, pd.Series] = {}
     problems: list[str] = []
@@ -371,7 +371,10 @@ def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> p
         num = pd.to_numeric(cleaned, errors="coerce")
         bad = text.notna() & num.isna()
         if bad.any():
-            if not strict:
+            # A mostly numeric column with a few stray values is a broken data column, not
+            # a text column to skip: skipping it would only surface later as "no such column".
+            mostly_numeric = int(num.notna().sum()) >= int(bad.sum())
+            if not strict and not mostly_numeric:
                 skipped.append(str(col))
                 continue
             pos = np.flatnonzero(bad.to_numpy())
@@ -399,6 +402,48 @@ def _integerise(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(s) and s.notna().all() and np.all(np.mod(s.to_numpy(), 1) == 0):
             out[col] = s.astype("int64")
     return out
+
+
+def _check_counts(values: pd.DataFrame, *, path: Path) -> None:
+    """Counts must not be negative; one problem per column, quoting file lines."""
+    problems = []
+    for col in values.columns:
+        neg = (values[col] < 0).to_numpy()
+        if neg.any():
+            pos = np.flatnonzero(neg)
+            # The index is read_csv's row number, so +2 gives the file line (header = 1).
+            shown = ", ".join(f"line {values.index[p] + 2}: {values[col].iloc[p]:g}" for p in pos[:5])
+            more = f" and {len(pos) - 5} more" if len(pos) > 5 else ""
+            problems.append(
+                f"column {col!r}: expected counts of 0 or more, found {len(pos)} negative value(s) "
+                f"({shown}{more}); fix or blank them"
+            )
+    if problems:
+        raise InputError(problems, path=str(path))
+
+
+def _check_outside_share(
+    name: str, spec: SourceSpec, *, n_out: float, n_all: float, unit: str, where: str,
+    path: Path | str, example: str, fix: str,
+) -> None:
+    """Records outside the study area: info, warning above ``outside_warn_share``, error above
+    ``outside_error_share`` (an extract for another area or LSOA vintage)."""
+    share = n_out / n_all if n_all else 1.0
+    warn_share, error_share = spec.outside_shares()
+    summary = f"{n_out:,.0f} of {n_all:,.0f} {unit} {where} ({share:.1%})"
+    if share > error_share or (n_all > 0 and n_out >= n_all):
+        limit = ("none is inside the study area" if n_out >= n_all
+                 else f"above outside_error_share {error_share:.0%}")
+        raise InputError(
+            f"source {name!r}: {summary}, {limit} "
+            f"(e.g. {example}); the file is probably for another area or LSOA vintage: {fix}",
+            path=str(path),
+        )
+    if share > warn_share:
+        logger.warning("%s: dropped %s (above outside_warn_share %.0f%%), e.g. %s",
+                       name, summary, 100 * warn_share, example)
+    else:
+        logger.info("%s: dropped %s, e.g. %s", name, summary, example)
 
 
 def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
@@ -691,6 +736,7 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
         raw = pd.read_csv(path, usecols=usecols, dtype="str", encoding=enc)
     rows_read = len(raw)
     counts = _parse_numbers(raw[month_cols], path=path).fillna(0)
+    _check_counts(counts, path=path)
     labels = {c: f"{c.strip()[:4]}-{c.strip()[4:]}" for c in month_cols}
     counts = counts.rename(columns=labels)
     order = sorted(counts.columns)
@@ -805,7 +851,12 @@ def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> Sour
         encoding=_csv_encoding(spec.encoding),
     ).rename(columns=cols)
     index, keep = _key_index(raw[_LSOA_INDEX], path=path, column="LSOA Code")
-    values = _parse_numbers(raw.loc[keep, list(CENSUS2011_COLUMNS)], path=path)
+    # Messages name the published header; the three 'Persons' columns also say which one.
+    published = {c: header[i].strip() + (f" ({c})" if _norm(header[i]) == "persons" else "")
+                 for i, c in cols.items() if c != _LSOA_INDEX}
+    values = _parse_numbers(raw.loc[keep, list(CENSUS2011_COLUMNS)].rename(columns=published), path=path)
+    _check_counts(values, path=path)
+    values = values.rename(columns={v: k for k, v in published.items()})[list(CENSUS2011_COLUMNS)]
     table = _integerise(values).set_axis(index, axis=0)
     off = table["usual_residents"] != table["household_residents"] + table["communal_residents"]
     if off.any():
@@ -1012,8 +1063,12 @@ def _load_points(name: str, spec: SourceSpec, path: Path, lsoa: gpd.GeoDataFrame
         code = code.fillna(edge["_lsoa"].reindex(code.index))
     outside = code.isna().to_numpy()
     if outside.any():
-        logger.warning(
-            "%s: dropped %d of %d point(s) outside every LSOA polygon", name, int(outside.sum()), len(pts)
+        _check_outside_share(
+            name, spec, n_out=int(outside.sum()), n_all=len(pts), unit="point(s)",
+            where="outside every LSOA polygon", path=path,
+            example=", ".join(f"({p.x:.0f}, {p.y:.0f})" for p in pts.geometry[outside][:3]) + " (EPSG:27700)",
+            fix=(f"check sources.{name}.crs and the x/y columns, or clip the file to the study area; "
+                 f"raise sources.{name}.outside_error_share only if the extract is meant to reach further"),
         )
     pts = pts.assign(**{_LSOA_INDEX: code.astype("str")})[~outside].reset_index(drop=True)
     pts = pts[["month", "category", "location", "time", _LSOA_INDEX, "geometry"]]
@@ -1218,6 +1273,8 @@ def build_indicators(
             if src.kind != "points":
                 aggregation = cfg.sources[src_name].aggregation if src_name in cfg.sources else "sum"
                 table = reconcile(table, aggregation=aggregation, source=src_name)
+                if src_name in cfg.sources:
+                    _check_dropped(src, table, cfg, boundaries, target)
             aligned[src_name] = _align(table, target, source=src)
         return src, aligned[src_name]
 
@@ -1252,12 +1309,85 @@ def build_indicators(
             "indicator %s: %s of %s (%s), %d missing",
             spec.name, spec.transform, src.name, src.period or "no period", int(out.isna().sum()),
         )
+    _check_informative(cfg, values, target)
     return IndicatorTable(
         values=pd.DataFrame(values, index=target),
         raw=pd.DataFrame(raw, index=target),
         specs=tuple(cfg.indicators),
         periods=periods,
     )
+
+
+def _check_dropped(
+    src: SourceTable, reconciled: pd.DataFrame, cfg: StudyConfig, boundaries: Any, target: pd.Index
+) -> None:
+    """Apply the source's outside shares to the codes reconciliation dropped.
+
+    A code counts as dropped when it is absent from the reconciled table and neither a
+    boundary code nor mapped onto one by the vintage lookup; counts are weighted by the
+    records they hold, value tables by rows.
+    """
+    from pli.boundaries import unmatched_codes
+
+    before = src.table
+    codes = before.index.astype("str")
+    gone = codes[~codes.isin(reconciled.index.astype("str"))]
+    if not len(gone):
+        return
+    spec = cfg.sources[src.name]
+    vintage = cfg.boundaries.lsoa_vintage
+    lookup = getattr(boundaries, "lookup", None)
+    dropped = unmatched_codes(gone, lookup, target_codes=target, target_vintage=vintage)
+    if not len(dropped):
+        return
+    mask = codes.isin(dropped)
+    if src.kind in COUNT_KINDS:
+        crimes = ALL_CRIME in before.columns
+        weight = before[ALL_CRIME] if crimes else before.sum(axis=1, numeric_only=True)
+        n_out, n_all = float(weight[mask].sum()), float(weight.sum())
+        unit = "recorded crimes" if crimes else "counted records"
+    else:
+        n_out, n_all, unit = float(mask.sum()), float(len(before)), "rows"
+    if n_all <= 0:
+        n_out, n_all, unit = float(mask.sum()), float(len(before)), "rows"
+    if lookup is not None:
+        where = (f"carry LSOA codes neither among the study area's {len(target)} {vintage} LSOAs "
+                 "nor in the vintage lookup")
+    else:
+        where = (f"carry LSOA codes not among the study area's {len(target)} {vintage} LSOAs, "
+                 "with no vintage lookup")
+    lad = f" (local authority {cfg.area.lad_code})" if cfg.area.lad_code else ""
+    _check_outside_share(
+        src.name, spec, n_out=n_out, n_all=n_all, unit=unit, where=where,
+        path=src.files[0] if len(src.files) == 1 else cfg.resolve(spec.path),
+        example=f"{len(dropped)} code(s): {_listing(dropped, 5)}",
+        fix=(f"check that the file covers the study area{lad}, that sources.{src.name}.vintage "
+             f"({spec.vintage}) matches the file's codes, and boundaries.vintage_lookup; if the file "
+             "deliberately covers a wider area (e.g. a whole police force) set "
+             f"sources.{src.name}.outside_error_share: 1"),
+    )
+
+
+def _check_informative(cfg: StudyConfig, values: dict[str, pd.Series], target: pd.Index) -> None:
+    """Indicators with no value at all, or one value everywhere, cannot rank LSOAs."""
+    problems = []
+    for spec in cfg.indicators:
+        v = values[spec.name]
+        cols = ", ".join(repr(c) for c in spec.columns) or repr(spec.name)
+        if v.isna().all():
+            problems.append(
+                f"indicator {spec.name!r} has no value in any of the {len(target)} LSOAs: column(s) {cols} "
+                f"of source {spec.source!r} are empty or share no LSOA code with the boundaries; fill the "
+                "column, or check the source's LSOA vintage and code column"
+            )
+        elif v.nunique(dropna=True) == 1 and len(target) > 1:
+            problems.append(
+                f"indicator {spec.name!r} has the same value ({v.dropna().iloc[0]:g}) in every LSOA, so it "
+                f"cannot rank them and would only dilute the index: check column(s) {cols} of source "
+                f"{spec.source!r}, or remove the indicator from 'indicators'"
+            )
+    if problems:
+        raise InputError(problems)
 
 
 def _denominator(
@@ -1279,6 +1409,14 @@ def _denominator(
             f"denominator {den_name!r} ({src.name}.{dspec.column}) is missing for {int(missing.sum())} "
             f"LSOA(s): {_listing(den.index[missing])}; check the source covers every boundary LSOA "
             "and the LSOA vintage lookup"
+        )
+    negative = den < 0
+    if negative.any():
+        # A floor would silently hide these, so they are reported before it applies.
+        raise InputError(
+            f"denominator {den_name!r} ({src.name}.{dspec.column}) is negative for {int(negative.sum())} "
+            f"LSOA(s): {_listing([f'{c} ({v:g})' for c, v in den[negative].items()])}; expected counts of "
+            "residents, 0 or more: fix the source"
         )
     if dspec.floor is not None:
         low = den < dspec.floor

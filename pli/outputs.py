@@ -98,12 +98,18 @@ def write_json(obj: object, path: Path) -> Path:
     return path
 
 
-def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, precision: int = 6) -> Path:
-    """GeoJSON in EPSG:4326 (RFC 7946) with rounded coordinates, byte-reproducible."""
+def write_geojson(frame: gpd.GeoDataFrame, path: Path, *, precision: int = 6,
+                  members: dict | None = None) -> Path:
+    """GeoJSON in EPSG:4326 (RFC 7946) with rounded coordinates, byte-reproducible.
+
+    ``members`` are added as top-level foreign members (e.g. a handling marking).
+    """
     g = frame.to_crs(4326) if frame.crs is not None else frame
     text = g.to_json(drop_id=True, to_wgs84=False, na="null")
     data = json.loads(text)
     _round_coordinates(data, precision)
+    if members:
+        data = {**members, **data}
     path.write_text(json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n", encoding="utf-8")
     return path
 

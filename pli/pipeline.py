@@ -21,7 +21,9 @@ import pandas as pd
 from pli import __version__
 from pli.config import StudyConfig
 
-__all__ = ["IndexRun", "run_index"]
+__all__ = ["SENSITIVE_BANNER", "IndexRun", "run_index"]
+
+from pli.maps import SENSITIVE_BANNER  # one wording for maps and files
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +173,19 @@ def run_index(
             plan = _plan_patrols(cfg, sources, nb, boundaries, harm_weights, step)
 
     rankings = _rankings_frame(lsoa, table, result)
+    published, published_raw = (_suppress_small(rankings, table, cfg, sources) if cfg.output.public
+                                else (rankings, table.raw))
     targets = {"output": Path(out_dir)}
     if maps_dir is not None:
         targets["maps"] = Path(maps_dir)
     with outputs.OutputTransaction(targets) as tx:
         with step("writing tables and GeoPackage"):
-            _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources)
+            _write_tables(tx, cfg, lsoa, published, published_raw, boundaries, nb, plan)
         if maps_dir is not None:
             with step("maps"):
                 from pli import maps
 
-                bundle = _map_bundle(cfg, lsoa, boundaries, nb, plan, result)
+                bundle = _map_bundle(cfg, lsoa, published, boundaries, nb, plan)
                 maps.write_maps(bundle, tx.staging_dir("maps"), spec=cfg.maps, area=cfg.area,
                                 period=_period_label(table), public=cfg.output.public)
         manifest = _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, result,
@@ -277,14 +281,12 @@ def _rankings_frame(lsoa: gpd.GeoDataFrame, table, result) -> pd.DataFrame:
     return frame.iloc[order]
 
 
-def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources) -> None:
+def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> None:
     from pli import outputs
 
     public = cfg.output.public
-    table_out, raw_out = (_suppress_small(rankings, table, cfg, sources) if public
-                          else (rankings, table.raw))
     outputs.write_csv(table_out.reset_index(), tx.path("output", "rankings.csv"))
-    raw = pd.DataFrame(raw_out).reindex(rankings.index)
+    raw = pd.DataFrame(raw_out).reindex(table_out.index)
     raw.index.name = "lsoa_code"
     outputs.write_csv(raw.reset_index(), tx.path("output", "indicator_inputs.csv"))
     gpkg = tx.path("output", "pli.gpkg")
@@ -298,8 +300,12 @@ def _write_tables(tx, cfg, lsoa, rankings, boundaries, nb, plan, table, sources)
     outputs.write_csv(pd.DataFrame(nbh.drop(columns="geometry")), tx.path("output", "priority_neighbourhoods.csv"))
     outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
     if plan is not None:
-        outputs.write_csv(plan.plan, tx.path("output", "patrol_plan.csv"))
-        outputs.write_geojson(plan.to_geojson_frame(), tx.path("output", "patrol_plan.geojson"))
+        # Point-level outputs carry their handling marking inside the file itself.
+        path = tx.path("output", "patrol_plan.csv")
+        outputs.write_csv(plan.plan, path)
+        path.write_text(f"# {SENSITIVE_BANNER}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+        outputs.write_geojson(plan.to_geojson_frame(), tx.path("output", "patrol_plan.geojson"),
+                              members={"classification": SENSITIVE_BANNER})
         places = plan.places[plan.places["count"] > 0]
         cells = places[places["place_kind"] != "snap"]
         cells.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
@@ -332,16 +338,34 @@ def _suppress_small(rankings: pd.DataFrame, table, cfg: StudyConfig, sources) ->
             continue
         small = raw[num_col] < threshold
         raw[num_col] = raw[num_col].mask(small)
-        ranked[spec.name] = ranked[spec.name].mask(small.reindex(ranked.index, fill_value=False))
+        hidden = small.reindex(ranked.index, fill_value=False)
+        ranked[spec.name] = ranked[spec.name].mask(hidden)
+        # The same value reappears as a driver value, and its contribution inverts to it
+        # through the (published) normalisation of the other LSOAs.
+        contribution = f"contribution_{spec.name}"
+        if contribution in ranked.columns:
+            ranked[contribution] = ranked[contribution].mask(hidden)
+        for k in (1, 2, 3):
+            label = f"driver_{k}"
+            if label not in ranked.columns:
+                continue
+            for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
+                if col in ranked.columns:
+                    ranked[col] = ranked[col].mask(hidden & ranked[label].eq(spec.name))
     return ranked, raw
 
 
-def _map_bundle(cfg, lsoa, boundaries, nb, plan, result):
+def _map_bundle(cfg, lsoa, published, boundaries, nb, plan):
     from pli import maps
 
-    frame = lsoa.copy()
+    # Maps show what the tables publish: in public mode the suppressed values and no
+    # harm totals (with known weights they reveal counts).
+    frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
+    if cfg.output.public:
+        frame = frame.drop(columns=["harm"], errors="ignore")
+    labels = {s.name: (s.label or s.name) for s in cfg.indicators}
     for k in (1, 2, 3):
-        frame[f"driver_{k}"] = frame.get(f"driver_{k}_label")
+        frame[f"driver_{k}"] = frame[f"driver_{k}"].map(labels).astype(object) if f"driver_{k}" in frame else None
         frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
     places = None
     if plan is not None and not cfg.output.public and len(plan.plan):
@@ -350,7 +374,7 @@ def _map_bundle(cfg, lsoa, boundaries, nb, plan, result):
     return maps.MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
-        indicator_labels={**{s.name: (s.label or s.name) for s in cfg.indicators}},
+        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha,
     )
 
 

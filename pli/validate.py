@@ -1,18 +1,33 @@
 """One validation pass at the edge, before any stage runs.
 
-:func:`validate_inputs` looks at every file the config names (existence, emptiness,
-readability, CRS, header columns) and raises a single :class:`~pli.errors.InputError`
-listing every problem, each naming the file and column, what was expected, what
-arrived and how to fix it. Checks that need the data itself (duplicate codes, invalid
-geometry, non-numeric counts, points outside the area) run in the stage that reads
-the data and raise the same kind of error.
+:func:`validate_inputs` looks at the config and every file it names (existence,
+emptiness, binary content, header-only files, CRS and extent of boundary layers, header
+columns, the columns indicators and denominators ask for, month windows, thresholds,
+the harm weight table) and raises a single :class:`~pli.errors.InputError` listing
+every problem, each naming the file and column, what was expected, what arrived and how
+to fix it. It reads headers and layer metadata only, so it takes milliseconds.
+
+Checks that need the data itself run in the stage that reads the data and raise the
+same kind of error: duplicate or null codes and invalid geometry
+(:mod:`pli.boundaries`), non-numeric or negative values, records outside the study area
+above ``outside_error_share``, all-missing or constant indicators
+(:mod:`pli.indicators`), zero denominators.
+
+Examples
+--------
+>>> from pli.config import load_config
+>>> from pli.validate import validate_inputs
+>>> validate_inputs(load_config("configs/croydon-demo.yml"))       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
+import fnmatch
 import logging
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -29,6 +44,12 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "iod2019": ("LSOA code (2011)", "Index of Multiple Deprivation (IMD) Score"),
     "census2011_population": ("LSOA Code", "Persons"),
 }
+
+_MONTH_RE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
+_SNIFF_BYTES = 1 << 16
+_WILDCARD = set("*?[")
+# Columns the census2021 loader derives from the TS007A age bands.
+_CENSUS2021_DERIVED = ("residents_total", "young_residents_10_24")
 
 
 def _norm(name: str) -> str:
@@ -56,6 +77,10 @@ def _suggest(name: str, header: list[str]) -> str:
     return f" (closest: {close[0]!r})" if close else ""
 
 
+def _shown(header: list[str], n: int = 12) -> str:
+    return f"{', '.join(header[:n])}{' ...' if len(header) > n else ''}"
+
+
 def _check_file(path: Path, key: str, problems: list[str]) -> bool:
     if not path.exists():
         parent = path.parent
@@ -67,26 +92,64 @@ def _check_file(path: Path, key: str, problems: list[str]) -> bool:
         problems.append(f"{key}: file not found: {path}{hint} (paths resolve against --data-dir)")
         return False
     if path.is_file() and path.stat().st_size == 0:
-        problems.append(f"{key}: {path} is empty (0 bytes); expected data")
+        problems.append(f"{key}: {path} is empty (0 bytes); expected data: download or export the file again")
         return False
     return True
 
 
-def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: list[str], *, encoding: str) -> None:
+def _check_text(path: Path, key: str, problems: list[str], *, encoding: str) -> bool:
+    """A readable text CSV with at least one data row (only the first 64 KB are read)."""
     try:
-        header = read_header(path, encoding=encoding)
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         problems.append(f"{key}: cannot read {path}: {exc}")
-        return
-    if not header:
+        return False
+    if b"\x00" in head:
+        problems.append(f"{key}: {path} is not a text CSV (it holds binary data, e.g. a zip, Excel or "
+                        "corrupted file); expected comma-separated text: export or unzip it as CSV")
+        return False
+    try:
+        # Incremental, so a multi-byte character cut at the 64 KB boundary is not an error.
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as exc:
+        problems.append(f"{key}: {path} cannot be decoded as {encoding} ({exc.reason} at byte {exc.start}); "
+                        "set the source's 'encoding' (e.g. cp1252) or re-save the file as UTF-8")
+        return False
+    except LookupError:
+        problems.append(f"{key}: unknown encoding {encoding!r}; use e.g. utf-8 or cp1252")
+        return False
+    if len(head) < _SNIFF_BYTES:
+        lines = [ln for ln in text.splitlines() if ln.strip(" ,;\t\ufeff")]
+        if len(lines) == 1:
+            problems.append(f"{key}: {path} has a header row but no data rows; expected one row per "
+                            "record or LSOA: check the export or download")
+            return False
+    return True
+
+
+def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: list[str], *,
+                       encoding: str) -> list[str] | None:
+    """Header of a CSV after the text checks, or None when the file is unusable."""
+    wanted = list(wanted)
+    if not _check_text(path, key, problems, encoding=encoding):
+        return None
+    try:
+        header = read_header(path, encoding=encoding)
+    except (OSError, LookupError) as exc:
+        problems.append(f"{key}: cannot read {path}: {exc}")
+        return None
+    if not header or not any(header):
         problems.append(f"{key}: {path} has no header row; expected columns {', '.join(wanted)}")
-        return
+        return None
     for col in _missing(header, wanted):
         problems.append(f"{key}: {path} has no column {col!r}{_suggest(col, header)}; "
-                        f"columns are: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}")
+                        f"columns are: {_shown(header)}")
+    return header
 
 
-def _check_layer(spec: BoundaryLayerSpec, key: str, cfg: StudyConfig, problems: list[str]) -> None:
+def _check_layer(spec: BoundaryLayerSpec, key: str, cfg: StudyConfig, problems: list[str], *,
+                 min_features: int = 1) -> None:
     import pyogrio
 
     path = cfg.resolve(spec.path)
@@ -104,11 +167,35 @@ def _check_layer(spec: BoundaryLayerSpec, key: str, cfg: StudyConfig, problems: 
         if name is not None and name not in fields:
             problems.append(f"{key}.{opt}: {path} has no field {name!r}{_suggest(name, fields)}; "
                             f"fields are: {', '.join(fields)}")
-    if info.get("crs") is None and spec.crs is None:
-        problems.append(f"{key}: {path} has no CRS; set {key}.crs (e.g. 'EPSG:27700' for British "
-                        "National Grid or 'EPSG:4326' for lon/lat)")
-    if info.get("features", 1) == 0:
+    crs = info.get("crs")
+    if crs is None and spec.crs is None:
+        problems.append(f"{key}: {path} has no CRS (e.g. a Shapefile without its .prj); set {key}.crs "
+                        "(e.g. 'EPSG:27700' for British National Grid or 'EPSG:4326' for lon/lat)")
+    bounds = info.get("total_bounds")
+    if crs is not None and bounds is not None and _is_geographic(crs):
+        xmin, ymin, xmax, ymax = bounds
+        if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+            problems.append(
+                f"{key}: {path} declares {crs} (longitude/latitude) but its coordinates span x "
+                f"{xmin:.0f}..{xmax:.0f}, y {ymin:.0f}..{ymax:.0f}, which look like metres (British "
+                "National Grid?); a GeoJSON without a 'crs' member is always read as lon/lat, so "
+                "reproject the file to EPSG:4326 or save it as GeoPackage/Shapefile with its CRS")
+    n = info.get("features", -1)
+    if n == 0:
         problems.append(f"{key}: {path} has no features")
+    elif 0 < n < min_features:
+        problems.append(
+            f"{key}: {path} has {n} feature; a study area needs at least {min_features} LSOAs to rank "
+            "and test for clustering (a local authority has 80-700): check the filter that made the file")
+
+
+def _is_geographic(crs: str) -> bool:
+    from pyproj import CRS
+
+    try:
+        return bool(CRS.from_user_input(crs).is_geographic)
+    except Exception:  # pyproj CRSError: an unreadable CRS is reported by the boundaries stage
+        return False
 
 
 def _source_columns(spec: SourceSpec) -> tuple[str, ...]:
@@ -116,7 +203,7 @@ def _source_columns(spec: SourceSpec) -> tuple[str, ...]:
         return REQUIRED_COLUMNS[spec.kind]
     if spec.kind in ("lsoa_table", "census2021"):
         code = spec.code_column or ("geography code" if spec.kind == "census2021" else None)
-        cols = tuple(c for c in spec.columns if not any(ch in c for ch in "*?["))
+        cols = tuple(c for c in spec.columns if not _WILDCARD.intersection(c))
         return ((code,) if code else ()) + cols
     if spec.kind == "points":
         extra = (spec.category_column, spec.date_column, spec.time_column, spec.location_column)
@@ -124,16 +211,18 @@ def _source_columns(spec: SourceSpec) -> tuple[str, ...]:
     return ()
 
 
-def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[str]) -> None:
+def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[str]) -> list[str] | None:
+    """Check one source's file(s); returns the header of a single-file source."""
     key = f"sources.{name}"
     path = cfg.resolve(spec.path)
     if not _check_file(path, key, problems):
-        return
+        return None
     if spec.kind == "lsoa_table" and not spec.code_column:
         problems.append(f"{key}.code_column: required for kind 'lsoa_table' (the column holding LSOA codes)")
     if spec.kind == "mps_lsoa_crime":
-        _check_mps_header(path, key, problems, encoding=spec.encoding)
-        return
+        if _check_text(path, key, problems, encoding=spec.encoding):
+            _check_mps_header(path, key, problems, encoding=spec.encoding)
+        return None
     wanted = _source_columns(spec)
     if spec.kind == "police_uk" and path.is_dir():
         files = sorted(path.rglob("*-street.csv"))
@@ -141,14 +230,14 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
             problems.append(f"{key}: no police.uk street files (*-street.csv) under {path}")
         for f in files:
             if f.stat().st_size == 0:
-                problems.append(f"{key}: {f} is empty (0 bytes)")
+                problems.append(f"{key}: {f} is empty (0 bytes); download that month again or delete it")
             else:
                 _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding)
-        return
+        return None
     if path.is_dir():
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
-        return
-    _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding)
+        return None
+    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding)
 
 
 def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str) -> None:
@@ -167,11 +256,111 @@ def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: st
         problems.append(f"{key}: {path} has no monthly columns named YYYYMM (e.g. '202402')")
 
 
+def _check_source_options(name: str, spec: SourceSpec, problems: list[str]) -> None:
+    key = f"sources.{name}"
+    months = {}
+    for opt in ("start_month", "end_month"):
+        value = getattr(spec, opt)
+        if value is None:
+            continue
+        if not _MONTH_RE.fullmatch(str(value).strip()):
+            problems.append(f"{key}.{opt}: expected a month as YYYY-MM (e.g. 2025-01), got {value!r}")
+        else:
+            months[opt] = str(value).strip()
+    if len(months) == 2 and months["start_month"] > months["end_month"]:
+        problems.append(f"{key}: start_month {months['start_month']} is after end_month "
+                        f"{months['end_month']}; swap them")
+    warn, err = spec.outside_shares()
+    if not (0 <= warn <= 1 and 0 <= err <= 1) or warn > err:
+        problems.append(f"{key}: expected 0 <= outside_warn_share <= outside_error_share <= 1, got "
+                        f"{warn:g} and {err:g} (shares, not percentages)")
+    if spec.kind == "points":
+        from pyproj import CRS
+
+        try:
+            epsg = CRS.from_user_input(spec.crs).to_epsg()
+        except Exception:  # pyproj CRSError
+            epsg = None
+        if epsg not in (4326, 27700):
+            problems.append(f"{key}.crs: expected EPSG:4326 (lon/lat) or EPSG:27700 (easting/northing), "
+                            f"got {spec.crs!r}")
+        if spec.categories and not spec.category_column:
+            problems.append(f"{key}.categories: needs category_column to filter on")
+        if (spec.start_month or spec.end_month) and not spec.date_column:
+            problems.append(f"{key}: start_month/end_month need date_column")
+
+
+def _known_columns(spec: SourceSpec, header: list[str] | None) -> list[str] | None:
+    """Columns a keyed source will offer, or None when they are only known after reading."""
+    from pli.indicators import CENSUS2011_COLUMNS, IOD2019_COLUMNS
+
+    if spec.kind == "iod2019":
+        return list(IOD2019_COLUMNS)
+    if spec.kind == "census2011_population":
+        return list(CENSUS2011_COLUMNS)
+    if header is None:
+        return None
+    if spec.kind == "lsoa_table":
+        return list(spec.columns) if spec.columns else header
+    if spec.kind == "census2021":
+        return (list(spec.columns) if spec.columns else header) + list(_CENSUS2021_DERIVED)
+    return None
+
+
+def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | None], problems: list[str]) -> None:
+    """Indicator and denominator columns that a keyed source will not have."""
+    available = {name: _known_columns(spec, headers.get(name)) for name, spec in cfg.sources.items()}
+    for i, ind in enumerate(cfg.indicators):
+        have = available.get(ind.source)
+        if have is None:
+            continue
+        wanted = ind.columns or ((ind.name,) if not ind.harm else ())
+        for pattern in wanted:
+            if _WILDCARD.intersection(pattern):
+                if not fnmatch.filter(have, pattern):
+                    problems.append(f"indicators[{i}] ({ind.name}).columns: pattern {pattern!r} matches no "
+                                    f"column of source {ind.source!r}; columns are: {_shown(have)}")
+            elif pattern not in have:
+                problems.append(
+                    f"indicators[{i}] ({ind.name}).columns: source {ind.source!r} "
+                    f"({cfg.sources[ind.source].path}) has no column {pattern!r}{_suggest(pattern, have)}; "
+                    f"columns are: {_shown(have)}")
+    for name, den in cfg.denominators.items():
+        have = available.get(den.source)
+        if have is not None and den.column not in have:
+            problems.append(f"denominators.{name}.column: source {den.source!r} has no column "
+                            f"{den.column!r}{_suggest(den.column, have)}; columns are: {_shown(have)}")
+
+
+def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
+    from pli.harm import load_harm_weights
+
+    path = cfg.resolve(cfg.index.harm_weights)
+    if not _check_file(path, "index.harm_weights", problems):
+        return
+    try:
+        load_harm_weights(path)
+    except InputError as exc:
+        problems.extend(f"index.harm_weights: {path}: {p}" for p in exc.problems)
+
+
 def validate_inputs(cfg: StudyConfig) -> None:
-    """Check every input the config names; raise one InputError listing all problems."""
+    """Check the config and every input it names; raise one InputError listing all problems.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        A parsed config (unknown keys and wrong types were already caught by
+        :func:`pli.config.parse_config`).
+
+    Raises
+    ------
+    InputError
+        Every problem found, one per line, each naming the config key and file.
+    """
     problems: list[str] = []
     b = cfg.boundaries
-    _check_layer(b.lsoa, "boundaries.lsoa", cfg, problems)
+    _check_layer(b.lsoa, "boundaries.lsoa", cfg, problems, min_features=2)
     if b.wards is not None:
         _check_layer(b.wards, "boundaries.wards", cfg, problems)
     if b.upper_from_table is not None:
@@ -186,10 +375,16 @@ def validate_inputs(cfg: StudyConfig) -> None:
         if _check_file(p, "boundaries.vintage_lookup", problems):
             cols = [c for c in (v.from_2011_column, v.to_2021_column, v.change_column) if c]
             _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig")
+    headers: dict[str, list[str] | None] = {}
     for name, spec in cfg.sources.items():
-        _check_source(name, spec, cfg, problems)
+        _check_source_options(name, spec, problems)
+        n_before = len(problems)
+        headers[name] = _check_source(name, spec, cfg, problems)
+        if len(problems) > n_before:
+            headers[name] = None  # already reported; do not pile column problems on top
+    _check_requested_columns(cfg, headers, problems)
     if cfg.index.harm_weights:
-        _check_file(cfg.resolve(cfg.index.harm_weights), "index.harm_weights", problems)
+        _check_harm_weights(cfg, problems)
     if problems:
         raise InputError(problems)
     log.info("validated %d input(s): no problems found", 1 + len(cfg.sources) + (b.wards is not None))

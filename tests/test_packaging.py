@@ -24,6 +24,9 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     pip_names |= {_name(r) for r in project["optional-dependencies"]["test"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_names = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    for d in env["dependencies"]:
+        if isinstance(d, dict):
+            conda_names |= {_name(r) for r in d.get("pip", [])}
     expected = {CONDA_NAMES.get(n, n) for n in pip_names}
     assert conda_names == expected, (
         f"only in environment.yml: {sorted(conda_names - expected)}; "

@@ -175,3 +175,14 @@ def test_open_data_nine_disjoint_neighbourhoods(open_run):
     codes = [c for s in nb["lsoa_codes"] for c in s.split(";")]
     assert len(codes) == len(set(codes))
     assert run.moran["I"] > 0
+
+
+def test_point_level_outputs_carry_the_handling_marking(demo_run):
+    base, _ = demo_run
+    out = base / "output"
+    assert (out / "patrol_plan.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
+    plan = pd.read_csv(out / "patrol_plan.csv", skiprows=1)
+    assert {"place_rank", "lon", "lat", "visits_per_day"} <= set(plan.columns)
+    geo = json.loads((out / "patrol_plan.geojson").read_text())
+    assert geo["classification"] == "OFFICIAL-SENSITIVE: not for publication"
+    assert "OFFICIAL-SENSITIVE: not for publication" in (base / "maps" / "priority_localities.html").read_text()

@@ -1,0 +1,431 @@
+"""HTML, CSS and JavaScript helpers for :mod:`pli.maps`.
+
+Everything here that places text into a page takes it through :func:`escape_text`
+first, so no value read from data can become markup or script.  Leaflet elements
+that show data (labels, legends) are built from JSON in the browser, with labels set
+through ``textContent``.
+
+Offline maps carry Leaflet and jQuery inline.  The library files come from the
+maintained PyPI package ``folium-offline`` (import name ``offlinefolium``), which
+ships the exact CDN files folium links to, keyed by their URL; nothing is copied into
+this repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Sequence
+
+import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
+
+from pli.errors import PliError
+
+__all__ = [
+    "Attribution",
+    "LabelLayer",
+    "LegendControl",
+    "MapPanel",
+    "FitView",
+    "escape_series",
+    "escape_text",
+    "format_number",
+    "inline_assets",
+    "legend_html",
+    "lean_assets",
+]
+
+# Popups and tooltips in folium are placed inside JavaScript template literals
+# (backticks) and then parsed as HTML, so besides the five HTML specials the
+# characters that act inside a template literal (` $ \) are turned into entities too.
+_ESCAPES = {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+    ord("'"): "&#x27;",
+    ord("`"): "&#96;",
+    ord("$"): "&#36;",
+    ord("\\"): "&#92;",
+}
+
+
+def escape_text(value: object) -> str:
+    """Escape one value so it shows as text wherever folium or Leaflet puts it.
+
+    Parameters
+    ----------
+    value : object
+        Anything; ``None`` and NA become the empty string.
+
+    Returns
+    -------
+    str
+        Text safe inside HTML element content, a quoted attribute and a JavaScript
+        template literal.
+
+    Examples
+    --------
+    >>> escape_text('<script>alert("x")</script>')
+    '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value).translate(_ESCAPES)
+
+
+def escape_series(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`escape_text` for a column; NA becomes ``""``."""
+    return values.astype("string").fillna("").str.translate(_ESCAPES).astype(object)
+
+
+# ------------------------------------------------------------------ library assets
+
+LEAFLET_JS = ("leaflet", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js")
+JQUERY_JS = ("jquery", "https://code.jquery.com/jquery-3.7.1.min.js")
+LEAFLET_CSS = ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css")
+
+
+def lean_assets() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The JS and CSS links a pli map needs.
+
+    Folium links Bootstrap, Font Awesome and Awesome Markers by default; pli maps use
+    none of them, and dropping them keeps the page light online and offline.  jQuery
+    stays because folium's ``keep_in_front`` runs through ``$(document).ready``.
+    """
+    return [LEAFLET_JS, JQUERY_JS], [LEAFLET_CSS]
+
+
+_SCRIPT_SRC = re.compile(r'<script\s+src="(https?://[^"]+)"\s*>\s*</script>', re.I)
+_LINK_HREF = re.compile(r'<link\s+rel="stylesheet"\s+href="(https?://[^"]+)"\s*/?>', re.I)
+
+
+def _offline_resources() -> dict[str, str]:
+    try:
+        from offlinefolium import elements as offline_elements
+    except ImportError:
+        raise PliError(
+            "offline maps need the 'folium-offline' package (it ships Leaflet and jQuery "
+            "for inlining); install it with 'pip install folium-offline' or run without "
+            "--offline / maps.offline: false"
+        ) from None
+    resources = getattr(offline_elements, "_res", None)
+    if not isinstance(resources, dict):
+        raise PliError(
+            "the installed 'folium-offline' no longer exposes its bundled files where pli "
+            "expects them (offlinefolium.elements._res); install folium-offline 0.20.x"
+        )
+    return resources
+
+
+def inline_assets(html: str) -> str:
+    """Replace every CDN ``<script src>`` and stylesheet ``<link>`` with inline copies.
+
+    Parameters
+    ----------
+    html : str
+        A rendered folium page.
+
+    Returns
+    -------
+    str
+        The same page needing no network for its JavaScript and CSS.
+
+    Raises
+    ------
+    PliError
+        When ``folium-offline`` is missing or lacks a file the page links to.
+    """
+    resources = _offline_resources()
+    missing = sorted(
+        {u for u in _SCRIPT_SRC.findall(html) + _LINK_HREF.findall(html) if u not in resources}
+    )
+    if missing:
+        raise PliError(
+            "cannot make the map offline: folium-offline has no bundled copy of "
+            + ", ".join(missing)
+            + "; install the folium-offline release matching folium "
+            "(pip install 'folium-offline==<folium version>.*')"
+        )
+
+    def _script(match: re.Match) -> str:
+        # A literal "</script" inside the library would end the element early.
+        body = resources[match.group(1)].replace("</script", "<\\/script")
+        return f"<script>{body}</script>"
+
+    def _style(match: re.Match) -> str:
+        body = resources[match.group(1)].replace("</style", "<\\/style")
+        return f"<style>{body}</style>"
+
+    html = _SCRIPT_SRC.sub(_script, html)
+    return _LINK_HREF.sub(_style, html)
+
+
+# ------------------------------------------------------------------ page furniture
+
+PAGE_CSS = """
+<style>
+.pli-panel{background:rgba(255,255,255,.94);padding:8px 12px;border-radius:4px;
+  box-shadow:0 1px 5px rgba(0,0,0,.4);font:13px/1.35 "Helvetica Neue",Arial,sans-serif;
+  color:#222;max-width:min(520px,60vw)}
+.pli-title h1{font-size:17px;margin:0 0 3px 0;font-weight:bold}
+.pli-title p{margin:2px 0;font-size:12px;color:#333}
+.pli-title .pli-sim{color:#b00020;font-weight:bold}
+.pli-title .pli-sensitive{margin:0 0 4px 0;padding:2px 6px;background:#b00020;color:#fff;
+  font-weight:bold;letter-spacing:.03em;display:inline-block}
+.pli-legend{background:rgba(255,255,255,.94);padding:6px 9px;border-radius:4px;
+  box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.3 "Helvetica Neue",Arial,sans-serif;
+  color:#222;max-width:280px}
+.pli-legend h4{margin:0 0 4px 0;font-size:12px;font-weight:bold}
+.pli-legend .pli-row{display:flex;align-items:center;margin:1px 0}
+.pli-legend .pli-sw{width:16px;height:12px;margin-right:6px;border:1px solid #777;flex:none}
+.pli-legend .pli-line{width:16px;height:0;margin-right:6px;flex:none}
+.pli-legend .pli-dot{width:10px;height:10px;border-radius:50%;margin:0 9px 0 3px;flex:none}
+.pli-legend p{margin:3px 0 0 0;font-size:11px;color:#444}
+.pli-label{font:11px/1.1 "Helvetica Neue",Arial,sans-serif;color:#333;white-space:normal;
+  width:max-content;max-width:96px;text-align:center;
+  text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;pointer-events:none;
+  transform:translate(-50%,-50%);display:inline-block}
+.pli-number{font:bold 13px/22px "Helvetica Neue",Arial,sans-serif;color:#fff;
+  background:#1a1a1a;border:2px solid #fff;border-radius:50%;width:22px;height:22px;
+  text-align:center;box-shadow:0 0 3px rgba(0,0,0,.6);transform:translate(-50%,-50%);
+  cursor:pointer}
+.pli-tip{font:12px/1.35 "Helvetica Neue",Arial,sans-serif}
+.pli-profile{font:12px/1.4 "Helvetica Neue",Arial,sans-serif;max-width:340px}
+.pli-profile h3{font-size:14px;margin:0 0 4px 0}
+.pli-profile table{border-collapse:collapse}
+.pli-profile th{text-align:left;padding:1px 8px 1px 0;vertical-align:top;font-weight:600}
+.pli-profile td{padding:1px 0;vertical-align:top}
+.pli-profile .pli-lsoas{max-height:140px;overflow-y:auto}
+.leaflet-control-layers-expanded{max-height:70vh;overflow-y:auto}
+</style>
+"""
+
+
+def legend_html(
+    title: str,
+    items: Sequence[tuple[str, str]],
+    *,
+    kind: str = "swatch",
+    note: str | None = None,
+) -> str:
+    """HTML for one legend box; every text argument is escaped here.
+
+    Parameters
+    ----------
+    title : str
+        Legend heading.
+    items : sequence of (colour, label)
+        Colours are hex strings produced by pli; labels are any text.
+    kind : {"swatch", "line", "dot"}
+        Filled box for areas, a line for outlines, a dot for points.
+    note : str, optional
+        Small print under the entries.
+    """
+    css = {"swatch": "pli-sw", "line": "pli-line", "dot": "pli-dot"}[kind]
+    rows = []
+    for colour, label in items:
+        colour = colour if re.fullmatch(r"#[0-9a-fA-F]{3,8}", colour) else "#999999"
+        if kind == "line":
+            style = f"border-top:3px solid {colour}"
+        else:
+            style = f"background:{colour}"
+        rows.append(
+            f'<div class="pli-row"><span class="{css}" style="{style}"></span>'
+            f"<span>{escape_text(label)}</span></div>"
+        )
+    foot = f"<p>{escape_text(note)}</p>" if note else ""
+    return f"<h4>{escape_text(title)}</h4>{''.join(rows)}{foot}"
+
+
+class LegendControl(MacroElement):
+    """A legend box shown only while its layer is on the map.
+
+    Parameters
+    ----------
+    html : str
+        Legend body from :func:`legend_html` (already escaped).
+    layer : folium layer, optional
+        The layer the legend explains; ``None`` keeps the legend always visible.
+    key : str
+        Stable identifier written to ``data-legend`` (tests and styling use it).
+    position : str
+        Leaflet control corner.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var div = L.DomUtil.create('div', 'pli-legend');
+            div.setAttribute('data-legend', {{ this.key|tojson }});
+            div.innerHTML = {{ this.html|tojson }};
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            var ctl = L.control({position: {{ this.position|tojson }}});
+            ctl.onAdd = function () { return div; };
+            ctl.addTo(map);
+            {%- if this.layer_name %}
+            var layer = {{ this.layer_name }};
+            var sync = function () { div.style.display = map.hasLayer(layer) ? '' : 'none'; };
+            map.on('layeradd layerremove', sync);
+            sync();
+            {%- endif %}
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, *, layer=None, key: str, position: str = "bottomleft"):
+        super().__init__()
+        self._name = "LegendControl"
+        self.html = html
+        self.layer_name = layer.get_name() if layer is not None else None
+        self.key = key
+        self.position = position
+
+
+class MapPanel(MacroElement):
+    """A fixed panel (title, neighbourhood profile) as a Leaflet control.
+
+    ``html`` must already be escaped; it is handed to the browser as a JSON string.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
+            div.setAttribute('data-panel', {{ this.key|tojson }});
+            div.innerHTML = {{ this.html|tojson }};
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            var ctl = L.control({position: {{ this.position|tojson }}});
+            ctl.onAdd = function () { return div; };
+            ctl.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, *, key: str, position: str = "topleft", css_class: str = "pli-panel"):
+        super().__init__()
+        self._name = "MapPanel"
+        self.html = html
+        self.key = key
+        self.position = position
+        self.css_class = css_class
+
+
+class Attribution(MacroElement):
+    """Add a line to Leaflet's attribution control (``text`` must be escaped)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Attribution"
+        self.text = text
+
+
+class FitView(MacroElement):
+    """Fit the map to bounds, leaving room for the side panels on wide screens."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var wide = map.getSize().x > 900;
+            map.fitBounds({{ this.bounds|tojson }}, {
+                paddingTopLeft: [wide ? {{ this.side }} : 10, 10],
+                paddingBottomRight: [wide ? {{ this.side }} : 10, 10]
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]], *, side: int = 300):
+        super().__init__()
+        self._name = "FitView"
+        self.bounds = [[float(v) for v in corner] for corner in bounds]
+        self.side = int(side)
+
+
+class LabelLayer(MacroElement):
+    """Text labels at points, added to a parent layer (FeatureGroup).
+
+    Labels are set with ``textContent`` so they can never become markup.  An optional
+    ``popup`` property (escaped HTML built by pli) is bound to each label.
+
+    Parameters
+    ----------
+    points : GeoDataFrame
+        EPSG:4326 points with a ``label`` column and optionally ``popup``.
+    css_class : str
+        Class of the label element (``pli-label`` or ``pli-number``).
+    interactive : bool
+        Whether the label takes clicks (needed for popups).
+    z_offset : int
+        Added to the markers' z-index (labels that must stay on top).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var data = {{ this.data|tojson }};
+            L.geoJSON(data, {
+                pointToLayer: function (feature, latlng) {
+                    var el = document.createElement('div');
+                    el.className = {{ this.css_class|tojson }};
+                    el.textContent = feature.properties.label;
+                    var m = L.marker(latlng, {
+                        icon: L.divIcon({html: el, className: 'pli-label-icon', iconSize: null}),
+                        interactive: {{ this.interactive|tojson }},
+                        zIndexOffset: {{ this.z_offset|tojson }},
+                        keyboard: false
+                    });
+                    if (feature.properties.popup) {
+                        m.bindPopup(feature.properties.popup, {maxWidth: 380});
+                    }
+                    return m;
+                }
+            }).addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points, *, css_class: str = "pli-label", interactive: bool = False, z_offset: int = 0):
+        super().__init__()
+        self._name = "LabelLayer"
+        keep = [c for c in ("label", "popup") if c in points.columns]
+        frame = points[keep + ["geometry"]].copy()
+        frame["label"] = frame["label"].astype("string").fillna("").astype(object)
+        # Plain dict via to_json keeps numpy and pandas scalar types out of tojson.
+        self.data = json.loads(frame.to_json(drop_id=True))
+        self.css_class = css_class
+        self.interactive = bool(interactive)
+        # Leaflet stacks markers by latitude; an offset keeps numbers above names.
+        self.z_offset = int(z_offset)
+
+
+def format_number(values: pd.Series, fmt: str, *, missing: str = "n/a") -> pd.Series:
+    """Format a numeric column with a ``str.format`` spec; NA becomes ``missing``."""
+    numeric = pd.to_numeric(values, errors="coerce").astype("float64")
+    out = pd.Series(missing, index=values.index, dtype=object)
+    ok = numeric.notna().to_numpy()
+    if ok.any():
+        out.loc[ok] = numeric[ok].map(("{:" + fmt + "}").format)
+    return out

@@ -1,0 +1,248 @@
+"""Tests for pli.maps without a browser: files, weight, escaping, offline assets, figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from pli import maps
+from pli._map_assets import escape_text, inline_assets
+from pli.config import AreaSpec, MapSpec
+from pli.errors import InputError, PliError
+from pli.maps import write_maps
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PERIOD = "2024-03 to 2025-02"
+AREA = AreaSpec(name="Croydon (demo)", simulated=True)
+
+
+def _fixtures():
+    path = Path(__file__).resolve().parent / "fixtures" / "maps" / "bundle.py"
+    spec = importlib.util.spec_from_file_location("pli_test_map_bundle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def fx():
+    if not DATA.is_dir():
+        pytest.skip(f"real Croydon snapshot not found at {DATA}")
+    return _fixtures()
+
+
+@pytest.fixture(scope="module")
+def bundle(fx):
+    return fx.build_bundle(DATA)
+
+
+@pytest.fixture(scope="module")
+def hostile(fx):
+    return fx.build_bundle(DATA, hostile=True)
+
+
+def _small(bundle):
+    """Two neighbourhoods are enough where the number of pages does not matter."""
+    return dataclasses.replace(bundle, neighbourhoods=bundle.neighbourhoods.iloc[:2])
+
+
+@pytest.fixture(scope="module")
+def written(hostile, tmp_path_factory):
+    """Online maps of the hostile bundle: the escaping and file tests share them."""
+    out = tmp_path_factory.mktemp("maps")
+    return out, write_maps(hostile, out, spec=MapSpec(), area=AREA, period=PERIOD, offline=False)
+
+
+class _Links(HTMLParser):
+    """Collects URL-bearing attributes of real elements (not text inside scripts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href", "data", "srcset") and value:
+                self.urls.append((tag, name, value))
+
+
+def _external(html: str) -> list[tuple[str, str, str]]:
+    parser = _Links()
+    parser.feed(html)
+    return [u for u in parser.urls if u[2].lower().startswith(("http://", "https://", "//"))]
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_writes_every_page_and_figure_atomically(written, hostile):
+    out, paths = written
+    names = [p.relative_to(out).as_posix() for p in paths]
+    assert names[:2] == ["priority_localities.html", "hotspots.html"]
+    assert names[-2:] == ["priority_localities.png", "priority_neighbourhoods.png"]
+    pages = sorted(p.name for p in (out / "neighbourhoods").glob("*.html"))
+    assert len(pages) == len(hostile.neighbourhoods) == 9
+    ranks = sorted(int(n.split("-", 1)[0]) for n in pages)
+    assert ranks == list(range(1, 10))
+    # A hostile slug cannot leave the folder or put markup in a file name.
+    assert "2-evil-x.html" in pages
+    assert all(p.resolve().is_relative_to(out.resolve()) for p in paths)
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_stale_neighbourhood_pages_are_removed(bundle, tmp_path):
+    stale = tmp_path / "neighbourhoods" / "12-old-place.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    keep = tmp_path / "neighbourhoods" / "notes.html"
+    keep.write_text("mine")
+    write_maps(_small(bundle), tmp_path, spec=MapSpec(), area=AREA, period=PERIOD)
+    assert not stale.exists() and keep.exists()
+    assert len(list((tmp_path / "neighbourhoods").glob("[0-9]*-*.html"))) == 2
+
+
+def test_borough_map_is_light(written):
+    out, _ = written
+    size = (out / "priority_localities.html").stat().st_size
+    assert size < 3_000_000, f"borough map is {size / 1e6:.2f} MB"
+
+
+# ------------------------------------------------------------------ escaping
+
+
+def test_hostile_values_never_reach_the_page_as_markup(written, fx):
+    out, paths = written
+    for page in [p for p in paths if p.suffix == ".html"]:
+        text = page.read_text(encoding="utf-8")
+        for raw in ("<script>window.__pwned", "<img src=x", "onerror=\"window", "${window.__pwned", "\\x3cimg"):
+            assert raw not in text, f"{page.name} carries {raw!r} unescaped"
+    main = (out / "priority_localities.html").read_text(encoding="utf-8")
+    # The escaped forms are there (JSON-encoded in the page), so names are shown, not dropped.
+    assert escape_text(fx.PWN_IMG).replace("&", "\\u0026") in main
+
+
+def test_escape_text_neutralises_html_and_template_literals():
+    for raw in ('"><img src=x onerror=alert(1)>', "<script>x</script>", "${alert(1)}", "`", "\\x3c", "'"):
+        safe = escape_text(raw)
+        assert not set(safe) & set("<>\"'`$\\"), safe
+    assert escape_text(None) == "" and escape_text(float("nan")) == ""
+    assert escape_text("Thornton Heath & Norbury") == "Thornton Heath &amp; Norbury"
+
+
+def test_tooltips_show_formatted_values_and_drivers(bundle):
+    prep = maps._prepare(bundle, MapSpec(), public=False)
+    code = bundle.lsoa["score"].idxmax()
+    row = bundle.lsoa.loc[code]
+    tip = prep.lsoa.loc[code, "tip"]
+    assert f"{row['score']:.2f}" in tip
+    assert f"rank {int(row['rank'])} of {len(bundle.lsoa):,}" in tip
+    assert f"{row['population']:,.0f}" in tip
+    assert code in tip and row["lsoa_name"] in tip and row["ward_name"] in tip
+    for i in (1, 2, 3):
+        assert f"{i}. {row[f'driver_{i}']} ({row[f'driver_{i}_value']:+.2f})" in tip
+
+
+# ------------------------------------------------------------------ classes and colours
+
+
+def test_quantile_classes_put_the_highest_scores_in_the_darkest_class(bundle):
+    prep = maps._prepare(bundle, MapSpec(classes=5, scheme="quantiles"), public=False)
+    classes = prep.index_classes
+    assert len(classes.colours) == 5 and classes.title.startswith("Priority Localities Index (quintiles")
+    top = bundle.lsoa["rank"].idxmin()
+    bottom = bundle.lsoa["rank"].idxmax()
+    assert prep.lsoa.loc[top, "c_index"] == classes.colours[-1]
+    assert prep.lsoa.loc[bottom, "c_index"] == classes.colours[0]
+    counts = classes.codes.value_counts()
+    assert counts.max() - counts.min() <= 1  # 220 LSOAs split into equal fifths
+
+
+def test_decile_scheme_follows_the_index_deciles(bundle):
+    prep = maps._prepare(bundle, MapSpec(scheme="deciles"), public=False)
+    classes = prep.index_classes
+    assert len(classes.labels) == 10 and classes.legend_items()[0][1].startswith("Decile 1 (highest 10%)")
+    first_decile = bundle.lsoa.index[bundle.lsoa["decile"] == 1]
+    assert set(prep.lsoa.loc[first_decile, "c_index"]) == {classes.colours[-1]}
+
+
+def test_cluster_colours_follow_convention(bundle):
+    prep = maps._prepare(bundle, MapSpec(), public=False)
+    hh = bundle.lsoa.index[bundle.lsoa["lisa_cluster"] == "High-High"]
+    assert len(hh) and set(prep.lsoa.loc[hh, "c_lisa_cluster"]) == {maps.LISA_COLOURS["High-High"]}
+    hot = bundle.lsoa.index[bundle.lsoa["gi_bin"] == bundle.lsoa["gi_bin"].max()]
+    assert set(prep.lsoa.loc[hot, "c_gi"]) == {maps.GI_COLOURS[int(bundle.lsoa["gi_bin"].max())]}
+
+
+# ------------------------------------------------------------------ offline
+
+
+def test_offline_page_links_nothing_external(bundle, written, tmp_path):
+    pytest.importorskip("offlinefolium", reason="folium-offline is not installed (pip install folium-offline)")
+    offline = write_maps(_small(bundle), tmp_path, spec=MapSpec(offline=True), area=AREA, period=PERIOD)
+    on_html = written[1][0].read_text(encoding="utf-8")
+    # The check can fail: the online page links Leaflet from a CDN.
+    assert any("leaflet" in u[2] for u in _external(on_html))
+    for page in [p for p in offline if p.suffix == ".html"]:
+        html = page.read_text(encoding="utf-8")
+        assert _external(html) == [], f"{page.name}: {_external(html)}"
+        assert "Leaflet 1.9" in html and "<script src=" not in html
+    size = offline[0].stat().st_size
+    assert size < 3_000_000, f"offline borough map is {size / 1e6:.2f} MB"
+
+
+def test_offline_without_folium_offline_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "offlinefolium", None)
+    with pytest.raises(PliError, match="folium-offline"):
+        inline_assets('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>')
+
+
+def test_public_maps_leave_patrol_places_off(bundle, tmp_path):
+    paths = write_maps(_small(bundle), tmp_path, spec=MapSpec(), area=AREA, period=PERIOD, public=True)
+    assert "Micro-patrol places" not in paths[0].read_text(encoding="utf-8")
+    private = maps._prepare(bundle, MapSpec(), public=False)
+    assert private.places is not None and len(private.places) == len(bundle.patrol_places)
+
+
+# ------------------------------------------------------------------ validation
+
+
+def test_bad_bundle_lists_every_problem(bundle):
+    broken = dataclasses.replace(
+        bundle,
+        lsoa=bundle.lsoa.drop(columns=["gi_label"]).to_crs("EPSG:4326"),
+        wards=bundle.wards.rename(columns={"ward_name": "NAME"}),
+    )
+    with pytest.raises(InputError) as err:
+        write_maps(broken, Path("/nonexistent"), spec=MapSpec(), area=AREA, period=PERIOD)
+    msg = str(err.value)
+    assert "gi_label" in msg and "EPSG:4326" in msg and "EPSG:27700" in msg and "ward_name" in msg
+
+
+def test_unknown_lisa_category_is_rejected(bundle):
+    lsoa = bundle.lsoa.copy()
+    lsoa.loc[lsoa.index[0], "lisa_cluster"] = "HH"
+    with pytest.raises(InputError, match="'HH'"):
+        write_maps(dataclasses.replace(bundle, lsoa=lsoa), Path("/nonexistent"), spec=MapSpec(), area=AREA, period=PERIOD)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def test_figures_are_print_sized_and_drawn(written):
+    out, _ = written
+    for name, (w, h) in {"priority_localities.png": (1654, 1840), "priority_neighbourhoods.png": (2338, 1654)}.items():
+        img = mpimg.imread(out / name)
+        assert img.shape[:2] == (h, w), name  # A4 width or landscape at 200 dpi
+        rgb = img[..., :3]
+        assert rgb.std() > 0.1, f"{name} looks blank"
+        # The index figure uses the darkest YlOrRd class somewhere.
+    dark = np.asarray([int(maps._sequential(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    img = mpimg.imread(out / "priority_localities.png")[..., :3]
+    assert (np.abs(img - dark).sum(axis=2) < 0.05).sum() > 500

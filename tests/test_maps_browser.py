@@ -1,0 +1,312 @@
+"""Open the generated maps in headless Chromium (Debian's /usr/bin/chromium).
+
+Each page is loaded with the network made unreachable (every host name fails to
+resolve and every request goes to a dead proxy), so only offline pages can work.  A
+probe script appended to a copy of the page reads the live DOM: layer-control
+entries, legends, the title, and every tooltip and popup rendered exactly as Leaflet
+would; hostile names must come out as text.
+
+Skips when Chromium or folium-offline is missing, unless the environment variable CI
+is set, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pli.config import AreaSpec, MapSpec
+from pli.maps import write_maps
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+SCREENSHOTS = REPO / "maps" / "screenshots"
+PERIOD = "2024-03 to 2025-02"
+AREA = AreaSpec(name="Croydon (demo)", simulated=True)
+
+
+def _need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def _fixtures():
+    path = Path(__file__).resolve().parent / "fixtures" / "maps" / "bundle.py"
+    spec = importlib.util.spec_from_file_location("pli_test_map_bundle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def browser_ready() -> None:
+    _need(CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    _need(
+        importlib.util.find_spec("offlinefolium") is not None,
+        "folium-offline is not installed (pip install folium-offline); offline maps need it",
+    )
+    if not DATA.is_dir():
+        pytest.skip(f"real Croydon snapshot not found at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def offline_maps(browser_ready, tmp_path_factory) -> list[Path]:
+    bundle = _fixtures().build_bundle(DATA)
+    out = tmp_path_factory.mktemp("maps_offline")
+    return write_maps(bundle, out, spec=MapSpec(), area=AREA, period=PERIOD, offline=True)
+
+
+@pytest.fixture(scope="module")
+def hostile_maps(browser_ready, tmp_path_factory) -> list[Path]:
+    bundle = _fixtures().build_bundle(DATA, hostile=True)
+    # Neighbourhood 1 carries the hostile name; the other pages add nothing here.
+    bundle = dataclasses.replace(bundle, neighbourhoods=bundle.neighbourhoods.iloc[:1])
+    out = tmp_path_factory.mktemp("maps_hostile")
+    return write_maps(bundle, out, spec=MapSpec(), area=AREA, period=PERIOD, offline=True)
+
+
+# Run inside each loaded page; returns what a reader would see.
+PROBE = r"""
+function () {
+  var out = {leaflet: typeof L !== 'undefined', errors: [], base: [], overlays: [], legends: [],
+             panels: {}, tips: 0, popups: 0, labels: [], texts: []};
+  try {
+    var map = null;
+    var layers = [];
+    Object.keys(window).forEach(function (k) {
+      try {
+        if (window[k] instanceof L.Map) { map = window[k]; }
+        if (window[k] instanceof L.Layer && layers.indexOf(window[k]) < 0) { layers.push(window[k]); }
+      } catch (e) {}
+    });
+    document.querySelectorAll('.leaflet-control-layers-base label').forEach(function (e) { out.base.push(e.textContent.trim()); });
+    document.querySelectorAll('.leaflet-control-layers-overlays label').forEach(function (e) { out.overlays.push(e.textContent.trim()); });
+    document.querySelectorAll('[data-legend]').forEach(function (e) {
+      out.legends.push({key: e.getAttribute('data-legend'), visible: e.style.display !== 'none', text: e.textContent});
+    });
+    document.querySelectorAll('[data-panel]').forEach(function (e) { out.panels[e.getAttribute('data-panel')] = e.textContent; });
+    document.querySelectorAll('.pli-label, .pli-number').forEach(function (e) { out.labels.push(e.textContent); });
+    out.attribution = (document.querySelector('.leaflet-control-attribution') || {}).textContent || '';
+    // Render every tooltip and popup exactly as Leaflet would, into a sink in the page.
+    var sink = document.createElement('div');
+    document.body.appendChild(sink);
+    map.eachLayer(function (l) { if (layers.indexOf(l) < 0) { layers.push(l); } });
+    layers.forEach(function (group) {
+      var children = [group];
+      if (group.eachLayer) { group.eachLayer(function (c) { children.push(c); }); }
+      children.forEach(function (child) {
+        [['tips', group.getTooltip && group.getTooltip()], ['popups', group.getPopup && group.getPopup()],
+         ['tips', child !== group && child.getTooltip && child.getTooltip()],
+         ['popups', child !== group && child.getPopup && child.getPopup()]]
+        .forEach(function (pair) {
+          var bound = pair[1];
+          if (!bound) { return; }
+          var content = bound._content;
+          if (typeof content === 'function') {
+            if (!child.feature) { return; }
+            content = content(child);
+          }
+          var box = document.createElement('div');
+          if (content instanceof HTMLElement) { box.appendChild(content); } else { box.innerHTML = content; }
+          sink.appendChild(box);
+          out[pair[0]] += 1;
+          out.texts.push(box.textContent);
+        });
+      });
+    });
+    out.dangerous = sink.querySelectorAll('img, script, iframe, svg, object, [onerror], [onload]').length
+      + document.querySelectorAll('img[src="x"], [onerror]').length;
+  } catch (e) { out.errors.push(String(e)); }
+  return out;
+}
+"""
+
+# Loads each page in turn into one iframe (one browser start for all pages).
+HARNESS = r"""<!DOCTYPE html><html><body>
+<iframe id="frame" width="1400" height="1000"></iframe>
+<script>
+var pages = %(pages)s;
+var probe = %(probe)s;
+var results = {};
+var i = 0;
+var frame = document.getElementById('frame');
+function finish() {
+  var pre = document.createElement('pre');
+  pre.id = 'pli-results';
+  pre.textContent = JSON.stringify(results);
+  document.body.appendChild(pre);
+}
+function next() { if (i >= pages.length) { finish(); } else { frame.src = pages[i]; } }
+frame.addEventListener('load', function () {
+  var page = pages[i];
+  setTimeout(function () {
+    var w = frame.contentWindow, r;
+    try { r = w.eval('(' + probe + ')()'); } catch (e) { r = {leaflet: false, errors: [String(e)]}; }
+    setTimeout(function () {
+      try { r.pwned = w.__pwned || 0; } catch (e) { r.pwned = -1; }
+      results[page] = JSON.parse(JSON.stringify(r));
+      i += 1;
+      next();
+    }, 300);
+  }, 300);
+});
+next();
+</script></body></html>
+"""
+
+_CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    # Network unreachable: no name resolves and everything else goes to a dead proxy.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1400,1000",
+]
+
+
+def _chromium(page: Path, *extra: str, budget_ms: int = 4000) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [str(CHROMIUM), *_CHROMIUM_FLAGS, f"--virtual-time-budget={budget_ms}", f"--user-data-dir={profile}",
+             *extra, page.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )  # fmt: skip
+
+
+def probe(pages: list[Path]) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Open ``pages`` in one browser; return each page's report and its console lines.
+
+    The harness reaches into the frames, which Chromium only allows between file://
+    pages with web security off; that is a test-only setting.
+    """
+    uris = [p.resolve().as_uri() for p in pages]
+    with tempfile.TemporaryDirectory() as tmp:
+        harness = Path(tmp) / "harness.html"
+        harness.write_text(HARNESS % {"pages": json.dumps(uris), "probe": json.dumps(PROBE)}, encoding="utf-8")
+        run = _chromium(
+            harness,
+            "--disable-web-security",
+            "--allow-file-access-from-files",
+            "--dump-dom",
+            budget_ms=3000 * len(pages) + 2000,
+        )
+    match = re.search(r'<pre id="pli-results">(.*?)</pre>', run.stdout, re.S)
+    assert match, f"the probe produced no report; stderr: {run.stderr[-2000:]}"
+    results = json.loads(html.unescape(match.group(1)))
+    console = {
+        uri: [line for line in run.stderr.splitlines() if ":CONSOLE" in line and uri in line] for uri in uris
+    }
+    stray = [line for line in run.stderr.splitlines() if ":CONSOLE" in line and not any(u in line for u in uris)]
+    assert stray == [], f"console messages from the harness itself: {stray}"
+    assert set(results) == set(uris), f"pages that did not report: {set(uris) - set(results)}"
+    return results, console
+
+
+def screenshot(page: Path, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / name
+    run = _chromium(page, f"--screenshot={target}")
+    assert target.is_file() and target.stat().st_size > 10_000, f"no screenshot of {page.name}: {run.stderr[-500:]}"
+    return target
+
+
+def _by_name(paths: list[Path], name: str) -> Path:
+    return next(p for p in paths if p.name == name)
+
+
+def test_pages_load_offline_with_layers_legends_and_no_js_errors(offline_maps):
+    pages = [p for p in offline_maps if p.suffix == ".html"]
+    assert len(pages) == 11
+    results, console = probe(pages)
+    for page in pages:
+        report, uri = results[page.as_uri()], page.as_uri()
+        assert console[uri] == [], f"{page.name}: JavaScript console messages {console[uri]}"
+        assert report["errors"] == [] and report["leaflet"], f"{page.name}: {report['errors']}"
+        assert report["base"][0].startswith("Priority Localities Index (quintiles")
+        assert {"LISA clusters (local Moran's I)", "LISA clusters, FDR-corrected", "Gi* hotspots and coldspots"} <= set(
+            report["base"]
+        )
+        assert {"Domain: Crime", "Domain: Deprivation", "Domain: Demography"} <= set(report["base"])
+        assert {"Ward boundaries", "Ward names", "Priority neighbourhoods (numbered by rank)", "Micro-patrol places"} <= set(
+            report["overlays"]
+        ), report["overlays"]
+        legends = {leg["key"]: leg for leg in report["legends"]}
+        assert {"index", "lisa", "lisa_fdr", "gi", "neighbourhoods", "patrol", "domain_crime"} <= set(legends)
+        # Exactly one theme legend is visible: the theme that is switched on.
+        themes = [k for k, leg in legends.items() if leg["visible"] and k not in ("neighbourhoods", "patrol")]
+        assert themes == (["lisa"] if page.name == "hotspots.html" else ["index"]), (page.name, themes)
+        assert "High-High" in legends["lisa"]["text"] and "Hotspot 99% confidence" in legends["gi"]["text"]
+        title = report["panels"]["title"]
+        assert "Croydon (demo)" in title and PERIOD in title and "simulated data" in title
+        assert "Crown copyright" in report["attribution"]
+        assert report["tips"] > 0 and report["popups"] > 0
+        assert report["dangerous"] == 0 and report["pwned"] == 0
+    main = results[_by_name(offline_maps, "priority_localities.html").as_uri()]
+    # 220 LSOAs x 7 themes, plus neighbourhood outlines and patrol places.
+    assert main["tips"] >= 220 * 7
+    assert [str(r) for r in range(1, 10)] == [t for t in main["labels"] if t.isdigit()]
+    assert any("Score 0." in t or "Score 1." in t or "Score -" in t for t in main["texts"])
+    profile = next(p for p in pages if p.parent.name == "neighbourhoods" and p.name.startswith("1-"))
+    assert "Share of borough harm" in results[profile.as_uri()]["panels"]["profile"]
+    screenshot(_by_name(offline_maps, "priority_localities.html"), "priority_localities.png")
+    screenshot(_by_name(offline_maps, "hotspots.html"), "hotspots.png")
+    screenshot(profile, "neighbourhood_1.png")
+
+
+def test_hostile_names_render_as_text(hostile_maps):
+    fx = _fixtures()
+    nb_page = next(p for p in hostile_maps if p.parent.name == "neighbourhoods" and p.name.startswith("1-"))
+    pages = [_by_name(hostile_maps, "priority_localities.html"), _by_name(hostile_maps, "hotspots.html"), nb_page]
+    results, console = probe(pages)
+    for page in pages:
+        report = results[page.as_uri()]
+        assert console[page.as_uri()] == [], console[page.as_uri()]
+        assert report["errors"] == [] and report["leaflet"]
+        assert report["dangerous"] == 0, f"{page.name}: data became markup"
+        assert report["pwned"] == 0, f"{page.name}: data became script"
+        texts = "\n".join(report["texts"])
+        # The hostile strings are shown literally, as text a reader can see.
+        assert fx.PWN_IMG in texts
+        assert fx.PWN_SCRIPT in texts
+        assert fx.PWN_TEMPLATE in texts
+        if page != nb_page:  # the hostile ward lies outside neighbourhood 1's view
+            assert fx.PWN_SCRIPT in report["labels"]
+    report = results[nb_page.as_uri()]
+    assert fx.PWN_SCRIPT in report["panels"]["title"] and fx.PWN_IMG in report["panels"]["profile"]
+
+
+def test_online_page_cannot_load_when_the_network_is_unreachable(browser_ready, tmp_path):
+    """The contrast to the offline test: the same harness breaks a CDN-linked page."""
+    bundle = _fixtures().build_bundle(DATA, places=False)
+    bundle = dataclasses.replace(bundle, neighbourhoods=bundle.neighbourhoods.iloc[:1])
+    online = write_maps(bundle, tmp_path, spec=MapSpec(), area=AREA, period=PERIOD, offline=False)
+    page = _by_name(online, "priority_localities.html")
+    results, console = probe([page])
+    assert not results[page.as_uri()]["leaflet"]
+    assert any("L is not defined" in line for line in console[page.as_uri()])
