@@ -1,7 +1,6 @@
 """Command line: parse arguments and wire the stages together; no analysis lives here.
 
 ``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
-``pli maps``   re-render maps from an existing output folder (e.g. ``--offline``)
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
 """
 

@@ -184,9 +184,10 @@ class SourceSpec:
         ``lsoa_table``/``census2021``: the LSOA code column.
     columns : tuple of str
         ``lsoa_table``: numeric columns to keep (empty keeps every numeric column).
-    aggregation : {"sum", "mean"}
+    aggregation : {"sum", "mean"}, optional
         How values combine when several LSOAs of the source vintage map to one target
-        LSOA: ``sum`` for counts, ``mean`` for scores and rates.
+        LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
+        ``iod2019`` and ``lsoa_table`` (scores, rates), ``sum`` for every other kind.
     x_column, y_column, crs : str
         ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
     category_column, date_column, date_format, time_column : str
@@ -210,7 +211,7 @@ class SourceSpec:
     drop_partial_months: bool = True
     code_column: Optional[str] = None
     columns: tuple[str, ...] = ()
-    aggregation: Literal["sum", "mean"] = "sum"
+    aggregation: Optional[Literal["sum", "mean"]] = None
     x_column: str = "Longitude"
     y_column: str = "Latitude"
     crs: str = "EPSG:4326"
@@ -223,6 +224,12 @@ class SourceSpec:
     encoding: str = "utf-8"
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
+
+    def resolved_aggregation(self) -> str:
+        """``sum`` for counts (crime, points, Census), ``mean`` for scores and other tables."""
+        if self.aggregation is not None:
+            return self.aggregation
+        return "mean" if self.kind in ("iod2019", "lsoa_table") else "sum"
 
     def outside_shares(self) -> tuple[float, float]:
         """(warn, error) shares of records outside the study area for this source.

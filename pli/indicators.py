@@ -47,7 +47,7 @@ import fnmatch
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -267,12 +267,17 @@ class IndicatorTable:
         The indicator specs, in config order.
     periods : dict
         Indicator name -> period of its source, for sources that have one.
+    harm_by_category : dict
+        Harm-weighted indicator -> DataFrame (index category) with ``count``,
+        ``weight_days``, ``harm_days`` and ``share`` over the study area, so the
+        categories that dominate harm are visible.
     """
 
     values: pd.DataFrame
     raw: pd.DataFrame
     specs: tuple[IndicatorSpec, ...]
     periods: dict[str, str]
+    harm_by_category: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`values`."""
@@ -1184,10 +1189,40 @@ def _match_columns(spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable
     return chosen
 
 
+def _harm_exclusions(spec: IndicatorSpec, cols: list[str], harm_weights: Any, scheme: str) -> list[str]:
+    """Categories a harm WILDCARD leaves out, as the Cambridge Crime Harm Index does.
+
+    Proactively detected offences (drugs, weapons possession; flagged ``proactive`` in the
+    weight table) measure police activity rather than harm to victims, and anti-social
+    behaviour is not a crime. Naming a category exactly in ``columns`` keeps it.
+    """
+    frame = harm_weights.to_frame() if hasattr(harm_weights, "to_frame") else None
+    if frame is None or "category" not in frame.columns:
+        return []
+    frame = frame[frame["scheme"] == scheme] if "scheme" in frame.columns else frame
+    flagged: set[str] = set()
+    if "proactive" in frame.columns:
+        flagged |= set(frame.loc[frame["proactive"].astype(str).str.lower().isin(("true", "1")), "category"])
+    if "sentence_type" in frame.columns:
+        flagged |= set(frame.loc[frame["sentence_type"] == "nominal", "category"])
+    flagged.add(ASB)
+    explicit = set(spec.columns)
+    return [c for c in cols if c in flagged and c not in explicit]
+
+
 def _numerator(
-    spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable, harm_weights: HarmWeightsLike | None
+    spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable, harm_weights: HarmWeightsLike | None,
+    breakdown: dict[str, pd.DataFrame] | None = None,
 ) -> pd.Series:
     cols = _match_columns(spec, table, source)
+    if spec.harm and harm_weights is not None and _HARM_SCHEMES.get(source.kind):
+        scheme = _HARM_SCHEMES[source.kind]
+        excluded = _harm_exclusions(spec, cols, harm_weights, scheme)
+        if excluded:
+            cols = [c for c in cols if c not in excluded]
+            logger.info("indicator %s: harm leaves out proactive/non-crime categories %s "
+                        "(name them in 'columns' to include them)", spec.name, _listing(excluded))
+        _warn_missing_harm_categories(spec, cols, table, source, harm_weights, scheme)
     block = table[cols]
     if spec.harm:
         if harm_weights is None:
@@ -1204,9 +1239,44 @@ def _numerator(
         weights = np.asarray(harm_weights.weight_for(cols, scheme), dtype="float64")
         if weights.shape != (len(cols),):
             raise ValueError(f"harm weights: expected {len(cols)} weights for {cols}, got shape {weights.shape}")
+        if breakdown is not None:
+            counts = block.sum(axis=0).to_numpy(dtype="float64")
+            harm = counts * weights
+            total = harm.sum()
+            breakdown[spec.name] = pd.DataFrame(
+                {"count": counts, "weight_days": weights, "harm_days": harm,
+                 "share": harm / total if total > 0 else np.nan},
+                index=pd.Index(cols, name="category"),
+            ).sort_values("harm_days", ascending=False, kind="stable")
+            top = breakdown[spec.name].head(3)
+            logger.info("indicator %s: harm is %s", spec.name, "; ".join(
+                f"{100 * r.share:.0f}% {c}" for c, r in top.iterrows()))
         return pd.Series(block.to_numpy(dtype="float64") @ weights, index=table.index)
     # A value source with a gap in any summed column gives a gap, not a partial sum.
     return block.sum(axis=1, skipna=False, min_count=1)
+
+
+def _warn_missing_harm_categories(
+    spec: IndicatorSpec, cols: list[str], table: pd.DataFrame, source: SourceTable, harm_weights: Any, scheme: str
+) -> None:
+    """Warn when whole offence groups of the weight table are absent from the source.
+
+    The Met LSOA table, for one, publishes no sexual offences; harm from such a
+    source silently excludes them unless the user is told.
+    """
+    if not hasattr(harm_weights, "categories") or not spec.columns or "*" not in "".join(spec.columns):
+        return
+    known = [str(c) for c in harm_weights.categories(scheme)]
+    present = {str(c) for c in table.columns}
+    absent = [c for c in known if c not in present]
+    if scheme == "mps":
+        groups_present = {c.split("/", 1)[0] for c in present}
+        groups = sorted({c.split("/", 1)[0] for c in absent} - groups_present)
+    else:
+        groups = sorted(set(absent) - {ASB})
+    if groups:
+        logger.warning("indicator %s: source %r has no %s; its harm excludes them (say so when "
+                       "reporting)", spec.name, source.name, ", ".join(groups))
 
 
 def _align(table: pd.DataFrame, target: pd.Index, *, source: SourceTable) -> pd.DataFrame:
@@ -1271,7 +1341,7 @@ def build_indicators(
         if src_name not in aligned:
             table = src.table
             if src.kind != "points":
-                aggregation = cfg.sources[src_name].aggregation if src_name in cfg.sources else "sum"
+                aggregation = cfg.sources[src_name].resolved_aggregation() if src_name in cfg.sources else "sum"
                 table = reconcile(table, aggregation=aggregation, source=src_name)
                 if src_name in cfg.sources:
                     _check_dropped(src, table, cfg, boundaries, target)
@@ -1281,9 +1351,10 @@ def build_indicators(
     values: dict[str, pd.Series] = {}
     raw: dict[str, pd.Series] = {}
     periods: dict[str, str] = {}
+    breakdown: dict[str, pd.DataFrame] = {}
     for spec in cfg.indicators:
         src, table = source_table(spec.source, needed_by=f"indicator {spec.name!r}")
-        num = _numerator(spec, table, src, harm_weights).astype("float64")
+        num = _numerator(spec, table, src, harm_weights, breakdown).astype("float64")
         raw[f"{spec.name}_numerator"] = num
         if src.period:
             periods[spec.name] = src.period
@@ -1315,6 +1386,7 @@ def build_indicators(
         raw=pd.DataFrame(raw, index=target),
         specs=tuple(cfg.indicators),
         periods=periods,
+        harm_by_category=breakdown,
     )
 
 

@@ -334,7 +334,18 @@ def _suppress_small(rankings: pd.DataFrame, table, cfg: StudyConfig, sources) ->
         if num_col not in raw.columns:
             continue
         if spec.harm:
+            # Harm mixes counts with weights of hundreds or thousands of days, so its rate
+            # times the published population reveals single serious offences: withhold it.
             raw = raw.drop(columns=[num_col])
+            ranked[spec.name] = np.nan
+            if f"contribution_{spec.name}" in ranked.columns:
+                ranked[f"contribution_{spec.name}"] = np.nan
+            for k in (1, 2, 3):
+                if f"driver_{k}" in ranked.columns:
+                    is_harm = ranked[f"driver_{k}"].eq(spec.name).fillna(False)
+                    for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
+                        if col in ranked.columns:
+                            ranked[col] = ranked[col].mask(is_harm)
             continue
         small = raw[num_col] < threshold
         raw[num_col] = raw[num_col].mask(small)
@@ -351,7 +362,12 @@ def _suppress_small(rankings: pd.DataFrame, table, cfg: StudyConfig, sources) ->
                 continue
             for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
                 if col in ranked.columns:
-                    ranked[col] = ranked[col].mask(hidden & ranked[label].eq(spec.name))
+                    ranked[col] = ranked[col].mask(hidden & ranked[label].eq(spec.name).fillna(False))
+    # Exact scores minus the published contributions would give a withheld one back:
+    # publish scores and contributions to 2 decimal places only.
+    rounded = [c for c in ranked.columns if c == "score" or str(c).startswith(("domain_", "contribution_"))
+               or (str(c).startswith("driver_") and str(c).endswith(("_value", "_contribution")))]
+    ranked[rounded] = ranked[rounded].astype(float).round(2)
     return ranked, raw
 
 
@@ -426,6 +442,10 @@ def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, res
             "sources": {name: int(src.rows_read) for name, src in sources.items()},
         },
         "reconciliation": reconciliations,
+        "harm_by_category": ({} if cfg.output.public else {
+            name: frame.reset_index().to_dict(orient="records") for name, frame in table.harm_by_category.items()
+        }),
+        "patrols": (plan.to_manifest() if plan is not None and hasattr(plan, "to_manifest") else None),
         "index": {
             "preset": cfg.index.preset,
             "resolved": dataclasses.asdict(index_spec),
