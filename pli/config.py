@@ -187,7 +187,8 @@ class SourceSpec:
     aggregation : {"sum", "mean"}, optional
         How values combine when several LSOAs of the source vintage map to one target
         LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
-        ``iod2019`` and ``lsoa_table`` (scores, rates), ``sum`` for every other kind.
+        ``iod2019``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
+        must say which.
     x_column, y_column, crs : str
         ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
     category_column, date_column, date_format, time_column : str
@@ -226,10 +227,14 @@ class SourceSpec:
     outside_error_share: Optional[float] = None
 
     def resolved_aggregation(self) -> str:
-        """``sum`` for counts (crime, points, Census), ``mean`` for scores and other tables."""
+        """``mean`` for IoD scores, ``sum`` for counts (crime, points, Census) and tables.
+
+        An ``lsoa_table`` may hold counts or rates, so when its codes actually need
+        reconciling the pipeline asks for an explicit ``aggregation`` rather than guess.
+        """
         if self.aggregation is not None:
             return self.aggregation
-        return "mean" if self.kind in ("iod2019", "lsoa_table") else "sum"
+        return "mean" if self.kind == "iod2019" else "sum"
 
     def outside_shares(self) -> tuple[float, float]:
         """(warn, error) shares of records outside the study area for this source.

@@ -1,18 +1,31 @@
 """Crime-harm weights: days of imprisonment per offence, after the Cambridge Crime Harm Index.
 
 Harm is the sum over recorded offences of a weight per crime category (Sherman, Neyroud
-& Neyroud 2016, "The Cambridge Crime Harm Index", *Policing* 10(3):171-183). The shipped
-table ``indicators/harm_weights.csv`` covers the 14 police.uk ``Crime type`` values and
-the Met (MPS) ``"MAJOR/MINOR"`` categories; ``indicators/HARM_WEIGHTS.md`` explains every
-number. Many categories mix offences of very different seriousness, and for those the
-weight is an approximation (``mixed`` is true). A study can replace the table through
-``index.harm_weights`` in its config.
+& Neyroud 2016, "The Cambridge Crime Harm Index", *Policing* 10(3):171-183). The CCHI
+weight of an offence is the Sentencing Council starting point for a first offender in the
+least serious category of the offence's guideline, in days. The shipped table
+``indicators/harm_weights.csv`` covers the 14 police.uk ``Crime type`` values and the Met
+(MPS) ``"MAJOR/MINOR"`` categories; ``indicators/HARM_WEIGHTS.md`` explains every number.
+
+Custodial starting points count their days (1 year = 365). Non-custodial starting points
+are converted to day equivalents by :data:`NON_CUSTODIAL_DAYS`, pli's approximation of
+the CCHI rule (the CCHI converts fines into the days a minimum-wage worker needs to earn
+them): a fine band is a share of a week's income at 5 working days a week, and a
+community-order level is the midpoint of its unpaid-work hours at 7.5 hours a day. Each
+shipped row records its ``sentence_type`` (and ``custody_days``), and the loader checks
+that ``weight_days`` equals the conversion, so the table cannot drift from its
+documentation. A study can replace the table through ``index.harm_weights`` in its config;
+a replacement needs only ``scheme``, ``category`` and ``weight_days``.
 
 Examples
 --------
->>> from pli.harm import load_harm_weights
+>>> from pli.harm import NON_CUSTODIAL_DAYS, load_harm_weights, sentence_days
+>>> NON_CUSTODIAL_DAYS["community_order_medium"]
+15.3
+>>> sentence_days("custody", custody_days=365)
+365.0
 >>> hw = load_harm_weights()
->>> hw.weight_for(["Robbery", "Shoplifting"], "police_uk")
+>>> hw.weight_for(["Robbery", "Anti-social behaviour"], "police_uk")
 array([365.,   1.])
 >>> hw.scheme_for(["ROBBERY/ROBBERY OF PERSONAL PROPERTY"])
 'mps'
@@ -21,9 +34,10 @@ array([365.,   1.])
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal, Optional
 
 import numpy as np
@@ -31,7 +45,18 @@ import pandas as pd
 
 from pli.errors import InputError
 
-__all__ = ["DEFAULT_HARM_WEIGHTS", "SCHEMES", "HarmWeights", "harm_table", "load_harm_weights"]
+__all__ = [
+    "COMMUNITY_ORDER_UNPAID_WORK_HOURS",
+    "DEFAULT_HARM_WEIGHTS",
+    "FINE_BAND_WEEKLY_INCOME_SHARE",
+    "NON_CUSTODIAL_DAYS",
+    "SCHEMES",
+    "SENTENCE_TYPES",
+    "HarmWeights",
+    "harm_table",
+    "load_harm_weights",
+    "sentence_days",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +64,58 @@ Scheme = Literal["police_uk", "mps"]
 SCHEMES: tuple[str, ...] = ("police_uk", "mps")
 DEFAULT_HARM_WEIGHTS = Path(__file__).resolve().parent.parent / "indicators" / "harm_weights.csv"
 
-_REQUIRED = ("scheme", "category", "weight_days", "basis", "mixed")
+#: Working days in a week and paid hours in a working day used by the conversion.
+WORKING_DAYS_PER_WEEK = 5.0
+HOURS_PER_WORKING_DAY = 7.5
+
+#: Sentencing Council fine bands A-C: the starting point as a share of the offender's
+#: relevant weekly income (Magistrates' Court Sentencing Guidelines, fine band table).
+FINE_BAND_WEEKLY_INCOME_SHARE: Mapping[str, float] = MappingProxyType(
+    {"fine_band_a": 0.5, "fine_band_b": 1.0, "fine_band_c": 1.5}
+)
+
+#: Unpaid-work hours the Sentencing Council's community-order table gives for each level
+#: (Imposition of Community and Custodial Sentences guideline, 2017).
+COMMUNITY_ORDER_UNPAID_WORK_HOURS: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "community_order_low": (40.0, 80.0),
+        "community_order_medium": (80.0, 150.0),
+        "community_order_high": (150.0, 300.0),
+    }
+)
+
+#: Anti-social behaviour has no sentencing guideline; its nominal weight sits below the
+#: smallest crime weight (a Band A fine, 2.5 days) so an incident never outweighs a crime.
+NOMINAL_DAYS = 1.0
+
+
+def _non_custodial_days() -> dict[str, float]:
+    # Fines: share of a week's income, as working days. Community orders: midpoint of the
+    # unpaid-work hours, as 7.5-hour working days. Rounded to 0.1 day so the CSV can
+    # state the figure exactly.
+    days = {band: share * WORKING_DAYS_PER_WEEK for band, share in FINE_BAND_WEEKLY_INCOME_SHARE.items()}
+    days |= {
+        level: (lo + hi) / 2 / HOURS_PER_WORKING_DAY for level, (lo, hi) in COMMUNITY_ORDER_UNPAID_WORK_HOURS.items()
+    }
+    days["nominal"] = NOMINAL_DAYS
+    return {k: round(v, 1) for k, v in days.items()}
+
+
+#: Day equivalents of non-custodial starting points: pli's approximation of the CCHI rule,
+#: not the CCHI's own figures (which convert fines at minimum-wage earnings).
+#: ``fine_band_a`` 2.5, ``fine_band_b`` 5.0, ``fine_band_c`` 7.5 (50/100/150 % of a week's
+#: income at 5 days a week); ``community_order_low`` 8.0 (60 h), ``community_order_medium``
+#: 15.3 (115 h), ``community_order_high`` 30.0 (225 h) at 7.5 h a day; ``nominal`` 1.0 (ASB).
+NON_CUSTODIAL_DAYS: Mapping[str, float] = MappingProxyType(_non_custodial_days())
+
+#: Every value the ``sentence_type`` column may take.
+SENTENCE_TYPES: tuple[str, ...] = ("custody", *NON_CUSTODIAL_DAYS)
+
+_REQUIRED = ("scheme", "category", "weight_days")
+_OPTIONAL = ("basis", "mixed", "proactive", "starting_point", "sentence_type", "custody_days", "guideline")
+# A weight may differ from its conversion by rounding in a hand-edited file (15.33 for
+# 15.3), never by a whole band.
+_CONVERSION_TOLERANCE = 0.05
 _TRUE = {"true", "yes", "1", "t", "y"}
 _FALSE = {"false", "no", "0", "f", "n", ""}
 
@@ -53,7 +129,10 @@ class HarmWeights:
     table : pandas.DataFrame
         Columns ``scheme``, ``category``, ``weight_days`` (float), ``basis`` (str),
         ``mixed`` (bool), ``proactive`` (bool: offences mostly found by police activity,
-        which the CCHI leaves out of harm totals).
+        which the CCHI leaves out of harm totals), ``starting_point`` (str, the guideline
+        starting point in words), ``sentence_type`` (str, one of :data:`SENTENCE_TYPES`),
+        ``custody_days`` (float, custody only) and ``guideline`` (str). The last four are
+        empty (``""`` or NaN) when a replacement table leaves them out.
     path : str
         The file the table was read from.
     """
@@ -134,6 +213,51 @@ class HarmWeights:
         return self.table.copy()
 
 
+def sentence_days(sentence_type: str, *, custody_days: float | None = None) -> float:
+    """Day equivalent of a guideline starting point.
+
+    Parameters
+    ----------
+    sentence_type : str
+        One of :data:`SENTENCE_TYPES`.
+    custody_days : float, optional
+        The custodial starting point in days; required for ``"custody"`` and only for it.
+
+    Returns
+    -------
+    float
+        ``custody_days`` for custody, else :data:`NON_CUSTODIAL_DAYS` of the type.
+
+    Raises
+    ------
+    InputError
+        For an unknown type, or custody days missing, negative or given for a
+        non-custodial type.
+
+    Examples
+    --------
+    >>> sentence_days("fine_band_b")
+    5.0
+    >>> sentence_days("custody", custody_days=1825)
+    1825.0
+    """
+    if sentence_type == "custody":
+        if custody_days is None or not np.isfinite(custody_days) or custody_days <= 0:
+            raise InputError(
+                f"sentence_type 'custody' needs custody_days, a positive number of days "
+                f"(365 for 1 year), got {custody_days!r}"
+            )
+        return float(custody_days)
+    if sentence_type not in NON_CUSTODIAL_DAYS:
+        raise InputError(f"sentence_type must be one of {', '.join(SENTENCE_TYPES)}, got {sentence_type!r}")
+    if custody_days is not None:
+        raise InputError(
+            f"custody_days is only for sentence_type 'custody', got custody_days={custody_days!r} "
+            f"with sentence_type {sentence_type!r}"
+        )
+    return NON_CUSTODIAL_DAYS[sentence_type]
+
+
 def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
         raise InputError(f"harm weights: scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
@@ -155,8 +279,18 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     ------
     InputError
         Listing every problem (missing columns, unknown schemes, weights that are not
-        non-negative numbers, unreadable ``mixed`` flags, duplicate categories), each
-        naming the file row (row 1 is the header).
+        non-negative numbers, unreadable ``mixed`` flags, duplicate categories, unknown
+        ``sentence_type`` values, and weights that differ from the conversion of their
+        ``sentence_type``/``custody_days``), each naming the file row (row 1 is the header).
+
+    Notes
+    -----
+    Only ``scheme``, ``category`` and ``weight_days`` are required; ``basis`` defaults to
+    ``""`` and ``mixed``/``proactive`` to false. When a table has a ``sentence_type``
+    column, every row that fills it must have ``weight_days`` equal to
+    :func:`sentence_days` of it (within 0.05 day), so the documented starting point and
+    the weight cannot drift apart. Rows that leave ``sentence_type`` empty, and tables
+    without the column, use ``weight_days`` as given.
     """
     p = Path(path) if path is not None else DEFAULT_HARM_WEIGHTS
     if not p.is_file():
@@ -170,7 +304,7 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     if missing:
         raise InputError(
             f"missing column(s) {', '.join(missing)}; expected {', '.join(_REQUIRED)} "
-            f"(optional: proactive), found {', '.join(raw.columns)}",
+            f"(optional: {', '.join(_OPTIONAL)}), found {', '.join(raw.columns)}",
             path=str(p),
         )
     problems: list[str] = []
@@ -198,6 +332,8 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
         bad = ~text.isin(_TRUE | _FALSE)
         problems += [f"row {r}: {col} must be true or false, got {v!r}" for r, v in zip(rows[bad], raw[col][bad])]
         flags[col] = text.isin(_TRUE)
+    sentence_type, custody_days, conversion_problems = _check_conversion(raw, rows, category, weight, bad_w)
+    problems += conversion_problems
     keys = pd.DataFrame({"scheme": scheme, "category": category, "row": rows})
     dup = keys.duplicated(["scheme", "category"], keep=False).to_numpy() & ~empty_cat.to_numpy()
     if dup.any():
@@ -210,9 +346,13 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
             "scheme": scheme.astype(str),
             "category": category.astype(str),
             "weight_days": weight.astype(float),
-            "basis": raw["basis"].astype(str),
+            "basis": _text_column(raw, "basis"),
             "mixed": flags["mixed"].astype(bool),
             "proactive": flags["proactive"].astype(bool),
+            "starting_point": _text_column(raw, "starting_point"),
+            "sentence_type": sentence_type.astype(str),
+            "custody_days": custody_days.astype(float),
+            "guideline": _text_column(raw, "guideline"),
         }
     )
     logger.info(
@@ -222,6 +362,63 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
         p.name,
     )
     return HarmWeights(table=table, path=str(p))
+
+
+def _text_column(raw: pd.DataFrame, name: str) -> pd.Series:
+    if name not in raw.columns:
+        return pd.Series("", index=raw.index, dtype=str)
+    return raw[name].str.strip().astype(str)
+
+
+def _check_conversion(
+    raw: pd.DataFrame, rows: pd.Index, category: pd.Series, weight: pd.Series, bad_weight: pd.Series
+) -> tuple[pd.Series, pd.Series, list[str]]:
+    """Parse ``sentence_type``/``custody_days`` and check ``weight_days`` against them."""
+    problems: list[str] = []
+    if "custody_days" in raw.columns:
+        text = raw["custody_days"].str.strip()
+        custody_days = pd.to_numeric(text, errors="coerce")
+        bad_cd = text.ne("") & (custody_days.isna() | ~(custody_days > 0) | ~np.isfinite(custody_days.fillna(0)))
+        problems += [
+            f"row {r}: custody_days must be empty or a positive number of days (365 for 1 year), got {v!r}"
+            for r, v in zip(rows[bad_cd], text[bad_cd])
+        ]
+        custody_days = custody_days.where(~bad_cd)
+    else:
+        custody_days = pd.Series(np.nan, index=raw.index, dtype=float)
+        bad_cd = pd.Series(False, index=raw.index)
+    if "sentence_type" not in raw.columns:
+        return pd.Series("", index=raw.index, dtype=str), custody_days, problems
+
+    stype = raw["sentence_type"].str.strip().str.lower()
+    given = stype.ne("")
+    unknown = given & ~stype.isin(SENTENCE_TYPES)
+    problems += [
+        f"row {r}: sentence_type {t!r} is not one of {', '.join(SENTENCE_TYPES)} (or empty)"
+        for r, t in zip(rows[unknown], raw["sentence_type"][unknown])
+    ]
+    custody = stype.eq("custody")
+    no_days = custody & custody_days.isna() & ~bad_cd
+    problems += [
+        f"row {r} ({c!r}): sentence_type custody needs custody_days, the starting point in days (365 for 1 year)"
+        for r, c in zip(rows[no_days], category[no_days])
+    ]
+    stray = given & ~custody & ~unknown & custody_days.notna()
+    problems += [
+        f"row {r} ({c!r}): custody_days is only for sentence_type custody, got {d:g} with sentence_type {t!r}; "
+        "clear custody_days or set sentence_type to custody"
+        for r, c, d, t in zip(rows[stray], category[stray], custody_days[stray], stype[stray])
+    ]
+    expected = stype.map(dict(NON_CUSTODIAL_DAYS)).astype(float).where(~custody, custody_days)
+    checked = given & ~unknown & ~stray & expected.notna() & ~bad_weight
+    off = checked & ((weight - expected).abs() > _CONVERSION_TOLERANCE)
+    problems += [
+        f"row {r} ({c!r}): weight_days {w:g} does not match sentence_type {t} = {e:g} days"
+        + (" (custody_days)" if t == "custody" else f" (pli conversion, NON_CUSTODIAL_DAYS[{t!r}])")
+        + f"; set weight_days to {e:g} or correct sentence_type/custody_days"
+        for r, c, w, t, e in zip(rows[off], category[off], weight[off], stype[off], expected[off])
+    ]
+    return stype.astype(str), custody_days, problems
 
 
 def harm_table(

@@ -129,6 +129,16 @@ def run_index(
             table, lookup, target_codes=boundaries.lsoa.index,
             target_vintage=boundaries.lsoa_vintage, aggregation=aggregation, source=source,
         )
+        src_spec = cfg.sources.get(source)
+        if (src_spec is not None and src_spec.kind == "lsoa_table" and src_spec.aggregation is None
+                and result.mapped_codes > 0):
+            from pli.errors import InputError
+
+            raise InputError(
+                f"sources.{source}.aggregation: {int(result.mapped_codes)} of the table's LSOA codes had to be "
+                f"mapped to {boundaries.lsoa_vintage} LSOAs through the vintage lookup; set aggregation: sum if "
+                "its columns are counts, or mean if they are scores or rates"
+            )
         reconciliations[source] = {
             "mapped_codes": int(result.mapped_codes),
             "dropped_codes": list(result.dropped_codes),
