@@ -785,6 +785,14 @@ def build_index(
 
     values, imputed = impute_missing(values, spec.treatment, wards=wards)
     treated, report = treat_outliers(values, spec.treatment)
+    if spec.normalisation == "ratio" and reference_values is not None:
+        # A pooled study-area rate is on the raw scale; an indicator the outlier rule
+        # log-transformed is compared with the mean of its transformed values instead.
+        logged = [c for c in treated.columns if report.loc[c, "action"] == "log"]
+        if logged:
+            reference_values = {**dict(reference_values), **{c: float(treated[c].mean()) for c in logged}}
+            logger.info("ratio: %s log-transformed by the outlier rule; ratio taken to the mean of "
+                        "the transformed values", ", ".join(logged))
     better = [s.name for s in specs if s.direction == "higher_is_better"]
     normed = normalise(
         treated,

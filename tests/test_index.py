@@ -328,3 +328,23 @@ def test_presets_are_consistent():
             assert len({s.name for s in specs}) == len(specs)
     imd = PRESETS["imd"].index.domain_weights
     assert imd["income"] == 0.225 and imd["crime"] == 0.093 and sum(imd.values()) == pytest.approx(0.999)
+
+
+def test_ratio_reference_follows_a_log_transform_by_the_outlier_rule():
+    """A pooled raw-scale rate must not be divided into log-transformed values."""
+    from pli.config import IndexSpec, IndicatorSpec, TreatmentSpec
+    from pli.index import build_index
+
+    rng = np.random.default_rng(3)
+    codes = [f"E0100{i:04d}" for i in range(200)]
+    skewed = pd.Series(rng.lognormal(3.0, 1.2, size=200), index=codes)
+    mild = pd.Series(rng.normal(50, 5, size=200), index=codes)
+    frame = pd.DataFrame({"harm": skewed, "income": mild})
+    specs = (IndicatorSpec("harm", "crime", domain="crime"), IndicatorSpec("income", "iod", domain="deprivation"))
+    spec = IndexSpec(normalisation="ratio", treatment=TreatmentSpec(outliers="skew_kurtosis"))
+    pooled = {"harm": float(skewed.mean()), "income": float(mild.mean())}
+    result = build_index(frame, specs, spec, reference_values=pooled)
+    assert result.treatment.loc["harm", "action"] == "log"
+    # Ratios of the logged indicator centre on 100, as ratios to an average should.
+    assert result.normalised["harm"].mean() == pytest.approx(100.0)
+    assert result.normalised["income"].mean() == pytest.approx(100.0)
