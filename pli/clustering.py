@@ -24,7 +24,15 @@ Design
 * False Discovery Rate: Benjamini-Hochberg adjusted p-values over all units, so a unit
   is significant after correction when ``p_fdr <= alpha``. This is the same rejection set
   as ``p <= esda.fdr(p, alpha)`` whenever BH rejects anything (esda falls back to the
-  Bonferroni bound when it rejects nothing).
+  Bonferroni bound when it rejects nothing). Gi* confidence bins are computed twice, on
+  the raw two-sided p (``gi_bin``, ``gi_label``) and on the BH-adjusted p
+  (``gi_bin_fdr``, ``gi_label_fdr``): 99/95/90% then mean a false discovery rate of
+  1/5/10% among the flagged LSOAs. Both sets of columns are always written (the maps
+  read the uncorrected ones); ``ClusteringSpec.fdr`` chooses which set the log lines and
+  the manifest's ``headline`` counts quote, and the log says "(FDR-corrected)" when it
+  is the corrected set. Permutation p-values bottom out at 2 / (permutations + 1), so
+  with 999 permutations an LSOA reaches the FDR 99% bin only when at least one in five
+  LSOAs is at that floor; raise ``permutations`` when the 99% FDR bin matters.
 
 Examples
 --------
@@ -146,13 +154,13 @@ class SpatialWeights:
         n_isl = len(self.islands_attached) or len(self.graph.isolates)
         n_comp = self.n_components
         text = (
-            f"{_KIND_LABELS.get(self.kind, self.kind)}: {self.n} LSOAs, "
-            f"{n_isl} island{'s' if n_isl != 1 else ''}, "
-            f"{n_comp} component{'s' if n_comp != 1 else ''}"
+            f"{_KIND_LABELS.get(self.kind, self.kind)}: {self.n:,} LSOAs, "
+            f"{n_isl:,} island{'s' if n_isl != 1 else ''}, "
+            f"{n_comp:,} component{'s' if n_comp != 1 else ''}"
         )
         if self.links_added:
             n_links = len(self.links_added)
-            text += f" ({n_links} link{'s' if n_links != 1 else ''} added)"
+            text += f" ({n_links:,} link{'s' if n_links != 1 else ''} added)"
         return text
 
 
@@ -209,8 +217,8 @@ def build_weights(
             dist, _ = cKDTree(xy).query(xy, k=2)
             distance_m = float(np.ceil(dist[:, 1].max()))
             logger.info(
-                "distance band set to %.0f m automatically (the smallest giving every LSOA a neighbour)",
-                distance_m,
+                "distance band set to %s m automatically (the smallest giving every LSOA a neighbour)",
+                f"{distance_m:,.0f}",
             )
         else:
             distance_m = float(spec.distance_m)
@@ -332,15 +340,15 @@ def _connect_components(
     island_codes = tuple(str(c) for c in ids[islands])
     if island_codes:
         logger.warning(
-            "spatial weights: %d island(s) attached to their nearest neighbour(s): %s",
-            len(island_codes),
+            "spatial weights: %s island(s) attached to their nearest neighbour(s): %s",
+            f"{len(island_codes):,}",
             ", ".join(island_codes),
         )
     logger.warning(
-        "spatial weights: %d link(s) added to connect %d components: %s",
-        len(links),
-        graph.n_components,
-        ", ".join(f"{a}-{b} ({x:.0f} m)" for a, b, x in links),
+        "spatial weights: %s link(s) added to connect %s components: %s",
+        f"{len(links):,}",
+        f"{graph.n_components:,}",
+        ", ".join(f"{a}-{b} ({x:,.0f} m)" for a, b, x in links),
     )
     adjacency = graph.adjacency
     adjacency = adjacency[adjacency != 0]
@@ -548,8 +556,8 @@ def global_moran(
         weights=desc,
     )
     logger.info(
-        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.4f, %d permutations)",
-        result.I, result.expected_I, result.z, result.p_sim, permutations,
+        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.4f, %s permutations)",
+        result.I, result.expected_I, result.z, result.p_sim, f"{permutations:,}",
     )
     return result
 
@@ -648,6 +656,7 @@ def local_moran(
     alpha: float = 0.05,
     permutations: int = 999,
     seed: int = 0,
+    fdr: bool = True,
 ) -> LocalMoranResult:
     """Local Moran's I with two-sided conditional-permutation pseudo p-values.
 
@@ -663,6 +672,9 @@ def local_moran(
         Conditional permutations per unit (esda ``Moran_Local``).
     seed : int, default 0
         Passed to esda; NumPy's global generator is restored afterwards.
+    fdr : bool, default True
+        Which labels the log line quotes: FDR-corrected (True) or uncorrected. Both are
+        always on the result.
 
     Returns
     -------
@@ -702,14 +714,21 @@ def local_moran(
         permutations=int(permutations),
         seed=int(seed),
     )
-    counts = result.counts()
-    logger.info(
-        "LISA at alpha %.2f: %s (FDR: %d significant)",
-        alpha,
-        ", ".join(f"{k} {v}" for k, v in counts.items()),
-        int((result.p_fdr <= alpha).sum()),
-    )
+    _log_lisa(result, fdr=fdr)
     return result
+
+
+def _log_lisa(result: LocalMoranResult, *, fdr: bool) -> None:
+    counts = result.counts(fdr=fdr)
+    other = int(((result.p if fdr else result.p_fdr) <= result.alpha).sum())
+    logger.info(
+        "LISA at alpha %.2f%s: %s (%s: %s significant)",
+        result.alpha,
+        " (FDR-corrected)" if fdr else " (uncorrected)",
+        ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+        "uncorrected" if fdr else "after FDR correction",
+        f"{other:,}",
+    )
 
 
 def _check_alpha(alpha: float) -> None:
@@ -738,6 +757,11 @@ class GetisOrdResult:
         permutations).
     bin : ndarray of int
         -3..3: sign of ``z`` times 3, 2, 1 where ``p <= 0.01, 0.05, 0.10`` (99/95/90%).
+    p_fdr : ndarray
+        Benjamini-Hochberg adjusted ``p`` over all units.
+    bin_fdr : ndarray of int
+        As ``bin`` but on ``p_fdr``: a 99/95/90% bin then holds LSOAs significant at a
+        false discovery rate of 1/5/10%.
     shift : float
         Constant added to ``y`` so it is non-negative (Gi* is defined for non-negative
         values; z and p are unchanged by a shift).
@@ -750,6 +774,8 @@ class GetisOrdResult:
     p_directed: np.ndarray
     p: np.ndarray
     bin: np.ndarray
+    p_fdr: np.ndarray
+    bin_fdr: np.ndarray
     shift: float
     permutations: int
     seed: int
@@ -757,23 +783,47 @@ class GetisOrdResult:
     @property
     def label(self) -> np.ndarray:
         """"Hotspot 99%" ... "Not significant" ... "Coldspot 99%"."""
-        names = {0: NOT_SIGNIFICANT}
-        for level, _, conf in GI_LEVELS:
-            names[level] = f"Hotspot {conf}"
-            names[-level] = f"Coldspot {conf}"
-        return pd.Series(self.bin).map(names).to_numpy(dtype=object)
+        return _gi_labels(self.bin)
+
+    @property
+    def label_fdr(self) -> np.ndarray:
+        """As :attr:`label`, on the FDR-corrected bins."""
+        return _gi_labels(self.bin_fdr)
+
+    def counts(self, *, fdr: bool = False) -> dict[str, int]:
+        """Number of LSOAs per bin, keys "-3" ... "3" (all seven present)."""
+        bins = pd.Series(self.bin_fdr if fdr else self.bin)
+        return {str(k): int(v) for k, v in bins.value_counts().reindex(range(-3, 4), fill_value=0).items()}
 
     def to_frame(self) -> pd.DataFrame:
-        """Columns ``gi_z, gi_p, gi_bin, gi_label``."""
+        """Columns ``gi_z, gi_p, gi_bin, gi_label, gi_p_fdr, gi_bin_fdr, gi_label_fdr``."""
         return pd.DataFrame(
             {
                 "gi_z": self.z,
                 "gi_p": self.p,
                 "gi_bin": self.bin.astype("int64"),
                 "gi_label": pd.array(self.label, dtype="string"),
+                "gi_p_fdr": self.p_fdr,
+                "gi_bin_fdr": self.bin_fdr.astype("int64"),
+                "gi_label_fdr": pd.array(self.label_fdr, dtype="string"),
             },
             index=self.index,
         )
+
+
+def _gi_labels(bins: np.ndarray) -> np.ndarray:
+    names = {0: NOT_SIGNIFICANT}
+    for level, _, conf in GI_LEVELS:
+        names[level] = f"Hotspot {conf}"
+        names[-level] = f"Coldspot {conf}"
+    return pd.Series(bins).map(names).to_numpy(dtype=object)
+
+
+def _gi_bins(z: np.ndarray, p: np.ndarray) -> np.ndarray:
+    level = np.zeros(len(z), dtype=int)
+    for lvl, cut, _ in reversed(GI_LEVELS):
+        level[p <= cut] = lvl
+    return (np.sign(z).astype(int) * level).astype(int)
 
 
 def getis_ord(
@@ -782,6 +832,7 @@ def getis_ord(
     *,
     permutations: int = 999,
     seed: int = 0,
+    fdr: bool = True,
 ) -> GetisOrdResult:
     """Getis-Ord Gi* hot and cold spots with confidence bins.
 
@@ -797,6 +848,9 @@ def getis_ord(
     weights : SpatialWeights or libpysal Graph
     permutations : int, default 999
     seed : int, default 0
+    fdr : bool, default True
+        Which bins the log line quotes: FDR-corrected (True) or uncorrected. Both are
+        always on the result.
 
     Returns
     -------
@@ -826,27 +880,35 @@ def getis_ord(
     else:
         p_directed = np.asarray(gi.p_norm, dtype=float)
     p = np.minimum(1.0, 2.0 * p_directed)
-    level = np.zeros(len(z), dtype=int)
-    for lvl, cut, _ in reversed(GI_LEVELS):
-        level[p <= cut] = lvl
-    bins = (np.sign(z).astype(int) * level).astype(int)
+    p_fdr = benjamini_hochberg(p)
     result = GetisOrdResult(
         index=ids,
         G=np.asarray(gi.Gs, dtype=float),
         z=z,
         p_directed=p_directed,
         p=p,
-        bin=bins,
+        bin=_gi_bins(z, p),
+        p_fdr=p_fdr,
+        bin_fdr=_gi_bins(z, p_fdr),
         shift=shift,
         permutations=int(permutations),
         seed=int(seed),
     )
-    logger.info(
-        "Gi*: %d hotspot and %d coldspot LSOAs at 90%% or more",
-        int((bins > 0).sum()),
-        int((bins < 0).sum()),
-    )
+    _log_gi(result, fdr=fdr)
     return result
+
+
+def _log_gi(result: GetisOrdResult, *, fdr: bool) -> None:
+    bins, other = (result.bin_fdr, result.bin) if fdr else (result.bin, result.bin_fdr)
+    logger.info(
+        "Gi*%s: %s hotspot and %s coldspot LSOAs at 90%% or more (%s: %s and %s)",
+        " (FDR-corrected)" if fdr else " (uncorrected)",
+        f"{int((bins > 0).sum()):,}",
+        f"{int((bins < 0).sum()):,}",
+        "uncorrected" if fdr else "after FDR correction",
+        f"{int((other > 0).sum()):,}",
+        f"{int((other < 0).sum()):,}",
+    )
 
 
 # --------------------------------------------------------------------------- all together
@@ -854,7 +916,12 @@ def getis_ord(
 
 @dataclass(frozen=True, eq=False)
 class ClusteringResult:
-    """Everything the clustering stage produces for one score."""
+    """Everything the clustering stage produces for one score.
+
+    ``fdr`` (from ``ClusteringSpec.fdr``) says which labels :meth:`headline` and the log
+    quote; :meth:`to_frame` always carries both the uncorrected and the FDR-corrected
+    LISA and Gi* columns.
+    """
 
     weights: SpatialWeights | Graph
     moran: GlobalMoranResult
@@ -868,8 +935,23 @@ class ClusteringResult:
         """LISA and Gi* columns for the LSOA table, indexed by ``lsoa_code``."""
         return pd.concat([self.lisa.to_frame(), self.gi.to_frame()], axis=1)
 
+    def headline(self) -> dict[str, Any]:
+        """The counts quoted in the log: FDR-corrected when ``fdr`` is True.
+
+        Keys ``fdr``, ``lisa`` (LSOAs per cluster label), ``gi`` (LSOAs per bin -3..3),
+        ``hotspots`` and ``coldspots`` (Gi* at 90% or more).
+        """
+        gi = self.gi.bin_fdr if self.fdr else self.gi.bin
+        return {
+            "fdr": self.fdr,
+            "lisa": self.lisa.counts(fdr=self.fdr),
+            "gi": self.gi.counts(fdr=self.fdr),
+            "hotspots": int((gi > 0).sum()),
+            "coldspots": int((gi < 0).sum()),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """Manifest entry: Moran's I, weights and LISA/Gi* counts."""
+        """Manifest entry: Moran's I, weights, LISA/Gi* counts (both sets) and the headline."""
         return {
             "weights": repr(self.weights),
             "moran": self.moran.to_dict(),
@@ -877,7 +959,9 @@ class ClusteringResult:
             "lisa_counts": self.lisa.counts(fdr=False),
             "lisa_counts_fdr": self.lisa.counts(fdr=True),
             "headline_uses_fdr": self.fdr,
-            "gi_counts": {str(k): int(v) for k, v in pd.Series(self.gi.bin).value_counts().sort_index().items()},
+            "gi_counts": self.gi.counts(fdr=False),
+            "gi_counts_fdr": self.gi.counts(fdr=True),
+            "headline": self.headline(),
             "seed": self.seed,
         }
 
@@ -897,12 +981,14 @@ def compute_clustering(
         Score indexed by ``lsoa_code``.
     weights : SpatialWeights or libpysal Graph
     spec : ClusteringSpec, optional
-        ``permutations``, ``alpha`` and ``fdr``.
+        ``permutations``, ``alpha`` and ``fdr`` (True: the log lines and the
+        manifest's ``headline`` quote the FDR-corrected LISA clusters and Gi* bins; both
+        sets of columns are always in :meth:`ClusteringResult.to_frame`).
     seed : int, default 0
         Used by all three statistics.
     """
     spec = spec or ClusteringSpec()
     moran = global_moran(y, weights, permutations=spec.permutations, seed=seed)
-    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=spec.permutations, seed=seed)
-    gi = getis_ord(y, weights, permutations=spec.permutations, seed=seed)
+    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=spec.permutations, seed=seed, fdr=spec.fdr)
+    gi = getis_ord(y, weights, permutations=spec.permutations, seed=seed, fdr=spec.fdr)
     return ClusteringResult(weights=weights, moran=moran, lisa=lisa, gi=gi, fdr=spec.fdr, seed=int(seed))

@@ -358,7 +358,14 @@ class ClusteringSpec:
 
 @dataclass(frozen=True)
 class PrioritySpec:
-    """How priority neighbourhoods are drawn."""
+    """How priority neighbourhoods are drawn (see :mod:`pli.priorities`).
+
+    ``count`` neighbourhoods of ``min_lsoas``..``max_lsoas`` contiguous LSOAs and at most
+    ``max_population`` residents are chosen from LSOAs scoring at or above the
+    ``min_score_quantile`` quantile plus the ``top_lsoas`` highest (only those may form a
+    single-LSOA neighbourhood). ``harm_weight`` (0-1) blends the harm rate into the
+    priority that selection maximises; 0 by default because the index already holds harm.
+    """
 
     count: int = 9
     top_lsoas: int = 20
@@ -367,6 +374,7 @@ class PrioritySpec:
     min_population: int = 0
     max_population: int = 15000
     min_score_quantile: float = 0.75
+    harm_weight: float = 0.0
 
 
 @dataclass(frozen=True)

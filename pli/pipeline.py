@@ -406,7 +406,7 @@ def _map_bundle(cfg, lsoa, published, boundaries, nb, plan):
 
 def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, result, index_spec,
               reconciliations, tx) -> dict:
-    from pli import outputs
+    from pli import outputs, priorities
 
     input_paths = list(boundaries.files)
     for src in sources.values():
@@ -464,7 +464,11 @@ def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, res
             "imputed": {k: list(v) for k, v in result.imputed.items()},
         },
         "clustering": clusters.to_dict(),
-        "priorities": {"threshold": _jsonable(nb.threshold), "coverage": _jsonable(nb.coverage)},
+        "priorities": {
+            "threshold": _jsonable(nb.threshold), "coverage": _jsonable(nb.coverage),
+            "cutoff": _jsonable(getattr(nb, "cutoff", None)), "priority_basis": getattr(nb, "priority_basis", None),
+            "columns": getattr(priorities, "NEIGHBOURHOOD_COLUMN_DESCRIPTIONS", None),
+        },
         "packages": outputs.package_versions(),
         "output_roots": {name: str(Path(root).resolve()) for name, root in tx.targets.items()},
         "outputs": output_hashes,

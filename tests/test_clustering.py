@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -286,7 +287,7 @@ def test_getis_ord_equals_esda_and_bins(croydon, queen, legacy_w):
     ref_z = pd.Series(ref.Zs, index=w.id_order).reindex(croydon.index).to_numpy()
     np.testing.assert_allclose(gi.z, ref_z, rtol=1e-10)
     frame = gi.to_frame()
-    assert list(frame.columns) == ["gi_z", "gi_p", "gi_bin", "gi_label"]
+    assert list(frame.columns) == ["gi_z", "gi_p", "gi_bin", "gi_label", "gi_p_fdr", "gi_bin_fdr", "gi_label_fdr"]
     assert frame["gi_bin"].between(-3, 3).all()
     assert (np.sign(frame["gi_bin"]) * np.sign(frame["gi_z"]) >= 0).all()
     assert (frame.loc[frame["gi_p"] <= 0.01, "gi_bin"].abs() == 3).all()
@@ -310,11 +311,55 @@ def test_getis_ord_shift_invariance_for_negative_scores():
 
 
 @pytest.mark.shared
+def test_getis_ord_fdr_bins_on_adjusted_p(croydon, queen):
+    gi = getis_ord(croydon["score"], queen, permutations=999, seed=0)
+    frame = gi.to_frame()
+    np.testing.assert_allclose(frame["gi_p_fdr"], benjamini_hochberg(frame["gi_p"].to_numpy()))
+    # Same sign, never a higher confidence level than the uncorrected bin.
+    assert (frame["gi_bin_fdr"].abs() <= frame["gi_bin"].abs()).all()
+    assert (np.sign(frame["gi_bin_fdr"]) * np.sign(frame["gi_z"]) >= 0).all()
+    assert (frame.loc[frame["gi_p_fdr"] > 0.10, "gi_bin_fdr"] == 0).all()
+    assert (frame.loc[frame["gi_p_fdr"] <= 0.01, "gi_bin_fdr"].abs() == 3).all()
+    assert (frame.loc[frame["gi_bin_fdr"] == 0, "gi_label_fdr"] == NOT_SIGNIFICANT).all()
+    assert set(frame.loc[frame["gi_bin_fdr"] == 2, "gi_label_fdr"]) <= {"Hotspot 95%"}
+    # On real data correction removes some uncorrected flags, but not all.
+    n_raw, n_fdr = int((frame["gi_bin"] != 0).sum()), int((frame["gi_bin_fdr"] != 0).sum())
+    assert 0 < n_fdr < n_raw
+    assert sum(gi.counts(fdr=True).values()) == len(croydon)
+
+
+@pytest.mark.shared
 def test_compute_clustering_frame_and_manifest(croydon, queen):
     result = compute_clustering(croydon["score"], queen, ClusteringSpec(permutations=99), seed=0)
     frame = result.to_frame()
     assert frame.index.equals(croydon.index)
-    assert len(frame.columns) == 10
+    assert {"gi_bin", "gi_label", "lisa_cluster", "lisa_cluster_fdr", "gi_p_fdr", "gi_bin_fdr", "gi_label_fdr"} <= set(
+        frame.columns
+    )
+    assert len(frame.columns) == 13
     manifest = result.to_dict()
     assert manifest["moran"]["I"] == pytest.approx(result.moran.I)
     assert sum(manifest["lisa_counts"].values()) == len(croydon)
+    assert sum(manifest["gi_counts_fdr"].values()) == len(croydon)
+    json.dumps(manifest)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("fdr", [True, False])
+def test_headline_log_and_manifest_follow_spec_fdr(croydon, queen, caplog, fdr):
+    with caplog.at_level("INFO", logger="pli.clustering"):
+        result = compute_clustering(croydon["score"], queen, ClusteringSpec(permutations=199, fdr=fdr), seed=0)
+    frame = result.to_frame()
+    lisa_col, gi_col = ("lisa_cluster_fdr", "gi_bin_fdr") if fdr else ("lisa_cluster", "gi_bin")
+    headline = result.to_dict()["headline"]
+    assert headline["fdr"] is fdr
+    assert headline["lisa"]["High-High"] == int((frame[lisa_col] == "High-High").sum())
+    assert headline["hotspots"] == int((frame[gi_col] > 0).sum())
+    assert headline["coldspots"] == int((frame[gi_col] < 0).sum())
+    # FDR changes the numbers on real data, so the test can tell the two sets apart.
+    assert (frame["lisa_cluster"] != frame["lisa_cluster_fdr"]).any()
+    lisa_line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("LISA"))
+    gi_line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("Gi* ("))
+    assert ("(FDR-corrected)" in lisa_line) is fdr and ("(FDR-corrected)" in gi_line) is fdr
+    assert f"High-High {headline['lisa']['High-High']}," in lisa_line
+    assert f": {headline['hotspots']} hotspot and {headline['coldspots']} coldspot" in gi_line

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,7 +17,7 @@ from scipy.sparse import csgraph
 from pli.clustering import build_weights
 from pli.config import ConfigError, PrioritySpec
 from pli.errors import InputError
-from pli.priorities import select_neighbourhoods, summarise_wards
+from pli.priorities import NEIGHBOURHOOD_COLUMN_DESCRIPTIONS, select_neighbourhoods, summarise_wards
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -99,8 +102,14 @@ def test_croydon_nine_neighbourhoods_are_valid(croydon, croydon_result):
     assert len(hoods) == spec.count
     _assert_valid(croydon_result, croydon, weights, spec)
     assert hoods.crs.to_epsg() == 27700
-    # Ranked by priority covered; every member passed the score threshold.
-    assert hoods["priority_share"].is_monotonic_decreasing
+    # Ranked by population-weighted mean score; every member passed the score threshold.
+    assert hoods["population_weighted_score"].is_monotonic_decreasing
+    for row in hoods.itertuples():
+        members = croydon.loc[row.lsoa_codes.split(";")]
+        assert row.population_weighted_score == pytest.approx(
+            np.average(members["score"], weights=members["population"])
+        )
+        assert row.priority_share == pytest.approx(croydon_result.priority[members.index].sum())
     member_codes = croydon_result.membership.dropna().index
     assert (croydon.loc[member_codes, "score"] >= croydon_result.threshold).all()
     assert croydon_result.coverage == pytest.approx(hoods["priority_share"].sum())
@@ -109,6 +118,32 @@ def test_croydon_nine_neighbourhoods_are_valid(croydon, croydon_result):
     # Dissolved geometry covers exactly its LSOAs.
     first = croydon.loc[hoods["lsoa_codes"].iloc[0].split(";")]
     assert hoods.geometry.iloc[0].area == pytest.approx(first.area.sum(), rel=1e-6)
+
+
+@pytest.mark.shared
+def test_croydon_priority_is_population_weighted_need_above_the_cutoff(croydon, croydon_result):
+    result = croydon_result
+    assert result.priority.index.equals(croydon.index)
+    assert result.priority.sum() == pytest.approx(1.0)
+    non_candidates = croydon.index.difference(result.candidates)
+    assert result.cutoff == pytest.approx(croydon.loc[non_candidates, "score"].max())
+    assert (result.priority[non_candidates] == 0).all()
+    need = (croydon["score"] - result.cutoff).clip(lower=0) * croydon["population"]
+    np.testing.assert_allclose(result.priority, need / need.sum())
+    assert "cut-off" in result.priority_basis and "residents" in result.priority_basis
+    # An LSOA far above the cut-off outweighs one just over it.
+    cand = croydon.loc[result.candidates, "score"]
+    assert result.priority[cand.idxmax()] > 5 * result.priority[cand.idxmin()]
+
+
+@pytest.mark.shared
+def test_croydon_top_lsoa_is_in_a_top_ranked_neighbourhood(croydon, croydon_result):
+    top = croydon["score"].idxmax()
+    rank = croydon_result.membership[top]
+    assert pd.notna(rank) and rank <= 3, f"top LSOA {top} is in neighbourhood {rank}"
+    # Most of the ten highest LSOAs are in a neighbourhood at all.
+    top10 = croydon["score"].nlargest(10).index
+    assert croydon_result.membership[top10].notna().sum() >= 7
 
 
 @pytest.mark.shared
@@ -291,3 +326,83 @@ def test_empty_harm_column_ranks_by_score_and_partial_harm_counts_as_zero(caplog
     with caplog.at_level("WARNING", logger="pli.priorities"):
         select_neighbourhoods(partial, weights, PrioritySpec(count=2))
     assert "G0000" in caplog.text
+
+
+def test_rank_follows_population_weighted_score_not_size():
+    """A big, moderately high block covers more priority but ranks below a small intense one."""
+    grid = _grid(12)
+    grid["score"] = 1.0 + np.random.default_rng(5).uniform(0, 0.1, len(grid))
+    big = grid["col"].between(0, 3) & grid["row"].between(0, 1)  # 8 LSOAs
+    small = grid["col"].between(8, 9) & grid["row"].between(9, 9)  # 2 LSOAs
+    grid.loc[big, "score"] = 20.0
+    grid.loc[small, "score"] = 30.0
+    spec = PrioritySpec(count=2, top_lsoas=0, min_score_quantile=0.9, max_lsoas=8, max_population=20_000)
+    result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
+    hoods = result.neighbourhoods
+    assert len(hoods) == 2
+    first, second = hoods.iloc[0], hoods.iloc[1]
+    assert set(first["lsoa_codes"].split(";")) == set(grid.index[small])
+    assert set(second["lsoa_codes"].split(";")) == set(grid.index[big])
+    # Selection still covers priority: the big block holds more of it than the small one.
+    assert second["priority_share"] > first["priority_share"]
+    assert result.coverage == pytest.approx(hoods["priority_share"].sum())
+
+
+def test_equal_scores_rank_by_total_harm():
+    grid = _grid(10)
+    grid["score"] = 1.0
+    west = grid["col"].between(0, 1) & grid["row"].between(0, 1)
+    east = grid["col"].between(7, 8) & grid["row"].between(7, 8)
+    grid.loc[west | east, "score"] = 10.0
+    grid["harm"] = 1.0
+    grid.loc[east, "harm"] = 50.0
+    spec = PrioritySpec(count=2, top_lsoas=0, min_score_quantile=0.9)
+    hoods = select_neighbourhoods(grid, build_weights(grid), spec).neighbourhoods
+    assert set(hoods["lsoa_codes"].iloc[0].split(";")) == set(grid.index[east])
+    assert hoods["harm_share"].iloc[0] > hoods["harm_share"].iloc[1]
+
+
+def test_priority_scales_with_population():
+    grid = _grid(6)
+    grid["score"] = np.linspace(0, 10, len(grid))
+    grid["population"] = np.where(grid["col"] < 3, 3000.0, 1000.0)
+    result = select_neighbourhoods(grid, build_weights(grid), PrioritySpec(count=1), harm=None)
+    need = (grid["score"] - result.cutoff).clip(lower=0) * grid["population"]
+    np.testing.assert_allclose(result.priority, need / need.sum())
+
+
+def _spec_with(**extra):
+    """PrioritySpec plus fields pli.config may not have yet (read with getattr)."""
+    return types.SimpleNamespace(**{**dataclasses.asdict(PrioritySpec()), **extra})
+
+
+def test_harm_weight_blends_harm_rate_share_not_counts():
+    grid = _grid(6)
+    grid["population"] = np.where(grid["col"] < 3, 4000.0, 1000.0)
+    grid["harm"] = np.random.default_rng(7).uniform(1, 5, len(grid)) * grid["population"] / 1000
+    weights = build_weights(grid)
+    base = select_neighbourhoods(grid, weights, _spec_with(harm_weight=0.0, count=2))
+    blend = select_neighbourhoods(grid, weights, _spec_with(harm_weight=0.4, count=2))
+    rate = grid["harm"] / grid["population"]
+    np.testing.assert_allclose(blend.priority, 0.6 * base.priority + 0.4 * rate / rate.sum())
+    assert blend.priority.sum() == pytest.approx(1.0)
+    assert "harm per resident" in blend.priority_basis and "harm" not in base.priority_basis
+    with pytest.raises(ConfigError, match="harm_weight"):
+        select_neighbourhoods(grid, weights, _spec_with(harm_weight=1.5))
+
+
+def test_log_numbers_have_thousands_separators(caplog):
+    grid = _grid(10)
+    with caplog.at_level("INFO", logger="pli.priorities"):
+        select_neighbourhoods(grid, build_weights(grid), PrioritySpec(count=3, min_score_quantile=0.5))
+    line = next(r.getMessage() for r in caplog.records if "priority neighbourhoods:" in r.getMessage())
+    people = re.search(r"([\d,]+) residents", line).group(1)
+    assert int(people.replace(",", "")) >= 1000
+    assert people == f"{int(people.replace(',', '')):,}"
+
+
+def test_column_descriptions_cover_every_column():
+    grid = _grid(6)
+    hoods = select_neighbourhoods(grid, build_weights(grid), PrioritySpec(count=2)).neighbourhoods
+    assert list(NEIGHBOURHOOD_COLUMN_DESCRIPTIONS) == list(hoods.columns)
+    assert "cut-off" in NEIGHBOURHOOD_COLUMN_DESCRIPTIONS["priority_share"]
