@@ -121,6 +121,9 @@ def run_one(n: int, permutations: int) -> dict:
         "grid_cells": int((plan.places["place_kind"] == "grid").sum()),
         "snap_places": int((plan.places["place_kind"] == "snap").sum()),
         "plan_rows": len(plan.plan),
+        "visits_per_day": int(plan.plan["visits_per_day"].sum()),
+        "hot_cells": plan.to_manifest()["hot_cells"],
+        "max_gi_permutations": int(plan.hotspots.table["gi_permutations"].max()),
         "gi_method": plan.hotspots.method,
         "seconds": round(seconds, 2),
         "rss_before_mb": round(before, 1),
@@ -148,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"patrol stage ({rows[0]['area']}; Gi* {args.permutations} permutations when <= 20,000 cells)")
-    print(f"{'points':>10} {'planned':>10} {'cells':>6} {'snaps':>6} {'seconds':>8} {'peak MB':>8} {'added MB':>9}")
+    print(f"{'points':>10} {'planned':>10} {'cells':>6} {'snaps':>6} {'hot':>5} {'max perms':>10} {'places':>6} "
+          f"{'visits':>6} {'seconds':>8} {'peak MB':>8} {'added MB':>9}")
     for r in rows:
         print(f"{r['points']:>10,} {r['records_planned']:>10,} {r['grid_cells']:>6,} {r['snap_places']:>6,} "
+              f"{r['hot_cells']:>5,} {r['max_gi_permutations']:>10,} {r['plan_rows']:>6,} {r['visits_per_day']:>6,} "
               f"{r['seconds']:>8.2f} {r['peak_rss_mb']:>8.0f} {r['peak_added_mb']:>9.0f}")
     return 0
 

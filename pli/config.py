@@ -406,6 +406,9 @@ class PatrolSpec:
     max_visits_per_day: int = 3
     plan_place_kind: Literal["grid", "snap"] = "grid"
     snap: Optional[bool] = None
+    min_events: int = 3
+    events_per_daily_visit: float = 1.0
+    daily_minutes_budget: Optional[float] = None
 
 
 @dataclass(frozen=True)

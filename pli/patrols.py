@@ -11,27 +11,34 @@ spent at a handful of *micro-places* inside each priority neighbourhood. This mo
    * grid cells: a square grid (default 150 m) or an equal-area hexagonal grid, aligned on
      the British National Grid origin so cell ids are stable between runs and areas;
    * police.uk snap points: police.uk moves every crime to one of a fixed set of "map
-     points", so each snap coordinate with its ``Location`` text is a natural place;
+     points", so each snap coordinate with its ``Location`` text ("On or near ...") is a
+     natural place;
 
-3. tests the grid for hot spots with Getis-Ord Gi* (esda) and Benjamini-Hochberg FDR,
-   and optionally smooths a kernel density surface clipped to the study area;
+3. tests the grid for hot spots with Getis-Ord Gi* (esda, permutation pseudo p-values
+   refined where they sit at their floor) and Benjamini-Hochberg FDR, and optionally
+   smooths a kernel density surface clipped to the study area;
 4. measures concentration: the share of harm in the top 1 %, 5 % and 10 % of places and
    the "power few", the fewest places holding half the harm;
-5. writes a patrol plan: the top places of every priority neighbourhood with a suggested
-   dosage and, when the records carry times, the peak hours to visit.
+5. writes a patrol plan: the places of every priority neighbourhood that clear an
+   absolute floor, with a dosage from their own rate, the crime types and period they
+   rest on and, when the records carry times, the peak hours to visit.
 
 Every step is vectorised with numpy/pandas: points are assigned to cells arithmetically
 (never a spatial join), so two million records take seconds.
 
-Dosage rule
------------
-Each planned place gets ``visits_per_day = clip(round(2 * harm / mean_harm), 1, 3)``
-visits of ``visit_minutes = 15`` minutes, where ``mean_harm`` is the mean harm of the
-places in the neighbourhood's plan: a place holding an average share of the listed harm
-gets two visits a day, one holding at least 1.25 times the average gets three, one
-holding under 0.75 times the average gets one. A list of equally bad places therefore
-gets two visits each, and a list led by one dominant place sends three visits there and
-one to the rest. The evidence behind the numbers:
+Floor and dosage rule
+---------------------
+A place is planned only if it clears an absolute floor: at least ``min_events``
+records in the window (default 3), evidence that it is a hot place (an FDR-significant
+Gi* hot spot, or in its neighbourhood's "power few", the fewest places holding half the
+harm) and a rate that earns a daily visit. Dosage is absolute, from the place's own rate:
+``visits_per_day = min(max_visits_per_day, round_half_up(events_per_month /
+events_per_daily_visit))`` visits of ``visit_minutes = 15`` minutes, one daily visit per
+recorded event a month by default; a place rounding to 0 is not planned, and a
+neighbourhood where nothing clears the floor is left to its neighbourhood plan (logged).
+``daily_minutes_budget`` optionally caps each neighbourhood's patrol minutes, trimming the
+lowest-ranked visits. ``events_per_daily_visit`` is a local planning convention, not a
+published constant. The evidence behind the visit length and pattern:
 
 * Koper (1995, *Justice Quarterly* 12(4)): residual deterrence at Minneapolis hot spots
   grew with stop length up to about 10-15 minutes, then fell away ("the Koper curve").
@@ -440,6 +447,11 @@ class _Selection:
     cat_uniques: pd.Series
     start_month: Optional[str]
     end_month: Optional[str]
+    # Crime types in the order they were asked for (for labels), and the first and last
+    # month actually present among the selected records.
+    requested_order: tuple[str, ...] = ()
+    first_month: Optional[str] = None
+    last_month: Optional[str] = None
 
 
 def _select_mask(
@@ -495,18 +507,36 @@ def _select_mask(
     if end_month is not None:
         in_window[:-1] &= (month_uniques <= end_month).to_numpy(dtype=bool)
     mask = mask & in_window[month_codes]
+    used = np.unique(month_codes[mask & (month_codes >= 0)])
+    first = str(month_uniques.iloc[used].min()) if len(used) else None
+    last = str(month_uniques.iloc[used].max()) if len(used) else None
+    ordered: list[str] = []
+    for pattern in patterns:
+        ordered.extend(c for c in sorted(_match_categories(present, [pattern])) if c not in ordered)
     logger.info(
-        "patrol points: %s of %s records selected (%s; months %s to %s)",
+        "patrol points: %s of %s records selected (%s; %s)",
         f"{int(mask.sum()):,}",
         f"{len(points):,}",
-        ", ".join(chosen),
-        start_month or "first",
-        end_month or "last",
+        "; ".join(ordered),
+        _period_text(first, last) if first else "no record in the month window",
     )
     return _Selection(
         mask=mask, categories=tuple(sorted(chosen)), cat_codes=cat_codes, cat_uniques=cat_uniques,
-        start_month=start_month, end_month=end_month,
+        start_month=start_month, end_month=end_month, requested_order=tuple(ordered),
+        first_month=first, last_month=last,
     )
+
+
+def _months_between(first: str, last: str) -> int:
+    return (pd.Period(last, freq="M") - pd.Period(first, freq="M")).n + 1
+
+
+def _period_text(first: Optional[str], last: Optional[str]) -> str:
+    """``"2024-03 to 2025-02 (12 months)"`` for logs."""
+    if first is None or last is None:
+        return "period unknown"
+    n = _months_between(first, last)
+    return f"{first} to {last} ({n} month{'s' if n != 1 else ''})"
 
 
 def _months(points: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
@@ -854,9 +884,12 @@ class GiStarResult:
     ----------
     table : DataFrame
         Indexed by ``place_id``: ``gi_z`` (analytic or permutation z), ``gi_p``
-        (two-sided normal p), ``gi_p_sim`` (esda's folded pseudo p; NaN when analytic),
-        ``gi_q`` (Benjamini-Hochberg adjusted p, or ``gi_p`` when
-        ``fdr`` is off), ``gi_bin`` (-3..3) and ``gi_label``.
+        (two-sided: ``min(1, 2 * gi_p_sim)`` with permutations, normal when analytic),
+        ``gi_p_sim`` (one-sided pseudo p in the observation's tail, see
+        :func:`grid_hotspots`; NaN when analytic), ``gi_permutations`` (permutations
+        behind the cell's p; 0 when analytic), ``gi_q``
+        (Benjamini-Hochberg adjusted ``gi_p``, or ``gi_p`` when ``fdr`` is off),
+        ``gi_bin`` (-3..3) and ``gi_label``.
     method : {"permutation", "analytic"}
     permutations, seed : int
     alpha : float
@@ -917,6 +950,100 @@ def _bins(z: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (np.sign(z) * level).astype(np.int64)
 
 
+def _folded_pseudo_p(observed: np.ndarray, simulated: np.ndarray) -> np.ndarray:
+    """One-sided pseudo p in the tail the observation lies in, ties counted in both tails.
+
+    esda's folded ("directed") ``p_sim`` counts ties only towards the upper tail, so an
+    empty cell among empty cells, whose Gi* equals the smallest value any permutation
+    can give, gets the smallest possible p and becomes a "cold spot"; on a sparse grid
+    that is most of the map. Counting ties in both tails (``#sim >= obs`` and
+    ``#sim <= obs``, within a relative 1e-9 so float noise is a tie) gives such a cell
+    p = 1. Without ties this equals esda's value.
+    """
+    tol = 1e-9 * np.maximum(np.abs(observed), 1e-300)[:, None]
+    upper = (simulated >= observed[:, None] - tol).sum(axis=1)
+    lower = (simulated <= observed[:, None] + tol).sum(axis=1)
+    return (np.minimum(upper, lower) + 1.0) / (simulated.shape[1] + 1.0)
+
+
+_SEQUENTIAL_HITS = 10  # refine a pseudo p while fewer permutations than this are as extreme
+_REFINE_BLOCK = 4_000_000  # drawn neighbour indices per block (32 MB of int64)
+
+
+def _refine_pseudo_p(
+    y: np.ndarray,
+    window: np.ndarray,
+    card: np.ndarray,
+    p_sim: np.ndarray,
+    permutations: int,
+    target: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sequential Monte Carlo: more permutations for cells whose pseudo p is at the floor.
+
+    A pseudo p built from ``R`` permutations cannot fall below ``1 / (R + 1)``, so with
+    thousands of cells Benjamini-Hochberg can never reach it. A cell whose observed Gi*
+    was matched or beaten by fewer than ``_SEQUENTIAL_HITS`` permutations (its p is
+    resolution-limited; Besag & Clifford 1991) is re-tested with ten times as many fresh
+    conditional permutations, and again, until ``target`` permutations or until its
+    p is resolved. Each round draws the cell's ``card`` neighbours without replacement
+    from the other cells (rejection of repeated draws), exactly as esda's conditional
+    randomisation, so the refined p tests the same null.
+
+    Returns the one-sided p per cell and the permutations behind it.
+    """
+    n = len(y)
+    rng = np.random.default_rng([int(seed), 0x6A1])  # a stream apart from esda's seed
+    used = np.full(n, permutations, dtype=np.int64)
+    p_out = p_sim.copy()
+    r = permutations
+    while r < target:
+        r = min(10 * (r + 1) - 1, target)
+        hits = np.rint(p_out * (used + 1)) - 1
+        todo = np.flatnonzero((hits < _SEQUENTIAL_HITS) & (card > 0))
+        if len(todo) == 0:
+            break
+        tol = 1e-9 * np.maximum(np.abs(window), 1e-300)
+        for k in np.unique(card[todo]).tolist():
+            cells = todo[card[todo] == k]
+            per_block = max(1, _REFINE_BLOCK // (r * k))
+            for start in range(0, len(cells), per_block):
+                block = cells[start : start + per_block]
+                chunk = max(1, _REFINE_BLOCK // (len(block) * k))
+                upper = np.zeros(len(block), dtype=np.int64)
+                lower = np.zeros(len(block), dtype=np.int64)
+                for r0 in range(0, r, chunk):
+                    sims = _conditional_sums(y, block, k, min(chunk, r - r0), rng)
+                    upper += (sims >= (window[block] - tol[block])[:, None]).sum(axis=1)
+                    lower += (sims <= (window[block] + tol[block])[:, None]).sum(axis=1)
+                p_out[block] = (np.minimum(upper, lower) + 1.0) / (r + 1.0)
+                used[block] = r
+        logger.info(
+            "Gi*: %s cells with a resolution-limited pseudo p re-tested with %s fresh permutations", f"{len(todo):,}", f"{r:,}"
+        )
+    return p_out, used
+
+
+def _conditional_sums(y: np.ndarray, cells: np.ndarray, k: int, r: int, rng: np.random.Generator) -> np.ndarray:
+    """Window sums of ``cells`` with ``k`` neighbours drawn, ``r`` times, from the other cells."""
+    n = len(y)
+    focal = cells.astype(np.int32)
+    # int32 draws are several times faster than int64 ones; grids stay far below 2**31 cells.
+    idx = rng.integers(0, n - 1, size=(len(cells), r, k), dtype=np.int32)
+    idx += idx >= focal[:, None, None]  # skip the cell itself
+    while True:
+        dup = np.zeros(idx.shape[:2], dtype=bool)
+        for a in range(k):
+            for b in range(a + 1, k):
+                dup |= idx[:, :, a] == idx[:, :, b]
+        if not dup.any():
+            break
+        redo = rng.integers(0, n - 1, size=(int(dup.sum()), k), dtype=np.int32)
+        redo += redo >= np.broadcast_to(focal[:, None], dup.shape)[dup][:, None]
+        idx[dup] = redo
+    return y[idx.astype(np.intp)].sum(axis=2) + y[cells][:, None]
+
+
 def grid_hotspots(
     cell_values: Any,
     grid: gpd.GeoDataFrame,
@@ -928,6 +1055,7 @@ def grid_hotspots(
     contiguity: Literal["queen", "rook"] = "queen",
     method: Literal["auto", "permutation", "analytic"] = "auto",
     max_permutation_cells: int = 20_000,
+    max_refine_permutations: int = 199_999,
 ) -> GiStarResult:
     """Getis-Ord Gi* hot and cold spots on the grid, with FDR control.
 
@@ -958,6 +1086,9 @@ def grid_hotspots(
     max_permutation_cells : int
         Threshold of the automatic switch (20,000 cells take about 2 s with 999
         permutations on one core; 160,000 take a minute).
+    max_refine_permutations : int
+        With permutations and ``fdr``, cells whose pseudo p sits at the floor are
+        re-tested with up to this many permutations (see Notes).
 
     Returns
     -------
@@ -965,17 +1096,40 @@ def grid_hotspots(
 
     Notes
     -----
-    ``gi_p`` is the two-sided normal p-value ``2 * sf(|gi_z|)``. Analytically ``gi_z`` is
-    esda's ``Zs`` (normality moments, Getis & Ord 1995). With permutations it is
-    ``z_sim``: the observed Gi* standardised by the mean and standard deviation of its
-    seeded conditional permutations. esda's folded pseudo p-value is kept as
-    ``gi_p_sim``, but is not used for the bins: it cannot fall below
-    ``1 / (permutations + 1)``, so after FDR across thousands of cells a small, intense
-    cluster could never be significant. Bins follow the ArcGIS ``Gi_Bin`` convention:
-    +-3, +-2, +-1 for (FDR-adjusted) p <= 0.01, 0.05, 0.10, signed by z. Permutations
-    keep ``n_cells x permutations`` floats in memory (160 MB at the default cap).
+    With permutations, ``gi_z`` is esda's ``z_sim`` (the observed Gi* standardised by
+    the mean and standard deviation of its seeded conditional permutations) and
+    ``gi_p`` is the two-sided pseudo p-value ``min(1, 2 * gi_p_sim)`` from the folded
+    one-sided ``gi_p_sim``, as :func:`pli.clustering.getis_ord` does for LSOAs: cell
+    counts are sparse (most cells hold 0 or 1 record), so a normal tail on ``z_sim``
+    would overstate significance. ``gi_p_sim`` is esda's folded ``p_sim``
+    (``(min(#sim >= obs, #sim < obs) + 1) / (permutations + 1)``) except that ties count
+    in both tails: esda counts them only in the upper one, which makes every empty cell
+    among empty cells a significant cold spot. Analytically (``permutations=0``, or ``auto`` above
+    ``max_permutation_cells``) ``gi_z`` is esda's ``Zs`` (normality moments, Getis & Ord
+    1995) and ``gi_p = 2 * sf(|gi_z|)``.
+
+    ``gi_q`` is the Benjamini-Hochberg adjusted ``gi_p``
+    (:func:`pli.clustering.benjamini_hochberg`) and the bins use it when ``fdr`` is on.
+
+    The FDR has a floor with permutations: the smallest two-sided pseudo p is
+    ``2 / (permutations + 1)`` (0.002 with 999), and BH declares the cells at that floor
+    significant only when there are at least about ``0.002 * n_cells / alpha`` of them
+    (163 of 4,075 cells at alpha 0.05), so a small, intense cluster in a large grid
+    would pass the permutation test cell by cell yet vanish after FDR. With ``fdr`` on,
+    cells whose pseudo p is resolution-limited (fewer than 10 permutations as extreme)
+    are therefore re-tested with 10, 100, ... times more fresh conditional
+    permutations (sequential Monte Carlo, Besag & Clifford 1991), up to enough for one
+    cell alone to pass BH (``2 * n_cells / alpha``) or ``max_refine_permutations``;
+    ``gi_permutations`` records how many each cell's p rests on. Only the few extreme
+    cells are re-tested, so this costs seconds; the log says when the floor still binds.
+
+    Bins follow the ArcGIS ``Gi_Bin`` convention: +-3, +-2, +-1 for (FDR-adjusted)
+    p <= 0.01, 0.05, 0.10, signed by z. Permutations keep ``n_cells x permutations``
+    floats in memory (160 MB at the default cap).
     """
     from esda import G_Local
+
+    from pli.clustering import benjamini_hochberg
 
     _grid_spec(grid)
     if isinstance(cell_values, pd.Series):
@@ -1001,6 +1155,7 @@ def grid_hotspots(
     graph, n_islands = _grid_graph(grid, contiguity)
     n = len(y)
     p_sim = np.full(n, np.nan)
+    used = np.zeros(n, dtype=np.int64)
     if y.sum() <= 0 or np.ptp(y) == 0 or n < 3:
         z = np.zeros(n)
         p = np.ones(n)
@@ -1008,8 +1163,8 @@ def grid_hotspots(
     else:
         perms = permutations if chosen == "permutation" else 0
         with warnings.catch_warnings():
-            # esda warns that its folded ("directed") pseudo p-value will change; the bins
-            # here use the permutation z instead, so the change does not affect them.
+            # esda warns that the default alternative of its folded ("directed") pseudo
+            # p-value will change; the folded value is what is doubled below.
             warnings.filterwarnings("ignore", message="The alternative hypothesis", category=DeprecationWarning)
             g = G_Local(
                 y, graph, transform="B", star=True, permutations=perms, seed=seed, n_jobs=1,
@@ -1021,16 +1176,41 @@ def grid_hotspots(
             # permutation z; its analytic z stands in.
             z_sim = np.asarray(g.z_sim, dtype=float)
             z = np.where(np.isfinite(z_sim), z_sim, z)
-            p_sim = np.asarray(g.p_sim, dtype=float)
-        p = np.minimum(1.0, 2.0 * stats.norm.sf(np.abs(z)))
-    q = stats.false_discovery_control(p, method="bh") if fdr else p
+            p_sim = _folded_pseudo_p(np.asarray(g.Gs, dtype=float), np.asarray(g.rGs, dtype=float))
+            used = np.full(n, perms, dtype=np.int64)
+            if fdr:
+                adj = graph.sparse.tocsr()
+                window = adj @ y + y
+                card = np.diff(adj.indptr) - np.bincount(np.repeat(np.arange(n), np.diff(adj.indptr))[adj.data == 0],
+                                                         minlength=n)
+                # Enough permutations that one cell alone could pass BH: 2/(R+1) <= alpha/n.
+                target = min(max_refine_permutations, math.ceil(2.0 * n / alpha) - 1)
+                p_sim, used = _refine_pseudo_p(y, window, card, p_sim, perms, target, seed)
+            # Two-sided from the folded one-sided pseudo p, as pli.clustering.getis_ord:
+            # sparse counts (most cells 0 or 1) are far from normal, so the normal
+            # tail of z_sim would overstate significance.
+            p = np.minimum(1.0, 2.0 * p_sim)
+        else:
+            p = np.minimum(1.0, 2.0 * stats.norm.sf(np.abs(z)))
+    q = benjamini_hochberg(p) if fdr else p
     gbin = _bins(z, q)
+    if chosen == "permutation" and fdr and n > 1 and not (q <= alpha).any() and y.sum() > 0:
+        floor = 2.0 / (int(used.max()) + 1)
+        at_floor = int((p <= floor * (1 + 1e-9)).sum())
+        if at_floor:
+            logger.info(
+                "Gi*: no cell is significant after FDR: with up to %s permutations the smallest two-sided p "
+                "is %.2g, so among %s cells Benjamini-Hochberg needs about %s cells at that floor and %s are; "
+                "raise max_refine_permutations or use hotspot_method='analytic' for a finer test",
+                f"{int(used.max()):,}", floor, f"{n:,}", f"{math.ceil(floor * n / alpha):,}", f"{at_floor:,}",
+            )
     table = pd.DataFrame(
         {
             "gi_z": z,
             "gi_p": p,
             "gi_q": q,
             "gi_p_sim": p_sim,
+            "gi_permutations": used,
             "gi_bin": gbin,
             "gi_label": pd.Series(gbin).map(_GI_LABELS).to_numpy(),
         },
@@ -1334,12 +1514,16 @@ class PatrolPlan:
         ``gi_p``, ``gi_q``, ``gi_p_sim``, ``gi_bin``, ``gi_label`` (snap places take
         their cell's Gi*).
     plan : DataFrame
-        Top places per neighbourhood: ``neighbourhood_rank``, ``neighbourhood``,
+        The places that clear the floor, best first in each neighbourhood (see
+        :func:`plan_patrols`): ``neighbourhood_rank``, ``neighbourhood``,
         ``neighbourhood_slug``, ``place_rank``, ``place_id``, ``place_kind``,
         ``location``, ``lon``, ``lat``, ``easting``, ``northing``, ``count``, ``harm``,
         ``harm_share`` (of the neighbourhood's harm), ``count_<type>``, ``harm_<type>``,
-        ``gi_z``, ``gi_bin``, ``gi_label``, ``visits_per_day``, ``visit_minutes``,
-        ``suggested_times``.
+        ``gi_z``, ``gi_q``, ``gi_bin``, ``gi_label``, ``power_few`` (in the
+        neighbourhood's power few), ``evidence`` (why the place qualified),
+        ``events_per_month``, ``window_months``, ``visits_per_day``,
+        ``visit_minutes``, ``suggested_times``, ``period`` ("2024-03 to 2025-02") and
+        ``categories`` ("Burglary"; several joined by "; ").
     concentration : DataFrame
         One row per scope (each neighbourhood, then ``"Borough-wide"`` with rank 0) and
         place kind, columns of :meth:`ConcentrationResult.to_dict`.
@@ -1347,6 +1531,21 @@ class PatrolPlan:
         When records carry times: counts and harm by ``day_of_week`` (0 = Monday, -1 when
         no date) and ``hour``, per scope; None otherwise.
     kde : KDESurface or None
+    hotspots : GiStarResult
+        Gi* of the grid cells.
+    categories : tuple of str
+        Crime types selected (sorted).
+    start_month, end_month : str or None
+        First and last month present among the selected records.
+    window_months : int or None
+        Months from ``start_month`` to ``end_month`` inclusive (the divisor of
+        ``events_per_month``).
+    categories_label : str
+        The crime types in the order asked for, joined by "; ".
+    n_records, n_outside : int
+        Records used, and selected records dropped outside the study area.
+    neighbourhoods_without_places : tuple of str
+        Neighbourhoods where no place cleared the floor.
     """
 
     places: gpd.GeoDataFrame
@@ -1365,6 +1564,18 @@ class PatrolPlan:
     n_outside: int
     seed: int
     options: dict = field(default_factory=dict, compare=False)
+    window_months: Optional[int] = None
+    categories_label: str = ""
+    neighbourhoods_without_places: tuple[str, ...] = ()
+
+    @property
+    def period_label(self) -> str:
+        """``"2024-03 to 2025-02"``, or ``"2024-06"`` for a single month."""
+        if self.start_month is None or self.end_month is None:
+            return "period not stated"
+        if self.start_month == self.end_month:
+            return self.start_month
+        return f"{self.start_month} to {self.end_month}"
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`plan`."""
@@ -1378,6 +1589,91 @@ class PatrolPlan:
         out = gpd.GeoDataFrame(self.plan.reset_index(drop=True), geometry=geoms.to_numpy(), crs=METRIC_CRS)
         return out.to_crs("EPSG:4326")
 
+    def kde_frame(self) -> Optional[gpd.GeoDataFrame]:
+        """The kernel density surface as EPSG:27700 square cells, or None without ``kde=True``.
+
+        One polygon per raster cell whose centre lies in the study area, with
+        ``density`` (harm days per km2 over the whole window when harm-weighted, which
+        :func:`plan_patrols` always is), ``bandwidth_m``, ``period`` and ``categories``.
+        Suitable for a GeoPackage layer (e.g. ``kde_surface``).
+        """
+        if self.kde is None:
+            return None
+        frame = self.kde.to_frame()
+        frame.index.name = "kde_cell"
+        frame.insert(1, "bandwidth_m", float(self.kde.bandwidth_m))
+        frame.insert(2, "period", self.period_label)
+        frame.insert(3, "categories", self.categories_label)
+        return frame
+
+    def to_manifest(self) -> dict[str, Any]:
+        """JSON-ready summary of what was planned from which records, for the run manifest.
+
+        Keys: ``categories``, ``period``, ``start_month``, ``end_month``,
+        ``window_months``, ``records_selected`` (chosen types and months, with a
+        point), ``records_outside_area``, ``records_used``, ``grid``, ``cell_size_m``,
+        ``cells``, ``snap_places``, ``plan_place_kind``, ``places_planned``,
+        ``visits_per_day``, ``neighbourhoods_without_places``, ``hotspot_method``,
+        ``permutations``, ``seed``, ``alpha``, ``fdr``, ``hot_cells``, ``floor`` (the
+        planning options), ``concentration_borough_wide`` and ``kde``.
+        """
+        kinds = self.places["place_kind"].to_numpy()
+        cell_kind = "grid" if self.grid == "square" else "hex"
+        plan_kind = cell_kind if self.plan_place_kind == "grid" else "snap"
+        conc = self.concentration
+        borough = conc.loc[(conc["neighbourhood_rank"] == 0) & (conc["place_kind"] == plan_kind)]
+        hot = self.hotspots.table
+        opts = self.options
+        return _jsonable({
+            "categories": [c.strip() for c in self.categories_label.split(";")] if self.categories_label
+            else list(self.categories),
+            "period": self.period_label,
+            "start_month": self.start_month,
+            "end_month": self.end_month,
+            "window_months": self.window_months,
+            "records_selected": self.n_records + self.n_outside,
+            "records_outside_area": self.n_outside,
+            "records_used": self.n_records,
+            "grid": self.grid,
+            "cell_size_m": self.cell_size_m,
+            "cells": int((kinds == cell_kind).sum()),
+            "snap_places": int((kinds == "snap").sum()),
+            "plan_place_kind": plan_kind,
+            "places_planned": len(self.plan),
+            "visits_per_day": int(self.plan["visits_per_day"].sum()) if len(self.plan) else 0,
+            "neighbourhoods_without_places": list(self.neighbourhoods_without_places),
+            "hotspot_method": self.hotspots.method,
+            "permutations": self.hotspots.permutations,
+            "seed": self.seed,
+            "alpha": self.hotspots.alpha,
+            "fdr": self.hotspots.fdr,
+            "hot_cells": int(((hot["gi_q"] <= self.hotspots.alpha) & (hot["gi_z"] > 0)).sum()),
+            "floor": {k: opts.get(k) for k in (
+                "min_events", "events_per_daily_visit", "min_records_for_a_visit", "top_places",
+                "visit_minutes", "max_visits_per_day", "daily_minutes_budget",
+            )},
+            "concentration_borough_wide": borough.iloc[0].drop(["neighbourhood_rank", "neighbourhood"]).to_dict()
+            if len(borough) else None,
+            "kde": None if self.kde is None else {
+                "bandwidth_m": self.kde.bandwidth_m, "bandwidth_rule": self.kde.bandwidth_rule,
+                "cell_size_m": self.kde.cell_size_m, "weighted": self.kde.weighted,
+            },
+        })
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return None if not math.isfinite(float(value)) else float(value)
+    return value
+
 
 def patrol_options(spec: Any) -> dict[str, Any]:
     """Keyword arguments of :func:`plan_patrols` taken from a :class:`pli.config.PatrolSpec`.
@@ -1389,7 +1685,8 @@ def patrol_options(spec: Any) -> dict[str, Any]:
         "cell_size_m", "grid", "categories", "top_places", "permutations", "alpha", "fdr",
         "contiguity", "hotspot_method", "max_permutation_cells", "start_month", "end_month",
         "window_months", "kde", "kde_bandwidth_m", "kde_cell_size_m", "visit_minutes",
-        "max_visits_per_day", "plan_place_kind", "scheme", "snap",
+        "max_visits_per_day", "min_events", "events_per_daily_visit", "daily_minutes_budget",
+        "plan_place_kind", "scheme", "snap",
     )
     out = {n: getattr(spec, n) for n in names if hasattr(spec, n)}
     if not out.get("categories"):
@@ -1485,6 +1782,9 @@ def plan_patrols(
     kde_cell_size_m: float = 50.0,
     visit_minutes: int = 15,
     max_visits_per_day: int = 3,
+    min_events: int = 3,
+    events_per_daily_visit: float = 1.0,
+    daily_minutes_budget: Optional[float] = None,
     plan_place_kind: Literal["grid", "snap"] = "grid",
     snap: Optional[bool] = None,
 ) -> PatrolPlan:
@@ -1508,22 +1808,33 @@ def plan_patrols(
     cell_size_m, grid
         Grid cell size and kind (``"square"`` or ``"hex"``).
     top_places : int
-        Places per neighbourhood in the plan.
+        At most this many places per neighbourhood.
     permutations, seed, alpha, fdr, contiguity, hotspot_method, max_permutation_cells
-        Gi* options, see :func:`grid_hotspots`.
+        Gi* options, see :func:`grid_hotspots`; ``alpha`` is also the level at which a
+        cell counts as a hot spot for the floor.
     start_month, end_month, window_months
         Month window, see :func:`select_points`.
     kde, kde_bandwidth_m, kde_cell_size_m
-        Also compute a harm-weighted :func:`kde_surface`.
+        Also compute a harm-weighted :func:`kde_surface` (:meth:`PatrolPlan.kde_frame`).
     visit_minutes, max_visits_per_day
-        Dosage: each planned place gets ``clip(round(2 * harm / mean_harm), 1, max)``
-        visits of ``visit_minutes``, ``mean_harm`` being the mean over the
-        neighbourhood's planned places (see the module notes for the evidence).
+        Length of a visit and the most visits a place gets in a day.
+    min_events : int
+        A place needs at least this many records in the window to be planned.
+    events_per_daily_visit : float
+        Recorded events a month that earn one daily visit; visits per day are
+        ``events_per_month / events_per_daily_visit`` rounded half up, capped at
+        ``max_visits_per_day``. A place rounding to 0 visits is not planned.
+    daily_minutes_budget : float, optional
+        Patrol minutes a day per neighbourhood. When the plan asks for more, visits are
+        taken away from the lowest-ranked places first (logged). None: no cap.
     plan_place_kind : {"grid", "snap"}
         Which micro-places the plan ranks: grid cells (default) or police.uk snap points.
     snap : bool, optional
-        Build snap places. Default: only when the records look snapped (at most half as
-        many distinct coordinates, to the metre, as records); the choice is logged.
+        Build snap places. Default: from the records whose ``location`` reads like
+        police.uk's ("On or near ..."), which police.uk has moved to anonymised map
+        points by construction; for other sources only when the records look snapped
+        (at most half as many distinct coordinates, to the metre, as records). The
+        choice is logged.
 
     Returns
     -------
@@ -1531,15 +1842,60 @@ def plan_patrols(
 
     Notes
     -----
-    A grid cell belongs to the neighbourhood containing its centre; a snap place to the
-    one containing its point. Places are ranked by harm, then count, then Gi* z, then id;
-    places without harm are never planned.
+    **The floor.** Patrol time is scarce, so a place is planned only when all of these
+    hold (for the place kind the plan ranks, in one neighbourhood):
+
+    1. it holds at least ``min_events`` records in the window, so no place is chosen
+       on one or two incidents, which recur at random (guards short windows);
+    2. there is evidence it is a hot place, not just the busiest of a quiet area: it is
+       a Gi* hot spot after FDR (``gi_q <= alpha``, ``gi_z > 0``; snap places take
+       their cell's Gi*) **or** it is in the neighbourhood's *power few*, the fewest
+       places holding half its harm (places tied with the last of them included; the
+       law of crime concentration, Weisburd 2015). Both arms are needed: Gi* under
+       conditional permutation holds the cell's own value fixed and asks whether its
+       surroundings are unusually harmed, so it finds clusters but not an isolated
+       busy cell, which the power few catches;
+    3. its absolute rate earns at least one daily visit: ``events_per_month = count /
+       window_months`` (the months from the first to the last month present among the
+       selected records) and ``visits_per_day = min(max_visits_per_day,
+       round_half_up(events_per_month / events_per_daily_visit))`` is at least 1. With
+       the default of one daily visit per recorded event a month, a place needs about
+       one event every two months (6 in a 12-month window) for a daily visit, 1.5 a
+       month for two and 2.5 a month for three.
+
+    Dosage is thus absolute, not relative to the other places in the neighbourhood: a
+    quiet neighbourhood gets no micro-places (logged: patrol it by the neighbourhood plan
+    instead) rather than its least-quiet cells at full dose. ``events_per_daily_visit``
+    is a planning convention to set locally, not a published constant; the 15-minute
+    visit length follows Koper (1995), see the module notes.
+
+    **Ranking.** Places that clear the floor are ranked by harm, then Gi* bin (so of two
+    equally harmed places the significant hot spot comes first), then count, Gi* z and
+    id. The top ``top_places`` are kept; ``daily_minutes_budget`` then trims visits from
+    the bottom of the ranking. A grid cell belongs to the neighbourhood containing its
+    centre; a snap place to the one containing its point.
     """
     if top_places < 1:
         raise InputError(f"top_places: expected 1 or more, got {top_places}")
     if not 1 <= max_visits_per_day <= 24 or visit_minutes < 1:
         raise InputError(
             f"dosage: expected 1-24 visits a day of 1 minute or more, got {max_visits_per_day} x {visit_minutes} min"
+        )
+    if isinstance(min_events, bool) or not isinstance(min_events, numbers.Integral) or min_events < 1:
+        raise InputError(f"min_events: expected a whole number of records, 1 or more, got {min_events!r}")
+    if (isinstance(events_per_daily_visit, bool) or not isinstance(events_per_daily_visit, numbers.Real)
+            or not math.isfinite(events_per_daily_visit) or events_per_daily_visit <= 0):
+        raise InputError(
+            f"events_per_daily_visit: expected a positive number of records a month per daily visit "
+            f"(e.g. 1.0), got {events_per_daily_visit!r}"
+        )
+    if daily_minutes_budget is not None and (
+        isinstance(daily_minutes_budget, bool) or not isinstance(daily_minutes_budget, numbers.Real)
+        or not daily_minutes_budget >= visit_minutes
+    ):
+        raise InputError(
+            f"daily_minutes_budget: expected minutes a day per neighbourhood, at least one visit of "
+            f"{visit_minutes} min, got {daily_minutes_budget!r}; leave it empty for no cap"
         )
     if plan_place_kind not in ("grid", "snap"):
         raise InputError(f"plan_place_kind: expected 'grid' or 'snap', got {plan_place_kind!r}")
@@ -1548,8 +1904,14 @@ def plan_patrols(
     selection = _select_mask(
         points, categories=categories, start_month=start_month, end_month=end_month, window_months=window_months
     )
-    chosen, start_month, end_month = selection.categories, selection.start_month, selection.end_month
+    chosen = selection.categories
+    categories_label = "; ".join(selection.requested_order)
     rec = _records(points, selection, harm_weights, scheme)
+    if len(rec) and selection.first_month is None:
+        raise InputError(
+            "points column 'month': the selected records carry no month, so events per month (the patrol "
+            "dosage) cannot be computed; fill month as YYYY-MM (or date as YYYY-MM-DD)"
+        )
     cells = build_grid(geom, cell_size_m=cell_size_m, kind=grid)
     cell_kind = "grid" if grid == "square" else "hex"
     pos = _cells_of(rec.x, rec.y, cells)
@@ -1563,6 +1925,9 @@ def plan_patrols(
             "points: no selected record falls inside the study area; check the CRS of the points "
             f"(expected {METRIC_CRS}), the crime types and the month window"
         )
+    first_month, last_month = selection.first_month, selection.last_month
+    n_months = _months_between(first_month, last_month)
+    period = first_month if first_month == last_month else f"{first_month} to {last_month}"
 
     # --- grid places
     cell_counts = _count_frame(cells.index, pos, rec)
@@ -1577,26 +1942,17 @@ def plan_patrols(
     ).assign(cell_id=cells.index.to_numpy(), easting=cx, northing=cy)
 
     # --- snap places
-    n_coords = len(pd.unique(np.round(rec.x).astype(np.int64) * np.int64(2_000_000) + np.round(rec.y).astype(np.int64)))
-    if snap is None:
-        # police.uk publishes every crime at one of a fixed set of map points, so many
-        # records share a coordinate; an analyst's exact points rarely do.
-        snap = n_coords <= 0.5 * len(rec)
-        logger.info(
-            "snap places %s: %s distinct coordinates for %s records",
-            "built" if snap else "skipped (records do not look snapped to police.uk map points)",
-            f"{n_coords:,}", f"{len(rec):,}",
-        )
-    if plan_place_kind == "snap" and not snap:
+    snap_mask = _snap_mask(rec, snap)
+    if plan_place_kind == "snap" and not snap_mask.any():
         raise InputError("plan_place_kind='snap' needs snap places; pass snap=True")
-    snap_rec = rec if snap else rec.take(np.zeros(len(rec), dtype=bool))
+    snap_rec = rec.take(snap_mask)
     snaps, snap_pos = _snap_places(snap_rec)
     snap_counts = _count_frame(snaps.index, snap_pos, snap_rec).drop(columns="location")
     snap_cell = _cells_of(snaps["easting"].to_numpy(), snaps["northing"].to_numpy(), cells)
     # A snap point rounded onto a cell edge can land in the neighbouring cell (or just
     # outside the grid); take the cell of one of its records instead.
     rec_cell = np.full(len(snaps), -1, dtype=np.int64)
-    rec_cell[snap_pos] = pos if snap else pos[:0]
+    rec_cell[snap_pos] = pos[snap_mask]
     snap_cell = np.where(snap_cell >= 0, snap_cell, rec_cell)
     snap_scope = _assign_scopes(snaps["easting"].to_numpy(), snaps["northing"].to_numpy(), nb)
     snap_places = pd.concat([snaps.drop(columns="geometry"), snap_counts], axis=1).assign(
@@ -1630,7 +1986,8 @@ def plan_patrols(
 
     # --- concentration
     rows = []
-    for kind in (cell_kind, "snap") if snap else (cell_kind,):
+    has_snaps = len(snaps) > 0
+    for kind in (cell_kind, "snap") if has_snaps else (cell_kind,):
         sub = table.loc[table["place_kind"] == kind]
         scopes = [(int(r), n, sub["harm"].to_numpy()[sub["neighbourhood_rank"].to_numpy() == r]) for r, n in zip(ranks, names)]
         scopes.append((0, BOROUGH, sub["harm"].to_numpy()))
@@ -1640,48 +1997,56 @@ def plan_patrols(
 
     # --- profiles and peak hours
     plan_kind = cell_kind if plan_place_kind == "grid" else "snap"
-    rec_scope = cell_scope[pos] if plan_place_kind == "grid" else snap_scope[snap_pos]
-    profiles, peaks = _profiles(rec, rec_scope, ranks, names, max_visits_per_day)
+    if plan_place_kind == "grid":
+        profiles, peaks = _profiles(rec, cell_scope[pos], ranks, names, max_visits_per_day)
+    else:
+        profiles, peaks = _profiles(snap_rec, snap_scope[snap_pos], ranks, names, max_visits_per_day)
 
     # --- plan
-    cand = table.loc[(table["place_kind"] == plan_kind) & (table["neighbourhood_rank"] > 0) & (table["harm"] > 0)]
-    cand = cand.reset_index().sort_values(
-        ["neighbourhood_rank", "harm", "count", "gi_z", "place_id"],
-        ascending=[True, False, False, False, True],
-        kind="stable",
+    slug_of = dict(zip(ranks, nb["slug"].astype(str) if "slug" in nb.columns else [_slug(n) for n in names]))
+    plan, min_records = _floor_and_dose(
+        table.loc[(table["place_kind"] == plan_kind) & (table["neighbourhood_rank"] > 0)],
+        n_months=n_months, alpha=alpha, min_events=int(min_events), events_per_daily_visit=float(events_per_daily_visit),
+        max_visits_per_day=int(max_visits_per_day), top_places=int(top_places),
     )
-    cand["place_rank"] = cand.groupby("neighbourhood_rank").cumcount() + 1
-    plan = cand.loc[cand["place_rank"] <= top_places].copy()
+    if daily_minutes_budget is not None:
+        plan = _apply_budget(plan, float(daily_minutes_budget), int(visit_minutes))
     scope_harm = table.loc[table["place_kind"] == plan_kind].groupby("neighbourhood_rank")["harm"].sum()
     plan["harm_share"] = plan["harm"] / plan["neighbourhood_rank"].map(scope_harm).to_numpy()
-    mean_harm = plan.groupby("neighbourhood_rank")["harm"].transform("mean")
-    plan["visits_per_day"] = np.clip(
-        np.floor(np.round(2.0 * plan["harm"] / mean_harm, 9) + 0.5), 1, max_visits_per_day
-    ).astype(np.int64)
+    plan["window_months"] = np.int64(n_months)
     plan["visit_minutes"] = int(visit_minutes)
-    slug_of = dict(zip(ranks, nb["slug"].astype(str) if "slug" in nb.columns else [_slug(n) for n in names]))
     plan["neighbourhood_slug"] = plan["neighbourhood_rank"].map(slug_of)
     peak_lists = plan["neighbourhood_rank"].map(peaks)
     plan["suggested_times"] = [
         _times_text(p, v) for p, v in zip(peak_lists, plan["visits_per_day"])
-    ]  # one short string per planned place (at most 10 per neighbourhood)
+    ]  # one short string per planned place (at most top_places per neighbourhood)
+    plan["period"] = period
+    plan["categories"] = categories_label
     plan_cols = [
         "neighbourhood_rank", "neighbourhood", "neighbourhood_slug", "place_rank", "place_id", "place_kind",
         "location", "lon", "lat", "easting", "northing", "count", "harm", "harm_share", *type_cols,
-        "gi_z", "gi_bin", "gi_label", "visits_per_day", "visit_minutes", "suggested_times",
+        "gi_z", "gi_q", "gi_bin", "gi_label", "power_few", "evidence", "events_per_month", "window_months",
+        "visits_per_day", "visit_minutes", "suggested_times", "period", "categories",
     ]
     plan = plan[plan_cols].reset_index(drop=True)
-    empty = sorted(set(names) - set(plan["neighbourhood"]))
-    if empty:
-        logger.warning("patrol plan: no harm recorded in %s; no places planned there", ", ".join(empty))
+    planned = set(plan["neighbourhood"])
+    empty = tuple(n for n in names if n not in planned)
+    for name in empty:
+        logger.warning(
+            "no micro-place in %s clears the floor of %d events (%s records in %s, a Gi* hot spot or in the "
+            "power few, and %.2g a month for one daily visit); patrol by the neighbourhood plan instead",
+            name, min_records, f"{min_records:,}", period, 0.5 * float(events_per_daily_visit),
+        )
 
     kde_result = None
     if kde:
         kde_result = kde_surface((rec.x, rec.y), geom, bandwidth_m=kde_bandwidth_m, cell_size_m=kde_cell_size_m,
                                  weights=rec.harm)
     logger.info(
-        "patrol plan: %s records, %s %s cells, %s snap places, %d places planned in %d neighbourhoods",
-        f"{len(rec):,}", f"{len(cells):,}", cell_kind, f"{len(snaps):,}", len(plan), plan["neighbourhood"].nunique(),
+        "patrol plan (%s; %s): %s records, %s %s cells, %s snap places, %d places planned in %d of %d "
+        "neighbourhoods, %d visits a day",
+        categories_label, _period_text(first_month, last_month), f"{len(rec):,}", f"{len(cells):,}", cell_kind,
+        f"{len(snaps):,}", len(plan), len(planned), len(names), int(plan["visits_per_day"].sum()),
     )
     return PatrolPlan(
         places=places,
@@ -1691,8 +2056,8 @@ def plan_patrols(
         kde=kde_result,
         hotspots=hot,
         categories=chosen,
-        start_month=start_month,
-        end_month=end_month,
+        start_month=first_month,
+        end_month=last_month,
         cell_size_m=float(cell_size_m),
         grid=grid,
         plan_place_kind=plan_place_kind,
@@ -1702,9 +2067,117 @@ def plan_patrols(
         options={
             "top_places": top_places, "permutations": permutations, "alpha": alpha, "fdr": fdr,
             "contiguity": contiguity, "hotspot_method": hot.method, "visit_minutes": visit_minutes,
-            "max_visits_per_day": max_visits_per_day, "scheme": scheme,
+            "max_visits_per_day": max_visits_per_day, "scheme": scheme, "min_events": int(min_events),
+            "events_per_daily_visit": float(events_per_daily_visit), "min_records_for_a_visit": min_records,
+            "daily_minutes_budget": daily_minutes_budget, "requested_start_month": start_month,
+            "requested_end_month": end_month, "window_months": window_months,
         },
+        window_months=n_months,
+        categories_label=categories_label,
+        neighbourhoods_without_places=empty,
     )
+
+
+_POLICE_UK_LOCATION = r"(?i)^\s*on or near\b"
+
+
+def _snap_mask(rec: _Records, snap: Optional[bool]) -> np.ndarray:
+    """Which records make snap places: all, none, or (by default) the snapped ones."""
+    if snap is not None:
+        return np.full(len(rec), bool(snap))
+    if len(rec.locations):
+        police_text = pd.Series(rec.locations, dtype="string").str.contains(_POLICE_UK_LOCATION).fillna(False)
+        police_like = np.append(police_text.to_numpy(dtype=bool), False)[rec.loc]  # code -1 -> False
+    else:
+        police_like = np.zeros(len(rec), dtype=bool)
+    if police_like.any():
+        n_like = int(police_like.sum())
+        logger.info(
+            "snap places built from %s records with police.uk 'On or near ...' locations (police.uk moves every "
+            "crime to an anonymised map point)%s",
+            f"{n_like:,}",
+            "" if n_like == len(rec) else f"; {len(rec) - n_like:,} records without such a location left out",
+        )
+        return police_like
+    # Not police.uk text: police.uk-like sources publish many records at a shared
+    # coordinate; an analyst's exact points rarely do.
+    n_coords = len(pd.unique(np.round(rec.x).astype(np.int64) * np.int64(2_000_000) + np.round(rec.y).astype(np.int64)))
+    snapped = n_coords <= 0.5 * len(rec)
+    logger.info(
+        "snap places %s: no police.uk-style location text; %s distinct coordinates for %s records",
+        "built" if snapped else "skipped (records do not look snapped to shared map points)",
+        f"{n_coords:,}", f"{len(rec):,}",
+    )
+    return np.full(len(rec), snapped)
+
+
+def _power_few_mask(group: pd.Series, harm: pd.Series, half: float = 0.5) -> np.ndarray:
+    """Rows in their group's power few; rows must be sorted by group, then harm descending.
+
+    The power few are the fewest places holding ``half`` of the group's harm (as
+    :func:`concentration`), plus any place tied with the last of them, so that the
+    choice between equal places never rests on their ids.
+    """
+    total = harm.groupby(group).transform("sum")
+    before = harm.groupby(group).cumsum() - harm
+    core = (before < half * total * (1 - 1e-12)) & (harm > 0)
+    cutoff = harm.where(core).groupby(group).transform("min")
+    return ((harm > 0) & (harm >= cutoff)).to_numpy(dtype=bool)
+
+
+def _floor_and_dose(
+    cand: pd.DataFrame,
+    *,
+    n_months: int,
+    alpha: float,
+    min_events: int,
+    events_per_daily_visit: float,
+    max_visits_per_day: int,
+    top_places: int,
+) -> tuple[pd.DataFrame, int]:
+    """Places clearing the floor, ranked and dosed (see :func:`plan_patrols`)."""
+    cand = cand.reset_index().sort_values(
+        ["neighbourhood_rank", "harm", "gi_bin", "count", "gi_z", "place_id"],
+        ascending=[True, False, False, False, False, True],
+        kind="stable",
+    )
+    cand["power_few"] = _power_few_mask(cand["neighbourhood_rank"], cand["harm"])
+    hot = ((cand["gi_q"] <= alpha) & (cand["gi_z"] > 0)).to_numpy(dtype=bool)
+    cand["events_per_month"] = cand["count"] / float(n_months)
+    # Round half up (not numpy's half to even) after trimming float noise, so 0.5 a
+    # month is one visit and 2.5 is three.
+    ratio = np.round(cand["events_per_month"].to_numpy() / events_per_daily_visit, 9)
+    cand["visits_per_day"] = np.minimum(np.floor(ratio + 0.5), max_visits_per_day).astype(np.int64)
+    few = cand["power_few"].to_numpy()
+    clears = (
+        (cand["count"].to_numpy() >= min_events) & (hot | few) & (cand["visits_per_day"].to_numpy() >= 1)
+        & (cand["harm"].to_numpy() > 0)
+    )
+    label = cand["gi_label"].astype(str).to_numpy()
+    cand["evidence"] = np.select([hot & few, hot, few], [np.char.add(label.astype(str), "; power few"), label, "power few"],
+                                 default="")
+    plan = cand.loc[clears].copy()
+    plan["place_rank"] = plan.groupby("neighbourhood_rank").cumcount() + 1
+    plan = plan.loc[plan["place_rank"] <= top_places].copy()
+    min_records = max(min_events, math.ceil(round(0.5 * events_per_daily_visit * n_months, 9)))
+    return plan, int(min_records)
+
+
+def _apply_budget(plan: pd.DataFrame, budget_minutes: float, visit_minutes: int) -> pd.DataFrame:
+    """Trim visits from the lowest-ranked places until each neighbourhood fits the budget."""
+    cap = int(budget_minutes // visit_minutes)
+    visits = plan["visits_per_day"].to_numpy()
+    before = plan.groupby("neighbourhood_rank")["visits_per_day"].cumsum().to_numpy() - visits
+    allowed = np.clip(cap - before, 0, visits).astype(np.int64)
+    over = plan.assign(cut=visits - allowed, dropped=allowed == 0).groupby("neighbourhood", sort=False)[["cut", "dropped"]].sum()
+    for name, row in over.loc[over["cut"] > 0].iterrows():
+        logger.info(
+            "patrol plan: %s asks for more than the daily budget of %g minutes (%d visits of %d min); "
+            "%d visits trimmed from its lowest-ranked places, %d places dropped",
+            name, budget_minutes, cap, visit_minutes, int(row["cut"]), int(row["dropped"]),
+        )
+    out = plan.assign(visits_per_day=allowed)
+    return out.loc[allowed > 0].copy()
 
 
 def _profiles(

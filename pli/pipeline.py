@@ -319,6 +319,9 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
         places = plan.places[plan.places["count"] > 0]
         cells = places[places["place_kind"] != "snap"]
         cells.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
+        kde = plan.kde_frame()
+        if kde is not None:
+            kde.reset_index().to_file(gpkg, layer="kde_surface", driver="GPKG")
         snaps = places[places["place_kind"] == "snap"]
         if len(snaps):
             snaps.reset_index().to_file(gpkg, layer="micro_places_snap", driver="GPKG")
@@ -455,7 +458,7 @@ def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, res
         "harm_by_category": ({} if cfg.output.public else {
             name: frame.reset_index().to_dict(orient="records") for name, frame in table.harm_by_category.items()
         }),
-        "patrols": (plan.to_manifest() if plan is not None and hasattr(plan, "to_manifest") else None),
+        "patrols": plan.to_manifest() if plan is not None else None,
         "index": {
             "preset": cfg.index.preset,
             "resolved": dataclasses.asdict(index_spec),

@@ -277,7 +277,8 @@ def test_plan_contract(planted_plan):
     plan, places = planted_plan.plan, planted_plan.places
     for col in ("neighbourhood_rank", "neighbourhood", "place_rank", "place_id", "place_kind", "location", "lon",
                 "lat", "count", "harm", "count_robbery", "harm_violence_and_sexual_offences", "gi_bin", "gi_label",
-                "visits_per_day", "visit_minutes", "suggested_times"):
+                "visits_per_day", "visit_minutes", "suggested_times", "events_per_month", "window_months",
+                "period", "categories", "evidence", "power_few", "gi_q"):
         assert col in plan.columns, col
     assert plan.groupby("neighbourhood")["place_rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     assert (plan.groupby("neighbourhood").size() <= 10).all()
@@ -298,7 +299,8 @@ def test_plan_contract(planted_plan):
     grid = places.loc[places["place_kind"] == "grid"]
     assert grid["count"].sum() == 20_300
     # Concentration rows: each neighbourhood and the borough, over all its cells.
-    conc = planted_plan.concentration.set_index("neighbourhood")
+    conc = planted_plan.concentration
+    conc = conc.loc[conc["place_kind"] == "grid"].set_index("neighbourhood")
     assert conc.loc["Borough-wide", "n_places"] == len(grid)
     assert conc.loc["East", "n_places"] == int((grid["neighbourhood"] == "East").sum())
     assert conc.loc["Borough-wide", "total_harm"] == pytest.approx(grid["harm"].sum())
@@ -404,18 +406,24 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
     assert counts["count"].sum() == expected
     assert counts["harm"].sum() == pytest.approx(expected * 40.0)
 
-    neighbourhoods = wards.nlargest(3, "HECTARES").assign(rank=[1, 2, 3]).rename(columns={"NAME": "name"})
+    # The three wards with most burglary in the window: the floor plans places there.
+    xs, ys = in_window.geometry.x.to_numpy(), in_window.geometry.y.to_numpy()
+    per_ward = np.array([shapely.contains_xy(g, xs, ys).sum() for g in wards.geometry])
+    neighbourhoods = wards.iloc[np.argsort(-per_ward)[:3]].assign(rank=[1, 2, 3]).rename(columns={"NAME": "name"})
     res = plan_patrols(points, neighbourhoods, lsoa, harm_weights=HARM, categories=["burglary"], start_month=start,
-                       end_month=end, permutations=99, seed=0)
+                       end_month=end, permutations=999, seed=0)
     grid_places = res.places.loc[res.places["place_kind"] == "grid"]
     snap_places = res.places.loc[res.places["place_kind"] == "snap"]
     assert grid_places["count"].sum() == expected == res.n_records
-    # police.uk records are snapped to map points, so snap places were built and add up too.
-    assert 0 < len(snap_places) < expected / 2 and snap_places["count"].sum() == expected
+    # police.uk records ("On or near ...") are snapped to map points by construction, so
+    # snap places were built from every record and add up too.
+    assert 0 < len(snap_places) < expected and snap_places["count"].sum() == expected
+    # 24 months: a daily visit needs half an event a month, i.e. 12 records.
+    assert res.window_months == 24 and res.options["min_records_for_a_visit"] == 12
+    assert (res.plan["count"] >= 12).all() and (res.plan["period"] == "2023-03 to 2025-02").all()
     # The top place's location text is the most common Location among its records.
     top = res.plan.iloc[0]
     cell = grid_places.geometry.loc[top["place_id"]]
-    xs, ys = in_window.geometry.x.to_numpy(), in_window.geometry.y.to_numpy()
     inside_cell = shapely.contains_xy(cell, xs, ys) & shapely.contains_xy(area, xs, ys)
     assert inside_cell.sum() == top["count"]
     modal = in_window.loc[inside_cell, "location"].value_counts()
@@ -429,3 +437,171 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
     latest = plan_patrols(points, neighbourhoods, lsoa, harm_weights=HARM, categories=["Burglary"], window_months=12,
                           hotspot_method="analytic")
     assert (latest.start_month, latest.end_month) == ("2024-03", "2025-02")
+
+
+# --------------------------------------------------------------------------- floor and dosage
+
+
+def _cells_with_counts(counts_at: dict[tuple[float, float], int], months=12, category="Robbery"):
+    """Points piled at the centres of chosen 150 m cells, spread evenly over ``months`` months."""
+    xs, ys, month = [], [], []
+    for (x, y), n in counts_at.items():
+        xs += [x] * n
+        ys += [y] * n
+        month += [f"2024-{1 + (k % months):02d}" for k in range(n)]
+    return gpd.GeoDataFrame(
+        {"month": month, "category": category, "location": "On or near Test Street"},
+        geometry=gpd.points_from_xy(xs, ys), crs=BNG,
+    )
+
+
+def _centre(i, j):
+    return (X0 + 150 * i + 75, Y0 + 150 * j + 75)
+
+
+@pytest.fixture(scope="module")
+def dosage_case():
+    # 12 months in a 3 x 3 km square. Isolated busy cells of 60, 30 and 18 records, a 6
+    # and a 5, and 80 single-record cells: 199 records, so the power few (half the
+    # records) is the 60, 30 and 18. "Quiet" is a corner holding only cells of 2 records.
+    counts = {_centre(2, 2): 60, _centre(8, 12): 30, _centre(15, 4): 18, _centre(4, 16): 6, _centre(12, 9): 5}
+    counts.update({_centre(i, j): 1 for i in range(16) for j in (0, 6, 10, 14, 19)})
+    counts.update({_centre(17 + d, 17): 2 for d in range(3)})
+    points = _cells_with_counts(counts)
+    area = gpd.GeoSeries([shapely.box(X0, Y0, X0 + 3_000, Y0 + 3_000)], crs=BNG)
+    nb = gpd.GeoDataFrame(
+        {"rank": [1, 2], "name": ["Quiet", "All"]},
+        geometry=[shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000),
+                  shapely.box(X0, Y0, X0 + 3_000, Y0 + 3_000).difference(shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000))],
+        crs=BNG,
+    )
+    return points, nb, area
+
+
+def test_dosage_is_absolute_and_quiet_places_are_not_planned(dosage_case, caplog):
+    points, nb, area = dosage_case
+    with caplog.at_level(logging.INFO, logger="pli.patrols"):
+        res = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic")
+    plan = res.plan.set_index("count")
+    # 60, 30 and 18 a year are 5, 2.5 and 1.5 a month: 3 (capped), 3 and 2 visits a day.
+    assert plan.loc[60, "visits_per_day"] == 3 and plan.loc[30, "visits_per_day"] == 3
+    assert plan.loc[18, "visits_per_day"] == 2
+    np.testing.assert_allclose(res.plan["events_per_month"], res.plan["count"] / 12)
+    assert (res.plan["window_months"] == 12).all()
+    # The 6 (one visit's worth) is neither a Gi* hot spot (an isolated cell: Gi* tests
+    # its surroundings) nor in the power few; the 5 (0.42 a month) rounds to no visit;
+    # the single and 2-record cells fail the floor of 3 events.
+    assert set(res.plan["count"]) == {60, 30, 18}
+    assert res.plan["power_few"].all() and res.plan["evidence"].str.contains("power few").all()
+    # The quiet neighbourhood gets nothing and the log says to patrol it by the neighbourhood plan.
+    assert "Quiet" not in set(res.plan["neighbourhood"]) and res.neighbourhoods_without_places == ("Quiet",)
+    assert "no micro-place in Quiet clears the floor of 6 events" in caplog.text
+    assert "neighbourhood plan instead" in caplog.text
+    # Halving the visit rate (one daily visit per two events a month) halves the dose.
+    half = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
+                        events_per_daily_visit=2.0).plan.set_index("count")
+    assert half.loc[60, "visits_per_day"] == 3 and half.loc[30, "visits_per_day"] == 1
+    assert 18 in half.index and half.loc[18, "visits_per_day"] == 1  # 0.75 rounds half up to 1
+    # min_events binds on a short window: one month of 2 records each is 2 a month, yet too few.
+    strict = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
+                          min_events=20)
+    assert set(strict.plan["count"]) == {60, 30}
+
+
+def test_daily_minutes_budget_trims_lowest_ranked_visits(dosage_case, caplog):
+    points, nb, area = dosage_case
+    kw = dict(harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic")
+    full = plan_patrols(points, nb, area, **kw).plan
+    with caplog.at_level(logging.INFO, logger="pli.patrols"):
+        cut = plan_patrols(points, nb, area, daily_minutes_budget=75, **kw).plan  # five 15-minute visits
+    assert full["visits_per_day"].sum() > 5 and cut["visits_per_day"].sum() == 5
+    assert list(cut["visits_per_day"]) == [3, 2] and list(cut["place_id"]) == list(full["place_id"][:2])
+    assert "trimmed from its lowest-ranked places" in caplog.text
+    with pytest.raises(InputError, match="daily_minutes_budget"):
+        plan_patrols(points, nb, area, daily_minutes_budget=10, **kw)
+    with pytest.raises(InputError, match="min_events"):
+        plan_patrols(points, nb, area, min_events=0, **kw)
+    with pytest.raises(InputError, match="events_per_daily_visit"):
+        plan_patrols(points, nb, area, events_per_daily_visit=0, **kw)
+
+
+def test_plan_says_which_crimes_and_period_and_manifest(planted_plan, planted, caplog):
+    import json
+
+    plan = planted_plan
+    assert plan.period_label == "2024-01 to 2024-12" and plan.window_months == 12
+    assert (plan.plan["period"] == "2024-01 to 2024-12").all()
+    assert (plan.plan["categories"] == "Violence and sexual offences; Robbery; Possession of weapons").all()
+    gj = plan.to_geojson_frame()
+    assert {"period", "categories", "events_per_month"} <= set(gj.columns)
+    man = json.loads(json.dumps(plan.to_manifest()))  # JSON-ready
+    assert man["categories"] == ["Violence and sexual offences", "Robbery", "Possession of weapons"]
+    assert (man["start_month"], man["end_month"], man["period"]) == ("2024-01", "2024-12", "2024-01 to 2024-12")
+    assert man["records_selected"] == 20_300 and man["records_outside_area"] == 0 and man["records_used"] == 20_300
+    assert man["places_planned"] == len(plan.plan) and man["visits_per_day"] == plan.plan["visits_per_day"].sum()
+    assert man["hotspot_method"] == "permutation" and man["permutations"] == 199 and man["seed"] == 7
+    conc = plan.concentration
+    borough = conc.loc[(conc["neighbourhood"] == "Borough-wide") & (conc["place_kind"] == "grid")].iloc[0]
+    assert man["concentration_borough_wide"]["power_few_places"] == borough["power_few_places"]
+    assert man["cells"] == int((plan.places["place_kind"] == "grid").sum())
+    # The selection log names the real months, not "first to last".
+    points, neighbourhoods, area = planted
+    with caplog.at_level(logging.INFO, logger="pli.patrols"):
+        select_points(points, start_month="2024-01")
+    assert "2024-01 to 2024-12 (12 months)" in caplog.text and "first" not in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:The alternative hypothesis:DeprecationWarning")
+def test_gi_star_permutation_p_is_pseudo_p_and_empty_cells_are_not_cold():
+    import esda
+
+    grid = build_grid(gpd.GeoSeries([shapely.box(0, 0, 3_000, 3_000)], crs=BNG), cell_size_m=150)
+    # Continuous values (no ties): the p is esda's folded p_sim, doubled.
+    y = np.random.default_rng(2).gamma(2.0, 1.0, len(grid))
+    res = grid_hotspots(y, grid, permutations=99, seed=1, fdr=False)
+    from pli.patrols import _grid_graph
+
+    g = esda.G_Local(y, _grid_graph(grid, "queen")[0], transform="B", star=True, permutations=99, seed=1, n_jobs=1)
+    np.testing.assert_allclose(res.table["gi_p_sim"], g.p_sim, atol=1e-6)
+    np.testing.assert_allclose(res.table["gi_p"], np.minimum(1, 2 * res.table["gi_p_sim"]))
+    # Sparse counts: an empty cell among empty cells is the smallest Gi* any permutation
+    # can give; ties count in both tails, so it is not a "cold spot".
+    sparse = np.zeros(len(grid))
+    sparse[np.random.default_rng(3).choice(len(grid), 40, replace=False)] = 1.0
+    sparse[[210, 211, 230, 231]] = 12.0
+    hot = grid_hotspots(sparse, grid, permutations=99, seed=1)
+    t = hot.table
+    assert (t["gi_bin"] >= 0).all()
+    # 400 cells, 99 permutations: the floor 2/100 could never pass BH at alpha/400, so
+    # the planted block's p was re-tested with more permutations and is significant.
+    assert t["gi_bin"].iloc[[210, 211, 230, 231]].min() >= 2 and (t["gi_q"].iloc[[210, 211, 230, 231]] <= 0.05).all()
+    assert t["gi_permutations"].iloc[210] > 99 and t["gi_p"].iloc[210] < 2 / 100
+    assert t.loc[t["gi_permutations"] == 99, "gi_p"].min() >= 2 / 100 - 1e-12
+
+
+def test_snap_places_from_police_uk_text_or_shared_coordinates(planted, caplog):
+    points, neighbourhoods, area = planted
+    kw = dict(harm_weights=HARM, start_month="2024-01", hotspot_method="analytic")
+    sub = points.iloc[:3_000]
+    with caplog.at_level(logging.INFO, logger="pli.patrols"):
+        res = plan_patrols(sub, neighbourhoods, area, **kw)
+    assert "police.uk 'On or near" in caplog.text
+    assert (res.places["place_kind"] == "snap").sum() > 0
+    # Exact, unshared coordinates without police.uk text: not snapped.
+    plain = sub.drop(columns="location")
+    assert (plan_patrols(plain, neighbourhoods, area, **kw).places["place_kind"] == "snap").sum() == 0
+    assert (plan_patrols(sub, neighbourhoods, area, snap=False, **kw).places["place_kind"] == "snap").sum() == 0
+
+
+def test_kde_frame_is_exposed(planted):
+    points, neighbourhoods, area = planted
+    res = plan_patrols(points, neighbourhoods, area, harm_weights=HARM, start_month="2024-01",
+                       hotspot_method="analytic", kde=True, kde_cell_size_m=100)
+    frame = res.kde_frame()
+    assert frame.crs.to_epsg() == 27700 and (frame.geom_type == "Polygon").all()
+    assert {"density", "bandwidth_m", "period", "categories"} <= set(frame.columns)
+    peak = frame.geometry.iloc[int(frame["density"].to_numpy().argmax())].centroid
+    assert peak.distance(shapely.Point(HOT)) < 150
+    assert res.to_manifest()["kde"]["bandwidth_m"] == pytest.approx(res.kde.bandwidth_m)
+    assert plan_patrols(points.iloc[:2_000], neighbourhoods, area, harm_weights=HARM, start_month="2024-01",
+                        hotspot_method="analytic").kde_frame() is None
