@@ -181,6 +181,8 @@ def run_index(
             log.info("patrols: public mode writes no point-level or patrol outputs")
         else:
             plan = _plan_patrols(cfg, sources, nb, boundaries, harm_weights, step)
+            if plan is not None:
+                _warn_period_mismatch(plan, table)
 
     rankings = _rankings_frame(lsoa, table, result)
     published, published_raw = (_suppress_small(rankings, table, cfg, sources) if cfg.output.public
@@ -249,6 +251,19 @@ def _study_area_rates(cfg: StudyConfig, table) -> dict[str, float]:
         else:
             out[spec.name] = float(table.values[spec.name].mean())
     return out
+
+
+def _warn_period_mismatch(plan, table) -> None:
+    """Patrol points from another period than the index's crime deserve a loud note."""
+    start, end = getattr(plan, "start_month", None), getattr(plan, "end_month", None)
+    if not start or not end:
+        return
+    for name, period in table.periods.items():
+        lo, _, hi = period.partition(" to ")
+        if hi and (end < lo or start > hi):
+            log.warning("patrols: the patrol points cover %s to %s but indicator %s covers %s; "
+                        "the patrol plan and the index describe different periods", start, end, name, period)
+            return
 
 
 def _period_label(table) -> str:
