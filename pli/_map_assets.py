@@ -17,6 +17,7 @@ import json
 import re
 from typing import Sequence
 
+import folium
 import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
@@ -25,10 +26,12 @@ from pli.errors import PliError
 
 __all__ = [
     "Attribution",
+    "KeepInFront",
     "LabelLayer",
     "LegendControl",
     "MapPanel",
     "FitView",
+    "ResponsiveLayers",
     "escape_series",
     "escape_text",
     "format_number",
@@ -181,9 +184,10 @@ PAGE_CSS = """
 .pli-legend h4{margin:0 0 4px 0;font-size:12px;font-weight:bold}
 .pli-legend .pli-row{display:flex;align-items:center;margin:1px 0}
 .pli-legend .pli-sw{width:16px;height:12px;margin-right:6px;border:1px solid #777;flex:none}
-.pli-legend .pli-line{width:16px;height:0;margin-right:6px;flex:none}
+.pli-legend .pli-line{width:18px;height:0;margin-right:6px;flex:none}
 .pli-legend .pli-dot{width:10px;height:10px;border-radius:50%;margin:0 9px 0 3px;flex:none}
 .pli-legend p{margin:3px 0 0 0;font-size:11px;color:#444}
+.pli-legend .pli-strong{font-weight:bold}
 .pli-label{font:11px/1.1 "Helvetica Neue",Arial,sans-serif;color:#333;white-space:normal;
   width:max-content;max-width:96px;text-align:center;
   text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;pointer-events:none;
@@ -199,17 +203,39 @@ PAGE_CSS = """
 .pli-profile th{text-align:left;padding:1px 8px 1px 0;vertical-align:top;font-weight:600}
 .pli-profile td{padding:1px 0;vertical-align:top}
 .pli-profile .pli-lsoas{max-height:140px;overflow-y:auto}
+.pli-profile-panel{max-height:calc(100vh - 440px);min-height:90px;overflow:auto}
 .leaflet-control-layers-expanded{max-height:70vh;overflow-y:auto}
+@media (max-width:600px){
+  .pli-panel{max-width:calc(100vw - 70px);padding:5px 8px}
+  .pli-title h1{font-size:13px}
+  .pli-title p{display:none}
+  .pli-title p.pli-sensitive,.pli-title p.pli-sim{display:inline-block;font-size:11px}
+  .pli-legend{max-width:170px;padding:4px 6px;font-size:10px;line-height:1.15}
+  .pli-legend h4{font-size:10px;margin-bottom:2px}
+  .pli-legend p{display:none}
+  .pli-legend .pli-sw{width:11px;height:9px}
+  .pli-profile-panel{max-height:30vh}
+  .pli-profile-panel .pli-lsoas{display:none}
+  .leaflet-control-layers-expanded{max-height:60vh;font-size:11px}
+  .pli-legend[data-legend="neighbourhoods"]{display:none}
+  .leaflet-control-attribution{font-size:9px;line-height:1.2}
+  .leaflet-control-scale{display:none}
+  .leaflet-bottom.leaflet-left{bottom:26px}
+}
 </style>
 """
 
 
+_DASHES = {"dashed": "dashed", "dotted": "dotted", "solid": "solid"}
+
+
 def legend_html(
     title: str,
-    items: Sequence[tuple[str, str]],
+    items: Sequence[tuple],
     *,
     kind: str = "swatch",
     note: str | None = None,
+    opacity: float = 1.0,
 ) -> str:
     """HTML for one legend box; every text argument is escaped here.
 
@@ -217,27 +243,44 @@ def legend_html(
     ----------
     title : str
         Legend heading.
-    items : sequence of (colour, label)
-        Colours are hex strings produced by pli; labels are any text.
+    items : sequence of (colour, label) or (colour, label, options)
+        Colours are hex strings produced by pli; labels are any text.  ``options``
+        (a dict) styles one row: ``width`` (line width in px), ``dash``
+        (``"solid"``, ``"dashed"`` or ``"dotted"``), ``border`` (outline colour of a
+        swatch or dot), ``bold`` (label in bold).
     kind : {"swatch", "line", "dot"}
         Filled box for areas, a line for outlines, a dot for points.
     note : str, optional
         Small print under the entries.
+    opacity : float
+        Fill opacity of swatches and dots; pass the map's own so the key matches it.
     """
     css = {"swatch": "pli-sw", "line": "pli-line", "dot": "pli-dot"}[kind]
+    alpha = min(max(float(opacity), 0.0), 1.0)
     rows = []
-    for colour, label in items:
-        colour = colour if re.fullmatch(r"#[0-9a-fA-F]{3,8}", colour) else "#999999"
+    for item in items:
+        colour, label = item[0], item[1]
+        options = item[2] if len(item) > 2 else {}
+        colour = _safe_colour(colour)
         if kind == "line":
-            style = f"border-top:3px solid {colour}"
+            width = min(max(float(options.get("width", 3)), 0.5), 8)
+            dash = _DASHES.get(options.get("dash", "solid"), "solid")
+            style = f"border-top:{width:g}px {dash} {colour}"
         else:
-            style = f"background:{colour}"
+            style = f"background:{colour};opacity:{alpha:g}" if alpha < 1 else f"background:{colour}"
+            if "border" in options:
+                style += f";border:2px solid {_safe_colour(options['border'])}"
+        text_css = ' class="pli-strong"' if options.get("bold") else ""
         rows.append(
             f'<div class="pli-row"><span class="{css}" style="{style}"></span>'
-            f"<span>{escape_text(label)}</span></div>"
+            f"<span{text_css}>{escape_text(label)}</span></div>"
         )
     foot = f"<p>{escape_text(note)}</p>" if note else ""
     return f"<h4>{escape_text(title)}</h4>{''.join(rows)}{foot}"
+
+
+def _safe_colour(colour: object) -> str:
+    return colour if isinstance(colour, str) and re.fullmatch(r"#[0-9a-fA-F]{3,8}", colour) else "#999999"
 
 
 class LegendControl(MacroElement):
@@ -338,28 +381,134 @@ class Attribution(MacroElement):
 
 
 class FitView(MacroElement):
-    """Fit the map to bounds, leaving room for the side panels on wide screens."""
+    """Fit the map to bounds in the part of the window the panels leave free.
+
+    Add it after every panel and the layer control: it measures the title panel
+    (``.pli-title``) and the layer control, then chooses between fitting beside the
+    title and fitting below it, whichever shows the area larger.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }};
-            var wide = map.getSize().x > 900;
-            map.fitBounds({{ this.bounds|tojson }}, {
-                paddingTopLeft: [wide ? {{ this.side }} : 10, 10],
-                paddingBottomRight: [wide ? {{ this.side }} : 10, 10]
+            var bounds = L.latLngBounds({{ this.bounds|tojson }});
+            var fitting = false, touched = false;
+            var fit = function () {
+            var box = map.getContainer().getBoundingClientRect();
+            var size = map.getSize();
+            var extent = function (sel) {
+                var el = map.getContainer().querySelector(sel);
+                if (!el || el.offsetWidth === 0) { return null; }
+                var r = el.getBoundingClientRect();
+                return {left: r.left - box.left, right: r.right - box.left, bottom: r.bottom - box.top, width: r.width};
+            };
+            var title = extent('.pli-title');
+            var layers = extent('.leaflet-control-layers-expanded');
+            var right = layers && layers.width < size.x / 2 ? size.x - layers.left + 10 : 10;
+            map.getContainer().querySelectorAll('.leaflet-bottom.leaflet-right .pli-legend').forEach(function (el) {
+                var r = el.getBoundingClientRect();
+                if (el.style.display !== 'none' && r.width && r.width < size.x / 3) { right = Math.max(right, box.right - r.left + 10); }
             });
+            var legend = 0;
+            map.getContainer().querySelectorAll('.leaflet-bottom.leaflet-left .pli-legend').forEach(function (el) {
+                if (el.style.display !== 'none') { legend = Math.max(legend, el.getBoundingClientRect().right - box.left); }
+            });
+            var wide = size.x > 900;
+            var options = [];
+            if (title) {
+                options.push({tl: [title.right + 10, 10], br: [right, 10]});
+                options.push({tl: [wide ? legend + 10 : 10, title.bottom + 10], br: [right, 10]});
+            } else {
+                options.push({tl: [wide ? legend + 10 : 10, 10], br: [right, 10]});
+            }
+            var best = null, bestZoom = -Infinity;
+            options.forEach(function (o) {
+                var free = size.x - o.tl[0] - o.br[0];
+                if (free < 120) { return; }
+                var z = map.getBoundsZoom(bounds, false, L.point(o.tl).add(o.br));
+                if (z > bestZoom) { bestZoom = z; best = o; }
+            });
+            best = best || {tl: [10, 10], br: [10, 10]};
+            fitting = true;
+            map.fitBounds(bounds, {paddingTopLeft: best.tl, paddingBottomRight: best.br, animate: false});
+            fitting = false;
+            };
+            fit();
+            // Until the reader moves the map, a resized window (or a page laid out
+            // late) is fitted again rather than left showing the first fit.
+            map.on('dragstart popupopen autopanstart', function () { touched = true; });
+            map.on('zoomstart', function () { if (!fitting) { touched = true; } });
+            map.on('resize', function () { if (!touched) { fit(); } });
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, bounds: list[list[float]], *, side: int = 300):
+    def __init__(self, bounds: list[list[float]]):
         super().__init__()
         self._name = "FitView"
         self.bounds = [[float(v) for v in corner] for corner in bounds]
-        self.side = int(side)
+
+
+class KeepInFront(MacroElement):
+    """Restack outline layers above the themes whenever the theme or an overlay changes.
+
+    folium's ``keep_in_front`` only reacts to ``overlayadd``; switching the base theme
+    (a radio button) would otherwise draw the new choropleth over the boundaries.
+    ``layers`` are brought to front in the order given (last ends on top).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layers = [{% for name in this.names %}{{ name }}{{ "," if not loop.last }}{% endfor %}];
+            var restack = function () {
+                layers.forEach(function (layer) {
+                    if (map.hasLayer(layer) && layer.bringToFront) { layer.bringToFront(); }
+                });
+            };
+            map.on('baselayerchange overlayadd', restack);
+            restack();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *layers):
+        super().__init__()
+        self._name = "KeepInFront"
+        self.names = [layer.get_name() for layer in layers if layer is not None]
+
+
+class ResponsiveLayers(MacroElement):
+    """Collapse the layer control to its icon on narrow screens (phones)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var ctl = {{ this.control }};
+            if (map.getSize().x >= {{ this.min_width }}) { return; }
+            ctl.collapse();
+            var box = ctl.getContainer();
+            L.DomEvent.on(box, 'mouseenter', ctl.expand, ctl);
+            L.DomEvent.on(box, 'mouseleave', ctl.collapse, ctl);
+            map.on('click', ctl.collapse, ctl);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, control, *, min_width: int = 700):
+        super().__init__()
+        self._name = "ResponsiveLayers"
+        self.control = control.get_name()
+        self.min_width = int(min_width)
 
 
 class LabelLayer(MacroElement):
@@ -385,6 +534,42 @@ class LabelLayer(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var data = {{ this.data|tojson }};
+            var parent = {{ this._parent.get_name() }};
+            var map = {{ this.map_name() }};
+            var pad = [10, 10];
+            var title = map.getContainer().querySelector('.pli-title');
+            if (title) {
+                var tb = title.getBoundingClientRect(), mb = map.getContainer().getBoundingClientRect();
+                pad = [Math.round(tb.right - mb.left + 10), Math.round(tb.bottom - mb.top + 10)];
+            }
+            if (!map._pliDeclutter) {
+                // Hide a name that would sit on a number or on a name shown before it.
+                // Boxes come from the markers' map positions, not the DOM, so they are
+                // right even while a zoom animation is still moving the elements.
+                map._pliMarks = [];
+                map._pliDeclutter = function () {
+                    var boxes = [];
+                    var box = function (mark) {
+                        var p = map.latLngToContainerPoint(mark.marker.getLatLng());
+                        var w = mark.el.offsetWidth / 2, h = mark.el.offsetHeight / 2;
+                        return {left: p.x - w, right: p.x + w, top: p.y - h, bottom: p.y + h};
+                    };
+                    var overlaps = function (a, b) {
+                        return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+                    };
+                    var shown = map._pliMarks.filter(function (mark) { return map.hasLayer(mark.marker); });
+                    shown.forEach(function (mark) { if (mark.number) { boxes.push(box(mark)); } });
+                    shown.forEach(function (mark) {
+                        if (mark.number) { return; }
+                        var r = box(mark);
+                        var clash = boxes.some(function (o) { return overlaps(r, o); });
+                        mark.el.style.visibility = clash ? 'hidden' : '';
+                        if (!clash) { boxes.push(r); }
+                    });
+                };
+                map.on('zoomend overlayadd overlayremove', map._pliDeclutter);
+                map.whenReady(function () { setTimeout(map._pliDeclutter, 0); });
+            }
             L.geoJSON(data, {
                 pointToLayer: function (feature, latlng) {
                     var el = document.createElement('div');
@@ -396,12 +581,13 @@ class LabelLayer(MacroElement):
                         zIndexOffset: {{ this.z_offset|tojson }},
                         keyboard: false
                     });
+                    map._pliMarks.push({marker: m, el: el, number: el.className === 'pli-number'});
                     if (feature.properties.popup) {
-                        m.bindPopup(feature.properties.popup, {maxWidth: 380});
+                        m.bindPopup(feature.properties.popup, {maxWidth: 380, autoPanPaddingTopLeft: pad});
                     }
                     return m;
                 }
-            }).addTo({{ this._parent.get_name() }});
+            }).addTo(parent);
         })();
         {% endmacro %}
         """
@@ -419,6 +605,15 @@ class LabelLayer(MacroElement):
         self.interactive = bool(interactive)
         # Leaflet stacks markers by latitude; an offset keeps numbers above names.
         self.z_offset = int(z_offset)
+
+    def map_name(self) -> str:
+        """JavaScript name of the map this layer ends up on (its parent may be a group)."""
+        node = self._parent
+        while node is not None and not isinstance(node, folium.Map):
+            node = getattr(node, "_parent", None)
+        if node is None:
+            raise PliError("LabelLayer must be added to a folium Map or to a layer on one")
+        return node.get_name()
 
 
 def format_number(values: pd.Series, fmt: str, *, missing: str = "n/a") -> pd.Series:

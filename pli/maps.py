@@ -57,7 +57,9 @@ from pli._map_assets import (
     LegendControl,
     Attribution,
     FitView,
+    KeepInFront,
     MapPanel,
+    ResponsiveLayers,
     escape_series,
     escape_text,
     format_number,
@@ -116,7 +118,24 @@ GI_LABELS: dict[int, str] = {
     -3: "Coldspot 99% confidence",
 }
 NEIGHBOURHOOD_COLOUR = "#1a1a1a"
-PATROL_COLOUR = "#6a3d9a"
+# Teal lies outside the YlOrRd scale, so patrol places stay visible on the darkest class.
+PATROL_COLOUR = "#00a6c8"
+PATROL_FILL = "#d9f6fc"
+UPPER_COLOUR = "#3a3a3a"
+HARM_UNIT = "days of prison-equivalent harm (CCHI-style)"
+SCORE_NOTE = "Score: 0 = borough average; higher = higher priority."
+LISA_NOTE = (
+    "LISA (local Moran's I) marks areas that score like their neighbours more than "
+    "chance would give: High-High is a cluster of high-priority areas."
+)
+FDR_NOTE = (
+    "The same clusters after a stricter test (false discovery rate) that allows for "
+    "testing every area at once: what remains is the most reliable."
+)
+GI_NOTE = (
+    "Gi* looks at each area together with its neighbours: a hotspot is a group of "
+    "high scores too strong to be chance, a coldspot a group of low scores."
+)
 
 _LSOA_COLUMNS = (
     "lsoa_name", "ward_code", "ward_name", "score", "rank", "decile",
@@ -277,6 +296,17 @@ class _Classes:
     colours: list[str]
     labels: list[str]
     title: str
+    unit: str = "class"
+
+    def position_text(self) -> pd.Series:
+        """Per LSOA, e.g. ``"quintile 1 of 5 (highest 20%)"`` (1 = highest)."""
+        k = len(self.colours)
+        position = k - self.codes
+        text = self.unit + " " + format_number(position, ".0f") + f" of {k}"
+        share = f"{100 / k:.0f}%"
+        text = text.where(position != 1, text + f" (highest {share})")
+        text = text.where(position != k, text + f" (lowest {share})")
+        return text.where(position.notna(), "class n/a")
 
     def colour_of(self) -> pd.Series:
         palette = np.asarray(self.colours + ["#cccccc"], dtype=object)
@@ -313,7 +343,7 @@ def _classify(values: pd.Series, *, k: int, what: str) -> _Classes:
         prefix = f"{unit.capitalize()} {position}" + (f" ({tag})" if tag else "")
         labels.append(f"{prefix}: {lo:.2f} to {hi:.2f}")
     title = f"{what} ({unit}s, 1 = highest)" if unit != "class" else f"{what} ({k_eff} quantile classes)"
-    return _Classes(codes=codes, colours=_sequential(k_eff), labels=labels, title=title)
+    return _Classes(codes=codes, colours=_sequential(k_eff), labels=labels, title=title, unit=unit)
 
 
 def _classify_deciles(frame: pd.DataFrame, *, what: str) -> _Classes:
@@ -328,7 +358,9 @@ def _classify_deciles(frame: pd.DataFrame, *, what: str) -> _Classes:
         tag = " (highest 10%)" if d == 1 else (" (lowest 10%)" if d == 10 else "")
         rng = f": {lo:.2f} to {hi:.2f}" if pd.notna(lo) else ": none"
         labels.append(f"Decile {d}{tag}{rng}")
-    return _Classes(codes=codes, colours=_sequential(10), labels=labels, title=f"{what} (deciles, 1 = highest)")
+    return _Classes(
+        codes=codes, colours=_sequential(10), labels=labels, title=f"{what} (deciles, 1 = highest)", unit="decile"
+    )
 
 
 def _label(labels: dict[str, str], key: str) -> str:
@@ -392,16 +424,19 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         line = f"<br>{i}. " + escape_series(label) + value.where(value == "", " (" + value + ")")
         drivers.append(line.where(label.notna().to_numpy(), ""))
     harm = (
-        "<br>Crime harm: " + format_number(lsoa["harm"], ",.0f")
+        "<br>Crime harm: " + format_number(lsoa["harm"], ",.0f") + f" {HARM_UNIT}"
         if "harm" in lsoa.columns
         else pd.Series("", index=lsoa.index)
     )
+    score_line = (
+        "<br>Priority score <b>" + format_number(lsoa["score"], ".2f") + "</b> (0 = borough average)"
+        + ", rank " + format_number(lsoa["rank"], ".0f") + f" of {n:,} (1 = highest)"
+    )  # fmt: skip
     props = pd.DataFrame(index=lsoa.index)
     props["tip"] = (
         head
-        + "<br>Score <b>" + format_number(lsoa["score"], ".2f") + "</b>"
-        + ", rank " + format_number(lsoa["rank"], ".0f") + f" of {n:,}"
-        + ", decile " + format_number(lsoa["decile"], ".0f")
+        + score_line
+        + "<br>Map class: " + index_classes.position_text()
         + "<br>Population: " + format_number(lsoa["population"], ",.0f")
         + harm
         + "<br><b>Top drivers</b> (contribution to score)" + drivers[0] + drivers[1] + drivers[2]
@@ -410,17 +445,18 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     for d, cls in domain_classes.items():
         props[f"c_{d}"] = cls.colour_of()
         props[f"tip_{d}"] = (
-            head + "<br>" + escape_text(domain_titles[d]) + " score: <b>"
-            + format_number(lsoa[d], ".2f") + "</b>"
+            head + "<br>" + escape_text(domain_titles[d]) + " domain score: <b>"
+            + format_number(lsoa[d], ".2f") + "</b> (0 = borough average), " + cls.position_text()
+            + score_line
         )  # fmt: skip
     for col in ("lisa_cluster", "lisa_cluster_fdr"):
         cat = lsoa[col].astype("string").fillna("Not significant")
         props[f"c_{col}"] = cat.map(LISA_COLOURS).astype(object)
-        props[f"tip_{col}"] = head + "<br>LISA cluster: <b>" + escape_series(cat) + "</b>"
+        props[f"tip_{col}"] = head + "<br>Cluster: <b>" + escape_series(cat) + "</b>" + score_line
     gi = pd.to_numeric(lsoa["gi_bin"], errors="coerce").fillna(0).astype(int)
     props["c_gi"] = gi.map(GI_COLOURS).astype(object)
     gi_text = lsoa["gi_label"].astype("string").fillna(gi.map(GI_LABELS).astype("string"))
-    props["tip_gi"] = head + "<br>Gi*: <b>" + escape_series(gi_text) + "</b>"
+    props["tip_gi"] = head + "<br>Gi*: <b>" + escape_series(gi_text) + "</b>" + score_line
     web = _to_web(gpd.GeoDataFrame(props, geometry=metric, crs=METRIC_CRS))
 
     wards_metric = bundle.wards.copy()
@@ -439,11 +475,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     nb_props = pd.DataFrame(index=nb.index)
     nb_props["rank"] = nb["rank"].astype(int)
     nb_props["slug"] = _safe_slug(nb["slug"], nb["name"])
-    nb_props["popup"] = _profile_html(nb, bundle.lsoa["lsoa_name"], upper)
-    nb_props["tip"] = (
-        "<b>" + nb_props["rank"].astype(str) + ". " + escape_series(nb["name"]) + "</b>"
-        + "<br>Click the outline or number for the profile"
-    )  # fmt: skip
+    nb_props["popup"] = _profile_html(nb, bundle.lsoa["lsoa_name"], labels)
     nb_props["name"] = nb["name"].astype("string")
     neighbourhoods = _to_web(gpd.GeoDataFrame(nb_props, geometry=nb_metric.geometry, crs=METRIC_CRS))
     numbers = _to_web(
@@ -459,12 +491,20 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         log.info("maps: public output, so the %d micro-patrol places are left off", len(bundle.patrol_places))
     elif bundle.patrol_places is not None and len(bundle.patrol_places):
         pp = bundle.patrol_places
+        extra = pd.Series("", index=pp.index, dtype=object)
+        if "categories" in pp.columns:
+            cats = pp["categories"].astype("string").fillna("")
+            extra = extra + ("<br>Crime types: " + escape_series(cats)).where(cats != "", "")
+        if "period" in pp.columns:
+            per = pp["period"].astype("string").fillna("")
+            extra = extra + ("<br>Period: " + escape_series(per)).where(per != "", "")
         tip = (
             "<b>Place " + format_number(pp["place_rank"], ".0f") + ", neighbourhood "
             + format_number(pp["neighbourhood_rank"], ".0f") + " (" + escape_series(pp["neighbourhood"]) + ")</b>"
             + "<br>" + escape_series(pp["location"])
-            + "<br>Crimes: " + format_number(pp["count"], ",.0f")
-            + ", harm: " + format_number(pp["harm"], ",.0f")
+            + "<br>Crimes recorded: " + format_number(pp["count"], ",.0f")
+            + "<br>Crime harm: " + format_number(pp["harm"], ",.0f") + f" {HARM_UNIT}"
+            + extra
             + "<br>Gi*: " + escape_series(pp["gi_label"])
             + "<br>Suggested visits per day: " + format_number(pp["visits_per_day"], ".1f")
         )  # fmt: skip
@@ -509,7 +549,20 @@ def _safe_slug(slug: pd.Series, name: pd.Series) -> pd.Series:
     return clean.where(clean != "", "neighbourhood").astype(object)
 
 
-def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, upper: str) -> pd.Series:
+def _readable_drivers(drivers: pd.Series, labels: dict[str, str]) -> pd.Series:
+    """``"crime_harm_rate;violence_rate"`` -> ``"Crime harm rate; Violence rate"``."""
+    parts = drivers.astype("string").fillna("").str.split(";").explode().str.strip()
+    parts = parts[parts.fillna("") != ""]
+    lookup = {str(k): str(v) for k, v in labels.items()}
+    lookup.update({f"domain_{k}": v for k, v in list(lookup.items()) if not k.startswith("domain_")})
+    # Unknown identifiers (snake_case) read better prettified; free text stays as it is.
+    pretty = parts.str.removeprefix("domain_").str.replace("_", " ").str.capitalize()
+    fallback = pretty.where(parts.str.contains("_"), parts)
+    named = parts.map(lookup).astype(object).fillna(fallback.astype(object))
+    return named.groupby(level=0).agg("; ".join).reindex(drivers.index).fillna("")
+
+
+def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, labels: dict[str, str]) -> pd.Series:
     """The neighbourhood profile (escaped HTML), one per neighbourhood."""
     codes = nb["lsoa_codes"].astype("string").fillna("").str.split(";").explode().str.strip()
     codes = codes[codes.fillna("") != ""]
@@ -521,9 +574,10 @@ def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, upper: str) -> pd.Ser
         '<div class="pli-profile"><h3>' + nb["rank"].astype(int).astype(str) + ". "
         + escape_series(nb["name"]) + "</h3><table>"
         + "<tr><th>Population</th><td>" + format_number(nb["population"], ",.0f") + "</td></tr>"
-        + "<tr><th>Share of borough harm</th><td>" + format_number(share, ".1f") + "%</td></tr>"
-        + "<tr><th>Mean index score</th><td>" + format_number(nb["mean_score"], ".2f") + "</td></tr>"
-        + "<tr><th>Top drivers</th><td>" + escape_series(nb["top_drivers"]) + "</td></tr>"
+        + "<tr><th>Share of borough harm</th><td>" + format_number(share, ".1f") + "% of borough crime harm</td></tr>"
+        + "<tr><th>Mean index score</th><td>" + format_number(nb["mean_score"], ".2f")
+        + " (0 = borough average)</td></tr>"
+        + "<tr><th>Top drivers</th><td>" + escape_series(_readable_drivers(nb["top_drivers"], labels)) + "</td></tr>"
         + "<tr><th>LSOAs (" + format_number(nb["n_lsoas"], ".0f") + ")</th><td>"
         + '<ul class="pli-lsoas" style="margin:0;padding-left:16px">' + lsoa_list + "</ul></td></tr>"
         + "</table></div>"
@@ -533,7 +587,7 @@ def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, upper: str) -> pd.Ser
 # --------------------------------------------------------------------- folium pages
 
 
-def _style(colour_col: str, *, opacity: float = 0.75) -> Callable[[dict], dict]:
+def _style(colour_col: str, *, opacity: float) -> Callable[[dict], dict]:
     def style(feature: dict) -> dict:
         return {
             "fillColor": feature["properties"][colour_col],
@@ -572,13 +626,14 @@ def _theme_layer(
     colour: str,
     tip: str,
     show: bool,
+    opacity: float,
 ) -> folium.GeoJson:
     layer = folium.GeoJson(
         _collection(features, (colour, tip)),
         name=escape_text(name),
         overlay=False,
         show=show,
-        style_function=_style(colour),
+        style_function=_style(colour, opacity=opacity),
         highlight_function=_highlight,
         tooltip=folium.GeoJsonTooltip(fields=[tip], labels=False, sticky=True, class_name="pli-tip"),
     )
@@ -612,7 +667,10 @@ def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) 
             max_zoom=19,
         ).add_to(m)
     m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")
-    FitView([[south, west], [north, east]]).add_to(m)
+    # Grey tiles show through a translucent fill and shift the colours; without tiles
+    # a near-opaque fill keeps the map's colours those of the legend.
+    m._pli_opacity = 0.8 if tiles else 0.9
+    m._pli_bounds = [[float(south), float(west)], [float(north), float(east)]]
     return m
 
 
@@ -625,7 +683,7 @@ def _title_html(area: AreaSpec, period: str, heading: str, prep: _Prepared, *, e
     return (
         f"{marking}<h1>{escape_text(area.name)}: {escape_text(title)}</h1>"
         f"<p>Small areas: LSOAs. Upper layer: {escape_text(prep.upper_label)}. "
-        "Hover an area for details; click a numbered neighbourhood for its profile.</p>"
+        "Hover an area for details. Click a neighbourhood's number for its profile.</p>"
         f"{note}{sim}{extra}"
     )
 
@@ -636,12 +694,13 @@ def _page_title(m: folium.Map, text: str) -> None:
 
 def _attribution(prep: _Prepared, area: AreaSpec) -> str:
     year = _dt.date.today().year
-    text = f"Boundaries: ONS and OS \u00a9 Crown copyright and database right {year}"
+    return f"Boundaries: ONS and OS \u00a9 Crown copyright and database right {year}; " + _data_credit(area)
+
+
+def _data_credit(area: AreaSpec) -> str:
     if area.simulated:
-        text += "; crime and deprivation: SIMULATED by pli (demo)"
-    elif prep.places is not None:
-        text += "; crime: police.uk, Open Government Licence v3.0"
-    return text
+        return "crime and deprivation: SIMULATED by pli (demo)"
+    return "crime: police.uk, Open Government Licence v3.0"
 
 
 def _add_context(
@@ -651,7 +710,11 @@ def _add_context(
     lsoa_bounds: Optional[tuple[float, ...]] = None,
     focus_rank: Optional[int] = None,
 ) -> list:
-    """Upper-layer boundaries and names, neighbourhoods, patrol places; returns layers to keep in front."""
+    """Upper-layer boundaries and names, neighbourhoods, patrol places.
+
+    Returns the layers to keep above the themes, bottom first: upper-layer
+    boundaries, neighbourhood outlines, patrol places (when shown).
+    """
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
     if lsoa_bounds is not None:
@@ -660,7 +723,7 @@ def _add_context(
     ward_layer = folium.GeoJson(
         wards[["tip", "geometry"]],
         name=escape_text(f"{upper} boundaries"),
-        style_function=lambda _: {"fill": False, "color": "#3a3a3a", "weight": 1.4, "opacity": 0.9},
+        style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
         interactive=False,
     )
     ward_layer.add_to(m)
@@ -680,30 +743,39 @@ def _add_context(
             "dashArray": None if focused or focus_rank is None else "6 6",
         }
 
+    # On a canvas an unfilled outline still catches the mouse across its whole
+    # interior, hiding the LSOA tooltips under it: the outline takes no events and
+    # the number markers carry the profile popup.
     nb_layer = folium.GeoJson(
-        nb[["rank", "tip", "popup", "geometry"]],
+        nb[["rank", "geometry"]],
         name="Neighbourhood outlines",
         control=False,
         style_function=nb_style,
-        highlight_function=lambda _: {"weight": 6, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True, class_name="pli-tip"),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=380),
+        interactive=False,
     )
     nb_group.add_child(nb_layer)
     nb_group.add_child(LabelLayer(prep.number_points, css_class="pli-number", interactive=True, z_offset=1000))
     nb_group.add_to(m)
-    front = [ward_layer, nb_layer]
+    if focus_rank is None:
+        rows = [
+            (NEIGHBOURHOOD_COLOUR, "Priority neighbourhood, numbered by rank (1 = highest)", {"width": 3}),
+            (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
+        ]
+    else:
+        rows = [
+            ("#0a0a0a", "This neighbourhood", {"width": 5, "bold": True}),
+            ("#333333", "Other priority neighbourhoods", {"width": 2, "dash": "dashed"}),
+            (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
+        ]
     LegendControl(
-        legend_html(
-            "Priority neighbourhoods",
-            [(NEIGHBOURHOOD_COLOUR, "Outline, numbered by rank (1 = highest)")]
-            + ([("#3a3a3a", f"{upper} boundary")]),
-            kind="line",
-        ),
+        legend_html("Priority neighbourhoods", rows, kind="line", note="Click a neighbourhood's number for its profile."),
         layer=nb_group,
         key="neighbourhoods",
+        # Bottom right: the bottom left holds the theme key (and, below the title, a profile).
+        position="bottomright",
     ).add_to(m)
 
+    place_layer = None
     if prep.places is not None:
         places = prep.places if focus_rank is None else prep.places[prep.places["nrank"] == focus_rank]
         if len(places):
@@ -715,60 +787,69 @@ def _add_context(
                 # folium's CircleMarker defaults to fill=False: ask for the fill explicitly.
                 marker=folium.CircleMarker(radius=7, fill=True) if points else None,
                 style_function=lambda _: {
-                    "color": "#ffffff",
-                    "weight": 1.5,
-                    "fillColor": PATROL_COLOUR,
-                    "fillOpacity": 0.9 if points else 0.55,
+                    "color": PATROL_COLOUR if not points else "#ffffff",
+                    "weight": 3 if not points else 2,
+                    "fillColor": PATROL_COLOUR if points else PATROL_FILL,
+                    "fillOpacity": 1.0 if points else 0.75,
                 },
                 tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True, class_name="pli-tip"),
             )
             place_layer.add_to(m)
+            row = (
+                (PATROL_COLOUR, "Place to patrol (hover for location and counts)", {"border": "#ffffff"})
+                if points
+                else (PATROL_FILL, "Place to patrol (hover for location and counts)", {"border": PATROL_COLOUR})
+            )
             LegendControl(
                 legend_html(
-                    "Micro-patrol places",
-                    [(PATROL_COLOUR, "Place to patrol (hover for location and counts)")],
-                    kind="dot" if points else "swatch",
+                    "Micro-patrol places", [row], kind="dot" if points else "swatch", opacity=1.0 if points else 0.75
                 ),
                 layer=place_layer,
                 key="patrol",
+                position="bottomright",
             ).add_to(m)
-    return front
+    return [ward_layer, nb_layer, place_layer]
 
 
 def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: str) -> None:
     """The mutually exclusive LSOA themes with their legends; ``first`` is shown."""
-    themes: list[tuple[str, str, str, str, str]] = [
-        ("index", prep.index_classes.title, "c_index", "tip", "index"),
-    ]
+    opacity = getattr(m, "_pli_opacity", 0.9)
+    themes: list[tuple[str, str, str, str]] = [("index", prep.index_classes.title, "c_index", "tip")]
     for d in prep.domain_classes:
-        themes.append((d, f"Domain: {prep.domain_titles[d]}", f"c_{d}", f"tip_{d}", d))
+        themes.append((d, f"Domain: {prep.domain_titles[d]}", f"c_{d}", f"tip_{d}"))
     themes += [
-        ("lisa", "LISA clusters (local Moran's I)", "c_lisa_cluster", "tip_lisa_cluster", "lisa"),
-        ("lisa_fdr", "LISA clusters, FDR-corrected", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr", "lisa_fdr"),
-        ("gi", "Gi* hotspots and coldspots", "c_gi", "tip_gi", "gi"),
+        ("lisa", "Clusters (LISA)", "c_lisa_cluster", "tip_lisa_cluster"),
+        ("lisa_fdr", "Clusters, strict test (FDR)", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr"),
+        ("gi", "Hotspots and coldspots (Gi*)", "c_gi", "tip_gi"),
     ]
     lisa_items = [(LISA_COLOURS[k], LISA_LABELS[k]) for k in LISA_COLOURS]
     gi_items = [(GI_COLOURS[b], GI_LABELS[b]) for b in sorted(GI_COLOURS, reverse=True)]
-    for key, name, colour, tip, legend_key in themes:
-        layer = _theme_layer(m, features, name=name, colour=colour, tip=tip, show=key == first)
+    alpha = f"{prep.lisa_alpha:g}"
+    for key, name, colour, tip in themes:
+        layer = _theme_layer(m, features, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
         if key == "index":
-            body = legend_html(prep.index_classes.title, prep.index_classes.legend_items())
+            cls = prep.index_classes
+            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
         elif key in prep.domain_classes:
             cls = prep.domain_classes[key]
-            body = legend_html(cls.title, cls.legend_items())
+            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
         elif key == "lisa":
-            body = legend_html(f"LISA clusters (pseudo p < {prep.lisa_alpha:g})", lisa_items)
+            body = legend_html(f"Clusters (LISA, pseudo p < {alpha})", lisa_items, note=LISA_NOTE, opacity=opacity)
         elif key == "lisa_fdr":
-            body = legend_html(f"LISA clusters (FDR-corrected, q < {prep.lisa_alpha:g})", lisa_items)
+            body = legend_html(f"Clusters, strict test (FDR, q < {alpha})", lisa_items, note=FDR_NOTE, opacity=opacity)
         else:
-            body = legend_html("Getis-Ord Gi* (confidence)", gi_items)
-        LegendControl(body, layer=layer, key=legend_key).add_to(m)
+            body = legend_html("Hotspots and coldspots (Gi*, confidence)", gi_items, note=GI_NOTE, opacity=opacity)
+        LegendControl(body, layer=layer, key=key).add_to(m)
 
 
 def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    m.keep_in_front(*front)
+    control = folium.LayerControl(position="topright", collapsed=False)
+    control.add_to(m)
+    ResponsiveLayers(control).add_to(m)
+    KeepInFront(*front).add_to(m)
     Attribution(escape_text(attribution)).add_to(m)
+    # Last, so it can measure the panels and the layer control it must leave free.
+    FitView(m._pli_bounds).add_to(m)
 
 
 def _render(m: folium.Map, *, offline: bool) -> str:
@@ -792,8 +873,9 @@ def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, 
     heading = "Clusters and hotspots of the Priority Localities Index"
     _page_title(m, f"{area.name}: {heading}, {period}")
     extra = (
-        "<p>LISA: an area and its neighbours are both high (High-High) or both low; "
-        "Gi*: local concentrations of high or low scores. Switch views at top right.</p>"
+        "<p>Clusters (LISA): an area and its neighbours are all high (High-High) or all low. "
+        "Hotspots (Gi*): groups of high or low scores too strong to be chance. "
+        "Switch views with the layer list.</p>"
     )
     MapPanel(
         _title_html(area, period, heading, prep, extra=extra),
@@ -818,7 +900,7 @@ def _neighbourhood_page(
     heading = f"Priority neighbourhood {rank}: {row['name']}"
     _page_title(m, f"{area.name}: {heading}, {period}")
     MapPanel(_title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
-    MapPanel(row["popup"], key="profile", position="topleft", css_class="pli-panel").add_to(m)
+    MapPanel(row["popup"], key="profile", position="topleft", css_class="pli-panel pli-profile-panel").add_to(m)
     _add_themes(m, [prep.lsoa_features[i] for i in np.sort(hits)], prep, first="index")
     bounds = tuple(gpd.GeoSeries([view], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds)
     front = _add_context(m, prep, lsoa_bounds=bounds, focus_rank=rank)
@@ -844,13 +926,45 @@ def _halo(width: float = 2.2) -> list:
     return [patheffects.withStroke(linewidth=width, foreground="white")]
 
 
-def _draw_upper(ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True) -> None:
-    wards.boundary.plot(ax=ax, color="#333333", linewidth=0.6)
-    if names:
-        pts = wards.geometry.representative_point()
-        for x, y, text in zip(pts.x, pts.y, wards["ward_name"].astype(str)):
-            # Long names on two lines collide less with their neighbours.
-            ax.annotate(textwrap.fill(text, 16), (x, y), ha="center", va="center", fontsize=5.2, color="#222222", path_effects=_halo(1.8))
+def _draw_upper(
+    ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True, avoid: Optional[gpd.GeoSeries] = None
+) -> None:
+    """Upper-layer boundaries and names.
+
+    A name whose box would cover a number circle (``avoid``) or a name already placed
+    is tried just below, then just above its spot, and left off if both clash.
+    """
+    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=0.6)
+    if not names or not len(wards):
+        return
+    size = 6.5
+    fig = ax.figure
+    pos = ax.get_position()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    # Equal aspect: the tighter direction sets map units per printed point.
+    per_pt = max((x1 - x0) / (pos.width * fig.get_figwidth() * 72), (y1 - y0) / (pos.height * fig.get_figheight() * 72))
+    texts = wards["ward_name"].astype(str).map(lambda t: textwrap.fill(t, 16)).to_numpy()
+    lines = np.char.count(texts.astype(str), "\n") + 1
+    widest = np.array([max(len(part) for part in t.split("\n")) for t in texts])
+    half_w = widest * 0.55 * size * per_pt / 2
+    half_h = lines * 1.2 * size * per_pt / 2
+    pts = wards.geometry.representative_point()
+    boxes: list[tuple[float, float, float, float]] = []
+    if avoid is not None and len(avoid):
+        r = 9 * per_pt  # number circle radius at 9 pt with padding
+        boxes = [(x - r, y - r, x + r, y + r) for x, y in zip(avoid.x, avoid.y)]
+    # Bigger areas first: their names matter more and have more room to move.
+    order = np.argsort(-wards.geometry.area.to_numpy())
+    px, py = pts.x.to_numpy(), pts.y.to_numpy()
+    for i in order:  # one pass over a few dozen upper-layer areas
+        for shift in (0.0, -2.2, 2.2):
+            cy = py[i] + shift * half_h[i]
+            box = (px[i] - half_w[i], cy - half_h[i], px[i] + half_w[i], cy + half_h[i])
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+                boxes.append(box)
+                ax.annotate(texts[i], (px[i], cy), ha="center", va="center", fontsize=size, color="#222222", path_effects=_halo(1.8))
+                break
 
 
 def _draw_numbers(ax: plt.Axes, nb: gpd.GeoDataFrame) -> None:
@@ -904,30 +1018,32 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     fig, ax = _figure_frame(area, period, "Priority Localities Index")
     lsoa.plot(ax=ax, color=classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
     upper = bundle.upper_layer_label or "Ward"
-    _draw_upper(ax, bundle.wards)
+    _draw_upper(ax, bundle.wards, avoid=bundle.neighbourhoods.geometry.representative_point())
     bundle.neighbourhoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.8)
     _draw_numbers(ax, bundle.neighbourhoods)
     _scale_bar(ax)
     handles = [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in classes.legend_items()]
     handles += [
         Line2D([], [], color=NEIGHBOURHOOD_COLOUR, linewidth=1.8, label="Priority neighbourhood (numbered by rank)"),
-        Line2D([], [], color="#333333", linewidth=0.6, label=f"{upper} boundary"),
+        Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
     ]
     ax.legend(
         handles=handles, title=classes.title, loc="upper left", bbox_to_anchor=(0.0, -0.005),
         ncol=2, fontsize=7, title_fontsize=8, frameon=False,
     )  # fmt: skip
     note = bundle.upper_layer_note
-    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(bundle))
+    _attribution_text(fig, (note + " " if note else "") + SCORE_NOTE + " " + _attribution_text_for(area))
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.16)
     return fig
 
 
-def _attribution_text_for(bundle: MapBundle) -> str:
+def _attribution_text_for(area: AreaSpec) -> str:
     year = _dt.date.today().year
+    credit = _data_credit(area)
     return (
         f"Contains National Statistics data \u00a9 Crown copyright and database right {year}. "
-        f"Contains OS data \u00a9 Crown copyright and database right {year}."
+        f"Contains OS data \u00a9 Crown copyright and database right {year}. "
+        f"{credit[0].upper()}{credit[1:]}."
     )
 
 
@@ -946,19 +1062,31 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     ax.set_position([0.01, 0.06, 0.64, 0.82])
     bundle.lsoa.plot(ax=ax, color="#eeeeee", edgecolor="#ffffff", linewidth=0.2)
     nb.plot(ax=ax, color="#f03b20", alpha=0.55, edgecolor="none")
-    _draw_upper(ax, bundle.wards)
+    _draw_upper(ax, bundle.wards, avoid=nb.geometry.representative_point())
     nb.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.6)
     _draw_numbers(ax, nb)
     _scale_bar(ax)
     share = pd.to_numeric(nb["harm_share"], errors="coerce") * 100
     lines = (
         nb["rank"].astype(int).astype(str) + ". " + nb["name"].astype(str) + "\n     population "
-        + format_number(nb["population"], ",.0f") + ", " + format_number(share, ".1f") + "% of harm"
+        + format_number(nb["population"], ",.0f") + ", " + format_number(share, ".1f") + "% of borough crime harm"
     )  # fmt: skip
     fig.text(0.67, 0.86, "Ranked by priority (1 = highest)", fontsize=10, fontweight="bold", va="top")
     fig.text(0.67, 0.82, "\n".join(lines), fontsize=8.5, va="top", linespacing=1.5)
+    upper = bundle.upper_layer_label or "Ward"
+    handles = [
+        Patch(facecolor="#f03b20", alpha=0.55, edgecolor="none", label="Priority neighbourhood (area)"),
+        Line2D([], [], color=NEIGHBOURHOOD_COLOUR, linewidth=1.6, label="Priority neighbourhood outline"),
+        Line2D(
+            [], [], marker="o", linestyle="none", markersize=10, markerfacecolor=NEIGHBOURHOOD_COLOUR,
+            markeredgecolor="white", label="Number = priority rank (1 = highest)",
+        ),
+        Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
+        Patch(facecolor="#eeeeee", edgecolor="#cccccc", label="Other LSOAs"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.665, 0.08), fontsize=8, frameon=False, title="Key", title_fontsize=9, alignment="left")
     note = bundle.upper_layer_note
-    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(bundle))
+    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(area))
     return fig
 
 

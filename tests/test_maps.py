@@ -246,3 +246,76 @@ def test_figures_are_print_sized_and_drawn(written):
     dark = np.asarray([int(maps._sequential(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
     img = mpimg.imread(out / "priority_localities.png")[..., :3]
     assert (np.abs(img - dark).sum(axis=2) < 0.05).sum() > 500
+
+
+# ------------------------------------------------------------------ wording and keys
+
+
+def test_profile_names_driver_identifiers(bundle):
+    nb = bundle.neighbourhoods.copy()
+    nb.loc[nb.index[0], "top_drivers"] = "income_rate;crime_harm_rate"
+    readable = maps._readable_drivers(nb["top_drivers"], bundle.indicator_labels)
+    # Known identifiers take their label; unknown ones are made readable, not dropped.
+    assert readable.iloc[0] == "Income deprivation; Crime harm rate"
+    assert "_" not in "".join(readable)
+
+
+def test_patrol_tooltip_gives_units_types_and_period(bundle):
+    places = bundle.patrol_places.copy()
+    places["categories"] = "Burglary; Robbery"
+    places["period"] = "2024-03 to 2025-02"
+    places.loc[places.index[0], "categories"] = None
+    prep = maps._prepare(dataclasses.replace(bundle, patrol_places=places), MapSpec(), public=False)
+    tips = prep.places["tip"]
+    assert tips.str.contains("days of prison-equivalent harm").all()
+    assert tips.str.contains("Crimes recorded: ").all()
+    assert "Crime types" not in tips.iloc[0] and "Crime types: Burglary; Robbery" in tips.iloc[1]
+    assert tips.str.contains("Period: 2024-03 to 2025-02").all()
+    plain = maps._prepare(bundle, MapSpec(), public=False).places["tip"]
+    assert not plain.str.contains("Crime types|Period:").any()
+
+
+def test_tooltip_states_the_map_class_and_score_meaning(bundle):
+    prep = maps._prepare(bundle, MapSpec(classes=5), public=False)
+    top = bundle.lsoa["rank"].idxmin()
+    bottom = bundle.lsoa["rank"].idxmax()
+    assert "Map class: quintile 1 of 5 (highest 20%)" in prep.lsoa.loc[top, "tip"]
+    assert "Map class: quintile 5 of 5 (lowest 20%)" in prep.lsoa.loc[bottom, "tip"]
+    assert "(0 = borough average)" in prep.lsoa.loc[top, "tip"] and "(1 = highest)" in prep.lsoa.loc[top, "tip"]
+    assert "Priority score" in prep.lsoa.loc[top, "tip_gi"]
+
+
+def test_line_legend_rows_carry_width_dash_and_weight():
+    from pli._map_assets import legend_html
+
+    html = legend_html(
+        "Key",
+        [("#000000", "This <b>one</b>", {"width": 5, "bold": True}), ("#333333", "Others", {"dash": "dashed"}),
+         ("#333333", "Hostile", {"dash": "solid;background:url(x)", "width": 99})],
+        kind="line",
+    )  # fmt: skip
+    assert "border-top:5px solid #000000" in html and 'class="pli-strong">This &lt;b&gt;one&lt;/b&gt;' in html
+    assert "border-top:3px dashed #333333" in html
+    # Styles are built only from checked values.
+    assert "url(" not in html and "border-top:8px solid #333333" in html
+
+
+def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
+    real = AreaSpec(name="Croydon", simulated=False)
+    fig = maps.plot_neighbourhoods_figure(_small(bundle), area=real, period=PERIOD)
+    try:
+        texts = " ".join(t.get_text() for t in fig.texts)
+        assert "police.uk" in texts and "Open Government Licence v3.0" in texts
+        assert "% of borough crime harm" in texts
+        labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        assert "Priority neighbourhood outline" in labels and "Ward boundary" in labels
+    finally:
+        maps.plt.close(fig)
+    fig = maps.plot_index_figure(_small(bundle), spec=MapSpec(), area=AREA, period=PERIOD)
+    try:
+        texts = " ".join(t.get_text() for t in fig.texts)
+        assert "SIMULATED" in texts and "police.uk" not in texts
+        names = [t for t in fig.axes[0].texts if t.get_fontsize() == 6.5]
+        assert names and len(names) <= len(bundle.wards)
+    finally:
+        maps.plt.close(fig)

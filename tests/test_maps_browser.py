@@ -138,7 +138,7 @@ function () {
 
 # Loads each page in turn into one iframe (one browser start for all pages).
 HARNESS = r"""<!DOCTYPE html><html><body>
-<iframe id="frame" width="1400" height="1000"></iframe>
+<iframe id="frame" width="%(width)d" height="%(height)d"></iframe>
 <script>
 var pages = %(pages)s;
 var probe = %(probe)s;
@@ -157,12 +157,16 @@ frame.addEventListener('load', function () {
   setTimeout(function () {
     var w = frame.contentWindow, r;
     try { r = w.eval('(' + probe + ')()'); } catch (e) { r = {leaflet: false, errors: [String(e)]}; }
-    setTimeout(function () {
+    var waited = 0;
+    // A probe that acts on the page (hover, switch layers) sets r.pending until done.
+    var collect = function () {
+      if (r.pending && waited < 8000) { waited += 100; setTimeout(collect, 100); return; }
       try { r.pwned = w.__pwned || 0; } catch (e) { r.pwned = -1; }
       results[page] = JSON.parse(JSON.stringify(r));
       i += 1;
       next();
-    }, 300);
+    };
+    setTimeout(collect, 300);
   }, 300);
 });
 next();
@@ -199,8 +203,13 @@ def _chromium(page: Path, *extra: str, budget_ms: int = 4000) -> subprocess.Comp
         )  # fmt: skip
 
 
-def probe(pages: list[Path]) -> tuple[dict[str, dict], dict[str, list[str]]]:
+def probe(
+    pages: list[Path], script: str = PROBE, *, size: tuple[int, int] = (1400, 1000)
+) -> tuple[dict[str, dict], dict[str, list[str]]]:
     """Open ``pages`` in one browser; return each page's report and its console lines.
+
+    ``script`` is a JavaScript function expression run in each page once loaded;
+    ``size`` is the frame the page is shown in (a phone is about 400 wide).
 
     The harness reaches into the frames, which Chromium only allows between file://
     pages with web security off; that is a test-only setting.
@@ -208,13 +217,16 @@ def probe(pages: list[Path]) -> tuple[dict[str, dict], dict[str, list[str]]]:
     uris = [p.resolve().as_uri() for p in pages]
     with tempfile.TemporaryDirectory() as tmp:
         harness = Path(tmp) / "harness.html"
-        harness.write_text(HARNESS % {"pages": json.dumps(uris), "probe": json.dumps(PROBE)}, encoding="utf-8")
+        harness.write_text(
+            HARNESS % {"pages": json.dumps(uris), "probe": json.dumps(script), "width": size[0], "height": size[1]},
+            encoding="utf-8",
+        )
         run = _chromium(
             harness,
             "--disable-web-security",
             "--allow-file-access-from-files",
             "--dump-dom",
-            budget_ms=3000 * len(pages) + 2000,
+            budget_ms=5000 * len(pages) + 2000,
         )
     match = re.search(r'<pre id="pli-results">(.*?)</pre>', run.stdout, re.S)
     assert match, f"the probe produced no report; stderr: {run.stderr[-2000:]}"
@@ -249,9 +261,7 @@ def test_pages_load_offline_with_layers_legends_and_no_js_errors(offline_maps):
         assert console[uri] == [], f"{page.name}: JavaScript console messages {console[uri]}"
         assert report["errors"] == [] and report["leaflet"], f"{page.name}: {report['errors']}"
         assert report["base"][0].startswith("Priority Localities Index (quintiles")
-        assert {"LISA clusters (local Moran's I)", "LISA clusters, FDR-corrected", "Gi* hotspots and coldspots"} <= set(
-            report["base"]
-        )
+        assert {"Clusters (LISA)", "Clusters, strict test (FDR)", "Hotspots and coldspots (Gi*)"} <= set(report["base"])
         assert {"Domain: Crime", "Domain: Deprivation", "Domain: Demography"} <= set(report["base"])
         assert {"Ward boundaries", "Ward names", "Priority neighbourhoods (numbered by rank)", "Micro-patrol places"} <= set(
             report["overlays"]
@@ -262,6 +272,10 @@ def test_pages_load_offline_with_layers_legends_and_no_js_errors(offline_maps):
         themes = [k for k, leg in legends.items() if leg["visible"] and k not in ("neighbourhoods", "patrol")]
         assert themes == (["lisa"] if page.name == "hotspots.html" else ["index"]), (page.name, themes)
         assert "High-High" in legends["lisa"]["text"] and "Hotspot 99% confidence" in legends["gi"]["text"]
+        # Plain-language notes explain the score and each statistic on every page.
+        assert "0 = borough average" in legends["index"]["text"]
+        assert "chance" in legends["lisa"]["text"] and "stricter test" in legends["lisa_fdr"]["text"]
+        assert "hotspot is a group" in legends["gi"]["text"]
         title = report["panels"]["title"]
         assert "Croydon (demo)" in title and PERIOD in title and "simulated data" in title
         assert "Crown copyright" in report["attribution"]
@@ -271,9 +285,15 @@ def test_pages_load_offline_with_layers_legends_and_no_js_errors(offline_maps):
     # 220 LSOAs x 7 themes, plus neighbourhood outlines and patrol places.
     assert main["tips"] >= 220 * 7
     assert [str(r) for r in range(1, 10)] == [t for t in main["labels"] if t.isdigit()]
-    assert any("Score 0." in t or "Score 1." in t or "Score -" in t for t in main["texts"])
+    assert any(re.search(r"Priority score -?\d\.\d\d \(0 = borough average\), rank \d+ of 220 \(1 = highest\)", t) for t in main["texts"])
+    assert any("Map class: quintile 1 of 5 (highest 20%)" in t for t in main["texts"])
+    assert any("days of prison-equivalent harm" in t and "Crimes recorded" in t for t in main["texts"])
     profile = next(p for p in pages if p.parent.name == "neighbourhoods" and p.name.startswith("1-"))
-    assert "Share of borough harm" in results[profile.as_uri()]["panels"]["profile"]
+    panel = results[profile.as_uri()]["panels"]["profile"]
+    assert "Share of borough harm" in panel and "% of borough crime harm" in panel
+    # Driver identifiers are shown by their labels.
+    assert "Income deprivation" in panel or "Crime (IoD2019)" in panel or "Barriers to housing" in panel
+    assert "_" not in panel.split("Top drivers", 1)[1].split("LSOAs", 1)[0]
     screenshot(_by_name(offline_maps, "priority_localities.html"), "priority_localities.png")
     screenshot(_by_name(offline_maps, "hotspots.html"), "hotspots.png")
     screenshot(profile, "neighbourhood_1.png")
@@ -310,3 +330,138 @@ def test_online_page_cannot_load_when_the_network_is_unreachable(browser_ready, 
     results, console = probe([page])
     assert not results[page.as_uri()]["leaflet"]
     assert any("L is not defined" in line for line in console[page.as_uri()])
+
+
+# Acts on the borough page like a reader: reads the layout, switches to Gi*, then
+# hovers LSOAs inside priority neighbourhood 1.  HOVER_POINTS is filled in by the test.
+INTERACT = r"""
+function () {
+  var out = {pending: true, errors: [], tips: []};
+  try {
+    var map = null, named = {};
+    Object.keys(window).forEach(function (k) {
+      try {
+        var v = window[k];
+        if (v instanceof L.Map) { map = v; }
+        if (!(v instanceof L.GeoJSON) || !v.getLayers().length) { return; }
+        var props = v.getLayers()[0].feature.properties;
+        if ('c_gi' in props) { named.gi = v; }
+        if ('tip' in props && Object.keys(props).length === 1 && v.options.interactive === false) { named.wards = v; }
+      } catch (e) {}
+    });
+    var box = map.getContainer().getBoundingClientRect();
+    var rect = function (el) { var r = el.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+    var clash = function (a, b) { return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; };
+
+    var names = [].filter.call(document.querySelectorAll('.pli-label'), function (e) {
+      return e.style.visibility !== 'hidden' && e.getBoundingClientRect().width > 0;
+    }).map(rect);
+    var numbers = [].map.call(document.querySelectorAll('.pli-number'), rect);
+    out.names_shown = names.length;
+    out.names_hidden = document.querySelectorAll('.pli-label').length - names.length;
+    out.name_clashes = 0;
+    names.forEach(function (a, i) {
+      numbers.forEach(function (n) { if (clash(a, n)) { out.name_clashes += 1; } });
+      names.slice(i + 1).forEach(function (b) { if (clash(a, b)) { out.name_clashes += 1; } });
+    });
+
+    var title = rect(document.querySelector('.pli-title'));
+    var wb = named.wards.getBounds();
+    var nw = map.latLngToContainerPoint(wb.getNorthWest()), se = map.latLngToContainerPoint(wb.getSouthEast());
+    out.area_under_title = clash({left: nw.x + box.left, top: nw.y + box.top, right: se.x + box.left, bottom: se.y + box.top}, title);
+    out.layers_expanded = !!document.querySelector('.leaflet-control-layers-expanded');
+
+    document.querySelectorAll('.leaflet-control-layers-base label').forEach(function (l) {
+      if (l.textContent.indexOf('Gi*') >= 0) { l.querySelector('input').click(); }
+    });
+    var gi = named.gi, wards = named.wards;
+    out.gi_on = map.hasLayer(gi);
+    var order = [];
+    for (var o = map._renderer._drawFirst; o; o = o.next) { order.push(o.layer); }
+    var pos = {theme: [], ward: [], outline: []};
+    order.forEach(function (layer, i) {
+      var p = (layer.feature || {}).properties || {};
+      if (gi.hasLayer(layer)) { pos.theme.push(i); }
+      else if (wards.hasLayer(layer)) { pos.ward.push(i); }
+      else if (Object.keys(p).length === 1 && 'rank' in p) { pos.outline.push(i); }
+    });
+    out.last_theme = Math.max.apply(null, pos.theme);
+    out.first_ward = Math.min.apply(null, pos.ward);
+    out.last_ward = Math.max.apply(null, pos.ward);
+    out.first_outline = Math.min.apply(null, pos.outline);
+    out.n_outline = pos.outline.length;
+
+    var points = HOVER_POINTS;
+    var canvas = map.getContainer().querySelector('canvas');
+    var step = function (k) {
+      if (k >= points.length) { out.pending = false; return; }
+      try {
+        var p = map.latLngToContainerPoint(points[k]);
+        canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: box.left + p.x, clientY: box.top + p.y, bubbles: true}));
+        out.tips.push([].map.call(document.querySelectorAll('.leaflet-tooltip'), function (t) { return t.textContent; }).join(' | '));
+      } catch (e) { out.errors.push(String(e)); }
+      setTimeout(function () { step(k + 1); }, 80);
+    };
+    setTimeout(function () { step(0); }, 50);
+  } catch (e) { out.errors.push(String(e)); out.pending = false; }
+  return out;
+}
+"""
+
+# Read at phone width.
+PHONE = r"""
+function () {
+  var out = {errors: []};
+  try {
+    out.layers_expanded = !!document.querySelector('.leaflet-control-layers-expanded');
+    out.layers_present = !!document.querySelector('.leaflet-control-layers');
+    out.title_paragraphs = [].filter.call(document.querySelectorAll('.pli-title p'), function (p) {
+      return getComputedStyle(p).display !== 'none' && !p.classList.contains('pli-sensitive') && !p.classList.contains('pli-sim');
+    }).length;
+    var profile = document.querySelector('[data-panel="profile"]');
+    out.profile_height = profile ? profile.getBoundingClientRect().height : 0;
+    out.height = window.innerHeight;
+  } catch (e) { out.errors.push(String(e)); }
+  return out;
+}
+"""
+
+
+def _hover_points(bundle, rank: int = 1) -> tuple[list[str], list[list[float]]]:
+    nb = bundle.neighbourhoods
+    codes = str(nb.loc[nb["rank"] == rank, "lsoa_codes"].iloc[0]).split(";")
+    pts = bundle.lsoa.loc[codes].geometry.representative_point().to_crs("EPSG:4326")
+    return codes, [[float(y), float(x)] for x, y in zip(pts.x, pts.y)]
+
+
+def test_theme_switch_hover_and_layout_at_1280(offline_maps):
+    bundle = _fixtures().build_bundle(DATA)
+    codes, points = _hover_points(bundle)
+    page = _by_name(offline_maps, "priority_localities.html")
+    results, console = probe([page], INTERACT.replace("HOVER_POINTS", json.dumps(points)), size=(1280, 720))
+    r = results[page.as_uri()]
+    assert console[page.as_uri()] == [] and r["errors"] == [], (console, r["errors"])
+    # Switching the theme keeps boundaries and outlines drawn above the new theme.
+    assert r["gi_on"]
+    assert r["n_outline"] == len(bundle.neighbourhoods)
+    assert r["last_theme"] < r["first_ward"] <= r["last_ward"] < r["first_outline"], r
+    # Inside a neighbourhood the LSOA under the mouse answers, not the outline.
+    hits = [code for code, tip in zip(codes, r["tips"]) if code in tip]
+    assert len(hits) >= max(1, len(codes) // 2), (r["tips"], codes)
+    assert all("Gi*" in tip for code, tip in zip(codes, r["tips"]) if code in tip)
+    # The title panel leaves the area free; ward names sit on no number or name.
+    assert not r["area_under_title"]
+    assert r["names_shown"] > 5 and r["name_clashes"] == 0, r
+    assert r["layers_expanded"]
+
+
+def test_phone_width_collapses_layers_and_trims_panels(offline_maps):
+    main = _by_name(offline_maps, "priority_localities.html")
+    nb_page = next(p for p in offline_maps if p.parent.name == "neighbourhoods" and p.name.startswith("1-"))
+    results, console = probe([main, nb_page], PHONE, size=(400, 800))
+    for page in (main, nb_page):
+        r = results[page.as_uri()]
+        assert console[page.as_uri()] == [] and r["errors"] == []
+        assert r["layers_present"] and not r["layers_expanded"], page.name
+        assert r["title_paragraphs"] == 0, page.name
+    assert 0 < results[nb_page.as_uri()]["profile_height"] <= 0.31 * 800
