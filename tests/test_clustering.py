@@ -30,17 +30,11 @@ from pli.errors import InputError
 # esda's own warning about its default alternative, raised when the tests call esda directly.
 pytestmark = pytest.mark.filterwarnings("ignore:The alternative hypothesis:DeprecationWarning")
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA as DATA, load_croydon_imd_frame
 
 
 def _load_croydon() -> gpd.GeoDataFrame:
-    if not (DATA / "croydon_lsoa11_bgc.geojson").is_file():
-        pytest.skip(f"real Croydon snapshot not found at {DATA} (needs ../shared/data beside the repo)")
-    lsoa = gpd.read_file(DATA / "croydon_lsoa11_bgc.geojson").to_crs(27700)
-    lsoa = lsoa.set_index("lsoa11cd")[["geometry"]].rename_axis("lsoa_code")
-    iod = pd.read_csv(DATA / "croydon_iod2019.csv").set_index("LSOA code (2011)")
-    lsoa["score"] = iod["Index of Multiple Deprivation (IMD) Score"].reindex(lsoa.index)
-    return lsoa
+    return load_croydon_imd_frame()[["geometry", "score"]]
 
 
 @pytest.fixture(scope="module")

@@ -19,27 +19,11 @@ from pli.config import ConfigError, PrioritySpec
 from pli.errors import InputError
 from pli.priorities import NEIGHBOURHOOD_COLUMN_DESCRIPTIONS, select_neighbourhoods, summarise_wards
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA as DATA, load_croydon_imd_frame
 
 
 def _load_croydon() -> gpd.GeoDataFrame:
-    if not (DATA / "croydon_lsoa11_bgc.geojson").is_file():
-        pytest.skip(f"real Croydon snapshot not found at {DATA} (needs ../shared/data beside the repo)")
-    lsoa = gpd.read_file(DATA / "croydon_lsoa11_bgc.geojson").to_crs(27700)
-    lsoa = lsoa.set_index("lsoa11cd")[["geometry"]].rename_axis("lsoa_code")
-    iod = pd.read_csv(DATA / "croydon_iod2019.csv").set_index("LSOA code (2011)")
-    pop = pd.read_csv(DATA / "croydon_census2011_population.csv", thousands=",").set_index("LSOA Code")
-    wards = pd.read_csv(DATA / "croydon_lsoa11_to_ward2018_bestfit_DERIVED.csv").set_index("LSOA11CD")
-    lsoa["score"] = iod["Index of Multiple Deprivation (IMD) Score"].reindex(lsoa.index)
-    # Duplicate "Persons" headers: pandas names them Persons, Persons.1, Persons.2; the
-    # first is all usual residents.
-    lsoa["population"] = pop["Persons"].reindex(lsoa.index)
-    lsoa["ward_code"] = wards["WD18CD_max_area"].reindex(lsoa.index)
-    lsoa["ward_name"] = wards["WD18NM_max_area"].reindex(lsoa.index)
-    # Crime-domain score as a stand-in harm measure (non-negative after shifting).
-    crime = iod["Crime Score"].reindex(lsoa.index)
-    lsoa["harm"] = crime - crime.min()
-    return lsoa
+    return load_croydon_imd_frame()
 
 
 @pytest.fixture(scope="module")
