@@ -86,9 +86,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
-    """Deterministic CSV: fixed float format, LF line endings, UTF-8."""
-    frame.to_csv(path, index=index, lineterminator="\n", float_format="%.6g", encoding="utf-8")
+def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False, comment: str | None = None) -> Path:
+    """Deterministic CSV: fixed float format, LF line endings, UTF-8.
+
+    ``comment`` becomes a first line ``# comment`` (e.g. a handling marking); read such a
+    file back with ``pandas.read_csv(path, skiprows=1)``.
+    """
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        if comment is not None:
+            fh.write(f"# {comment}\n")
+        frame.to_csv(fh, index=index, lineterminator="\n", float_format="%.6g")
     return path
 
 

@@ -326,9 +326,7 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
     outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
     if plan is not None:
         # Point-level outputs carry their handling marking inside the file itself.
-        path = tx.path("output", "patrol_plan.csv")
-        outputs.write_csv(plan.plan, path)
-        path.write_text(f"# {SENSITIVE_BANNER}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+        outputs.write_csv(plan.plan, tx.path("output", "patrol_plan.csv"), comment=SENSITIVE_BANNER)
         outputs.write_geojson(plan.to_geojson_frame(), tx.path("output", "patrol_plan.geojson"),
                               members={"classification": SENSITIVE_BANNER})
         places = plan.places[plan.places["count"] > 0]
