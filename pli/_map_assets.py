@@ -52,6 +52,11 @@ _ESCAPES = {
     ord("`"): "&#96;",
     ord("$"): "&#36;",
     ord("\\"): "&#92;",
+    # Braces and hash would open Jinja2 tags ({{ }}, {% %}, {# #}) when folium/branca
+    # render the page: data must never become template source.
+    ord("{"): "&#123;",
+    ord("}"): "&#125;",
+    ord("#"): "&#35;",
 }
 
 
