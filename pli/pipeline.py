@@ -341,60 +341,11 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
 
 
-def _suppress_small(rankings: pd.DataFrame, table, cfg: StudyConfig, sources) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Public mode: blank every count below the threshold, and every value derived from one.
+def _suppress_small(rankings, table, cfg, sources):
+    """Public mode: delegate to :func:`pli.disclosure.suppress`."""
+    from pli.disclosure import suppress
 
-    Rates and shares from a count source reveal the count when the denominator is known,
-    so an indicator value is blanked wherever its numerator is a count below the
-    threshold. Harm totals (days) are dropped: with a known weight they reveal counts.
-    """
-    from pli.indicators import COUNT_KINDS
-
-    threshold = cfg.output.suppress_below
-    ranked = rankings.drop(columns=["harm"], errors="ignore").copy()
-    raw = table.raw.copy()
-    for spec in cfg.indicators:
-        if cfg.sources[spec.source].kind not in COUNT_KINDS:
-            continue
-        num_col = f"{spec.name}_numerator"
-        if num_col not in raw.columns:
-            continue
-        if spec.harm:
-            # Harm mixes counts with weights of hundreds or thousands of days, so its rate
-            # times the published population reveals single serious offences: withhold it.
-            raw = raw.drop(columns=[num_col])
-            ranked[spec.name] = np.nan
-            if f"contribution_{spec.name}" in ranked.columns:
-                ranked[f"contribution_{spec.name}"] = np.nan
-            for k in (1, 2, 3):
-                if f"driver_{k}" in ranked.columns:
-                    is_harm = ranked[f"driver_{k}"].eq(spec.name).fillna(False)
-                    for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
-                        if col in ranked.columns:
-                            ranked[col] = ranked[col].mask(is_harm)
-            continue
-        small = raw[num_col] < threshold
-        raw[num_col] = raw[num_col].mask(small)
-        hidden = small.reindex(ranked.index, fill_value=False)
-        ranked[spec.name] = ranked[spec.name].mask(hidden)
-        # The same value reappears as a driver value, and its contribution inverts to it
-        # through the (published) normalisation of the other LSOAs.
-        contribution = f"contribution_{spec.name}"
-        if contribution in ranked.columns:
-            ranked[contribution] = ranked[contribution].mask(hidden)
-        for k in (1, 2, 3):
-            label = f"driver_{k}"
-            if label not in ranked.columns:
-                continue
-            for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
-                if col in ranked.columns:
-                    ranked[col] = ranked[col].mask(hidden & ranked[label].eq(spec.name).fillna(False))
-    # Exact scores minus the published contributions would give a withheld one back:
-    # publish scores and contributions to 2 decimal places only.
-    rounded = [c for c in ranked.columns if c == "score" or str(c).startswith(("domain_", "contribution_"))
-               or (str(c).startswith("driver_") and str(c).endswith(("_value", "_contribution")))]
-    ranked[rounded] = ranked[rounded].astype(float).round(2)
-    return ranked, raw
+    return suppress(rankings, table, cfg, sources)
 
 
 def _map_bundle(cfg, lsoa, published, boundaries, nb, plan):
