@@ -624,6 +624,10 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
             problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**32:
+        problems.append(f"seed: expected a whole number from 0 to {2**32 - 1}, got {cfg.seed!r}")
+    if cfg.output.suppress_below < 1:
+        problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
     if cfg.clustering.permutations < 0:
         problems.append("clustering.permutations: expected 0 or more")
     if not 0 < cfg.clustering.alpha < 1:

@@ -92,11 +92,49 @@ def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False, comment: 
     ``comment`` becomes a first line ``# comment`` (e.g. a handling marking); read such a
     file back with ``pandas.read_csv(path, skiprows=1)``.
     """
+    frame = _defuse_formulas(frame)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         if comment is not None:
             fh.write(f"# {comment}\n")
         frame.to_csv(fh, index=index, lineterminator="\n", float_format="%.6g")
     return path
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with ``'`` (OWASP rule).
+
+    Only text (object/string dtype) columns and the index are touched; numbers such as
+    ``-1.5`` stay numbers.
+    """
+    out = frame
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            fixed = s.map(_defuse, na_action="ignore")
+            if not fixed.equals(s):
+                if out is frame:
+                    out = frame.copy()
+                out[col] = fixed
+    if pd.api.types.is_object_dtype(frame.index.dtype) or pd.api.types.is_string_dtype(frame.index.dtype):
+        new_index = frame.index.map(_defuse)
+        if not new_index.equals(frame.index):
+            if out is frame:
+                out = frame.copy()
+            out.index = new_index
+    if any(isinstance(c, str) and c.startswith(_FORMULA_PREFIXES) for c in frame.columns):
+        if out is frame:
+            out = frame.copy()
+        out.columns = [_defuse(c) for c in frame.columns]
+    return out
 
 
 def write_json(obj: object, path: Path) -> Path:
