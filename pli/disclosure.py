@@ -24,7 +24,7 @@ def suppress(rankings: pd.DataFrame, table, cfg, sources) -> tuple[pd.DataFrame,
     raw = table.raw.copy()
     for spec in cfg.indicators:
         if (cfg.sources[spec.source].kind not in COUNT_KINDS
-                and getattr(spec, "transform", "value") not in COUNT_TRANSFORMS):
+                and spec.transform not in COUNT_TRANSFORMS):
             continue
         num_col = f"{spec.name}_numerator"
         if num_col not in raw.columns:
@@ -56,10 +56,10 @@ def suppress(rankings: pd.DataFrame, table, cfg, sources) -> tuple[pd.DataFrame,
             label = f"driver_{k}"
             if label not in ranked.columns:
                 continue
-            for col in (f"driver_{k}_value", f"driver_{k}_contribution"):
+            driven = hidden & ranked[label].eq(spec.name).fillna(False)
+            for col in (f"driver_{k}_value", f"driver_{k}_contribution", label):
                 if col in ranked.columns:
-                    ranked[col] = ranked[col].mask(hidden & ranked[label].eq(spec.name).fillna(False))
-            ranked[label] = ranked[label].mask(hidden & ranked[label].eq(spec.name).fillna(False))
+                    ranked[col] = ranked[col].mask(driven)
     # Exact scores minus the published contributions would give a withheld one back:
     # publish scores and contributions to 2 decimal places only.
     rounded = [c for c in ranked.columns if c == "score" or str(c).startswith(("domain_", "contribution_"))

@@ -115,25 +115,20 @@ def _defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     Only text (object/string dtype) columns and the index are touched; numbers such as
     ``-1.5`` stay numbers.
     """
-    out = frame
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
-            fixed = s.map(_defuse, na_action="ignore")
-            if not fixed.equals(s):
-                if out is frame:
-                    out = frame.copy()
-                out[col] = fixed
-    if pd.api.types.is_object_dtype(frame.index.dtype) or pd.api.types.is_string_dtype(frame.index.dtype):
-        new_index = frame.index.map(_defuse)
-        if not new_index.equals(frame.index):
-            if out is frame:
-                out = frame.copy()
-            out.index = new_index
-    if any(isinstance(c, str) and c.startswith(_FORMULA_PREFIXES) for c in frame.columns):
-        if out is frame:
-            out = frame.copy()
-        out.columns = [_defuse(c) for c in frame.columns]
+    def is_text(dtype) -> bool:
+        return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+    fixed = {col: frame[col].map(_defuse, na_action="ignore") for col in frame.columns if is_text(frame[col].dtype)}
+    fixed = {col: s for col, s in fixed.items() if not s.equals(frame[col])}
+    index = frame.index.map(_defuse) if is_text(frame.index.dtype) else frame.index
+    columns = [_defuse(c) for c in frame.columns]
+    if not fixed and index.equals(frame.index) and columns == list(frame.columns):
+        return frame
+    out = frame.copy()
+    for col, s in fixed.items():
+        out[col] = s
+    out.index = index
+    out.columns = columns
     return out
 
 

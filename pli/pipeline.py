@@ -94,7 +94,7 @@ def run_index(
         Context-manager factory used to announce progress of each step.
     """
     from pli import boundaries as bnd_stage
-    from pli import clustering, harm, indicators, index, outputs, presets, priorities
+    from pli import clustering, disclosure, harm, indicators, index, outputs, presets, priorities
     from pli.validate import validate_inputs
 
     if seed is not None:
@@ -185,7 +185,7 @@ def run_index(
                 _warn_period_mismatch(plan, table)
 
     rankings = _rankings_frame(lsoa, table, result)
-    published, published_raw = (_suppress_small(rankings, table, cfg, sources) if cfg.output.public
+    published, published_raw = (disclosure.suppress(rankings, table, cfg, sources) if cfg.output.public
                                 else (rankings, table.raw))
     targets = {"output": Path(out_dir)}
     if maps_dir is not None:
@@ -339,13 +339,6 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
         if len(snaps):
             snaps.reset_index().to_file(gpkg, layer="micro_places_snap", driver="GPKG")
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
-
-
-def _suppress_small(rankings, table, cfg, sources):
-    """Public mode: delegate to :func:`pli.disclosure.suppress`."""
-    from pli.disclosure import suppress
-
-    return suppress(rankings, table, cfg, sources)
 
 
 def _map_bundle(cfg, lsoa, published, boundaries, nb, plan):

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 
+#: The project root, whose ``boundaries/`` and ``indicators/`` hold the embedded demo.
+ROOT = Path(__file__).resolve().parents[1]
+
 #: The real open-data snapshot, read in place beside the project root.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def copy_demo_data(dest: Path) -> Path:
+    """Copy the demo's input folders (``boundaries/``, ``indicators/``) into ``dest``.
+
+    Tests that alter or poison inputs work on this copy, never on the shipped files.
+    """
+    for sub in ("boundaries", "indicators"):
+        shutil.copytree(ROOT / sub, dest / sub)
+    return dest
 
 
 def load_croydon_imd_frame() -> gpd.GeoDataFrame:
@@ -34,3 +48,11 @@ def load_croydon_imd_frame() -> gpd.GeoDataFrame:
     crime = iod["Crime Score"].reindex(lsoa.index)
     lsoa["harm"] = crime - crime.min()
     return lsoa
+
+
+@pytest.fixture(scope="session")
+def good_outputs(tmp_path_factory) -> Path:
+    """One clean demo run (no maps) shared by every broken-input suite."""
+    from broken_harness import make_good_outputs
+
+    return make_good_outputs(tmp_path_factory.mktemp("good"))

@@ -32,70 +32,20 @@ import pytest
 import shapely
 import yaml
 
+from conftest import copy_demo_data
 from pli.config import ConfigError, parse_config
 from pli.errors import InputError
 from pli.outputs import file_sha256
 from pli.pipeline import run_index
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = ROOT / "configs" / "croydon-demo.yml"
-DEMO = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
-
-LSOA = "boundaries/croydon_lsoa11_bsc.geojson"
-DEP = "indicators/demo/simulated_deprivation.csv"
-POP = "indicators/demo/croydon_census2011_population.csv"
-POLICE = "indicators/demo/police_uk"
-HARM = "indicators/harm_weights.csv"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _copy_demo_data(dest: Path) -> Path:
-    for sub in ("boundaries", "indicators"):
-        shutil.copytree(ROOT / sub, dest / sub)
-    return dest
-
-
-def _read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return list(csv.reader(fh))
-
-
-def _write_rows(path: Path, rows: list[list[str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
-
-
-def _set_column(path: Path, column: str, values: Callable[[list[str]], list[str]], *, nth: int = 0) -> None:
-    """Replace the values of one column (the nth of that name) through a function."""
-    rows = _read_rows(path)
-    idx = [i for i, h in enumerate(rows[0]) if h == column][nth]
-    new = values([r[idx] for r in rows[1:]])
-    for r, v in zip(rows[1:], new):
-        r[idx] = v
-    _write_rows(path, rows)
-
-
-def _police_files(data: Path) -> list[Path]:
-    return sorted((data / POLICE).rglob("*-street.csv"))
-
-
-def _lsoa_frame(data: Path) -> gpd.GeoDataFrame:
-    return gpd.read_file(data / LSOA)
-
-
-def _write_geojson_text(path: Path, gdf: gpd.GeoDataFrame, *, crs_member: dict | None) -> None:
-    """GeoJSON with the coordinates as given and a chosen (or no) 'crs' member."""
-    data = json.loads(gdf.to_json(drop_id=True, to_wgs84=False))
-    data.pop("crs", None)
-    if crs_member is not None:
-        data["crs"] = crs_member
-    path.write_text(json.dumps(data), encoding="utf-8")
+from broken_harness import (DEMO, DEP, HARM, LSOA, POLICE, POP, ROOT, assert_fails_clearly,
+                            make_good_outputs)
+from broken_harness import lsoa_frame as _lsoa_frame
+from broken_harness import police_files as _police_files
+from broken_harness import read_rows as _read_rows
+from broken_harness import set_column as _set_column
+from broken_harness import write_geojson_text as _write_geojson_text
+from broken_harness import write_rows as _write_rows
 
 
 def _other_area_codes(n: int) -> list[str]:
@@ -470,45 +420,23 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def good_outputs(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("good") / "output"
-    cfg = parse_config(copy.deepcopy(DEMO), data_dir=ROOT)
-    run_index(cfg, out_dir=out, maps_dir=None)
-    return out
-
-
-def _run_broken(tmp_path: Path, good: Path, breaker) -> tuple[pytest.ExceptionInfo, Path, dict]:
-    data = _copy_demo_data(tmp_path / "data")
-    raw = copy.deepcopy(DEMO)
-    breaker(data, raw)
-    out = tmp_path / "runs" / "output"
-    shutil.copytree(good, out)
-    before = _hashes(out)
-    with pytest.raises((InputError, ConfigError)) as info:
-        cfg = parse_config(raw, data_dir=data, source="broken.yml")
-        run_index(cfg, out_dir=out, maps_dir=tmp_path / "runs" / "maps")
-    return info, data, before
-
-
 @pytest.mark.parametrize("breaker, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_broken_input_fails_clearly_and_keeps_outputs(tmp_path, good_outputs, breaker, fragment):
-    info, data, before = _run_broken(tmp_path, good_outputs, breaker)
-    message = str(info.value)
-    assert fragment.format(data=data) in message, message
-    assert "Traceback" not in message
-    out = tmp_path / "runs" / "output"
-    assert _hashes(out) == before
-    assert not (tmp_path / "runs" / "maps").exists()
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["output"]  # no staging left
+    assert_fails_clearly(tmp_path, good_outputs, breaker, fragment)
 
 
-def test_suite_has_at_least_30_distinct_cases():
-    assert len({c[0] for c in CASES}) == len(CASES) >= 30
+def test_broken_suites_hold_enough_distinct_cases():
+    """Every ``tests/test_broken_*.py`` suite counts; case ids are unique across all of them."""
+    import importlib
+
+    ids: list[str] = []
+    for path in sorted(Path(__file__).parent.glob("test_broken_*.py")):
+        ids.extend(c[0] for c in importlib.import_module(path.stem).CASES)
+    assert len(set(ids)) == len(ids) >= 30, sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_validation_reports_every_problem_at_once(tmp_path):
-    data = _copy_demo_data(tmp_path / "data")
+    data = copy_demo_data(tmp_path / "data")
     raw = copy.deepcopy(DEMO)
     file_empty(data, raw)
     cfg_bad_month_format(data, raw)
@@ -553,7 +481,7 @@ def _make_bowtie(data: Path) -> str:
 
 
 def test_odd_but_usable_inputs_run_and_are_announced(tmp_path, caplog):
-    data = _copy_demo_data(tmp_path / "data")
+    data = copy_demo_data(tmp_path / "data")
     raw = copy.deepcopy(DEMO)
     island = _make_island(data)
     bowtie = _make_bowtie(data)
@@ -584,7 +512,7 @@ def test_odd_but_usable_inputs_run_and_are_announced(tmp_path, caplog):
 
 
 def _broken_cli(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    data = _copy_demo_data(tmp_path / "data")
+    data = copy_demo_data(tmp_path / "data")
     raw = copy.deepcopy(DEMO)
     file_empty(data, raw)
     config = tmp_path / "broken.yml"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import csv
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import yaml
 
+from conftest import copy_demo_data
 from pli.config import parse_config
 from pli.pipeline import run_index
 
@@ -34,8 +34,7 @@ def _payload(flag: Path) -> str:
 def poisoned_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("poisoned")
     data = tmp / "data"
-    for sub in ("boundaries", "indicators"):
-        shutil.copytree(ROOT / sub, data / sub)
+    copy_demo_data(data)
     flag = tmp / "PWNED"
     payload = _payload(flag)
     lsoa = gpd.read_file(data / LSOA)

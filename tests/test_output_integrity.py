@@ -26,19 +26,18 @@ def test_csv_formula_injection_is_defused(tmp_path):
 
 def test_formula_in_a_boundary_name_is_defused_in_every_table(tmp_path):
     import copy
-    import shutil
     from pathlib import Path
 
     import geopandas as gpd
     import yaml
 
+    from conftest import copy_demo_data
     from pli.config import parse_config
     from pli.pipeline import run_index
 
     root = Path(__file__).resolve().parents[1]
     data = tmp_path / "data"
-    for sub in ("boundaries", "indicators"):
-        shutil.copytree(root / sub, data / sub)
+    copy_demo_data(data)
     path = data / "boundaries" / "croydon_lsoa11_bsc.geojson"
     lsoa = gpd.read_file(path)
     lsoa.loc[0, "LSOA11NM"] = '=HYPERLINK("http://evil.example","x")'

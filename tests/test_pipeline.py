@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from conftest import copy_demo_data
 from pli.config import load_config
 from pli.errors import InputError
 from pli.outputs import file_sha256, verify_outputs
@@ -111,8 +112,7 @@ def test_failed_run_leaves_previous_outputs_byte_identical(demo_run, tmp_path):
     before = _hashes(out)
     # A copy of the demo data with one monthly crime file corrupted.
     data = tmp_path / "data"
-    for sub in ("boundaries", "indicators"):
-        shutil.copytree(ROOT / sub, data / sub)
+    copy_demo_data(data)
     victim = sorted((data / "indicators" / "demo" / "police_uk").rglob("*.csv"))[-1]
     victim.write_text("this,is,not\na,police.uk,file\n")
     cfg = load_config(ROOT / "configs" / "croydon-demo.yml", data_dir=data)

@@ -8,7 +8,6 @@ afterwards without touching the repository.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from conftest import copy_demo_data
 from pli.config import load_config
 from pli.outputs import file_sha256
 from pli.pipeline import run_index
@@ -30,8 +30,7 @@ DEP = "indicators/demo/simulated_deprivation.csv"
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("repro")
     data = base / "data"
-    for sub in ("boundaries", "indicators"):
-        shutil.copytree(ROOT / sub, data / sub)
+    copy_demo_data(data)
     cfg = load_config(ROOT / "configs" / "croydon-demo.yml", data_dir=data)
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         run_index(cfg, out_dir=base / name, maps_dir=None, seed=seed)
