@@ -95,9 +95,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from sklearn.cluster import AgglomerativeClustering
 
-from pli.clustering import SpatialWeights, build_weights
 from pli.config import ClusteringSpec, ConfigError, PrioritySpec
 from pli.errors import InputError
+from pli.stats.weights import SpatialWeights, build_weights
 
 __all__ = [
     "NEIGHBOURHOOD_COLUMN_DESCRIPTIONS",

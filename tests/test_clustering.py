@@ -82,7 +82,7 @@ def test_other_weight_kinds(croydon, queen, caplog):
     assert rook_edges <= set(queen.graph.adjacency.index)
     knn = build_weights(croydon, ClusteringSpec(weights="knn", k=4))
     assert (knn.graph.cardinalities >= 4).all() and knn.graph.cardinalities.min() == 4
-    with caplog.at_level(logging.INFO, logger="pli.clustering"):
+    with caplog.at_level(logging.INFO, logger="pli"):
         band = build_weights(croydon, ClusteringSpec(weights="distance_band"))
     assert "set to" in caplog.text and band.distance_m > 0
     assert (band.graph.cardinalities > 0).all()
@@ -95,7 +95,7 @@ def test_island_is_attached_to_nearest_and_logged(caplog):
         geometry=[shapely.box(1000, 0, 1100, 50)], index=pd.Index(["ISLAND"], name="lsoa_code"), crs=27700
     )
     units = pd.concat([grid, far])
-    with caplog.at_level(logging.WARNING, logger="pli.clustering"):
+    with caplog.at_level(logging.WARNING, logger="pli"):
         weights = build_weights(units)
     assert weights.islands_attached == ("ISLAND",)
     assert weights.n_components == 2
@@ -341,7 +341,7 @@ def test_compute_clustering_frame_and_manifest(croydon, queen):
 @pytest.mark.shared
 @pytest.mark.parametrize("fdr", [True, False])
 def test_headline_log_and_manifest_follow_spec_fdr(croydon, queen, caplog, fdr):
-    with caplog.at_level("INFO", logger="pli.clustering"):
+    with caplog.at_level("INFO", logger="pli"):
         result = compute_clustering(croydon["score"], queen, ClusteringSpec(permutations=199, fdr=fdr), seed=0)
     frame = result.to_frame()
     lisa_col, gi_col = ("lisa_cluster_fdr", "gi_bin_fdr") if fdr else ("lisa_cluster", "gi_bin")

@@ -559,7 +559,7 @@ def test_gi_star_permutation_p_is_pseudo_p_and_empty_cells_are_not_cold():
     # Continuous values (no ties): the p is esda's folded p_sim, doubled.
     y = np.random.default_rng(2).gamma(2.0, 1.0, len(grid))
     res = grid_hotspots(y, grid, permutations=99, seed=1, fdr=False)
-    from pli.patrols import _grid_graph
+    from pli.patrols.hotspots import _grid_graph
 
     g = esda.G_Local(y, _grid_graph(grid, "queen")[0], transform="B", star=True, permutations=99, seed=1, n_jobs=1)
     np.testing.assert_allclose(res.table["gi_p_sim"], g.p_sim, atol=1e-6)

@@ -1,0 +1,1 @@
+"""Spatial statistics shared by the LSOA clustering and the patrol grid."""
