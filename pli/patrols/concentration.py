@@ -92,6 +92,13 @@ def concentration(
     Returns
     -------
     ConcentrationResult
+
+    Examples
+    --------
+    >>> from pli.patrols import concentration
+    >>> result = concentration([50, 30, 10, 5, 5, 0, 0, 0, 0, 0])
+    >>> result.power_few_places, result.power_few_harm_share
+    (1, 0.5)
     """
     h = np.asarray(harm_per_place, dtype=float).ravel()
     if h.size and (not np.all(np.isfinite(h)) or (h < 0).any()):

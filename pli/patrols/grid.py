@@ -104,6 +104,13 @@ def locate_cells(
     Returns
     -------
     (i, j) : tuple of int64 arrays
+
+    Examples
+    --------
+    >>> from pli.patrols import locate_cells
+    >>> i, j = locate_cells([530010.0, 530600.0], [160010.0, 160900.0], cell_size_m=250)
+    >>> i.tolist(), j.tolist()
+    ([2120, 2122], [640, 643])
     """
     _check_cell_size(cell_size_m, kind)
     x = np.asarray(x, dtype=float)
@@ -185,6 +192,14 @@ def build_grid(
         northing of the lower-left corner; hexagons ``"H150-<q>_<r>"`` in axial
         coordinates), columns ``place_kind`` ("grid" or "hex"), ``cell_size_m``,
         ``cell_i``, ``cell_j``, ``area_share`` and ``geometry``, in EPSG:27700.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from pli.patrols import build_grid
+    >>> grid = build_grid(shapely.box(530000, 160000, 531000, 161000), cell_size_m=250)
+    >>> len(grid), grid.index[0]
+    (16, 'G250-530000-160000')
     """
     _check_cell_size(cell_size_m, kind)
     geom = _area_geometry(area)

@@ -192,6 +192,27 @@ def grid_hotspots(
     Bins follow the ArcGIS ``Gi_Bin`` convention: +-3, +-2, +-1 for (FDR-adjusted)
     p <= 0.01, 0.05, 0.10, signed by z. Permutations keep ``n_cells x permutations``
     floats in memory (160 MB at the default cap).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, shapely
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.uniform(530000, 531000, 200), rng.normal(530625, 30, 100)]  # a cluster near
+    >>> y = np.r_[rng.uniform(160000, 161000, 200), rng.normal(160625, 30, 100)]  # (530625, 160625)
+    >>> points = gpd.GeoDataFrame({"month": ["2025-01"] * 150 + ["2025-02"] * 150,
+    ...                            "category": ["Burglary"] * 300},
+    ...                           geometry=gpd.points_from_xy(x, y), crs=27700)
+    >>> area = shapely.box(530000, 160000, 531000, 161000)
+    >>> from pli.patrols import build_grid, count_places, grid_hotspots
+    >>> class OneDayEach:  # any object with weight_for(categories, scheme), e.g. pli.harm.HarmWeights
+    ...     def weight_for(self, categories, scheme):
+    ...         return np.ones(len(categories))
+    >>> grid = build_grid(area, cell_size_m=125)
+    >>> counts = count_places(points, grid, harm_weights=OneDayEach())
+    >>> result = grid_hotspots(counts["harm"], grid, permutations=999, seed=0)
+    >>> frame = result.to_frame()
+    >>> frame["gi_z"].idxmax()  # the cell holding the cluster
+    'G125-530625-160625'
     """
     from esda import G_Local
 

@@ -138,6 +138,25 @@ def count_places(
         common ``Location`` text), ``count``, ``harm``, then ``count_<type>`` and
         ``harm_<type>`` per crime type (type slugged: lower case, non-alphanumerics to
         ``_``, e.g. ``harm_violence_and_sexual_offences``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, shapely
+    >>> from pli.patrols import build_grid, count_places
+    >>> points = gpd.GeoDataFrame({"category": ["Robbery", "Robbery", "Burglary"]},
+    ...                           geometry=gpd.points_from_xy([530010, 530020, 530900], [160010, 160020, 160900]),
+    ...                           crs=27700)
+    >>> class Days:  # stand-in for pli.harm.HarmWeights
+    ...     def weight_for(self, categories, scheme):
+    ...         return np.array([{"Robbery": 365.0, "Burglary": 273.5}[c] for c in categories])
+    >>> grid = build_grid(shapely.box(530000, 160000, 531000, 161000), cell_size_m=500)
+    >>> count_places(points, grid, harm_weights=Days())[["count", "harm"]]
+                        count   harm
+    place_id                        
+    G500-530000-160000      2  730.0
+    G500-530000-160500      0    0.0
+    G500-530500-160000      0    0.0
+    G500-530500-160500      1  273.5
     """
     if not isinstance(points, gpd.GeoDataFrame):
         raise InputError(f"points: expected a GeoDataFrame in {METRIC_CRS}, got {type(points).__name__}")
@@ -228,6 +247,16 @@ def snap_locations(points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         Indexed by ``place_id`` (``"S-<easting>-<northing>"``, with ``-2``, ``-3`` ...
         when several texts share a coordinate), columns ``place_kind`` ("snap"),
         ``easting``, ``northing``, ``location``, ``records`` and point ``geometry``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from pli.patrols import snap_locations
+    >>> points = gpd.GeoDataFrame({"location": ["On or near High Street"] * 2 + ["On or near Park Lane"]},
+    ...                           geometry=gpd.points_from_xy([530010, 530010, 530400], [160010, 160010, 160300]),
+    ...                           crs=27700)
+    >>> snap_locations(points)[["location", "records"]].to_numpy().tolist()
+    [['On or near High Street', 2], ['On or near Park Lane', 1]]
     """
     _require_metric(points, "points")
     geoms = np.asarray(points.geometry.array, dtype=object)

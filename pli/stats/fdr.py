@@ -16,6 +16,12 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
     A unit is significant at false discovery rate ``alpha`` when its adjusted value is
     ``<= alpha``.
+
+    Examples
+    --------
+    >>> from pli.stats.fdr import benjamini_hochberg
+    >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.20]).round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.2]
     """
     p = np.asarray(p, dtype=float)
     n = p.size

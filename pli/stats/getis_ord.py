@@ -143,6 +143,19 @@ def getis_ord(
     Returns
     -------
     GetisOrdResult
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
+    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
+    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
+    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.stats.getis_ord import getis_ord
+    >>> from pli.stats.weights import build_weights
+    >>> result = getis_ord(lsoa["score"], build_weights(lsoa), permutations=99, seed=0)
+    >>> round(float(result.to_frame().loc["E01000035", "gi_z"]), 3)
+    3.464
     """
     graph = _as_graph(weights)
     values, ids = _align(y, graph)

@@ -107,6 +107,19 @@ def global_moran(
     GlobalMoranResult
         ``I``, ``expected_I``, ``variance_I``, ``z`` and ``p_norm`` equal esda's
         ``Moran(y, w)``; ``p_sim`` follows esda's definition with seeded draws.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
+    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
+    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
+    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.stats.moran import global_moran
+    >>> from pli.stats.weights import build_weights
+    >>> result = global_moran(lsoa["score"], build_weights(lsoa), permutations=99, seed=0)
+    >>> round(result.I, 3), result.p_sim
+    (0.822, 0.01)
     """
     graph = _as_graph(weights)
     values, _ = _align(y, graph)
@@ -255,6 +268,20 @@ def local_moran(
     Returns
     -------
     LocalMoranResult
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
+    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
+    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
+    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.stats.moran import local_moran
+    >>> from pli.stats.weights import build_weights
+    >>> result = local_moran(lsoa["score"], build_weights(lsoa), permutations=99, seed=0)
+    >>> frame = result.to_frame()
+    >>> round(float(frame.loc["E01000035", "lisa_I"]), 3), frame.loc["E01000035", "lisa_cluster"]
+    (3.056, 'High-High')
     """
     check_alpha(alpha)
     graph = _as_graph(weights)
