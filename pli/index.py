@@ -772,6 +772,25 @@ def build_index(
     ------
     InputError
         Listing every problem with the table or specs at once.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pli.config import IndexSpec, IndicatorSpec
+    >>> from pli.index import build_index
+    >>> values = pd.DataFrame({"harm_rate": [120.0, 40.0, 15.0, 60.0], "income": [0.35, 0.20, 0.05, 0.10]},
+    ...                       index=pd.Index(["E01001001", "E01001002", "E01001003", "E01001004"], name="lsoa_code"))
+    >>> specs = [IndicatorSpec("harm_rate", "crime", domain="crime"),
+    ...          IndicatorSpec("income", "iod", domain="deprivation")]
+    >>> spec = IndexSpec(normalisation="minmax", weighting="manual", domain_weights={"crime": 1, "deprivation": 1})
+    >>> result = build_index(values, specs, spec)
+    >>> result.to_frame()[["score", "rank"]].round(1)  # sorted by rank
+               score  rank
+    lsoa_code             
+    E01001001  100.0     1
+    E01001002   36.9     2
+    E01001004   29.8     3
+    E01001003    0.0     4
     """
     specs = tuple(specs)
     problems = _validate(indicators, specs)

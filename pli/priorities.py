@@ -253,6 +253,22 @@ def select_neighbourhoods(
     InputError
         For missing columns, non-numeric or missing values, negative populations or harm,
         a geographic CRS, or weights over different LSOAs.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from pli.config import PrioritySpec
+    >>> from pli.priorities import select_neighbourhoods
+    >>> cells = [shapely.box(x, y, x + 500, y + 500) for y in range(0, 3000, 500) for x in range(0, 3000, 500)]
+    >>> hot = {0, 1, 6, 34, 35, 29}  # two corners of a 6 x 6 borough score high
+    >>> lsoa = gpd.GeoDataFrame(
+    ...     {"score": [5.0 if i in hot else float(i % 3) for i in range(36)], "population": 1500,
+    ...      "harm": 10.0, "ward_code": [f"W{i // 12}" for i in range(36)],
+    ...      "ward_name": [f"Ward {i // 12}" for i in range(36)]},
+    ...     geometry=cells, crs=27700, index=[f"E01{i:06d}" for i in range(36)])
+    >>> result = select_neighbourhoods(lsoa, None, PrioritySpec(count=2, max_lsoas=3, min_score_quantile=0.8))
+    >>> sorted(sorted(group.index) for _, group in lsoa.groupby(result.membership))
+    [['E01000000', 'E01000001', 'E01000006'], ['E01000029', 'E01000034', 'E01000035']]
     """
     spec = spec or PrioritySpec()
     _check_spec(spec)
