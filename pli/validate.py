@@ -45,6 +45,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "census2011_population": ("LSOA Code", "Persons"),
 }
 
+_OUTSIDE = "the file is outside --data-dir"
 _MONTH_RE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
 _SNIFF_BYTES = 1 << 16
 _WILDCARD = set("*?[")
@@ -129,8 +130,13 @@ def _check_text(path: Path, key: str, problems: list[str], *, encoding: str) -> 
 
 
 def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: list[str], *,
-                       encoding: str) -> list[str] | None:
-    """Header of a CSV after the text checks, or None when the file is unusable."""
+                       encoding: str, echo: bool = True) -> list[str] | None:
+    """Header of a CSV after the text checks, or None when the file is unusable.
+
+    With ``echo=False`` (files outside the data directory) no part of the file is
+    quoted in a message: such a file may be anything, and messages get pasted into
+    tickets and logs.
+    """
     wanted = list(wanted)
     if not _check_text(path, key, problems, encoding=encoding):
         return None
@@ -142,9 +148,14 @@ def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: li
     if not header or not any(header):
         problems.append(f"{key}: {path} has no header row; expected columns {', '.join(wanted)}")
         return None
+    if not echo and len(header) < 2:
+        problems.append(f"{key}: {path} does not look like a CSV table (its first line has no commas); "
+                        f"expected columns {', '.join(wanted) or 'separated by commas'} "
+                        f"(content not shown: {_OUTSIDE})")
+        return None
     for col in _missing(header, wanted):
-        problems.append(f"{key}: {path} has no column {col!r}{_suggest(col, header)}; "
-                        f"columns are: {_shown(header)}")
+        shown = f"columns are: {_shown(header)}" if echo else f"{len(header)} columns (not shown: {_OUTSIDE})"
+        problems.append(f"{key}: {path} has no column {col!r}{_suggest(col, header) if echo else ''}; {shown}")
     return header
 
 
@@ -217,11 +228,12 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
     path = cfg.resolve(spec.path)
     if not _check_file(path, key, problems):
         return None
+    echo = cfg.is_inside_data_dir(path)
     if spec.kind == "lsoa_table" and not spec.code_column:
         problems.append(f"{key}.code_column: required for kind 'lsoa_table' (the column holding LSOA codes)")
     if spec.kind == "mps_lsoa_crime":
         if _check_text(path, key, problems, encoding=spec.encoding):
-            _check_mps_header(path, key, problems, encoding=spec.encoding)
+            _check_mps_header(path, key, problems, encoding=spec.encoding, echo=echo)
         return None
     wanted = _source_columns(spec)
     if spec.kind == "police_uk" and path.is_dir():
@@ -229,19 +241,29 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         if not files:
             problems.append(f"{key}: no police.uk street files (*-street.csv) under {path}")
         for f in files:
-            if f.stat().st_size == 0:
+            inside = cfg.is_inside_data_dir(f)
+            if not inside and not cfg.allow_outside_data_dir:
+                # A symlink in the folder leading out is the same as a path leading out.
+                problems.append(f"{key}: {f} resolves to {f.resolve()}, outside the data directory "
+                                f"{cfg.data_dir}; replace the link with the file, or set "
+                                "allow_outside_data_dir: true at the top level of the config")
+            elif f.stat().st_size == 0:
                 problems.append(f"{key}: {f} is empty (0 bytes); download that month again or delete it")
             else:
-                _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding)
+                _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding, echo=inside)
         return None
     if path.is_dir():
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
         return None
-    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding)
+    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
 
 
-def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str) -> None:
+def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str, echo: bool = True) -> None:
     header = read_header(path, encoding=encoding)
+    if not echo and len(header) < 2:
+        problems.append(f"{key}: {path} does not look like a CSV table (its first line has no commas); "
+                        f"content not shown: {_OUTSIDE}")
+        return
     norm = {_norm(h) for h in header}
     need = {
         "LSOA code column": ("lsoa code",),
@@ -250,8 +272,8 @@ def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: st
     }
     for label, options in need.items():
         if not norm.intersection(options):
-            problems.append(f"{key}: {path} has no {label} (expected one of {', '.join(options)}); "
-                            f"columns are: {', '.join(header[:8])}")
+            shown = f"columns are: {', '.join(header[:8])}" if echo else f"columns not shown: {_OUTSIDE}"
+            problems.append(f"{key}: {path} has no {label} (expected one of {', '.join(options)}); {shown}")
     if not any(h.isdigit() and len(h) == 6 for h in header):
         problems.append(f"{key}: {path} has no monthly columns named YYYYMM (e.g. '202402')")
 
@@ -310,6 +332,11 @@ def _known_columns(spec: SourceSpec, header: list[str] | None) -> list[str] | No
 def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | None], problems: list[str]) -> None:
     """Indicator and denominator columns that a keyed source will not have."""
     available = {name: _known_columns(spec, headers.get(name)) for name, spec in cfg.sources.items()}
+    hidden = {name for name, spec in cfg.sources.items() if not cfg.is_inside_data_dir(spec.path)}
+
+    def listed(have: list[str], source: str) -> str:
+        return f"(not shown: {_OUTSIDE})" if source in hidden else _shown(have)
+
     for i, ind in enumerate(cfg.indicators):
         have = available.get(ind.source)
         if have is None:
@@ -319,17 +346,20 @@ def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | No
             if _WILDCARD.intersection(pattern):
                 if not fnmatch.filter(have, pattern):
                     problems.append(f"indicators[{i}] ({ind.name}).columns: pattern {pattern!r} matches no "
-                                    f"column of source {ind.source!r}; columns are: {_shown(have)}")
+                                    f"column of source {ind.source!r}; columns are: "
+                                    f"{listed(have, ind.source)}")
             elif pattern not in have:
+                hint = "" if ind.source in hidden else _suggest(pattern, have)
                 problems.append(
                     f"indicators[{i}] ({ind.name}).columns: source {ind.source!r} "
-                    f"({cfg.sources[ind.source].path}) has no column {pattern!r}{_suggest(pattern, have)}; "
-                    f"columns are: {_shown(have)}")
+                    f"({cfg.sources[ind.source].path}) has no column {pattern!r}{hint}; "
+                    f"columns are: {listed(have, ind.source)}")
     for name, den in cfg.denominators.items():
         have = available.get(den.source)
         if have is not None and den.column not in have:
+            hint = "" if den.source in hidden else _suggest(den.column, have)
             problems.append(f"denominators.{name}.column: source {den.source!r} has no column "
-                            f"{den.column!r}{_suggest(den.column, have)}; columns are: {_shown(have)}")
+                            f"{den.column!r}{hint}; columns are: {listed(have, den.source)}")
 
 
 def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
@@ -341,7 +371,11 @@ def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
     try:
         load_harm_weights(path)
     except InputError as exc:
-        problems.extend(f"index.harm_weights: {path}: {p}" for p in exc.problems)
+        if cfg.is_inside_data_dir(path):
+            problems.extend(f"index.harm_weights: {path}: {p}" for p in exc.problems)
+        else:
+            problems.append(f"index.harm_weights: {path} is not a usable harm weight table "
+                            f"({len(exc.problems)} problem(s); details not shown: {_OUTSIDE})")
 
 
 def validate_inputs(cfg: StudyConfig) -> None:
@@ -368,13 +402,15 @@ def validate_inputs(cfg: StudyConfig) -> None:
         p = cfg.resolve(t.path)
         if _check_file(p, "boundaries.upper_from_table", problems):
             cols = [c for c in (t.lsoa_column, t.code_column, t.name_column) if c]
-            _check_csv_columns(p, cols, "boundaries.upper_from_table", problems, encoding="utf-8")
+            _check_csv_columns(p, cols, "boundaries.upper_from_table", problems, encoding="utf-8",
+                               echo=cfg.is_inside_data_dir(p))
     if b.vintage_lookup is not None:
         v = b.vintage_lookup
         p = cfg.resolve(v.path)
         if _check_file(p, "boundaries.vintage_lookup", problems):
             cols = [c for c in (v.from_2011_column, v.to_2021_column, v.change_column) if c]
-            _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig")
+            _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig",
+                               echo=cfg.is_inside_data_dir(p))
     headers: dict[str, list[str] | None] = {}
     for name, spec in cfg.sources.items():
         _check_source_options(name, spec, problems)
