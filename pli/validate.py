@@ -26,15 +26,16 @@ import codecs
 import csv
 import difflib
 import fnmatch
+import functools
 import logging
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 from pli.config import BoundaryLayerSpec, SourceSpec, StudyConfig
 from pli.errors import InputError
 
-__all__ = ["REQUIRED_COLUMNS", "read_header", "validate_inputs"]
+__all__ = ["REQUIRED_COLUMNS", "read_header", "validate_inputs", "withhold_outside_content"]
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,12 @@ def _check_layer(spec: BoundaryLayerSpec, key: str, cfg: StudyConfig, problems: 
     for opt in ("code_field", "name_field"):
         name = getattr(spec, opt)
         if name is not None and name not in fields:
-            problems.append(f"{key}.{opt}: {path} has no field {name!r}{_suggest(name, fields)}; "
-                            f"fields are: {', '.join(fields)}")
+            if cfg.is_inside_data_dir(path):
+                problems.append(f"{key}.{opt}: {path} has no field {name!r}{_suggest(name, fields)}; "
+                                f"fields are: {', '.join(fields)}")
+            else:
+                problems.append(f"{key}.{opt}: {path} has no field {name!r}; {len(fields)} fields "
+                                f"(not shown: {_OUTSIDE})")
     crs = info.get("crs")
     if crs is None and spec.crs is None:
         problems.append(f"{key}: {path} has no CRS (e.g. a Shapefile without its .prj); set {key}.crs "
@@ -424,3 +429,57 @@ def validate_inputs(cfg: StudyConfig) -> None:
     if problems:
         raise InputError(problems)
     log.info("validated %d input(s): no problems found", 1 + len(cfg.sources) + (b.wards is not None))
+
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _outside_names(cfg: StudyConfig) -> list[str]:
+    """How files outside the data directory may be spelled in a message."""
+    names: set[str] = set()
+    for key, written in cfg.input_paths():
+        if not cfg.is_inside_data_dir(written):
+            full = cfg.resolve(written)
+            names.update({str(written), str(full), str(full.resolve())})
+            if key.startswith("sources."):
+                # Some loader messages name the source rather than its file.
+                source = key.removeprefix("sources.").removesuffix(".path")
+                names.update({f"source {source!r}", f"sources.{source}"})
+    return sorted(names, key=len, reverse=True)
+
+
+def _withheld(problem: str, names: list[str]) -> str | None:
+    """The problem text, or a content-free replacement when it quotes an outside file."""
+    if _OUTSIDE in problem or not any(n in problem for n in names):
+        return None
+    name = next(n for n in names if n in problem)
+    return (f"{name} could not be used, and the details are not shown because they may quote the "
+            f"file and {_OUTSIDE}; copy the file under --data-dir and run again to see them")
+
+
+def withhold_outside_content(run: _F) -> _F:
+    """Decorate a function taking a StudyConfig first so its errors never quote outside files.
+
+    Loaders name offending values (codes, cells) in their messages, which is right for
+    the study's own data; a file outside ``--data-dir`` (allowed with
+    ``allow_outside_data_dir``) may be anything, so each problem that names such a file
+    is replaced by a content-free line. Validation messages (already content-free) pass.
+    """
+
+    @functools.wraps(run)
+    def wrapper(cfg: StudyConfig, *args, **kwargs):
+        try:
+            return run(cfg, *args, **kwargs)
+        except InputError as exc:
+            names = _outside_names(cfg) if cfg.allow_outside_data_dir else []
+            if exc.path and any(exc.path == n for n in names):
+                replaced = [_withheld(f"{exc.path}: {p}", names) for p in exc.problems]
+            else:
+                replaced = [_withheld(p, names) for p in exc.problems]
+            if not any(replaced):
+                raise
+            problems = [new or f"{exc.path + ': ' if exc.path else ''}{old}"
+                        for new, old in zip(replaced, exc.problems)]
+            raise InputError(list(dict.fromkeys(problems))) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -202,6 +202,45 @@ def test_outside_file_content_never_reaches_the_message(tmp_path, kind, extra):
     assert not (tmp_path / "out").exists()
 
 
+CREDENTIALS = "user,password,x,y\nalice,hunter2,531000,165000\nbob,s3cr3tpw,532000,166000\n"
+
+
+@pytest.mark.parametrize("kind, extra", [
+    ("lsoa_table", {"code_column": "user", "columns": ["password"]}),
+    ("lsoa_table", {"code_column": "password", "columns": ["x"]}),
+    ("census2021", {"code_column": "user", "columns": ["x"]}),
+    ("points", {"x_column": "x", "y_column": "y", "crs": "EPSG:27700", "category_column": "password"}),
+], ids=["password-as-number", "password-as-code", "census-user-as-code", "points-password-category"])
+def test_loader_errors_on_outside_csv_quote_nothing(tmp_path, kind, extra):
+    """A CSV-shaped outside file passes validation; the loaders' value-quoting errors are withheld."""
+    data = copy_demo_data(tmp_path / "data")
+    creds = _outside(data) / "creds.csv"
+    creds.write_text(CREDENTIALS, encoding="utf-8")
+    raw = copy.deepcopy(DEMO)
+    raw["allow_outside_data_dir"] = True
+    raw["sources"]["leak"] = {"kind": kind, "path": str(creds), **extra}
+    raw["indicators"].append({"name": "leak_value", "source": "leak", "columns": extra.get("columns", ["x"]),
+                              "domain": "crime", "transform": "count" if kind == "points" else "value"})
+    with pytest.raises(InputError) as info:
+        run_index(parse_config(raw, data_dir=data), out_dir=tmp_path / "out", maps_dir=None)
+    message = str(info.value)
+    assert (str(creds) in message or "source 'leak'" in message) and "details are not shown" in message, message
+    for secret in ("alice", "bob", "hunter2", "s3cr3tpw"):
+        assert secret not in message, message
+
+
+def test_inside_data_dir_loader_errors_keep_their_details(tmp_path):
+    """The same file inside --data-dir gets the loader's full message (the values are the user's data)."""
+    data = copy_demo_data(tmp_path / "data")
+    (data / "creds.csv").write_text(CREDENTIALS, encoding="utf-8")
+    raw = copy.deepcopy(DEMO)
+    raw["sources"]["leak"] = {"kind": "lsoa_table", "path": "creds.csv", "code_column": "user",
+                              "columns": ["password"]}
+    raw["indicators"].append({"name": "leak_value", "source": "leak", "columns": ["password"], "domain": "crime"})
+    with pytest.raises(InputError, match="line 2: 'hunter2'"):
+        run_index(parse_config(raw, data_dir=data), out_dir=tmp_path / "out", maps_dir=None)
+
+
 def test_outside_paths_are_accepted_when_allowed(tmp_path):
     """The opt-in works: the same outside file runs, with the same numbers as inside."""
     data = copy_demo_data(tmp_path / "data")
