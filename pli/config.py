@@ -33,8 +33,8 @@ from pli.errors import PliError
 
 __all__ = [
     "AreaSpec",
-    "BoundaryLayerSpec",
     "BoundariesSpec",
+    "BoundaryLayerSpec",
     "ClusteringSpec",
     "ConfigError",
     "DenominatorSpec",
@@ -602,7 +602,7 @@ def _bool_hint(value: Any) -> str:
     return ""
 
 
-def _shown_number(value: float | int) -> str:
+def _shown_number(value: float) -> str:
     return f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
 
 
@@ -760,7 +760,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.aliases = 0
 
-    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
@@ -769,7 +769,7 @@ class _StrictLoader(yaml.SafeLoader):
                                "a study-area config needs few or none: write the values out")
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
+    def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             # '<<' merges are intended overrides; only keys written twice are refused.

@@ -29,8 +29,9 @@ import fnmatch
 import functools
 import logging
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 from pli.config import BoundaryLayerSpec, SourceSpec, StudyConfig
 from pli.errors import InputError

@@ -16,10 +16,25 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from broken_harness import DEMO, DEMO_CONFIG, DEP, HARM, LSOA, POLICE, ROOT, assert_fails_clearly, police_files
+from broken_harness import (
+    DEMO,
+    DEMO_CONFIG,
+    DEP,
+    HARM,
+    LSOA,
+    ROOT,
+    assert_fails_clearly,
+    police_files,
+)
 from conftest import copy_demo_data
-from pli.config import MAX_ALIASES, MAX_CONFIG_BYTES, ConfigError, load_config, parse_config
+
+from pli.config import (
+    MAX_ALIASES,
+    MAX_CONFIG_BYTES,
+    ConfigError,
+    load_config,
+    parse_config,
+)
 from pli.errors import InputError
 from pli.pipeline import run_index
 
@@ -347,7 +362,7 @@ def test_cli_refuses_a_bomb_in_one_paragraph(tmp_path):
     path = tmp_path / "bomb.yml"
     path.write_text(_bomb(), encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "pli", "index", "--config", str(path), "--out",
-                           str(tmp_path / "out"), "--no-maps"], capture_output=True, text=True, cwd=ROOT,
+                           str(tmp_path / "out"), "--no-maps"], capture_output=True, text=True, cwd=ROOT, check=False,
                           timeout=120)
     assert proc.returncode != 0
     assert "expands to more than 100,000 values" in proc.stderr

@@ -20,7 +20,11 @@ import yaml
 
 from pli import maps as maps_module
 from pli.config import parse_config
-from pli.disclosure import COUNT_TRANSFORMS, counts_people_or_events, secondary_suppression
+from pli.disclosure import (
+    COUNT_TRANSFORMS,
+    counts_people_or_events,
+    secondary_suppression,
+)
 from pli.indicators import COUNT_KINDS
 from pli.pipeline import run_index
 
@@ -206,7 +210,7 @@ def test_secondary_suppression_blanks_the_next_smallest_in_the_ward():
 
 def test_secondary_blanks_only_where_a_ward_held_one_small_cell(public_and_full):
     runs, cfg = public_and_full
-    full_rank, full_raw = runs[False]
+    full_rank, _ = runs[False]
     pub_rank, pub_raw = runs[True]
     counts = _true_counts(runs, cfg)
     small = counts < cfg.output.suppress_below
