@@ -469,10 +469,14 @@ def withhold_outside_content(run: _F) -> _F:
 
     @functools.wraps(run)
     def wrapper(cfg: StudyConfig, *args, **kwargs):
+        names = _outside_names(cfg) if cfg.allow_outside_data_dir else []
+        quiet = _WithholdLogs(names, cfg) if names else None
+        loggers = _pli_loggers() if quiet else []
+        for lg in loggers:
+            lg.addFilter(quiet)
         try:
             return run(cfg, *args, **kwargs)
         except InputError as exc:
-            names = _outside_names(cfg) if cfg.allow_outside_data_dir else []
             if exc.path and any(exc.path == n for n in names):
                 replaced = [_withheld(f"{exc.path}: {p}", names) for p in exc.problems]
             else:
@@ -482,5 +486,36 @@ def withhold_outside_content(run: _F) -> _F:
             problems = [new or f"{exc.path + ': ' if exc.path else ''}{old}"
                         for new, old in zip(replaced, exc.problems)]
             raise InputError(list(dict.fromkeys(problems))) from None
+        finally:
+            for lg in loggers:
+                lg.removeFilter(quiet)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _pli_loggers() -> list[logging.Logger]:
+    # Filters on a logger do not see records of its children, so each module's logger
+    # gets one; importing the loaders first makes sure theirs exist.
+    import pli.boundaries  # noqa: F401
+    import pli.indicators  # noqa: F401
+
+    names = [n for n in logging.root.manager.loggerDict if n == "pli" or n.startswith("pli.")]
+    return [logging.getLogger(n) for n in names]
+
+
+class _WithholdLogs(logging.Filter):
+    """Rewrites log records that name an outside file or its source (they may quote it)."""
+
+    def __init__(self, names: list[str], cfg: StudyConfig):
+        super().__init__()
+        self.names = names
+        self.prefixes = tuple(f"{key.removeprefix('sources.').removesuffix('.path')}:"
+                              for key, path in cfg.input_paths()
+                              if key.startswith("sources.") and not cfg.is_inside_data_dir(path))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(n in text for n in self.names) or text.startswith(self.prefixes):
+            record.msg = f"(a message about a file outside --data-dir is not shown: {_OUTSIDE})"
+            record.args = ()
+        return True

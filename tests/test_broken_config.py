@@ -9,6 +9,7 @@ duplicate keys, tabs, oversized files) need a file on disk, so they are run thro
 from __future__ import annotations
 
 import copy
+import logging
 import shutil
 import subprocess
 import sys
@@ -226,8 +227,9 @@ CREDENTIALS = "user,password,x,y\nalice,hunter2,531000,165000\nbob,s3cr3tpw,5320
     ("census2021", {"code_column": "user", "columns": ["x"]}),
     ("points", {"x_column": "x", "y_column": "y", "crs": "EPSG:27700", "category_column": "password"}),
 ], ids=["password-as-number", "password-as-code", "census-user-as-code", "points-password-category"])
-def test_loader_errors_on_outside_csv_quote_nothing(tmp_path, kind, extra):
+def test_loader_errors_on_outside_csv_quote_nothing(tmp_path, caplog, kind, extra):
     """A CSV-shaped outside file passes validation; the loaders' value-quoting errors are withheld."""
+    caplog.set_level(logging.DEBUG)
     data = copy_demo_data(tmp_path / "data")
     creds = _outside(data) / "creds.csv"
     creds.write_text(CREDENTIALS, encoding="utf-8")
@@ -240,8 +242,10 @@ def test_loader_errors_on_outside_csv_quote_nothing(tmp_path, kind, extra):
         run_index(parse_config(raw, data_dir=data), out_dir=tmp_path / "out", maps_dir=None)
     message = str(info.value)
     assert (str(creds) in message or "source 'leak'" in message) and "details are not shown" in message, message
+    logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("alice", "bob", "hunter2", "s3cr3tpw"):
         assert secret not in message, message
+        assert secret not in logged, logged
 
 
 def test_inside_data_dir_loader_errors_keep_their_details(tmp_path):
