@@ -496,8 +496,10 @@ def withhold_outside_content(run: _F) -> _F:
 def _pli_loggers() -> list[logging.Logger]:
     # Filters on a logger do not see records of its children, so each module's logger
     # gets one; importing the loaders first makes sure theirs exist.
-    import pli.boundaries  # noqa: F401
-    import pli.indicators  # noqa: F401
+    import importlib
+
+    for module in ("pli.boundaries", "pli.indicators"):
+        importlib.import_module(module)
 
     names = [n for n in logging.root.manager.loggerDict if n == "pli" or n.startswith("pli.")]
     return [logging.getLogger(n) for n in names]
