@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,8 +33,8 @@ from pli.errors import PliError
 
 __all__ = [
     "AreaSpec",
-    "BoundaryLayerSpec",
     "BoundariesSpec",
+    "BoundaryLayerSpec",
     "ClusteringSpec",
     "ConfigError",
     "DenominatorSpec",
@@ -51,7 +52,18 @@ __all__ = [
     "default_data_dir",
     "load_config",
     "parse_config",
+    "read_yaml",
 ]
+
+
+#: Largest config file read (bytes); study-area configs are a few kilobytes.
+MAX_CONFIG_BYTES = 1 << 20
+#: Most alias uses (``*name``) allowed in one config file.
+MAX_ALIASES = 100
+#: Most YAML nodes a config may expand to once aliases are followed.
+MAX_NODES = 100_000
+#: Largest magnitude accepted for any number in a config.
+MAX_NUMBER = 1e15
 
 
 class ConfigError(PliError, ValueError):
@@ -435,7 +447,10 @@ class StudyConfig:
     """A whole study-area configuration.
 
     ``data_dir`` is not read from YAML: it is the directory that relative paths resolve
-    against (``--data-dir``; default the project root).
+    against (``--data-dir``; default the project root). Input paths must stay inside it
+    (no absolute paths, ``..`` or symlinks leading out) unless the config says
+    ``allow_outside_data_dir: true``, so a config from elsewhere cannot make a run read,
+    and echo in its errors, files the data directory does not hold.
     """
 
     area: AreaSpec
@@ -450,6 +465,7 @@ class StudyConfig:
     patrols: Optional[PatrolSpec] = None
     maps: MapSpec = field(default_factory=MapSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
+    allow_outside_data_dir: bool = False
     data_dir: Path = field(default=Path("."), metadata={"yaml": False})
     config_path: Optional[Path] = field(default=None, metadata={"yaml": False})
     raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
@@ -458,6 +474,23 @@ class StudyConfig:
         """Resolve a path from the config against the data directory."""
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.data_dir / p)
+
+    def input_paths(self) -> list[tuple[str, str]]:
+        """Every input path the config names, as ``(config key, path as written)``."""
+        b = self.boundaries
+        found = [("boundaries.lsoa.path", b.lsoa.path)]
+        for key, spec in (("wards", b.wards), ("upper_from_table", b.upper_from_table),
+                          ("vintage_lookup", b.vintage_lookup)):
+            if spec is not None:
+                found.append((f"boundaries.{key}.path", spec.path))
+        found.extend((f"sources.{name}.path", src.path) for name, src in self.sources.items())
+        if self.index.harm_weights:
+            found.append(("index.harm_weights", self.index.harm_weights))
+        return found
+
+    def is_inside_data_dir(self, path: str | Path) -> bool:
+        """True when ``path`` (after following symlinks and ``..``) lies inside ``data_dir``."""
+        return self.resolve(path).resolve().is_relative_to(self.data_dir.resolve())
 
 
 # --------------------------------------------------------------------------- parsing
@@ -535,22 +568,42 @@ def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
         return None
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > MAX_NUMBER:
+                problems.append(f"{key}: {_shown_number(value)} is too large (limit {MAX_NUMBER:.0e})")
+                return None
             return value
-        problems.append(f"{key}: expected a whole number, got {value!r}")
+        problems.append(f"{key}: expected a whole number, got {value!r}{_bool_hint(value)}")
         return None
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{key}: expected a finite number, got {value!r}")
+                return None
+            if abs(value) > MAX_NUMBER:
+                problems.append(f"{key}: {_shown_number(value)} is too large (limit {MAX_NUMBER:.0e})")
+                return None
             return float(value)
-        problems.append(f"{key}: expected a number, got {value!r}")
+        problems.append(f"{key}: expected a number, got {value!r}{_bool_hint(value)}")
         return None
     if tp is str:
         if isinstance(value, str):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        problems.append(f"{key}: expected text, got {value!r}")
+        problems.append(f"{key}: expected text, got {value!r}{_bool_hint(value)}")
         return None
     return value
+
+
+def _bool_hint(value: Any) -> str:
+    # YAML 1.1 turns unquoted yes/no/on/off into booleans, which surprises people.
+    if isinstance(value, bool):
+        return " (YAML reads unquoted yes/no/on/off as true/false: quote text, write numbers as digits)"
+    return ""
+
+
+def _shown_number(value: float) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
 
 
 def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
@@ -655,7 +708,17 @@ def parse_config(
     if problems:
         raise ConfigError(problems, source=source)
     root = Path(data_dir) if data_dir is not None else default_data_dir()
-    return dataclasses.replace(cfg, data_dir=root.resolve(), raw=data)
+    cfg = dataclasses.replace(cfg, data_dir=root.resolve(), raw=data)
+    if not cfg.allow_outside_data_dir:
+        outside = [
+            f"{key}: {path!r} resolves to {cfg.resolve(path).resolve()}, outside the data directory "
+            f"{cfg.data_dir} (--data-dir); move the file under it, or set allow_outside_data_dir: true "
+            "at the top level of the config if reading it is intended"
+            for key, path in cfg.input_paths() if not cfg.is_inside_data_dir(path)
+        ]
+        if outside:
+            raise ConfigError(outside, source=source)
+    return cfg
 
 
 def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> StudyConfig:
@@ -672,11 +735,130 @@ def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> Stud
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"config file not found: {path}"], source=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], source=str(path)) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError(["expected a mapping at the top level"], source=str(path))
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError([f"expected a mapping (key: value lines) at the top level, got {got}"],
+                          source=str(path))
     cfg = parse_config(data, data_dir=data_dir, source=str(path))
     return dataclasses.replace(cfg, config_path=path.resolve())
+
+
+class _Refused(yaml.YAMLError):
+    """A structural limit of :func:`read_yaml` was hit (not a syntax error)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that counts aliases and refuses duplicate keys.
+
+    PyYAML shares aliased nodes, so an alias "bomb" loads fast but explodes later when
+    the mapping is walked (validation, the manifest): aliases are counted while
+    composing and the expanded size is measured before anything is constructed.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _Refused(f"more than {MAX_ALIASES} aliases (*name) by line {mark.line + 1}; "
+                               "a study-area config needs few or none: write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            # '<<' merges are intended overrides; only keys written twice are refused.
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _Refused(f"key {key!r} appears twice in one mapping (lines {seen[key]} and {line}); "
+                               "the second would silently replace the first: keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """Nodes the document holds once every alias is followed (shared nodes counted each time)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Refused(f"an alias refers to the node that contains it (line {n.start_mark.line + 1})")
+        active.add(key)
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            total += sum(size(c) for c in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        active.discard(key)
+        sizes[key] = min(total, MAX_NODES + 1)
+        return sizes[key]
+
+    return size(node)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse one YAML file safely: size, alias, duplicate-key and syntax limits.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (at most :data:`MAX_CONFIG_BYTES`).
+
+    Returns
+    -------
+    object
+        The document (``None`` when the file is empty).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and, for syntax errors, the line and column.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([f"the file is {size:,} bytes; a config may be at most {MAX_CONFIG_BYTES:,} bytes"],
+                          source=str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the config as UTF-8"],
+                          source=str(path)) from None
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_NODES:
+            raise _Refused(f"the document expands to more than {MAX_NODES:,} values once aliases are "
+                           "followed (an alias 'bomb'?); write the values out")
+        return loader.construct_document(node)
+    except _Refused as exc:
+        raise ConfigError([f"refused: {exc}"], source=str(path)) from None
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([_syntax_message(exc)], source=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], source=str(path)) from None
+    finally:
+        loader.dispose()
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = "; ".join(str(p) for p in (exc.context, exc.problem) if p)
+    # PyYAML shows a tab as the two characters backslash-t in its problem text.
+    hint = " (YAML indents with spaces, never tabs)" if "'\\t'" in str(exc.problem or "") else ""
+    return f"not valid YAML{where}: {what}{hint}"

@@ -20,6 +20,7 @@ import pandas as pd
 
 from pli import __version__
 from pli.config import StudyConfig
+from pli.validate import withhold_outside_content
 
 __all__ = ["SENSITIVE_BANNER", "IndexRun", "run_index"]
 
@@ -68,6 +69,7 @@ def _null_step(label: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
+@withhold_outside_content
 def run_index(
     cfg: StudyConfig,
     *,

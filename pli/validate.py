@@ -26,15 +26,17 @@ import codecs
 import csv
 import difflib
 import fnmatch
+import functools
 import logging
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Iterable
+from typing import TypeVar
 
 from pli.config import BoundaryLayerSpec, SourceSpec, StudyConfig
 from pli.errors import InputError
 
-__all__ = ["REQUIRED_COLUMNS", "read_header", "validate_inputs"]
+__all__ = ["REQUIRED_COLUMNS", "read_header", "validate_inputs", "withhold_outside_content"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "census2011_population": ("LSOA Code", "Persons"),
 }
 
+_OUTSIDE = "the file is outside --data-dir"
 _MONTH_RE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
 _SNIFF_BYTES = 1 << 16
 _WILDCARD = set("*?[")
@@ -129,8 +132,13 @@ def _check_text(path: Path, key: str, problems: list[str], *, encoding: str) -> 
 
 
 def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: list[str], *,
-                       encoding: str) -> list[str] | None:
-    """Header of a CSV after the text checks, or None when the file is unusable."""
+                       encoding: str, echo: bool = True) -> list[str] | None:
+    """Header of a CSV after the text checks, or None when the file is unusable.
+
+    With ``echo=False`` (files outside the data directory) no part of the file is
+    quoted in a message: such a file may be anything, and messages get pasted into
+    tickets and logs.
+    """
     wanted = list(wanted)
     if not _check_text(path, key, problems, encoding=encoding):
         return None
@@ -142,9 +150,14 @@ def _check_csv_columns(path: Path, wanted: Iterable[str], key: str, problems: li
     if not header or not any(header):
         problems.append(f"{key}: {path} has no header row; expected columns {', '.join(wanted)}")
         return None
+    if not echo and len(header) < 2:
+        problems.append(f"{key}: {path} does not look like a CSV table (its first line has no commas); "
+                        f"expected columns {', '.join(wanted) or 'separated by commas'} "
+                        f"(content not shown: {_OUTSIDE})")
+        return None
     for col in _missing(header, wanted):
-        problems.append(f"{key}: {path} has no column {col!r}{_suggest(col, header)}; "
-                        f"columns are: {_shown(header)}")
+        shown = f"columns are: {_shown(header)}" if echo else f"{len(header)} columns (not shown: {_OUTSIDE})"
+        problems.append(f"{key}: {path} has no column {col!r}{_suggest(col, header) if echo else ''}; {shown}")
     return header
 
 
@@ -165,8 +178,12 @@ def _check_layer(spec: BoundaryLayerSpec, key: str, cfg: StudyConfig, problems: 
     for opt in ("code_field", "name_field"):
         name = getattr(spec, opt)
         if name is not None and name not in fields:
-            problems.append(f"{key}.{opt}: {path} has no field {name!r}{_suggest(name, fields)}; "
-                            f"fields are: {', '.join(fields)}")
+            if cfg.is_inside_data_dir(path):
+                problems.append(f"{key}.{opt}: {path} has no field {name!r}{_suggest(name, fields)}; "
+                                f"fields are: {', '.join(fields)}")
+            else:
+                problems.append(f"{key}.{opt}: {path} has no field {name!r}; {len(fields)} fields "
+                                f"(not shown: {_OUTSIDE})")
     crs = info.get("crs")
     if crs is None and spec.crs is None:
         problems.append(f"{key}: {path} has no CRS (e.g. a Shapefile without its .prj); set {key}.crs "
@@ -217,11 +234,12 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
     path = cfg.resolve(spec.path)
     if not _check_file(path, key, problems):
         return None
+    echo = cfg.is_inside_data_dir(path)
     if spec.kind == "lsoa_table" and not spec.code_column:
         problems.append(f"{key}.code_column: required for kind 'lsoa_table' (the column holding LSOA codes)")
     if spec.kind == "mps_lsoa_crime":
         if _check_text(path, key, problems, encoding=spec.encoding):
-            _check_mps_header(path, key, problems, encoding=spec.encoding)
+            _check_mps_header(path, key, problems, encoding=spec.encoding, echo=echo)
         return None
     wanted = _source_columns(spec)
     if spec.kind == "police_uk" and path.is_dir():
@@ -229,19 +247,29 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         if not files:
             problems.append(f"{key}: no police.uk street files (*-street.csv) under {path}")
         for f in files:
-            if f.stat().st_size == 0:
+            inside = cfg.is_inside_data_dir(f)
+            if not inside and not cfg.allow_outside_data_dir:
+                # A symlink in the folder leading out is the same as a path leading out.
+                problems.append(f"{key}: {f} resolves to {f.resolve()}, outside the data directory "
+                                f"{cfg.data_dir}; replace the link with the file, or set "
+                                "allow_outside_data_dir: true at the top level of the config")
+            elif f.stat().st_size == 0:
                 problems.append(f"{key}: {f} is empty (0 bytes); download that month again or delete it")
             else:
-                _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding)
+                _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding, echo=inside)
         return None
     if path.is_dir():
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
         return None
-    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding)
+    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
 
 
-def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str) -> None:
+def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str, echo: bool = True) -> None:
     header = read_header(path, encoding=encoding)
+    if not echo and len(header) < 2:
+        problems.append(f"{key}: {path} does not look like a CSV table (its first line has no commas); "
+                        f"content not shown: {_OUTSIDE}")
+        return
     norm = {_norm(h) for h in header}
     need = {
         "LSOA code column": ("lsoa code",),
@@ -250,8 +278,8 @@ def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: st
     }
     for label, options in need.items():
         if not norm.intersection(options):
-            problems.append(f"{key}: {path} has no {label} (expected one of {', '.join(options)}); "
-                            f"columns are: {', '.join(header[:8])}")
+            shown = f"columns are: {', '.join(header[:8])}" if echo else f"columns not shown: {_OUTSIDE}"
+            problems.append(f"{key}: {path} has no {label} (expected one of {', '.join(options)}); {shown}")
     if not any(h.isdigit() and len(h) == 6 for h in header):
         problems.append(f"{key}: {path} has no monthly columns named YYYYMM (e.g. '202402')")
 
@@ -310,6 +338,11 @@ def _known_columns(spec: SourceSpec, header: list[str] | None) -> list[str] | No
 def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | None], problems: list[str]) -> None:
     """Indicator and denominator columns that a keyed source will not have."""
     available = {name: _known_columns(spec, headers.get(name)) for name, spec in cfg.sources.items()}
+    hidden = {name for name, spec in cfg.sources.items() if not cfg.is_inside_data_dir(spec.path)}
+
+    def listed(have: list[str], source: str) -> str:
+        return f"(not shown: {_OUTSIDE})" if source in hidden else _shown(have)
+
     for i, ind in enumerate(cfg.indicators):
         have = available.get(ind.source)
         if have is None:
@@ -319,17 +352,20 @@ def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | No
             if _WILDCARD.intersection(pattern):
                 if not fnmatch.filter(have, pattern):
                     problems.append(f"indicators[{i}] ({ind.name}).columns: pattern {pattern!r} matches no "
-                                    f"column of source {ind.source!r}; columns are: {_shown(have)}")
+                                    f"column of source {ind.source!r}; columns are: "
+                                    f"{listed(have, ind.source)}")
             elif pattern not in have:
+                hint = "" if ind.source in hidden else _suggest(pattern, have)
                 problems.append(
                     f"indicators[{i}] ({ind.name}).columns: source {ind.source!r} "
-                    f"({cfg.sources[ind.source].path}) has no column {pattern!r}{_suggest(pattern, have)}; "
-                    f"columns are: {_shown(have)}")
+                    f"({cfg.sources[ind.source].path}) has no column {pattern!r}{hint}; "
+                    f"columns are: {listed(have, ind.source)}")
     for name, den in cfg.denominators.items():
         have = available.get(den.source)
         if have is not None and den.column not in have:
+            hint = "" if den.source in hidden else _suggest(den.column, have)
             problems.append(f"denominators.{name}.column: source {den.source!r} has no column "
-                            f"{den.column!r}{_suggest(den.column, have)}; columns are: {_shown(have)}")
+                            f"{den.column!r}{hint}; columns are: {listed(have, den.source)}")
 
 
 def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
@@ -341,7 +377,11 @@ def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
     try:
         load_harm_weights(path)
     except InputError as exc:
-        problems.extend(f"index.harm_weights: {path}: {p}" for p in exc.problems)
+        if cfg.is_inside_data_dir(path):
+            problems.extend(f"index.harm_weights: {path}: {p}" for p in exc.problems)
+        else:
+            problems.append(f"index.harm_weights: {path} is not a usable harm weight table "
+                            f"({len(exc.problems)} problem(s); details not shown: {_OUTSIDE})")
 
 
 def validate_inputs(cfg: StudyConfig) -> None:
@@ -368,13 +408,15 @@ def validate_inputs(cfg: StudyConfig) -> None:
         p = cfg.resolve(t.path)
         if _check_file(p, "boundaries.upper_from_table", problems):
             cols = [c for c in (t.lsoa_column, t.code_column, t.name_column) if c]
-            _check_csv_columns(p, cols, "boundaries.upper_from_table", problems, encoding="utf-8")
+            _check_csv_columns(p, cols, "boundaries.upper_from_table", problems, encoding="utf-8",
+                               echo=cfg.is_inside_data_dir(p))
     if b.vintage_lookup is not None:
         v = b.vintage_lookup
         p = cfg.resolve(v.path)
         if _check_file(p, "boundaries.vintage_lookup", problems):
             cols = [c for c in (v.from_2011_column, v.to_2021_column, v.change_column) if c]
-            _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig")
+            _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig",
+                               echo=cfg.is_inside_data_dir(p))
     headers: dict[str, list[str] | None] = {}
     for name, spec in cfg.sources.items():
         _check_source_options(name, spec, problems)
@@ -388,3 +430,94 @@ def validate_inputs(cfg: StudyConfig) -> None:
     if problems:
         raise InputError(problems)
     log.info("validated %d input(s): no problems found", 1 + len(cfg.sources) + (b.wards is not None))
+
+
+_F = TypeVar("_F", bound=Callable)
+
+
+def _outside_names(cfg: StudyConfig) -> list[str]:
+    """How files outside the data directory may be spelled in a message."""
+    names: set[str] = set()
+    for key, written in cfg.input_paths():
+        if not cfg.is_inside_data_dir(written):
+            full = cfg.resolve(written)
+            names.update({str(written), str(full), str(full.resolve())})
+            if key.startswith("sources."):
+                # Some loader messages name the source rather than its file.
+                source = key.removeprefix("sources.").removesuffix(".path")
+                names.update({f"source {source!r}", f"sources.{source}"})
+    return sorted(names, key=len, reverse=True)
+
+
+def _withheld(problem: str, names: list[str]) -> str | None:
+    """The problem text, or a content-free replacement when it quotes an outside file."""
+    if _OUTSIDE in problem or not any(n in problem for n in names):
+        return None
+    name = next(n for n in names if n in problem)
+    return (f"{name} could not be used, and the details are not shown because they may quote the "
+            f"file and {_OUTSIDE}; copy the file under --data-dir and run again to see them")
+
+
+def withhold_outside_content(run: _F) -> _F:
+    """Decorate a function taking a StudyConfig first so its errors never quote outside files.
+
+    Loaders name offending values (codes, cells) in their messages, which is right for
+    the study's own data; a file outside ``--data-dir`` (allowed with
+    ``allow_outside_data_dir``) may be anything, so each problem that names such a file
+    is replaced by a content-free line. Validation messages (already content-free) pass.
+    """
+
+    @functools.wraps(run)
+    def wrapper(cfg: StudyConfig, *args, **kwargs):
+        names = _outside_names(cfg) if cfg.allow_outside_data_dir else []
+        quiet = _WithholdLogs(names, cfg) if names else None
+        loggers = _pli_loggers() if quiet else []
+        for lg in loggers:
+            lg.addFilter(quiet)
+        try:
+            return run(cfg, *args, **kwargs)
+        except InputError as exc:
+            if exc.path and any(exc.path == n for n in names):
+                replaced = [_withheld(f"{exc.path}: {p}", names) for p in exc.problems]
+            else:
+                replaced = [_withheld(p, names) for p in exc.problems]
+            if not any(replaced):
+                raise
+            problems = [new or f"{exc.path + ': ' if exc.path else ''}{old}"
+                        for new, old in zip(replaced, exc.problems)]
+            raise InputError(list(dict.fromkeys(problems))) from None
+        finally:
+            for lg in loggers:
+                lg.removeFilter(quiet)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _pli_loggers() -> list[logging.Logger]:
+    # Filters on a logger do not see records of its children, so each module's logger
+    # gets one; importing the loaders first makes sure theirs exist.
+    import importlib
+
+    for module in ("pli.boundaries", "pli.indicators"):
+        importlib.import_module(module)
+
+    names = [n for n in logging.root.manager.loggerDict if n == "pli" or n.startswith("pli.")]
+    return [logging.getLogger(n) for n in names]
+
+
+class _WithholdLogs(logging.Filter):
+    """Rewrites log records that name an outside file or its source (they may quote it)."""
+
+    def __init__(self, names: list[str], cfg: StudyConfig):
+        super().__init__()
+        self.names = names
+        self.prefixes = tuple(f"{key.removeprefix('sources.').removesuffix('.path')}:"
+                              for key, path in cfg.input_paths()
+                              if key.startswith("sources.") and not cfg.is_inside_data_dir(path))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(n in text for n in self.names) or text.startswith(self.prefixes):
+            record.msg = f"(a message about a file outside --data-dir is not shown: {_OUTSIDE})"
+            record.args = ()
+        return True

@@ -84,9 +84,12 @@ def test_small_counts_are_blank_in_every_table(public_run, cfg, counts):
         assert gpkg.loc[hidden, name].isna().all(), name
         shown = raw[f"{name}_numerator"].dropna()
         assert (shown >= threshold).all(), name
-        # Values of LSOAs that are not small are kept, unchanged.
+        # Values of LSOAs that are not small are kept, unchanged, except the few blanked by
+        # secondary suppression (a ward must not hold a single blank: see test_disclosure).
         kept = small.index[~small[name]]
-        np.testing.assert_allclose(ranked.loc[kept, name], counts.attrs["values"].loc[kept, name], rtol=1e-5)
+        shown_kept = ranked.loc[kept, name].dropna()
+        assert len(shown_kept) >= 0.9 * len(kept), name
+        np.testing.assert_allclose(shown_kept, counts.attrs["values"].loc[shown_kept.index, name], rtol=1e-5)
     # Crime harm totals reveal counts through the published weights.
     assert "harm" not in ranked.columns
     assert not [c for c in raw.columns if c.startswith("crime_harm") and c.endswith("_numerator")]
