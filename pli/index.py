@@ -259,8 +259,8 @@ class IndexResult:
         for k in range(n):
             if k < n_eff:
                 ok = positive[:, k]
-                out[f"driver_{k + 1}"] = pd.array(np.where(ok, names[order[:, k]], None), dtype="string")
-                out[f"driver_{k + 1}_label"] = pd.array(np.where(ok, labels[order[:, k]], None), dtype="string")
+                out[f"driver_{k + 1}"] = pd.array(np.where(ok, names[order[:, k]], np.array(None, dtype=object)), dtype="string")
+                out[f"driver_{k + 1}_label"] = pd.array(np.where(ok, labels[order[:, k]], np.array(None, dtype=object)), dtype="string")
                 out[f"driver_{k + 1}_contribution"] = np.where(ok, top_c[:, k], np.nan)
                 out[f"driver_{k + 1}_value"] = np.where(ok, vals[rows[:, 0], order[:, k]], np.nan)
             else:

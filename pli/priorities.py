@@ -299,7 +299,7 @@ def select_neighbourhoods(
     for r, piece in enumerate(chosen, start=1):
         rank_of[piece] = r
     membership = pd.Series(
-        pd.array(np.where(rank_of > 0, rank_of, None), dtype="Int64"),
+        pd.array(np.where(rank_of > 0, rank_of, np.array(None, dtype=object)), dtype="Int64"),
         index=frame.index,
         name="neighbourhood_rank",
     )

@@ -262,7 +262,7 @@ def build_grid(
     return grid
 
 
-def _grid_spec(grid: gpd.GeoDataFrame) -> tuple[float, str]:
+def _grid_spec(grid: gpd.GeoDataFrame) -> tuple[float, Literal["square", "hex"]]:
     missing = [c for c in ("place_kind", "cell_size_m", "cell_i", "cell_j") if c not in grid.columns]
     if missing:
         raise InputError(

@@ -216,7 +216,8 @@ def _snap_places(rec: _Records) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     first = np.zeros(len(uniq), dtype=np.int64)
     first[pos[::-1]] = np.arange(len(pos))[::-1]
     p_east, p_north, p_loc = east[first], north[first], rec.loc[first]
-    location = np.where(p_loc >= 0, rec.locations[np.where(p_loc >= 0, p_loc, 0)] if len(rec.locations) else None, None)
+    names = rec.locations[np.where(p_loc >= 0, p_loc, 0)] if len(rec.locations) else np.array(None, dtype=object)
+    location = np.where(p_loc >= 0, names, np.array(None, dtype=object))
     base = "S-" + pd.Series(p_east).astype(str) + "-" + pd.Series(p_north).astype(str)
     dup = base.groupby(base).cumcount()
     ids = base.where(dup == 0, base + "-" + (dup + 1).astype(str))
