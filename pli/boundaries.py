@@ -32,6 +32,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from pli._codes import normalise_codes
 from pli.config import BoundaryLayerSpec, StudyConfig, UpperFromTableSpec, VintageLookupSpec
 from pli.errors import InputError
 
@@ -181,8 +182,8 @@ def _check_columns(frame: pd.DataFrame, wanted: dict[str, str | None], *, what: 
 
 
 def _clean_codes(values: pd.Series, *, field: str, what: str, path: Path | str) -> pd.Series:
-    """Codes as stripped strings; null or duplicated codes raise."""
-    codes = values.astype("string").str.strip()
+    """Codes as stripped, upper-case strings; null or duplicated codes raise."""
+    codes = normalise_codes(values, where=f"{what} ({Path(path).name})", column=field)
     null = codes.isna() | codes.eq("")
     if null.any():
         rows = np.flatnonzero(null.to_numpy())
@@ -329,6 +330,9 @@ def _read_polygons(
         crs=target_crs,
         index=pd.Index(codes.to_numpy(), name=index_name, dtype="str"),
     )
+    # Features in code order, whatever the file's order: contiguity weights, permutation
+    # draws and tie-breaks downstream follow row order, so results must not depend on it.
+    out = out.sort_index(kind="mergesort")
     if CRS.from_user_input(target_crs) == CRS.from_epsg(27700):
         _check_extent(out, source_crs=source_crs, source_bounds=source_bounds, what=what, path=path)
 
@@ -596,7 +600,8 @@ def dissolve_upper_layer(
     name_col = table_spec.name_column or table_spec.code_column
     sel = pd.DataFrame(
         {
-            "lsoa": table[table_spec.lsoa_column].str.strip(),
+            "lsoa": normalise_codes(table[table_spec.lsoa_column], where=f"{what} ({path.name})",
+                                    column=table_spec.lsoa_column),
             "code": table[table_spec.code_column].str.strip(),
             "name": table[name_col].str.strip(),
         }
@@ -683,8 +688,10 @@ def read_vintage_lookup(
     )
     lk = pd.DataFrame(
         {
-            "lsoa11": raw[spec.from_2011_column].str.strip(),
-            "lsoa21": raw[spec.to_2021_column].str.strip(),
+            "lsoa11": normalise_codes(raw[spec.from_2011_column], where=f"{what} ({path.name})",
+                                      column=spec.from_2011_column),
+            "lsoa21": normalise_codes(raw[spec.to_2021_column], where=f"{what} ({path.name})",
+                                      column=spec.to_2021_column),
         }
     )
     empty = lk.isna().any(axis=1) | lk.eq("").any(axis=1)

@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import fnmatch
 import logging
@@ -452,9 +453,11 @@ def _check_outside_share(
 
 
 def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
-    """Stripped LSOA codes plus a mask of usable rows; duplicates raise."""
-    text = codes.astype("str").str.strip()
-    keep = (text.notna() & (text != "")).to_numpy()
+    """Normalised LSOA codes plus a mask of usable rows; duplicates raise."""
+    from pli._codes import normalise_codes
+
+    text = normalise_codes(codes, where=path.name, column=column)
+    keep = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
     if not keep.all():
         logger.warning(
             "%s: dropped %d row(s) with a blank %r (footnotes or unassigned records)",
@@ -1142,12 +1145,46 @@ def load_source(
             f"source {name!r}: file not found; check sources.{name}.path and --data-dir", path=str(path)
         )
     if spec.kind == "points":
-        return _load_points(name, spec, path, lsoa)
+        return _canonical_order(_load_points(name, spec, path, lsoa), where=path.name)
     try:
         loader = _LOADERS[spec.kind]
     except KeyError:
         raise ConfigError([f"sources.{name}.kind: unknown kind {spec.kind!r}"]) from None
-    return loader(name, spec, path)
+    return _canonical_order(loader(name, spec, path), where=path.name)
+
+
+def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
+    """The source with normalised codes, rows sorted by LSOA code and points by every column.
+
+    Results must not depend on the order of rows or files: seeded draws downstream
+    (permutations, KDE bandwidth samples, tie-breaks) follow row order.
+    """
+    from pli._codes import normalise_codes
+
+    table = src.table
+    codes = normalise_codes(table.index.to_series(index=range(len(table))), where=where, column="LSOA code")
+    if not codes.equals(pd.Series(table.index, dtype="string")):
+        table = table.set_axis(pd.Index(codes.astype(str).to_numpy(), name=_LSOA_INDEX, dtype="str"), axis=0)
+        if not table.index.is_unique:
+            # Counts split over spellings of one code belong together; value tables
+            # were already checked for repeats when their codes were read.
+            table = _integerise(table.groupby(level=0, sort=False).sum(min_count=1))
+    table = table.sort_index(kind="mergesort")
+    points = src.points
+    if points is not None and len(points):
+        if _LSOA_INDEX in points.columns:
+            raw_codes = points[_LSOA_INDEX].astype("string")
+            pcodes = raw_codes.str.strip().str.upper()
+            if not pcodes.equals(raw_codes):
+                points = points.assign(**{_LSOA_INDEX: pcodes.astype(str).astype("category")})
+        xy = pd.DataFrame({"_x": points.geometry.x.to_numpy(), "_y": points.geometry.y.to_numpy()})
+        keys = [c for c in points.columns if c != points.geometry.name]
+        frame = pd.concat([points[keys].astype("string").reset_index(drop=True), xy], axis=1)
+        order = frame.sort_values([*keys, "_x", "_y"], kind="mergesort", na_position="last").index
+        points = points.iloc[order.to_numpy()].reset_index(drop=True)
+    if table is src.table and points is src.points:
+        return src
+    return dataclasses.replace(src, table=table, points=points)
 
 
 # --------------------------------------------------------------------------- indicators
