@@ -452,6 +452,43 @@ def _check_outside_share(
         logger.info("%s: dropped %s, e.g. %s", name, summary, example)
 
 
+def _check_complete_rows(path: Path, encoding: str, *, code_position: int) -> None:
+    """Rows with an LSOA code but fewer fields than the header: a cut-off or damaged file.
+
+    pandas fills missing trailing fields with NaN, which the index stage would then
+    impute as if the data were merely missing.
+    """
+    with open(path, newline="", encoding=_csv_encoding(encoding)) as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        short: list[tuple[int, int]] = []
+        for line, row in enumerate(rows, start=2):
+            if len(row) < width and len(row) > code_position and row[code_position].strip():
+                short.append((line, len(row)))
+    if not short:
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        ends_cleanly = fh.read(1) in (b"\n", b"\r")
+    last_line, n = short[-1]
+    if len(short) == 1 and not ends_cleanly:
+        raise InputError(
+            f"the file looks truncated: its last line ({last_line}) stops after {n} of the header's "
+            f"{width} fields, with no line ending; download the file again",
+            path=str(path),
+        )
+    shown = ", ".join(f"line {ln} ({k} fields)" for ln, k in short[:5])
+    more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+    tail = "; the last one has no line ending, so the file looks truncated" if not ends_cleanly else ""
+    raise InputError(
+        f"{len(short)} row(s) have fewer fields than the header's {width}: {shown}{more}{tail}; the rows "
+        "are incomplete (a cut-off download or a damaged edit): download or export the file again",
+        path=str(path),
+    )
+
+
 def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
     """Normalised LSOA codes plus a mask of usable rows; duplicates raise."""
     from pli._codes import normalise_codes
@@ -808,6 +845,7 @@ def _load_iod2019(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         )
     raw_names = {lookup[_norm(pub)]: alias for alias, pub in IOD2019_COLUMNS.items()}
     code_raw = lookup[_norm(_IOD2019_CODE)]
+    _check_complete_rows(path, spec.encoding, code_position=header.index(code_raw))
     raw = pd.read_csv(
         path, usecols=[code_raw, *raw_names], dtype="str", encoding=_csv_encoding(spec.encoding)
     )
@@ -853,6 +891,7 @@ def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> Sour
         positions["hectares"]: "hectares",
         positions["households"]: "households",
     }
+    _check_complete_rows(path, spec.encoding, code_position=positions["lsoa"])
     # Read by position: pandas would rename the duplicate and blank headers.
     raw = pd.read_csv(
         path, header=None, skiprows=1, usecols=list(cols), dtype="str",
@@ -904,6 +943,7 @@ def _read_keyed_table(
     else:
         skip = {_norm(e) for e in exclude} | {_norm(code_raw)}
         data_cols = [h for h in header if _norm(h) not in skip and h.strip()]
+    _check_complete_rows(path, spec.encoding, code_position=header.index(code_raw))
     raw = pd.read_csv(
         path, usecols=[code_raw, *data_cols], dtype="str", encoding=_csv_encoding(spec.encoding)
     )
