@@ -1234,7 +1234,8 @@ def check_coverage(
             hint = _cut_off_hint(path, pd.Index(codes.astype(str)), missing) if path is not None else ""
             problems.append(
                 f"source {name!r}: {len(missing)} of the {len(target)} boundary LSOAs are missing from "
-                f"{where}: {_preview(missing)}; this file publishes every LSOA, so it is incomplete{hint}"
+                f"{where}: {_preview(missing)}; this kind of file lists every LSOA in England (IoD2019), so it is "
+                f"incomplete{hint}"
                 + ("" if hint else "; download the full file again")
             )
     if problems:
