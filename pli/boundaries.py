@@ -38,12 +38,12 @@ from pli.errors import InputError
 
 __all__ = [
     "Boundaries",
-    "Reconciled",
     "Coverage",
+    "Reconciled",
     "assign_to_wards",
     "check_coverage",
-    "find_overlaps",
     "dissolve_upper_layer",
+    "find_overlaps",
     "load_boundaries",
     "read_polygons",
     "read_vintage_lookup",
