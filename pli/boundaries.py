@@ -504,7 +504,8 @@ def assign_to_wards(
     overlap = shapely.area(shapely.intersection(lsoa_geoms[li], ward_geoms[wi]))
     lsoa_area = shapely.area(lsoa_geoms)
 
-    # Largest overlap per LSOA; ties go to the first ward in file order.
+    # Largest overlap per LSOA; ties go to the first ward in row order (code order, as
+    # read_polygons sorts), never to whichever came first in the file.
     order = np.lexsort((wi, -overlap, li))
     li_s, wi_s, ov_s = li[order], wi[order], overlap[order]
     first = np.r_[True, li_s[1:] != li_s[:-1]] if len(li_s) else np.zeros(0, bool)
@@ -745,7 +746,8 @@ def read_vintage_lookup(
         ", ".join(f"{k} {v}" for k, v in counts.items()),
         path.name,
     )
-    return lk.reset_index(drop=True)
+    # Code order, so sums over several source LSOAs add up in the same order every run.
+    return lk.sort_values(["lsoa11", "lsoa21"], kind="mergesort").reset_index(drop=True)
 
 
 def unmatched_codes(

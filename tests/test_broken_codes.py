@@ -463,3 +463,21 @@ def test_shuffled_real_boundaries_keep_every_gi_and_lisa_label(tmp_path):
     assert len(labels) >= 4
     pd.testing.assert_frame_equal(runs[0][labels], runs[1][labels])
     assert np.array_equal(runs[0]["gi_p"].to_numpy(), runs[1]["gi_p"].to_numpy())
+
+
+def test_lowercase_iod_codes_load_like_the_published_file(tmp_path, caplog):
+    from pli.config import SourceSpec
+    from pli.indicators import load_source
+
+    _needs_snapshot()
+    rows = read_rows(IOD_SNAPSHOT)
+    rows[1:] = [[f" {r[0].lower()} ", *r[1:]] for r in rows[1:]][::-1]  # and in reverse order
+    write_rows(tmp_path / "iod.csv", rows)
+    spec = SourceSpec(kind="iod2019", path="iod.csv")
+    with caplog.at_level(logging.WARNING):
+        messy = load_source("iod", spec, resolve=lambda p: tmp_path / p)
+    clean = load_source("iod", spec, resolve=lambda p: IOD_SNAPSHOT.parent / IOD_SNAPSHOT.name)
+    assert any(r.getMessage().startswith("iod.csv: normalised 220 LSOA/area code(s) in 'LSOA code (2011)'")
+               for r in caplog.records)
+    pd.testing.assert_frame_equal(messy.table, clean.table)
+    assert clean.table.index.is_monotonic_increasing
