@@ -617,7 +617,8 @@ def dissolve_upper_layer(
             "name": table[name_col].str.strip(),
         }
     ).dropna(subset=["lsoa", "code"])
-    sel = sel.drop_duplicates(["lsoa", "code"])
+    # Code order, so the name kept for an upper code does not depend on the file's row order.
+    sel = sel.sort_values(["lsoa", "code"], kind="mergesort").drop_duplicates(["lsoa", "code"])
     conflict = sel["lsoa"][sel["lsoa"].duplicated(keep=False)]
     if len(conflict):
         raise InputError(

@@ -451,18 +451,22 @@ def test_shuffled_real_boundaries_keep_every_gi_and_lisa_label(tmp_path):
     raw = yaml.safe_load((ROOT / "configs" / "croydon-open-data.yml").read_text(encoding="utf-8"))
     shuffled = tmp_path / "lsoa_shuffled.geojson"
     gpd.read_file(SHARED_DATA / "croydon_lsoa11_bgc.geojson").sample(frac=1, random_state=11).to_file(shuffled)
+    wards = tmp_path / "wards_shuffled.geojson"
+    gpd.read_file(SHARED_DATA / "croydon_wards_2018.geojson").sample(frac=1, random_state=12).to_file(wards)
     runs = []
     for name, path in (("plain", None), ("shuffled", shuffled)):
         cfg_raw = copy.deepcopy(raw)
-        cfg_raw.pop("patrols")
+        cfg_raw.pop("patrols")  # the burglary points are not what this test is about; it saves time
         if path is not None:
             cfg_raw["boundaries"]["lsoa"]["path"] = str(path)
+            cfg_raw["boundaries"]["wards"]["path"] = str(wards)
         cfg = parse_config(cfg_raw, data_dir=SHARED_DATA)
         runs.append(run_index(cfg, out_dir=tmp_path / name, maps_dir=None).rankings.sort_index())
     labels = [c for c in runs[0].columns if c.startswith(("gi_label", "lisa_cluster"))]
     assert len(labels) >= 4
     pd.testing.assert_frame_equal(runs[0][labels], runs[1][labels])
     assert np.array_equal(runs[0]["gi_p"].to_numpy(), runs[1]["gi_p"].to_numpy())
+    assert runs[0]["neighbourhood_rank"].equals(runs[1]["neighbourhood_rank"])
 
 
 def test_lowercase_iod_codes_load_like_the_published_file(tmp_path, caplog):
