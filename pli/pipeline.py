@@ -245,7 +245,8 @@ def _check_residents(population: pd.Series, den, src) -> None:
     """Residents per LSOA must be present, positive and of a plausible size."""
     from pli.errors import InputError
 
-    where = f"denominators.population: source {den.source!r} ({', '.join(p.name for p in src.files)}), column {den.column!r}"
+    files = ", ".join(p.name for p in src.files)
+    where = f"denominators.population: source {den.source!r} ({files}), column {den.column!r}"
     missing = population.isna()
     if missing.any():
         raise InputError(f"{where} has no value for {int(missing.sum())} boundary LSOA(s): "
@@ -256,7 +257,7 @@ def _check_residents(population: pd.Series, den, src) -> None:
     if not low <= median <= high:
         unit = "thousands, a density or a share" if median < low else "a total over many LSOAs"
         raise InputError(f"{where} does not hold residents per LSOA: its median is {median:,.4g} per LSOA, "
-                         f"expected about 1,000-3,000 (at least {low:,.0f}); it looks like {unit}: choose "
+                         f"expected about 1,000-3,000 ({low:,.0f} to {high:,.0f} accepted); it looks like {unit}: choose "
                          "the column of usual residents (a count of people)")
     bad = population <= 0
     if bad.any():
