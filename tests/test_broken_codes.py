@@ -485,3 +485,48 @@ def test_lowercase_iod_codes_load_like_the_published_file(tmp_path, caplog):
                for r in caplog.records)
     pd.testing.assert_frame_equal(messy.table, clean.table)
     assert clean.table.index.is_monotonic_increasing
+
+
+def test_study_area_in_2021_codes_names_the_missing_2011_lsoa(tmp_path):
+    """A 2021 population file maps onto 2011 boundaries: a split LSOA's 2011 parent is needed."""
+    import yaml
+
+    from pli.boundaries import check_coverage, load_boundaries
+    from pli.errors import InputError
+
+    if not (SHARED_DATA / "croydon_lsoa11_bgc.geojson").is_file():
+        pytest.skip(f"real Croydon snapshot not found at {SHARED_DATA}")
+    lookup = pd.read_csv(SHARED_DATA / "croydon_lsoa11_to_lsoa21_lookup.csv")
+    split = lookup.loc[lookup["CHGIND"] == "S", "LSOA11CD"]
+    assert len(split)
+    parent = str(split.iloc[0])
+    lsoa = gpd.read_file(SHARED_DATA / "croydon_lsoa11_bgc.geojson")
+    lsoa[lsoa["lsoa11cd"] != parent].to_file(tmp_path / "lsoa.geojson")
+    raw = yaml.safe_load((ROOT / "configs" / "croydon-open-data.yml").read_text(encoding="utf-8"))
+    raw["boundaries"]["lsoa"]["path"] = str(tmp_path / "lsoa.geojson")
+    cfg = parse_config(raw, data_dir=SHARED_DATA)
+    b = load_boundaries(cfg)
+    census = pd.read_csv(SHARED_DATA / "croydon_census2021_ts007a_lsoa21.csv")
+    codes = pd.Index(census["geography code"].astype(str))
+    children = lookup.loc[lookup["LSOA11CD"] == parent, "LSOA21CD"]
+    assert len(children) >= 2 and children.isin(codes).all()  # the children are in the file, not the parent
+    with pytest.raises(InputError) as info:
+        check_coverage(b, {"census": (codes, SHARED_DATA / "croydon_census2021_ts007a_lsoa21.csv")},
+                       study_area="census")
+    assert (f"coverage: 1 of the study area's 220 LSOAs (those named in croydon_census2021_ts007a_lsoa21.csv, "
+            f"source 'census') have no polygon in lsoa.geojson: {parent}") in str(info.value)
+    cov = check_coverage(b, {"census": (codes, None)}, study_area="census", allow_gaps=True)
+    assert cov.gaps == (parent,) and len(cov.study_area) == 220 and cov.extra == ()
+
+
+def test_population_check_runs_before_any_floor_hides_it(tmp_path, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    raw = copy.deepcopy(DEMO)
+    pop_in_thousands(data, raw)
+    cfg = parse_config(raw, data_dir=data)
+    from pli.errors import InputError
+
+    with caplog.at_level(logging.INFO), pytest.raises(InputError, match="does not hold residents per LSOA"):
+        run_index(cfg, out_dir=tmp_path / "out", maps_dir=None)
+    assert not [r for r in caplog.records if "below the floor" in r.getMessage()]
+    assert not (tmp_path / "out").exists()
