@@ -1197,7 +1197,7 @@ def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
     """The source with normalised codes, rows sorted by LSOA code and points by every column.
 
     Results must not depend on the order of rows or files: seeded draws downstream
-    (permutations, KDE bandwidth samples, tie-breaks) follow row order.
+    (permutations, sampling, tie-breaks) follow row order.
     """
     from pli._codes import normalise_codes
 
