@@ -32,14 +32,18 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from pli._codes import normalise_codes
 from pli.config import BoundaryLayerSpec, StudyConfig, UpperFromTableSpec, VintageLookupSpec
 from pli.errors import InputError
 
 __all__ = [
     "Boundaries",
+    "Coverage",
     "Reconciled",
     "assign_to_wards",
+    "check_coverage",
     "dissolve_upper_layer",
+    "find_overlaps",
     "load_boundaries",
     "read_polygons",
     "read_vintage_lookup",
@@ -57,6 +61,9 @@ _BNG_BOUNDS = (-100_000.0, -100_000.0, 800_000.0, 1_400_000.0)
 _POLYGON, _MULTIPOLYGON = 3, 6
 _CHANGE_CODES = {"U": "unchanged", "S": "split", "M": "merged", "X": "complex"}
 _WARD_COLUMNS = ("ward_code", "ward_name", "ward_overlap_share")
+# Generalised boundaries overlap their neighbours by slivers; more than this share of
+# the smaller polygon is a duplicated or misdrawn area, which would count events twice.
+OVERLAP_SHARE = 0.01
 
 
 # --------------------------------------------------------------------------- results
@@ -84,6 +91,9 @@ class Boundaries:
         Every file read, for the manifest.
     repaired_codes : tuple of str
         LSOA and ward codes whose geometry was invalid and repaired.
+    overlaps : DataFrame or None
+        LSOA pairs overlapping by more than ``OVERLAP_SHARE`` of the smaller polygon
+        (see :func:`find_overlaps`).
     """
 
     lsoa: gpd.GeoDataFrame
@@ -92,6 +102,7 @@ class Boundaries:
     lookup: pd.DataFrame | None
     files: tuple[Path, ...]
     repaired_codes: tuple[str, ...] = ()
+    overlaps: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The LSOA table without geometry (one row per LSOA)."""
@@ -181,8 +192,8 @@ def _check_columns(frame: pd.DataFrame, wanted: dict[str, str | None], *, what: 
 
 
 def _clean_codes(values: pd.Series, *, field: str, what: str, path: Path | str) -> pd.Series:
-    """Codes as stripped strings; null or duplicated codes raise."""
-    codes = values.astype("string").str.strip()
+    """Codes as stripped, upper-case strings; null or duplicated codes raise."""
+    codes = normalise_codes(values, where=f"{what} ({Path(path).name})", column=field)
     null = codes.isna() | codes.eq("")
     if null.any():
         rows = np.flatnonzero(null.to_numpy())
@@ -329,6 +340,9 @@ def _read_polygons(
         crs=target_crs,
         index=pd.Index(codes.to_numpy(), name=index_name, dtype="str"),
     )
+    # Features in code order, whatever the file's order: contiguity weights, permutation
+    # draws and tie-breaks downstream follow row order, so results must not depend on it.
+    out = out.sort_index(kind="mergesort")
     if CRS.from_user_input(target_crs) == CRS.from_epsg(27700):
         _check_extent(out, source_crs=source_crs, source_bounds=source_bounds, what=what, path=path)
 
@@ -490,7 +504,8 @@ def assign_to_wards(
     overlap = shapely.area(shapely.intersection(lsoa_geoms[li], ward_geoms[wi]))
     lsoa_area = shapely.area(lsoa_geoms)
 
-    # Largest overlap per LSOA; ties go to the first ward in file order.
+    # Largest overlap per LSOA; ties go to the first ward in row order (code order, as
+    # read_polygons sorts), never to whichever came first in the file.
     order = np.lexsort((wi, -overlap, li))
     li_s, wi_s, ov_s = li[order], wi[order], overlap[order]
     first = np.r_[True, li_s[1:] != li_s[:-1]] if len(li_s) else np.zeros(0, bool)
@@ -596,12 +611,14 @@ def dissolve_upper_layer(
     name_col = table_spec.name_column or table_spec.code_column
     sel = pd.DataFrame(
         {
-            "lsoa": table[table_spec.lsoa_column].str.strip(),
+            "lsoa": normalise_codes(table[table_spec.lsoa_column], where=f"{what} ({path.name})",
+                                    column=table_spec.lsoa_column),
             "code": table[table_spec.code_column].str.strip(),
             "name": table[name_col].str.strip(),
         }
     ).dropna(subset=["lsoa", "code"])
-    sel = sel.drop_duplicates(["lsoa", "code"])
+    # Code order, so the name kept for an upper code does not depend on the file's row order.
+    sel = sel.sort_values(["lsoa", "code"], kind="mergesort").drop_duplicates(["lsoa", "code"])
     conflict = sel["lsoa"][sel["lsoa"].duplicated(keep=False)]
     if len(conflict):
         raise InputError(
@@ -683,8 +700,10 @@ def read_vintage_lookup(
     )
     lk = pd.DataFrame(
         {
-            "lsoa11": raw[spec.from_2011_column].str.strip(),
-            "lsoa21": raw[spec.to_2021_column].str.strip(),
+            "lsoa11": normalise_codes(raw[spec.from_2011_column], where=f"{what} ({path.name})",
+                                      column=spec.from_2011_column),
+            "lsoa21": normalise_codes(raw[spec.to_2021_column], where=f"{what} ({path.name})",
+                                      column=spec.to_2021_column),
         }
     )
     empty = lk.isna().any(axis=1) | lk.eq("").any(axis=1)
@@ -728,7 +747,8 @@ def read_vintage_lookup(
         ", ".join(f"{k} {v}" for k, v in counts.items()),
         path.name,
     )
-    return lk.reset_index(drop=True)
+    # Code order, so sums over several source LSOAs add up in the same order every run.
+    return lk.sort_values(["lsoa11", "lsoa21"], kind="mergesort").reset_index(drop=True)
 
 
 def unmatched_codes(
@@ -1005,6 +1025,14 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
     else:
         raise InputError("boundaries: give either 'wards' (polygons) or 'upper_from_table' in the config")
     lsoa = assign_to_wards(lsoa, wards)
+    overlaps = find_overlaps(lsoa)
+    if len(overlaps):
+        logger.warning(
+            "%s: %d pair(s) of LSOA polygons overlap by more than %.0f%% of the smaller one, so "
+            "points there fall in two LSOAs: %s; check the boundary file (duplicated or misdrawn areas)",
+            lsoa_path.name, len(overlaps), 100 * OVERLAP_SHARE,
+            _preview(f"{r.code_a}/{r.code_b} ({r.share:.0%})" for r in overlaps.itertuples()),
+        )
 
     lookup = None
     if b.vintage_lookup is not None:
@@ -1025,4 +1053,208 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         lookup=lookup,
         files=tuple(files),
         repaired_codes=repaired,
+        overlaps=overlaps,
     )
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def find_overlaps(lsoa: gpd.GeoDataFrame, *, share: float = OVERLAP_SHARE) -> pd.DataFrame:
+    """LSOA pairs whose polygons overlap by more than ``share`` of the smaller one.
+
+    Parameters
+    ----------
+    lsoa : GeoDataFrame
+        Polygons indexed by code, in a metric CRS.
+    share : float
+        Tolerance: generalised boundaries overlap their neighbours by slivers.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``code_a``, ``code_b`` (``code_a < code_b``), ``overlap_m2`` and
+        ``share`` (overlap / area of the smaller polygon), sorted by the codes.
+    """
+    geoms = lsoa.geometry.to_numpy()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    pair = a < b
+    a, b = a[pair], b[pair]
+    columns = ["code_a", "code_b", "overlap_m2", "share"]
+    if not len(a):
+        return pd.DataFrame(columns=columns)
+    inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    areas = shapely.area(geoms)
+    smaller = np.minimum(areas[a], areas[b])
+    ratio = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+    big = ratio > share
+    codes = lsoa.index.astype(str).to_numpy()
+    out = pd.DataFrame(
+        {"code_a": codes[a[big]], "code_b": codes[b[big]], "overlap_m2": inter[big], "share": ratio[big]}
+    )
+    return out.sort_values(["code_a", "code_b"], kind="mergesort").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Coverage:
+    """How the boundary LSOAs and the study area's LSOAs match.
+
+    Attributes
+    ----------
+    study_area : tuple of str
+        LSOAs (boundary vintage) named by the study-area source.
+    gaps : tuple of str
+        Study-area LSOAs without a polygon in the boundary file.
+    extra : tuple of str
+        Boundary LSOAs that no source names at all.
+    outside_study_area : tuple of str
+        Boundary LSOAs the study-area source does not name.
+    """
+
+    study_area: tuple[str, ...]
+    gaps: tuple[str, ...]
+    extra: tuple[str, ...]
+    outside_study_area: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"Coverage({len(self.study_area)} study-area LSOAs, {len(self.gaps)} missing from the "
+            f"boundaries, {len(self.extra)} boundary LSOAs in no source)"
+        )
+
+
+def _needed_codes(
+    codes: pd.Index, lookup: pd.DataFrame | None, target: pd.Index, target_vintage: int
+) -> pd.Index:
+    """The boundary-vintage LSOAs a list of codes (either vintage) stands for.
+
+    A code that is a target code, or that the lookup does not map, stands for itself;
+    a mapped code stands for every target-vintage LSOA it maps to, present in the
+    boundaries or not.
+    """
+    codes = pd.Index(codes.astype(str)).unique()
+    pending = codes[~codes.isin(target)]
+    if lookup is None or not len(pending):
+        return codes.sort_values()
+    src_col, tgt_col = ("lsoa21", "lsoa11") if target_vintage == 2011 else ("lsoa11", "lsoa21")
+    rel = lookup[lookup[src_col].isin(pending)]
+    unmapped = pending[~pending.isin(rel[src_col])]
+    needed = codes[codes.isin(target)].append(pd.Index(rel[tgt_col].astype(str))).append(unmapped)
+    return needed.unique().sort_values()
+
+
+def _cut_off_hint(path: Path, file_codes: pd.Index, missing: pd.Index) -> str:
+    """Evidence that a CSV was cut off: no final line ending, or missing codes all past its end."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    last = str(file_codes.max()) if len(file_codes) else ""
+    if not data.endswith((b"\n", b"\r")):
+        return (f"; the file looks truncated: it stops at line {n_lines} without a line ending "
+                f"(last LSOA code {last}); download it again")
+    if last and (pd.Index(missing.astype(str)) > last).all():
+        return (f"; the file looks truncated: it stops at line {n_lines} "
+                f"(last LSOA code {last}) and every missing code sorts after that one; download it again")
+    return ""
+
+
+def check_coverage(
+    boundaries: Boundaries,
+    sources: dict[str, tuple[pd.Index, Path | None]],
+    *,
+    study_area: str,
+    complete: Sequence[str] = (),
+    allow_gaps: bool = False,
+) -> Coverage:
+    """Check that the boundary file covers the study area, and report what it adds.
+
+    The *study area* is the set of LSOAs named by the ``study_area`` source (the
+    population denominator's source: a census table lists exactly the LSOAs whose
+    residents are counted), each translated to the boundary vintage through the
+    vintage lookup. The boundary file must hold a polygon for every one of them.
+
+    Parameters
+    ----------
+    boundaries : Boundaries
+        From :func:`load_boundaries`.
+    sources : dict
+        Source name -> (LSOA codes as found in the source, file or None). Sources
+        whose codes come from the boundaries themselves (point sources) are left out.
+    study_area : str
+        Name of the source that defines the study area.
+    complete : sequence of str
+        Sources that publish every LSOA (IoD2019 covers all of England): a boundary
+        LSOA missing from one of them means the file is incomplete or truncated.
+    allow_gaps : bool
+        ``boundaries.allow_coverage_gaps``: warn instead of raising when study-area
+        LSOAs have no polygon (e.g. the population file deliberately covers a wider
+        area than the boundaries).
+
+    Returns
+    -------
+    Coverage
+
+    Raises
+    ------
+    InputError
+        Study-area LSOAs missing from the boundary file (unless ``allow_gaps``), or
+        boundary LSOAs missing from a ``complete`` source.
+    """
+    target = pd.Index(boundaries.lsoa.index.astype(str))
+    vintage = boundaries.lsoa_vintage
+    lookup = boundaries.lookup
+    boundary_file = boundaries.files[0].name if boundaries.files else "the boundary file"
+    needed = {
+        name: _needed_codes(codes, lookup, target, vintage) for name, (codes, _) in sources.items()
+    }
+    area = needed[study_area]
+    gaps = area[~area.isin(target)]
+    outside = target[~target.isin(area)]
+    named = pd.Index([], dtype=str).append([n for n in needed.values()]).unique() if needed else target[:0]
+    extra = target[~target.isin(named)]
+    pop_path = sources[study_area][1]
+    pop_file = pop_path.name if pop_path is not None else f"source {study_area!r}"
+    problems: list[str] = []
+    if len(gaps):
+        text = (
+            f"coverage: {len(gaps)} of the study area's {len(area)} LSOAs (those named in {pop_file}, "
+            f"source {study_area!r}) have no polygon in {boundary_file}: {_preview(gaps)}"
+        )
+        if allow_gaps:
+            logger.warning("%s; boundaries.allow_coverage_gaps is set, so they are left out of every result", text)
+        else:
+            problems.append(
+                f"{text}; use a boundary file that covers the whole study area, or, if the population "
+                "file deliberately covers a wider area, clip it or set boundaries.allow_coverage_gaps: true"
+            )
+    for name in complete:
+        codes, path = sources[name]
+        missing = target[~target.isin(needed[name])]
+        if len(missing):
+            where = path.name if path is not None else f"source {name!r}"
+            hint = _cut_off_hint(path, pd.Index(codes.astype(str)), missing) if path is not None else ""
+            problems.append(
+                f"source {name!r}: {len(missing)} of the {len(target)} boundary LSOAs are missing from "
+                f"{where}: {_preview(missing)}; this kind of file lists every LSOA in England (IoD2019), so it is "
+                f"incomplete{hint}"
+                + ("" if hint else "; download the full file again")
+            )
+    if problems:
+        raise InputError(problems)
+    if len(extra):
+        logger.warning(
+            "coverage: %d boundary LSOA(s) are named by no data source (%s): %s",
+            len(extra), ", ".join(sources), _preview(extra),
+        )
+    if len(outside):
+        logger.warning(
+            "coverage: %d boundary LSOA(s) are not in the study-area source %r (%s): %s",
+            len(outside), study_area, pop_file, _preview(outside),
+        )
+    logger.info(
+        "coverage: %d study-area LSOAs (from %s), %d boundary LSOAs, %d missing, %d in no source",
+        len(area), pop_file, len(target), len(gaps), len(extra),
+    )
+    return Coverage(tuple(area), tuple(gaps), tuple(extra), tuple(outside))

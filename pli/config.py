@@ -149,6 +149,9 @@ class BoundariesSpec:
     """LSOA polygons plus the upper layer they are assigned to.
 
     Exactly one of ``wards`` and ``upper_from_table`` must be given.
+    ``allow_coverage_gaps`` lets the run go on (with a warning) when the population
+    source names LSOAs that the boundary file lacks (see
+    :func:`pli.boundaries.check_coverage`).
     """
 
     lsoa: BoundaryLayerSpec
@@ -157,6 +160,7 @@ class BoundariesSpec:
     upper_from_table: Optional[UpperFromTableSpec] = None
     vintage_lookup: Optional[VintageLookupSpec] = None
     metric_crs: str = "EPSG:27700"
+    allow_coverage_gaps: bool = False
 
 
 SourceKind = Literal[

@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import fnmatch
 import logging
@@ -451,10 +452,49 @@ def _check_outside_share(
         logger.info("%s: dropped %s, e.g. %s", name, summary, example)
 
 
+def _check_complete_rows(path: Path, encoding: str, *, code_position: int) -> None:
+    """Rows with an LSOA code but fewer fields than the header: a cut-off or damaged file.
+
+    pandas fills missing trailing fields with NaN, which the index stage would then
+    impute as if the data were merely missing.
+    """
+    with open(path, newline="", encoding=_csv_encoding(encoding)) as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        short: list[tuple[int, int]] = []
+        for line, row in enumerate(rows, start=2):
+            if len(row) < width and len(row) > code_position and row[code_position].strip():
+                short.append((line, len(row)))
+    if not short:
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        ends_cleanly = fh.read(1) in (b"\n", b"\r")
+    last_line, n = short[-1]
+    if len(short) == 1 and not ends_cleanly:
+        raise InputError(
+            f"the file looks truncated: its last line ({last_line}) stops after {n} of the header's "
+            f"{width} fields, with no line ending; download the file again",
+            path=str(path),
+        )
+    shown = ", ".join(f"line {ln} ({k} fields)" for ln, k in short[:5])
+    more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+    tail = "; the last one has no line ending, so the file looks truncated" if not ends_cleanly else ""
+    raise InputError(
+        f"{len(short)} row(s) have fewer fields than the header's {width}: {shown}{more}{tail}; the rows "
+        "are incomplete (a cut-off download or a damaged edit): download or export the file again",
+        path=str(path),
+    )
+
+
 def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
-    """Stripped LSOA codes plus a mask of usable rows; duplicates raise."""
-    text = codes.astype("str").str.strip()
-    keep = (text.notna() & (text != "")).to_numpy()
+    """Normalised LSOA codes plus a mask of usable rows; duplicates raise."""
+    from pli._codes import normalise_codes
+
+    text = normalise_codes(codes, where=path.name, column=column)
+    keep = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
     if not keep.all():
         logger.warning(
             "%s: dropped %d row(s) with a blank %r (footnotes or unassigned records)",
@@ -805,6 +845,7 @@ def _load_iod2019(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         )
     raw_names = {lookup[_norm(pub)]: alias for alias, pub in IOD2019_COLUMNS.items()}
     code_raw = lookup[_norm(_IOD2019_CODE)]
+    _check_complete_rows(path, spec.encoding, code_position=header.index(code_raw))
     raw = pd.read_csv(
         path, usecols=[code_raw, *raw_names], dtype="str", encoding=_csv_encoding(spec.encoding)
     )
@@ -850,6 +891,7 @@ def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> Sour
         positions["hectares"]: "hectares",
         positions["households"]: "households",
     }
+    _check_complete_rows(path, spec.encoding, code_position=positions["lsoa"])
     # Read by position: pandas would rename the duplicate and blank headers.
     raw = pd.read_csv(
         path, header=None, skiprows=1, usecols=list(cols), dtype="str",
@@ -901,6 +943,7 @@ def _read_keyed_table(
     else:
         skip = {_norm(e) for e in exclude} | {_norm(code_raw)}
         data_cols = [h for h in header if _norm(h) not in skip and h.strip()]
+    _check_complete_rows(path, spec.encoding, code_position=header.index(code_raw))
     raw = pd.read_csv(
         path, usecols=[code_raw, *data_cols], dtype="str", encoding=_csv_encoding(spec.encoding)
     )
@@ -1142,12 +1185,46 @@ def load_source(
             f"source {name!r}: file not found; check sources.{name}.path and --data-dir", path=str(path)
         )
     if spec.kind == "points":
-        return _load_points(name, spec, path, lsoa)
+        return _canonical_order(_load_points(name, spec, path, lsoa), where=path.name)
     try:
         loader = _LOADERS[spec.kind]
     except KeyError:
         raise ConfigError([f"sources.{name}.kind: unknown kind {spec.kind!r}"]) from None
-    return loader(name, spec, path)
+    return _canonical_order(loader(name, spec, path), where=path.name)
+
+
+def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
+    """The source with normalised codes, rows sorted by LSOA code and points by every column.
+
+    Results must not depend on the order of rows or files: seeded draws downstream
+    (permutations, sampling, tie-breaks) follow row order.
+    """
+    from pli._codes import normalise_codes
+
+    table = src.table
+    codes = normalise_codes(table.index.to_series(index=range(len(table))), where=where, column="LSOA code")
+    if not codes.equals(pd.Series(table.index, dtype="string")):
+        table = table.set_axis(pd.Index(codes.astype(str).to_numpy(), name=_LSOA_INDEX, dtype="str"), axis=0)
+        if not table.index.is_unique:
+            # Counts split over spellings of one code belong together; value tables
+            # were already checked for repeats when their codes were read.
+            table = _integerise(table.groupby(level=0, sort=False).sum(min_count=1))
+    table = table.sort_index(kind="mergesort")
+    points = src.points
+    if points is not None and len(points):
+        if _LSOA_INDEX in points.columns:
+            raw_codes = points[_LSOA_INDEX].astype("string")
+            pcodes = raw_codes.str.strip().str.upper()
+            if not pcodes.equals(raw_codes):
+                points = points.assign(**{_LSOA_INDEX: pcodes.astype(str).astype("category")})
+        xy = pd.DataFrame({"_x": points.geometry.x.to_numpy(), "_y": points.geometry.y.to_numpy()})
+        keys = [c for c in points.columns if c != points.geometry.name]
+        frame = pd.concat([points[keys].astype("string").reset_index(drop=True), xy], axis=1)
+        order = frame.sort_values([*keys, "_x", "_y"], kind="mergesort", na_position="last").index
+        points = points.iloc[order.to_numpy()].reset_index(drop=True)
+    if table is src.table and points is src.points:
+        return src
+    return dataclasses.replace(src, table=table, points=points)
 
 
 # --------------------------------------------------------------------------- indicators

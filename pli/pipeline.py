@@ -117,6 +117,7 @@ def run_index(
             name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)
             for name, spec in cfg.sources.items()
         }
+        _check_coverage(cfg, boundaries, sources)
 
     reconciliations: dict[str, dict] = {}
     # Without a vintage lookup, codes must already match the boundaries; an empty lookup
@@ -150,8 +151,10 @@ def run_index(
     with step("indicators"):
         weights_path = cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights else None
         harm_weights = harm.load_harm_weights(weights_path)
-        table = indicators.build_indicators(cfg, boundaries, sources, reconcile=reconcile, harm_weights=harm_weights)
+        # Population first: a column that is not residents must stop the run before any
+        # denominator floor hides it.
         population = _population(cfg, sources, reconcile, boundaries.lsoa.index)
+        table = indicators.build_indicators(cfg, boundaries, sources, reconcile=reconcile, harm_weights=harm_weights)
         harm_total = _harm_total(cfg, table)
 
     with step("composite index"):
@@ -230,7 +233,56 @@ def _population(cfg: StudyConfig, sources, reconcile, codes: pd.Index) -> pd.Ser
     col = src.table[[den.column]]
     if src.vintage != cfg.boundaries.lsoa_vintage or not col.index.isin(codes).all():
         col = reconcile(col, aggregation="sum", source=den.source)
-    return col[den.column].reindex(codes).astype(float).rename("population")
+    population = col[den.column].reindex(codes).astype(float).rename("population")
+    _check_residents(population, den, src)
+    return population
+
+
+# An LSOA was designed for 1,000-3,000 residents (a few reach about 10,000); a median far
+# outside that is a column in thousands, a density, a share or a total, not residents.
+_RESIDENTS_MEDIAN = (100.0, 25_000.0)
+
+
+def _check_residents(population: pd.Series, den, src) -> None:
+    """Residents per LSOA must be present, positive and of a plausible size."""
+    from pli.errors import InputError
+
+    files = ", ".join(p.name for p in src.files)
+    where = f"denominators.population: source {den.source!r} ({files}), column {den.column!r}"
+    missing = population.isna()
+    if missing.any():
+        raise InputError(f"{where} has no value for {int(missing.sum())} boundary LSOA(s): "
+                         f"{', '.join(population.index[missing][:10])}; every LSOA needs its residents: "
+                         "check the source covers the boundary LSOAs (same vintage, or a vintage lookup)")
+    median = float(population.median())
+    low, high = _RESIDENTS_MEDIAN
+    if not low <= median <= high:
+        unit = "thousands, a density or a share" if median < low else "a total over many LSOAs"
+        raise InputError(f"{where} does not hold residents per LSOA: its median is {median:,.4g} per LSOA, "
+                         f"expected about 1,000-3,000 ({low:,.0f} to {high:,.0f} accepted); it looks like {unit}: choose "
+                         "the column of usual residents (a count of people)")
+    bad = population <= 0
+    if bad.any():
+        shown = ", ".join(f"{c} ({v:g})" for c, v in population[bad].head(10).items())
+        raise InputError(f"denominator 'population' ({den.source}.{den.column}) is zero or negative for "
+                         f"{int(bad.sum())} LSOA(s): {shown}; {where} must count the residents of every LSOA "
+                         "(about 1,000-3,000 each): fix the source rather than relying on a floor")
+
+
+def _check_coverage(cfg: StudyConfig, boundaries, sources) -> None:
+    """Boundary file against the study area (the population source's LSOAs); see check_coverage."""
+    from pli import boundaries as bnd_stage
+
+    den = cfg.denominators.get("population")
+    codes = {
+        name: (src.table.index, src.files[0] if len(src.files) == 1 else None)
+        for name, src in sources.items() if src.kind != "points"
+    }
+    if den is None or den.source not in codes:
+        return
+    complete = [name for name, src in sources.items() if src.kind == "iod2019"]
+    bnd_stage.check_coverage(boundaries, codes, study_area=den.source, complete=complete,
+                             allow_gaps=cfg.boundaries.allow_coverage_gaps)
 
 
 def _harm_total(cfg: StudyConfig, table) -> pd.Series:

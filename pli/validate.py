@@ -5,7 +5,8 @@ emptiness, binary content, header-only files, CRS and extent of boundary layers,
 columns, the columns indicators and denominators ask for, month windows, thresholds,
 the harm weight table) and raises a single :class:`~pli.errors.InputError` listing
 every problem, each naming the file and column, what was expected, what arrived and how
-to fix it. It reads headers and layer metadata only, so it takes milliseconds.
+to fix it. It reads headers and layer metadata only (plus the last line of IoD and
+census tables, which must not stop mid-row), so it takes milliseconds.
 
 Checks that need the data itself run in the stage that reads the data and raise the
 same kind of error: duplicate or null codes and invalid geometry
@@ -261,7 +262,37 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
     if path.is_dir():
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
         return None
-    return _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
+    header = _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
+    if header is not None and spec.kind in ("iod2019", "census2011_population", "census2021"):
+        _check_not_cut_off(path, key, problems, encoding=spec.encoding)
+    return header
+
+
+def _check_not_cut_off(path: Path, key: str, problems: list[str], *, encoding: str) -> None:
+    """An IoD or census CSV whose last line stops mid-row, without a line ending.
+
+    pandas would read the missing trailing fields as blanks, and the index stage would
+    impute them as if the data were merely missing.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # reported by the other checks
+    if not data or data.endswith((b"\n", b"\r")):
+        return
+    start = data.rfind(b"\n") + 1
+    if start == 0:
+        return  # one line only: the header-only check covers it
+    try:
+        last = next(csv.reader([data[start:].decode(encoding, errors="replace")]), [])
+    except csv.Error:
+        return
+    width = len(read_header(path, encoding=encoding))
+    if 0 < len(last) < width:
+        line = data.count(b"\n") + 1
+        problems.append(
+            f"{key}: {path}: the file looks truncated: its last line ({line}) stops after "
+            f"{len(last)} of the header's {width} fields, with no line ending; download the file again")
 
 
 def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: str, echo: bool = True) -> None:

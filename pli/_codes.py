@@ -1,0 +1,48 @@
+"""LSOA codes as every stage expects them: stripped and upper-case.
+
+Spreadsheets and hand-made extracts often carry ``e01001137`` or ``" E01001137 "``;
+ONS codes are upper-case without spaces, so such a code would silently match
+nothing. Every reader of LSOA codes passes them through :func:`normalise_codes`,
+which fixes them and says how many it fixed, in which file and column.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+__all__ = ["normalise_codes"]
+
+logger = logging.getLogger("pli.codes")
+
+
+def normalise_codes(values: pd.Series, *, where: str, column: str) -> pd.Series:
+    """Strip and upper-case codes, warning when any changed.
+
+    Parameters
+    ----------
+    values : Series
+        Codes as read (text; missing values stay missing).
+    where : str
+        The file (or layer) the codes come from, for the warning.
+    column : str
+        The column or field holding them.
+
+    Returns
+    -------
+    Series
+        Same index, ``string`` dtype; blank codes become ``""`` (callers decide
+        whether a blank is an error or a footnote row).
+    """
+    text = values.astype("string")
+    clean = text.str.strip().str.upper()
+    changed = ((clean != text) & (clean != "")).fillna(False).astype(bool)
+    if changed.any():
+        first = int(changed.to_numpy().argmax())
+        logger.warning(
+            "%s: normalised %d LSOA/area code(s) in %r (surrounding spaces removed, letters "
+            "upper-cased), e.g. %r -> %r",
+            where, int(changed.sum()), column, str(text.iloc[first]), str(clean.iloc[first]),
+        )
+    return clean
