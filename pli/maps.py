@@ -69,7 +69,7 @@ from pli._map_assets import (
     legend_html,
     stable_element_ids,
 )
-from pli.config import AreaSpec, MapSpec
+from pli.config import AreaSpec, ConfigError, MapSpec
 from pli.errors import InputError
 
 __all__ = [
@@ -216,6 +216,29 @@ def _check_frame(
         problems.append(
             f"{name}: missing column(s) {', '.join(missing)}; has {', '.join(map(str, frame.columns))}"
         )
+
+
+#: Quantile classes a reader can still tell apart on one sequential colour scale.
+CLASS_RANGE = (2, 10)
+#: Beyond this tolerance simplification visibly moves LSOA edges (an LSOA is a few hundred metres across).
+MAX_SIMPLIFY_M = 100.0
+
+
+def _check_spec(spec: MapSpec) -> None:
+    """Map settings the config parser takes by type only: their ranges are checked here."""
+    problems = []
+    lo, hi = CLASS_RANGE
+    classes = spec.classes
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not lo <= classes <= hi:
+        problems.append(f"maps.classes: expected a whole number from {lo} to {hi}, got {classes!r}")
+    tol = spec.simplify_m
+    # Written so that NaN fails too: it would reach the map as NaN coordinates.
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol <= MAX_SIMPLIFY_M:
+        problems.append(
+            f"maps.simplify_m: expected 0 to {MAX_SIMPLIFY_M:g} metres (0 keeps every vertex), got {tol!r}"
+        )
+    if problems:
+        raise ConfigError(problems, source="the maps settings")
 
 
 def _validate(bundle: MapBundle) -> None:
@@ -1037,6 +1060,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     matplotlib.figure.Figure
         A4-width figure; the caller saves or closes it.
     """
+    _check_spec(spec)
     _validate(bundle)
     lsoa = bundle.lsoa
     if spec.scheme == "deciles":
@@ -1188,7 +1212,10 @@ def write_maps(
     ------
     InputError
         When a frame lacks a column, has the wrong CRS or unexpected categories.
+    ConfigError
+        When ``spec.classes`` or ``spec.simplify_m`` is out of range.
     """
+    _check_spec(spec)
     _validate(bundle)
     offline = spec.offline if offline is None else bool(offline)
     tiles = spec.tiles and not offline
