@@ -43,6 +43,7 @@ __all__ = [
     "inline_assets",
     "legend_html",
     "lean_assets",
+    "script_json",
     "stable_element_ids",
 ]
 
@@ -603,7 +604,7 @@ class LabelLayer(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var data = {{ this.data|tojson }};
+            var data = {{ this.data_js }};
             var parent = {{ this._parent.get_name() }};
             var map = {{ this.map_name() }};
             var pad = [10, 10];
@@ -669,8 +670,11 @@ class LabelLayer(MacroElement):
         keep = [c for c in ("label", "popup") if c in points.columns]
         frame = points[keep + ["geometry"]].copy()
         frame["label"] = frame["label"].astype("string").fillna("").astype(object)
-        # Plain dict via to_json keeps numpy and pandas scalar types out of tojson.
+        # Plain dict via to_json keeps numpy and pandas scalar types out of the JSON.
         self.data = json.loads(frame.to_json(drop_id=True))
+        # Labels are raw text (shown through textContent), so they cannot be entity-escaped;
+        # script_json keeps their braces out of the page source all the same.
+        self.data_js = script_json(self.data)
         self.css_class = css_class
         self.interactive = bool(interactive)
         # Leaflet stacks markers by latitude; an offset keeps numbers above names.
@@ -684,6 +688,35 @@ class LabelLayer(MacroElement):
         if node is None:
             raise PliError("LabelLayer must be added to a folium Map or to a layer on one")
         return node.get_name()
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SCRIPT_STRING_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    ord("'"): "\\u0027",
+    ord("{"): "\\u007b",
+    ord("}"): "\\u007d",
+}
+
+
+def script_json(obj: object) -> str:
+    """JSON to place inside a ``<script>`` element, holding raw text safely.
+
+    Like Jinja's ``tojson`` (``<``, ``>``, ``&`` and ``'`` as ``\\u`` escapes, so no
+    string can close the script), and braces inside strings are ``\\u007b`` /
+    ``\\u007d`` too, so no ``{{``, ``{%`` or ``{#`` from data appears in the page
+    source. JavaScript reads the same strings back.
+
+    Examples
+    --------
+    >>> script_json({"label": "</script>{{7*7}}"})
+    '{"label": "\\\\u003c/script\\\\u003e\\\\u007b\\\\u007b7*7\\\\u007d\\\\u007d"}'
+    """
+    text = json.dumps(obj, sort_keys=True, allow_nan=False)
+    # Every '"' outside a string token starts one, so a left-to-right scan finds exactly the strings.
+    return _JSON_STRING.sub(lambda m: m.group(0).translate(_SCRIPT_STRING_ESCAPES), text)
 
 
 def format_number(values: pd.Series, fmt: str, *, missing: str = "n/a") -> pd.Series:
