@@ -487,6 +487,9 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     wards_metric = bundle.wards.copy()
     wards_metric = wards_metric.set_geometry(_simplify(wards_metric.geometry, spec.simplify_m, coverage=True))
     wards = _to_web(gpd.GeoDataFrame({"tip": escape_series(wards_metric["ward_name"])}, geometry=wards_metric.geometry))
+    # Feature ids reach the page inside folium's macros, which branca renders again as
+    # Jinja2 source: a code holding "{{ ... }}" would run. Escaped ids stay unique.
+    wards.index = pd.Index(escape_series(pd.Series(wards.index.astype(str), index=wards.index)), name=wards.index.name)
     ward_points = _to_web(
         gpd.GeoDataFrame(
             {"label": wards_metric["ward_name"].astype("string")},
@@ -541,9 +544,12 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
             )
         )
 
+    features = json.loads(web.to_json(drop_id=False))["features"]
+    for feature in features:  # ids become Jinja2 source too (see the wards above)
+        feature["id"] = escape_text(feature["id"])
     return _Prepared(
         lsoa=web,
-        lsoa_features=json.loads(web.to_json(drop_id=False))["features"],
+        lsoa_features=features,
         lsoa_metric=metric,
         wards=wards,
         ward_points=ward_points,

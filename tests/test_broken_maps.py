@@ -22,6 +22,7 @@ import io
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import matplotlib.pyplot as plt
@@ -107,6 +108,10 @@ def hostile(tmp_path_factory):
     lsoa["LSOA11NM"] = lsoa["LSOA11NM"] + " " + _value("lsoa-name")
     lsoa.to_file(data / LSOA, driver="GeoJSON")
     set_column(data / POP, "MSOA Name", lambda names: [f"{n} {_value('upper-name')}" for n in names])
+    # Codes never show as text, but they become feature ids inside the page's scripts.
+    flag = tmp / "TEMPLATE_RAN"
+    canary = "{{ cycler.__init__.__globals__.os.popen('touch " + str(flag) + "').read() }}"
+    set_column(data / POP, "MSOA Code", lambda codes: [f"{c}{{{{7*7}}}}{canary}" for c in codes])
     for street in sorted((data / POLICE).rglob("*-street.csv")):
         set_column(street, "Location", lambda locs: [f"On or near {_value('patrol-location')}" for _ in locs])
     raw = copy.deepcopy(DEMO)
@@ -135,7 +140,7 @@ def hostile(tmp_path_factory):
         run_index(cfg, out_dir=tmp / "out", maps_dir=tmp / "maps")
     pages = {p.relative_to(tmp / "maps").as_posix(): p.read_text(encoding="utf-8")
              for p in sorted((tmp / "maps").rglob("*.html"))}
-    return pages, figures, bundles[0], cfg.area
+    return SimpleNamespace(pages=pages, figures=figures, bundle=bundles[0], area=cfg.area, flag=flag)
 
 
 _JS_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
@@ -166,8 +171,7 @@ def _sinks(page: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def sinks(hostile):
-    pages, *_ = hostile
-    return {name: _sinks(text) for name, text in pages.items()}
+    return {name: _sinks(text) for name, text in hostile.pages.items()}
 
 
 def _segments(texts: list[str], tag: str) -> list[str]:
@@ -197,6 +201,17 @@ def test_hostile_text_shows_literally_on_every_page(sinks, field, piece):
     assert found
 
 
+def test_no_template_from_codes_or_names_runs(hostile):
+    assert len(hostile.pages) >= 5
+    assert not hostile.flag.exists(), "an upper-layer code was rendered as a Jinja2 template"
+    page = hostile.pages["priority_localities.html"]
+    # The codes are feature ids: present, escaped (tojson writes & as \u0026), never
+    # evaluated ({{7*7}} -> 49).
+    assert page.count('E02000194\\u0026#123;\\u0026#123;7*7') == 1
+    assert page.count('\\u0026#123;\\u0026#123;7*7\\u0026#125;\\u0026#125;') >= 20
+    assert not re.search(r"E02\d{6}49", page)
+
+
 def test_upper_layer_names_are_plain_text_labels(sinks):
     _, labels = sinks["priority_localities.html"]
     names = [label for label in labels if TAGS["upper-name"] in label]
@@ -207,8 +222,7 @@ def test_upper_layer_names_are_plain_text_labels(sinks):
 @pytest.mark.parametrize("fragment", ["{{7*7}}", "{% if", "{# hidden", "</script><script>alert(1)",
                                       '<img src=x onerror="alert(2)">'])
 def test_no_hostile_fragment_reaches_page_source(hostile, fragment):
-    pages, *_ = hostile
-    leaked = [name for name, text in pages.items() if fragment in text]
+    leaked = [name for name, text in hostile.pages.items() if fragment in text]
     assert not leaked, f"{fragment!r} appears raw in {leaked}"
 
 
@@ -222,7 +236,7 @@ FIGURE_VARIANTS = [(f, p) for f in FIGURE_FIELDS for p in DOLLARS]
 
 @pytest.mark.parametrize("field, piece", FIGURE_VARIANTS, ids=[f"png-{f}-{p}" for f, p in FIGURE_VARIANTS])
 def test_hostile_text_is_drawn_literally_on_the_figures(hostile, field, piece):
-    _, figures, _, _ = hostile
+    figures = hostile.figures
     assert len(figures) == 2
     for texts in figures:
         assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
@@ -244,7 +258,7 @@ def _poisoned_bundle(bundle: maps.MapBundle, text: str) -> maps.MapBundle:
 
 @pytest.mark.parametrize("piece", DOLLARS)
 def test_each_dollar_name_alone_is_drawn_and_saved(hostile, piece):
-    _, _, bundle, area = hostile
+    bundle, area = hostile.bundle, hostile.area
     text = PIECES[piece]
     clean = dataclasses.replace(bundle, lsoa=bundle.lsoa.assign(
         lsoa_name="A", ward_name="W"), wards=bundle.wards.assign(ward_name="W"),
