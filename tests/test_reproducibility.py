@@ -262,3 +262,12 @@ def test_verify_says_current_then_names_the_changed_input(runs, tmp_path):
     assert "outputs are NOT current" in stale.stdout and f"changed inputs: {DEP}" in stale.stdout
     assert "changed outputs" not in stale.stdout
     assert _verify(runs / "b").returncode == 0
+
+
+def test_source_date_epoch_sets_the_copyright_year(monkeypatch):
+    from pli import maps
+    from pli.config import AreaSpec
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14
+    text = maps._attribution_text_for(AreaSpec(name="Croydon", simulated=False))
+    assert "Crown copyright and database right 2023" in text
