@@ -21,7 +21,6 @@ import html
 import io
 import json
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -163,7 +162,7 @@ def _sinks(page: str) -> tuple[list[str], list[str]]:
         except ValueError:
             continue
         shown.append(value)
-    shown += re.findall(r"<title>(.*?)</title>", rest, flags=re.S)
+    shown += re.findall(r"<title>(.*?)</title>", rest, flags=re.DOTALL)
     # What a browser shows: markup removed, then entities decoded (HTML strings only
     # ever reach innerHTML, popups and tooltips, where both happen).
     return [html.unescape(_TAG.sub("", s)) for s in shown], labels
