@@ -13,13 +13,18 @@ this repository.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
+import itertools
 import json
 import re
-from typing import Sequence
+import threading
+from typing import Iterator, Sequence
 
 import folium
 import pandas as pd
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.template import Template
 
 from pli.errors import PliError
@@ -38,6 +43,8 @@ __all__ = [
     "inline_assets",
     "legend_html",
     "lean_assets",
+    "script_json",
+    "stable_element_ids",
 ]
 
 # Popups and tooltips in folium are placed inside JavaScript template literals
@@ -87,6 +94,65 @@ def escape_text(value: object) -> str:
 def escape_series(values: pd.Series) -> pd.Series:
     """Vectorised :func:`escape_text` for a column; NA becomes ``""``."""
     return values.astype("string").fillna("").str.translate(_ESCAPES).astype(object)
+
+
+# ------------------------------------------------------------------ element ids
+
+# branca names every element (and so every JavaScript variable and DOM id on a page)
+# with 16 random bytes, so two renders of one map never match. Inside
+# stable_element_ids the names come from a counter instead. The counter lives in a
+# context variable: a map built at the same time in another thread, outside the
+# block, still gets branca's random names, and the patch is removed when the last
+# block ends.
+_page_ids: contextvars.ContextVar[Iterator[str] | None] = contextvars.ContextVar("pli_page_ids", default=None)
+_patch_lock = threading.Lock()
+_patch_users = 0
+_random_id = Element.__dict__["_generate_id"]
+
+
+def _counted_id(cls) -> str:
+    ids = _page_ids.get()
+    return next(ids) if ids is not None else _random_id.__func__(cls)
+
+
+@contextlib.contextmanager
+def stable_element_ids(page: str) -> Iterator[None]:
+    """Give every folium/branca element created inside the block a reproducible id.
+
+    Ids are the first 32 hex digits of SHA-256 of ``page`` and a running count, so
+    they have branca's own shape, are unique on the page and differ between pages.
+    The same page built in the same order gets the same ids, hence the same bytes.
+
+    Parameters
+    ----------
+    page : str
+        Names the page (e.g. its file name); seeds the ids.
+
+    Examples
+    --------
+    >>> import folium
+    >>> with stable_element_ids("demo.html"):
+    ...     a = folium.Map(tiles=None).get_name()
+    >>> with stable_element_ids("demo.html"):
+    ...     b = folium.Map(tiles=None).get_name()
+    >>> a == b
+    True
+    """
+    global _patch_users
+    ids = (hashlib.sha256(f"{page}\0{n}".encode()).hexdigest()[:32] for n in itertools.count())
+    token = _page_ids.set(ids)
+    with _patch_lock:
+        if _patch_users == 0:
+            Element._generate_id = classmethod(_counted_id)
+        _patch_users += 1
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            _patch_users -= 1
+            if _patch_users == 0:
+                Element._generate_id = _random_id
+        _page_ids.reset(token)
 
 
 # ------------------------------------------------------------------ library assets
@@ -538,7 +604,7 @@ class LabelLayer(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var data = {{ this.data|tojson }};
+            var data = {{ this.data_js }};
             var parent = {{ this._parent.get_name() }};
             var map = {{ this.map_name() }};
             var pad = [10, 10];
@@ -604,8 +670,11 @@ class LabelLayer(MacroElement):
         keep = [c for c in ("label", "popup") if c in points.columns]
         frame = points[keep + ["geometry"]].copy()
         frame["label"] = frame["label"].astype("string").fillna("").astype(object)
-        # Plain dict via to_json keeps numpy and pandas scalar types out of tojson.
+        # Plain dict via to_json keeps numpy and pandas scalar types out of the JSON.
         self.data = json.loads(frame.to_json(drop_id=True))
+        # Labels are raw text (shown through textContent), so they cannot be entity-escaped;
+        # script_json keeps their braces out of the page source all the same.
+        self.data_js = script_json(self.data)
         self.css_class = css_class
         self.interactive = bool(interactive)
         # Leaflet stacks markers by latitude; an offset keeps numbers above names.
@@ -619,6 +688,35 @@ class LabelLayer(MacroElement):
         if node is None:
             raise PliError("LabelLayer must be added to a folium Map or to a layer on one")
         return node.get_name()
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SCRIPT_STRING_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    ord("'"): "\\u0027",
+    ord("{"): "\\u007b",
+    ord("}"): "\\u007d",
+}
+
+
+def script_json(obj: object) -> str:
+    """JSON to place inside a ``<script>`` element, holding raw text safely.
+
+    Like Jinja's ``tojson`` (``<``, ``>``, ``&`` and ``'`` as ``\\u`` escapes, so no
+    string can close the script), and braces inside strings are ``\\u007b`` /
+    ``\\u007d`` too, so no ``{{``, ``{%`` or ``{#`` from data appears in the page
+    source. JavaScript reads the same strings back.
+
+    Examples
+    --------
+    >>> script_json({"label": "</script>{{7*7}}"})
+    '{"label": "\\\\u003c/script\\\\u003e\\\\u007b\\\\u007b7*7\\\\u007d\\\\u007d"}'
+    """
+    text = json.dumps(obj, sort_keys=True, allow_nan=False)
+    # Every '"' outside a string token starts one, so a left-to-right scan finds exactly the strings.
+    return _JSON_STRING.sub(lambda m: m.group(0).translate(_SCRIPT_STRING_ESCAPES), text)
 
 
 def format_number(values: pd.Series, fmt: str, *, missing: str = "n/a") -> pd.Series:

@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 import os
@@ -66,8 +67,9 @@ from pli._map_assets import (
     inline_assets,
     lean_assets,
     legend_html,
+    stable_element_ids,
 )
-from pli.config import AreaSpec, MapSpec
+from pli.config import AreaSpec, ConfigError, MapSpec
 from pli.errors import InputError
 
 __all__ = [
@@ -214,6 +216,29 @@ def _check_frame(
         problems.append(
             f"{name}: missing column(s) {', '.join(missing)}; has {', '.join(map(str, frame.columns))}"
         )
+
+
+#: Quantile classes a reader can still tell apart on one sequential colour scale.
+CLASS_RANGE = (2, 10)
+#: Beyond this tolerance simplification visibly moves LSOA edges (an LSOA is a few hundred metres across).
+MAX_SIMPLIFY_M = 100.0
+
+
+def _check_spec(spec: MapSpec) -> None:
+    """Map settings the config parser takes by type only: their ranges are checked here."""
+    problems = []
+    lo, hi = CLASS_RANGE
+    classes = spec.classes
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not lo <= classes <= hi:
+        problems.append(f"maps.classes: expected a whole number from {lo} to {hi}, got {classes!r}")
+    tol = spec.simplify_m
+    # Written so that NaN fails too: it would reach the map as NaN coordinates.
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol <= MAX_SIMPLIFY_M:
+        problems.append(
+            f"maps.simplify_m: expected 0 to {MAX_SIMPLIFY_M:g} metres (0 keeps every vertex), got {tol!r}"
+        )
+    if problems:
+        raise ConfigError(problems, source="the maps settings")
 
 
 def _validate(bundle: MapBundle) -> None:
@@ -462,6 +487,9 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     wards_metric = bundle.wards.copy()
     wards_metric = wards_metric.set_geometry(_simplify(wards_metric.geometry, spec.simplify_m, coverage=True))
     wards = _to_web(gpd.GeoDataFrame({"tip": escape_series(wards_metric["ward_name"])}, geometry=wards_metric.geometry))
+    # Feature ids reach the page inside folium's macros, which branca renders again as
+    # Jinja2 source: a code holding "{{ ... }}" would run. Escaped ids stay unique.
+    wards.index = pd.Index(escape_series(pd.Series(wards.index.astype(str), index=wards.index)), name=wards.index.name)
     ward_points = _to_web(
         gpd.GeoDataFrame(
             {"label": wards_metric["ward_name"].astype("string")},
@@ -516,9 +544,12 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
             )
         )
 
+    features = json.loads(web.to_json(drop_id=False))["features"]
+    for feature in features:  # ids become Jinja2 source too (see the wards above)
+        feature["id"] = escape_text(feature["id"])
     return _Prepared(
         lsoa=web,
-        lsoa_features=json.loads(web.to_json(drop_id=False))["features"],
+        lsoa_features=features,
         lsoa_metric=metric,
         wards=wards,
         ward_points=ward_points,
@@ -692,8 +723,16 @@ def _page_title(m: folium.Map, text: str) -> None:
     m.get_root().header.add_child(folium.Element(f"<title>{escape_text(text)}</title>"), name="pli_title")
 
 
+def _copyright_year() -> int:
+    """This year, or the year of ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) when set."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw.isdigit():
+        return _dt.datetime.fromtimestamp(int(raw), tz=_dt.timezone.utc).year
+    return _dt.date.today().year
+
+
 def _attribution(prep: _Prepared, area: AreaSpec) -> str:
-    year = _dt.date.today().year
+    year = _copyright_year()
     return f"Boundaries: ONS and OS \u00a9 Crown copyright and database right {year}; " + _data_credit(area)
 
 
@@ -911,6 +950,23 @@ def _neighbourhood_page(
 # --------------------------------------------------------------------- figures
 
 
+def _literal_text(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Draw every text of the figure as written.
+
+    Names come from data; matplotlib would read ``$...$`` in one as mathtext (``Price
+    $5$`` drawn as maths, ``\\$`` losing its backslash, ``$$`` or ``$x^$`` stopping the
+    save with a parse error) and ``text.usetex`` would hand it to LaTeX. Each Text
+    takes both settings when it is created, so they hold through the later ``savefig``.
+    """
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
 def _figure_frame(area: AreaSpec, period: str, heading: str) -> tuple[plt.Figure, plt.Axes]:
     fig, ax = plt.subplots(figsize=(8.27, 9.2))
     title = f"{area.name}: {heading}\nData period: {period}"
@@ -992,6 +1048,7 @@ def _attribution_text(fig: plt.Figure, text: str) -> None:
     fig.text(0.03, 0.012, textwrap.fill(text, width), fontsize=5.5, color="#444444", va="bottom")
 
 
+@_literal_text
 def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, period: str) -> plt.Figure:
     """Static map of the index with upper-layer names and numbered neighbourhoods.
 
@@ -1009,6 +1066,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     matplotlib.figure.Figure
         A4-width figure; the caller saves or closes it.
     """
+    _check_spec(spec)
     _validate(bundle)
     lsoa = bundle.lsoa
     if spec.scheme == "deciles":
@@ -1038,7 +1096,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
 
 
 def _attribution_text_for(area: AreaSpec) -> str:
-    year = _dt.date.today().year
+    year = _copyright_year()
     credit = _data_credit(area)
     return (
         f"Contains National Statistics data \u00a9 Crown copyright and database right {year}. "
@@ -1047,6 +1105,7 @@ def _attribution_text_for(area: AreaSpec) -> str:
     )
 
 
+@_literal_text
 def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str) -> plt.Figure:
     """Static map of the priority neighbourhoods with a numbered key.
 
@@ -1112,7 +1171,9 @@ def _save_figure(fig: plt.Figure, path: Path) -> None:
 
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=200, facecolor="white")
+        # No "Software" chunk: the manifest records package versions, and the PNG's
+        # bytes then depend only on what is drawn.
+        fig.savefig(buf, format="png", dpi=200, facecolor="white", metadata={"Software": None})
     finally:
         plt.close(fig)
     _write_atomic(path, buf.getvalue())
@@ -1157,7 +1218,10 @@ def write_maps(
     ------
     InputError
         When a frame lacks a column, has the wrong CRS or unexpected categories.
+    ConfigError
+        When ``spec.classes`` or ``spec.simplify_m`` is out of range.
     """
+    _check_spec(spec)
     _validate(bundle)
     offline = spec.offline if offline is None else bool(offline)
     tiles = spec.tiles and not offline
@@ -1175,14 +1239,19 @@ def write_maps(
         log.info("maps: wrote %s (%.2f MB)", path, len(data) / 1e6)
         written.append(path)
 
-    emit(out_dir / "priority_localities.html", _priority_page(prep, area, period, tiles=tiles, offline=offline))
-    emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline))
+    # Each page is built with ids seeded by its file name, so the same data give the same bytes.
+    with stable_element_ids("priority_localities.html"):
+        emit(out_dir / "priority_localities.html", _priority_page(prep, area, period, tiles=tiles, offline=offline))
+    with stable_element_ids("hotspots.html"):
+        emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline))
     nb = prep.neighbourhoods
     wanted = {f"{r}-{s}.html" for r, s in zip(nb["rank"], nb["slug"])}
     # One page per neighbourhood is inherently a loop over the (few) neighbourhoods.
     for key, row in nb.iterrows():
-        html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)
-        emit(nb_dir / f"{int(row['rank'])}-{row['slug']}.html", html)
+        name = f"{int(row['rank'])}-{row['slug']}.html"
+        with stable_element_ids(f"neighbourhoods/{name}"):
+            html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)
+        emit(nb_dir / name, html)
     stale = [p for p in nb_dir.glob("*.html") if re.fullmatch(r"\d+-[a-z0-9-]+\.html", p.name) and p.name not in wanted]
     for p in stale:
         p.unlink()

@@ -286,3 +286,59 @@ def verify_outputs(out_dir: str | Path) -> VerifyResult:
             changed_out.append(key)
     current = not (changed_in or missing_in or changed_out or missing_out)
     return VerifyResult(current, tuple(changed_in), tuple(missing_in), tuple(changed_out), tuple(missing_out))
+
+
+# Imported here so this writer stays one self-contained block at the end of the module.
+import datetime as _dt
+import threading
+
+# GDAL stamps each layer's gpkg_contents.last_change with the wall clock; OGR_CURRENT_DATE
+# replaces that clock. It is a process-wide GDAL setting, so writers take turns.
+_GPKG_LOCK = threading.Lock()
+_EPOCH_STAMP = "1970-01-01T00:00:00.000Z"
+
+
+def _gpkg_timestamp() -> str:
+    """``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) when set, else the epoch.
+
+    The real time of a run is in ``manifest.json``; a clock time here would make two
+    runs of the same inputs differ in bytes.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return _EPOCH_STAMP
+    try:
+        when = _dt.datetime.fromtimestamp(int(raw), tz=_dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        log.warning("SOURCE_DATE_EPOCH=%r is not whole seconds since 1970; GeoPackage dated %s",
+                    raw, _EPOCH_STAMP)
+        return _EPOCH_STAMP
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def write_geopackage(layers: Iterable[tuple[str, gpd.GeoDataFrame]], path: Path) -> Path:
+    """Write layers, in the order given, to one byte-reproducible GeoPackage.
+
+    Every layer's ``last_change`` is :func:`_gpkg_timestamp` instead of the clock; the
+    rest of the file (SQLite pages, R-tree) already depends only on the data and the
+    order of writing. The GDAL setting is restored afterwards.
+
+    Parameters
+    ----------
+    layers : iterable of (name, GeoDataFrame)
+        Layer name and frame; each frame is written as ``frame.to_file`` would.
+    path : Path
+        The ``.gpkg`` file (a fresh path: layers are added to an existing file).
+    """
+    import pyogrio
+
+    stamp = _gpkg_timestamp()
+    with _GPKG_LOCK:
+        previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+        try:
+            for name, frame in layers:
+                frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        finally:
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+    return path

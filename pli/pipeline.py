@@ -368,14 +368,12 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
     raw = pd.DataFrame(raw_out).reindex(table_out.index)
     raw.index.name = "lsoa_code"
     outputs.write_csv(raw.reset_index(), tx.path("output", "indicator_inputs.csv"))
-    gpkg = tx.path("output", "pli.gpkg")
     lsoa_layer = gpd.GeoDataFrame(table_out.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
-    lsoa_layer.reset_index().to_file(gpkg, layer="lsoa", driver="GPKG")
     wards = boundaries.wards.join(nb.wards.set_index("ward_code").drop(columns=["ward_name"], errors="ignore"))
-    wards.reset_index().to_file(gpkg, layer="wards", driver="GPKG")
+    layers = [("lsoa", lsoa_layer.reset_index()), ("wards", wards.reset_index())]
     outputs.write_csv(pd.DataFrame(nb.wards), tx.path("output", "wards.csv"))
     nbh = nb.neighbourhoods
-    nbh.to_file(gpkg, layer="priority_neighbourhoods", driver="GPKG")
+    layers.append(("priority_neighbourhoods", nbh))
     outputs.write_csv(pd.DataFrame(nbh.drop(columns="geometry")), tx.path("output", "priority_neighbourhoods.csv"))
     outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
     if plan is not None:
@@ -385,14 +383,15 @@ def _write_tables(tx, cfg, lsoa, table_out, raw_out, boundaries, nb, plan) -> No
                               members={"classification": SENSITIVE_BANNER})
         places = plan.places[plan.places["count"] > 0]
         cells = places[places["place_kind"] != "snap"]
-        cells.reset_index().to_file(gpkg, layer="micro_places", driver="GPKG")
+        layers.append(("micro_places", cells.reset_index()))
         kde = plan.kde_frame()
         if kde is not None:
-            kde.reset_index().to_file(gpkg, layer="kde_surface", driver="GPKG")
+            layers.append(("kde_surface", kde.reset_index()))
         snaps = places[places["place_kind"] == "snap"]
         if len(snaps):
-            snaps.reset_index().to_file(gpkg, layer="micro_places_snap", driver="GPKG")
+            layers.append(("micro_places_snap", snaps.reset_index()))
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
+    outputs.write_geopackage(layers, tx.path("output", "pli.gpkg"))
 
 
 def _map_bundle(cfg, lsoa, published, boundaries, nb, plan):
