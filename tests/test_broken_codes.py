@@ -460,6 +460,7 @@ def test_shuffled_real_boundaries_keep_every_gi_and_lisa_label(tmp_path):
         if path is not None:
             cfg_raw["boundaries"]["lsoa"]["path"] = str(path)
             cfg_raw["boundaries"]["wards"]["path"] = str(wards)
+            cfg_raw["allow_outside_data_dir"] = True  # the shuffled copies live in tmp_path
         cfg = parse_config(cfg_raw, data_dir=SHARED_DATA)
         runs.append(run_index(cfg, out_dir=tmp_path / name, maps_dir=None).rankings.sort_index())
     labels = [c for c in runs[0].columns if c.startswith(("gi_label", "lisa_cluster"))]
