@@ -505,6 +505,7 @@ def test_study_area_in_2021_codes_names_the_missing_2011_lsoa(tmp_path):
     lsoa[lsoa["lsoa11cd"] != parent].to_file(tmp_path / "lsoa.geojson")
     raw = yaml.safe_load((ROOT / "configs" / "croydon-open-data.yml").read_text(encoding="utf-8"))
     raw["boundaries"]["lsoa"]["path"] = str(tmp_path / "lsoa.geojson")
+    raw["allow_outside_data_dir"] = True  # the trimmed boundary copy lives in tmp_path
     cfg = parse_config(raw, data_dir=SHARED_DATA)
     b = load_boundaries(cfg)
     census = pd.read_csv(SHARED_DATA / "croydon_census2021_ts007a_lsoa21.csv")
