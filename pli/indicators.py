@@ -675,11 +675,14 @@ def _duplicate_street_files(
     Returns the files to read (in path order), ``(copy, original)`` pairs of files with
     the same bytes as another (the copy is skipped), and one problem per month and force
     held by two files with different contents. Of identical files the one with
-    police.uk's own name, nearest the top of the folder, is read.
+    police.uk's own name, in a folder named for its month (as the download unzips),
+    nearest the top of the folder, is read.
     """
-    def preference(f: Path) -> tuple[bool, int, str]:
+    def preference(f: Path) -> tuple[bool, bool, int, str]:
         m = _STREET_NAME_RE.fullmatch(f.name)
-        return (not m or bool(m.group(3).strip()), len(Path(_relative(f, base)).parts), str(f))
+        own_name = bool(m) and not m.group(3).strip()
+        own_folder = bool(m) and f.parent.name == m.group(1)
+        return (not own_name, not own_folder, len(Path(_relative(f, base)).parts), str(f))
 
     ordered = sorted(files, key=preference)
     by_size: dict[int, list[Path]] = {}

@@ -55,11 +55,13 @@ def _file(data: Path, month: str) -> Path:
 
 def _copy_with(data: Path, month: str, dest: str, change=None) -> Path:
     """Copy one month's street file to ``dest`` (relative to the police folder), optionally changed."""
-    rows = read_rows(_file(data, month))
-    if change is not None:
-        change(rows)
     target = data / POLICE / dest
     target.parent.mkdir(parents=True, exist_ok=True)
+    if change is None:
+        shutil.copyfile(_file(data, month), target)  # byte for byte, as a browser saves it
+        return target
+    rows = read_rows(_file(data, month))
+    change(rows)
     write_rows(target, rows)
     return target
 
@@ -378,3 +380,279 @@ def _fragment(breaker, fragment: str, data_probe: Path) -> str:
 def test_broken_crime_input_fails_clearly(tmp_path, good_outputs, breaker, fragment):
     probe = copy_demo_data(tmp_path / "probe") if "{last}" in fragment else tmp_path
     assert_fails_clearly(tmp_path, good_outputs, breaker, _fragment(breaker, fragment, probe))
+
+
+# --------------------------------------------------------------------------- repaired with a warning
+
+
+def _load_police(base: Path, **options):
+    spec = SourceSpec(kind="police_uk", path=POLICE, window_months=12, **options)
+    return load_source("crime", spec, resolve=lambda p: base / p)
+
+
+@pytest.fixture(scope="module")
+def clean_police():
+    return _load_police(ROOT)
+
+
+def _warnings(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def _assert_counts_equal(src, clean) -> None:
+    pd.testing.assert_frame_equal(src.table, clean.table)
+    assert src.months == clean.months
+    assert len(src.points) == len(clean.points)
+    assert sorted(src.points["crime_id"].dropna()) == sorted(clean.points["crime_id"].dropna())
+    by_cat = src.points.groupby("category", observed=True).size()
+    pd.testing.assert_series_equal(by_cat, clean.points.groupby("category", observed=True).size())
+
+
+@pytest.mark.parametrize("month, copy_to", [
+    ("2025-03", "2025-03/2025-03-simulated-street (1).csv"),
+    ("2025-05", "backup/2025-05/2025-05-simulated-street.csv"),
+    ("2025-07", "2025-07/2025-07-simulated-street - Copy.csv"),
+    ("2025-12", "2025-12-simulated-street.csv"),  # a loose copy beside the month folders
+])
+def test_identical_copy_of_a_month_is_read_once(tmp_path, clean_police, caplog, month, copy_to):
+    data = copy_demo_data(tmp_path / "data")
+    _copy_with(data, month, copy_to)
+    rows = len(read_rows(_file(data, month))) - 1
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    text = _warnings(caplog)
+    assert (f"skipped 1 file(s) identical to another file (same SHA-256), so their records are not counted "
+            f"twice: {copy_to} (same as {month}/{month}-simulated-street.csv, {rows:,} rows)") in text
+    assert "dropped" not in text
+    _assert_counts_equal(src, clean_police)
+    assert len(src.files) == 12
+
+
+def test_repeated_crime_ids_and_asb_rows_of_another_file_are_dropped(tmp_path, clean_police, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    original = read_rows(_file(data, "2025-03"))
+    extract = [original[0]] + original[1:301]  # a hand-made extract of the same month
+    write_rows(data / POLICE / "2025-03" / "2025-03-croydon-extract-street.csv", extract)
+    n_id = sum(1 for r in extract[1:] if r[0])
+    n_asb = len(extract) - 1 - n_id
+    assert n_id > 50 and n_asb > 50
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    text = _warnings(caplog)
+    # The extract sorts first, so the original's rows are the repeats.
+    assert (f"dropped {n_id:,} record(s) repeating a Crime ID already read (2025-03/2025-03-simulated-street.csv: "
+            f"{n_id:,} already read from 2025-03/2025-03-croydon-extract-street.csv)") in text
+    assert (f"{n_asb:,} record(s) without a Crime ID that repeat whole rows of another file for the same month "
+            "(2025-03/2025-03-simulated-street.csv: ") in text
+    _assert_counts_equal(src, clean_police)
+
+
+def test_repeated_crime_id_within_one_file_counted_once(tmp_path, clean_police, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    path = _file(data, "2025-08")
+    rows = read_rows(path)
+    crimes = [r for r in rows[1:] if r[0]][:4]
+    write_rows(path, rows + [list(r) for r in crimes] + [list(crimes[0])])
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    assert ("dropped 5 record(s) repeating a Crime ID already read "
+            "(2025-08/2025-08-simulated-street.csv: 5 repeated within the file)") in _warnings(caplog)
+    _assert_counts_equal(src, clean_police)
+
+
+def test_identical_asb_rows_within_one_file_are_two_incidents(tmp_path, clean_police, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    path = _file(data, "2025-09")
+    rows = read_rows(path)
+    asb = next(r for r in rows[1:] if not r[0] and r[9] == ASB)
+    write_rows(path, rows + [list(asb)])
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    assert "dropped" not in _warnings(caplog)
+    diff = src.table[ASB] - clean_police.table[ASB]
+    assert diff.to_dict() == {**dict.fromkeys(diff.index, 0), asb[7]: 1}
+
+
+def test_two_forces_for_one_month_are_both_counted(tmp_path, clean_police, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    path = _file(data, "2025-06")
+    rows = read_rows(path)
+    ours, theirs = [rows[0]], [rows[0]]
+    for i, r in enumerate(rows[1:]):
+        if i % 3 == 0:
+            theirs.append(r[:2] + ["British Transport Police", r[3]] + r[4:])
+        else:
+            ours.append(r)
+    write_rows(path, ours)
+    write_rows(path.with_name("2025-06-btp-street.csv"), theirs)
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    text = _warnings(caplog)
+    assert "dropped" not in text and "skipped" not in text and "only" not in text
+    _assert_counts_equal(src, clean_police)
+    assert len(src.files) == 13
+
+
+@pytest.mark.parametrize("variants", [
+    {"Robbery": "ROBBERY"},
+    {"Robbery": "  Robbery ", "Drugs": "drugs"},
+    {ASB: "Anti\u2013social  behaviour", "Violence and sexual offences": "Violence-and-Sexual-Offences"},
+    {"Criminal damage and arson": "criminal_damage_and_arson"},
+])
+def test_crime_type_spelling_variants_are_normalised(tmp_path, clean_police, caplog, variants):
+    data = copy_demo_data(tmp_path / "data")
+    n = sum(_rename_category(data, "2025-04", old, new, limit=7) for old, new in variants.items())
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    text = _warnings(caplog)
+    assert (f"normalised {n} record(s) whose 'Crime type' differs from a crime type's usual spelling only in "
+            "case, spaces or dashes: ") in text
+    for old, new in variants.items():
+        assert f"{new!r} -> {old!r} (7)" in text
+    _assert_counts_equal(src, clean_police)
+
+
+@pytest.mark.parametrize("extra_rows, month, where", [
+    (3, "2026-01", "latest"),
+    (40, "2026-01", "latest"),
+    (2, "2025-06", "inside"),
+])
+def test_short_month_in_the_window_is_announced(tmp_path, caplog, extra_rows, month, where):
+    data = copy_demo_data(tmp_path / "data")
+    rows = read_rows(_file(data, "2025-12"))
+    if where == "latest":
+        stray = [rows[0]] + [[r[0][::-1] if r[0] else "", month, *r[2:]] for r in rows[1:extra_rows + 1]]
+        (data / POLICE / month).mkdir()
+        write_rows(data / POLICE / month / f"{month}-simulated-street.csv", stray)
+    else:
+        write_rows(_file(data, month), read_rows(_file(data, month))[:extra_rows + 1])
+    with caplog.at_level(logging.WARNING):
+        src = _load_police(data)
+    text = _warnings(caplog)
+    window = "2025-02 to 2026-01" if where == "latest" else "2025-01 to 2025-12"
+    assert src.period == window
+    assert (f"month {month} has only {extra_rows} record(s), under 25% of the median month in the window") in text
+    assert f"the window {window} (latest 12 months present) includes it" in text
+    assert f"{month}/{month}-simulated-street.csv" in text
+
+
+def test_normal_months_are_not_announced(clean_police, caplog):
+    with caplog.at_level(logging.WARNING):
+        _load_police(ROOT)
+    assert "has only" not in _warnings(caplog)
+
+
+def _load_mps(base: Path):
+    spec = SourceSpec(kind="mps_lsoa_crime", path=MPS, window_months=12)
+    return load_source("crime", spec, resolve=lambda p: base / p)
+
+
+@pytest.fixture(scope="module")
+def clean_mps(tmp_path_factory):
+    data = copy_demo_data(tmp_path_factory.mktemp("mps") / "data")
+    make_mps(data, copy.deepcopy(DEMO))
+    return data, _load_mps(data)
+
+
+@pytest.mark.parametrize("marker", ["c", "..", "[c]", "N/A"])
+def test_mps_markers_outside_the_window_are_missing_not_zero(tmp_path, clean_mps, caplog, marker):
+    base, clean = clean_mps
+    data = tmp_path / "data"
+    (data / MPS).parent.mkdir(parents=True)
+    rows = read_rows(base / MPS)
+    first = rows[0].index("202501")
+    out = [r[:first] + ["202412"] + r[first:] if i == 0 else r[:first] + ["1"] + r[first:] for i, r in enumerate(rows)]
+    for r in out[5:9]:
+        r[first] = marker
+    write_rows(data / MPS, out)
+    with caplog.at_level(logging.WARNING):
+        src = _load_mps(data)
+    text = _warnings(caplog)
+    assert (f"mps_lsoa_crime.csv: 4 cell(s) hold suppression/unavailable markers ({marker!r}) and are read as "
+            "missing, not 0: column '202412' (4)") in text
+    assert src.months == clean.months
+    pd.testing.assert_frame_equal(src.table, clean.table)
+
+
+def test_mps_blank_cells_in_the_window_are_announced_as_zero(tmp_path, clean_mps, caplog):
+    base, clean = clean_mps
+    data = tmp_path / "data"
+    (data / MPS).parent.mkdir(parents=True)
+    rows = read_rows(base / MPS)
+    zeros = [(i, j) for i, r in enumerate(rows[1:], 1) for j, v in enumerate(r) if j >= 5 and v == "0"][:6]
+    for i, j in zeros:
+        rows[i][j] = ""
+    write_rows(data / MPS, rows)
+    with caplog.at_level(logging.WARNING):
+        src = _load_mps(data)
+    assert f"crime: 6 blank count cell(s) inside the window read as 0 (in {len({i for i, _ in zeros})} row(s))" \
+        in _warnings(caplog)
+    pd.testing.assert_frame_equal(src.table, clean.table)
+
+
+def test_mps_category_spelling_variants_are_normalised(tmp_path, clean_mps, caplog):
+    base, clean = clean_mps
+    data = tmp_path / "data"
+    (data / MPS).parent.mkdir(parents=True)
+    rows = read_rows(base / MPS)
+    changed = 0
+    for r in rows[1:]:
+        if r[4] == "ROBBERY OF PERSONAL PROPERTY":
+            r[3], r[4] = "Robbery", " Robbery of Personal  Property"
+            changed += 1
+    write_rows(data / MPS, rows)
+    with caplog.at_level(logging.WARNING):
+        src = _load_mps(data)
+    assert (f"normalised {changed} row(s) whose major/minor category differs from the usual spelling only in "
+            f"case, spaces or dashes: 'Robbery/Robbery of Personal  Property' -> "
+            f"'ROBBERY/ROBBERY OF PERSONAL PROPERTY' ({changed})") in _warnings(caplog)
+    pd.testing.assert_frame_equal(src.table, clean.table)
+
+
+def test_whole_run_with_repeated_and_misspelt_records_equals_the_clean_run(tmp_path, good_outputs, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    _copy_with(data, "2025-03", "2025-03/2025-03-simulated-street (1).csv")
+    _copy_with(data, "2025-05", "backup/2025-05/2025-05-simulated-street.csv")
+    rows = read_rows(_file(data, "2025-10"))
+    write_rows(data / POLICE / "2025-10" / "2025-10-croydon-extract-street.csv", rows[:400])
+    _rename_category(data, "2025-11", "Robbery", "ROBBERY")
+    _rename_category(data, "2025-11", "Possession of weapons", "possession of  weapons")
+    cfg = parse_config(copy.deepcopy(DEMO), data_dir=data)
+    with caplog.at_level(logging.WARNING):
+        run_index(cfg, out_dir=tmp_path / "out", maps_dir=None)
+    text = _warnings(caplog)
+    assert "skipped 2 file(s) identical to another file" in text
+    assert "2025-10/2025-10-croydon-extract-street.csv" in text and "repeating a Crime ID" in text
+    assert "normalised" in text and "'ROBBERY' -> 'Robbery'" in text
+    for name in ("indicator_inputs.csv", "rankings.csv", "priority_neighbourhoods.csv", "patrol_plan.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == (good_outputs / name).read_bytes(), name
+
+
+def test_whole_run_on_the_met_table_runs_clean(tmp_path, caplog):
+    data = copy_demo_data(tmp_path / "data")
+    raw = copy.deepcopy(DEMO)
+    make_mps(data, raw)
+    cfg = parse_config(raw, data_dir=data)
+    with caplog.at_level(logging.WARNING):
+        run = run_index(cfg, out_dir=tmp_path / "out", maps_dir=None)
+    text = _warnings(caplog)
+    assert "normalised" not in text and "has only" not in text and "markers" not in text
+    assert len(run.rankings) == 220
+    inputs = pd.read_csv(tmp_path / "out" / "indicator_inputs.csv", index_col="lsoa_code")
+    rec = _demo_records(data)
+    robbery = rec[rec["Crime type"] == "Robbery"].groupby("LSOA code").size()
+    got = inputs["robbery_rate_numerator"]
+    assert (got.reindex(robbery.index) == robbery).all() and got.sum() == robbery.sum()
+
+
+def test_unknown_category_message_is_about_the_data_not_the_table(tmp_path):
+    data = copy_demo_data(tmp_path / "data")
+    police_unknown_type(data, {})
+    cfg = parse_config(copy.deepcopy(DEMO), data_dir=data)
+    with pytest.raises(InputError) as info:
+        run_index(cfg, out_dir=tmp_path / "out", maps_dir=None)
+    text = str(info.value)
+    assert f"source 'crime' ({data / POLICE / '2025-01' / '2025-01-simulated-street.csv'}" in text
+    assert "Known police_uk categories" not in text  # not the harm table's own message
+    assert "known police_uk categories: 'Anti-social behaviour', 'Bicycle theft'" in text
+    assert "harm_weights.csv:" not in text
