@@ -12,11 +12,18 @@ Source kinds (``SourceSpec.kind``)
     data.police.uk street-level CSVs (a folder searched recursively for
     ``*-street.csv``, or one file). One column per ``Crime type`` as published, plus
     ``all_crime`` (every type except anti-social behaviour); ``points`` holds the
-    geocoded records in EPSG:27700.
+    geocoded records in EPSG:27700. Nothing is counted twice: a byte-identical copy of a
+    file (``... (1).csv``, ``backup/``) is skipped, two different files for one month and
+    force are refused, a repeated Crime ID is counted once, and a row without an ID that
+    another file of the same month repeats whole is dropped (each announced with its
+    files). Spelling variants of a crime type (case, spaces, dashes) are mapped onto
+    police.uk's name; a cut-off last row raises.
 ``mps_lsoa_crime``
     Met Police "recorded crime by LSOA" (London Datastore): one row per LSOA x major x
     minor category, one column per month ``YYYYMM``. Columns ``"MAJOR/MINOR"`` plus
-    ``all_crime``.
+    ``all_crime``. A repeated LSOA x category row or month column raises, and so does a
+    suppression marker (``c``, ``..``, ``[x]``, ...) in a month of the window: a gap read
+    as 0 would undercount.
 ``iod2019``
     English Indices of Deprivation 2019, File 7 layout; short aliases, see
     :data:`IOD2019_COLUMNS`.
@@ -55,6 +62,7 @@ from typing import Any, Protocol
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
 from pli.config import ConfigError, IndicatorSpec, SourceSpec, StudyConfig
@@ -680,8 +688,8 @@ def _duplicate_street_files(
     """
     def preference(f: Path) -> tuple[bool, bool, int, str]:
         m = _STREET_NAME_RE.fullmatch(f.name)
-        own_name = bool(m) and not m.group(3).strip()
-        own_folder = bool(m) and f.parent.name == m.group(1)
+        own_name = m is not None and not m.group(3).strip()
+        own_folder = m is not None and f.parent.name == m.group(1)
         return (not own_name, not own_folder, len(Path(_relative(f, base)).parts), str(f))
 
     ordered = sorted(files, key=preference)
@@ -858,7 +866,8 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
     frame = frame.rename(columns=raw_names)
     for short in _POLICE_UK_OPTIONAL.values():
         if short not in frame:
-            frame[short] = pd.Series(pd.Categorical([None] * len(frame), categories=[]), index=frame.index)
+            frame[short] = pd.Series(pd.Categorical([None] * len(frame), categories=pd.Index([], dtype="str")),
+                                     index=frame.index)
     for col in (c for c in _POLICE_UK_CATEGORICAL if c != "category"):
         frame[col] = _clean_categories(frame[col])
     month = frame["month"]
@@ -878,14 +887,17 @@ def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate street files, keeping categoricals (recoded to shared categories)."""
     if len(frames) == 1:
         return frames[0]
-    frames = list(frames)
     categorical = [c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)]
+    out = pd.concat([f.drop(columns=categorical) for f in frames], ignore_index=True)
     for col in categorical:
-        union = pd.Index(sorted(set().union(*(f[col].cat.categories.astype("str") for f in frames))), dtype="str")
-        common = pd.CategoricalDtype(union)
-        frames = [f.assign(**{col: f[col].astype("str").where(f[col].notna()).astype(common)})
-                  if not f[col].cat.categories.equals(union) else f for f in frames]
-    return pd.concat(frames, ignore_index=True)
+        # One pass over the codes, instead of recoding every file to the shared categories.
+        arrays = [f[col].array for f in frames]
+        # A column blank throughout a file (Context) has object categories; align them.
+        arrays = [a.rename_categories(a.categories.astype("str")) if a.categories.dtype != "str" else a
+                  for a in arrays]
+        merged = union_categoricals(arrays, sort_categories=True)
+        out[col] = pd.Series(merged, index=out.index)
+    return out[list(frames[0].columns)]
 
 
 def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source: str) -> pd.DataFrame:

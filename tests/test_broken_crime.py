@@ -15,15 +15,23 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-
-from broken_harness import DEMO, DEP, POLICE, ROOT, assert_fails_clearly, police_files, read_rows, write_rows
+from broken_harness import (
+    DEMO,
+    DEP,
+    POLICE,
+    ROOT,
+    assert_fails_clearly,
+    police_files,
+    read_rows,
+    write_rows,
+)
 from conftest import copy_demo_data
+
 from pli.config import SourceSpec, parse_config
 from pli.errors import InputError
-from pli.indicators import ALL_CRIME, ASB, load_source
+from pli.indicators import ASB, load_source
 from pli.pipeline import run_index
 
 MPS = "indicators/demo/mps_lsoa_crime.csv"
