@@ -51,6 +51,7 @@ from __future__ import annotations
 import csv
 import difflib
 import fnmatch
+import functools
 import hashlib
 import logging
 import re
@@ -1066,6 +1067,7 @@ def _category_where(records: pd.DataFrame, names: Sequence[str]) -> dict[str, st
 # --------------------------------------------------------------------------- MPS LSOA
 
 
+@functools.lru_cache(maxsize=4)
 def _reference_categories(scheme: str) -> tuple[str, ...]:
     """Category names of the shipped harm table for one scheme (the published spellings)."""
     from pli.harm import DEFAULT_HARM_WEIGHTS
