@@ -175,8 +175,9 @@ class HarmWeights:
             raise InputError(
                 f"harm weights: {len(unknown)} {scheme} categor{'y' if len(unknown) == 1 else 'ies'} "
                 f"not in the table: {', '.join(repr(u) for u in unknown)}. Known {scheme} categories: "
-                f"{', '.join(repr(k) for k in lookup)}. Fix the category name, or add a row to a copy "
-                "of the table and point index.harm_weights at it",
+                f"{', '.join(repr(k) for k in lookup)}. If the category is misspelt in the crime data, "
+                "correct the data; if it is a real category the table lacks, add a row to a copy of the "
+                "table and point index.harm_weights at it",
                 path=self.path,
             )
         return sub["weight_days"].to_numpy(dtype=float)[pos]
@@ -202,7 +203,8 @@ class HarmWeights:
                 f"harm weights: cannot tell the crime category scheme; closest is {best!r} but "
                 f"{len(best_missing)} categor{'y is' if len(best_missing) == 1 else 'ies are'} unknown: "
                 f"{', '.join(repr(str(m)) for m in best_missing)}. Expected police.uk 'Crime type' "
-                "values or MPS 'MAJOR/MINOR' pairs; add missing rows to a copy of the table",
+                "values or MPS 'MAJOR/MINOR' pairs: correct categories misspelt in the crime data, or add rows "
+                "for real ones to a copy of the table",
                 path=self.path,
             )
         logger.info("harm weights: %d categories recognised as scheme %r", len(cats), best)

@@ -12,11 +12,18 @@ Source kinds (``SourceSpec.kind``)
     data.police.uk street-level CSVs (a folder searched recursively for
     ``*-street.csv``, or one file). One column per ``Crime type`` as published, plus
     ``all_crime`` (every type except anti-social behaviour); ``points`` holds the
-    geocoded records in EPSG:27700.
+    geocoded records in EPSG:27700. Nothing is counted twice: a byte-identical copy of a
+    file (``... (1).csv``, ``backup/``) is skipped, two different files for one month and
+    force are refused, a repeated Crime ID is counted once, and a row without an ID that
+    another file of the same month repeats whole is dropped (each announced with its
+    files). Spelling variants of a crime type (case, spaces, dashes) are mapped onto
+    police.uk's name; a cut-off last row raises.
 ``mps_lsoa_crime``
     Met Police "recorded crime by LSOA" (London Datastore): one row per LSOA x major x
     minor category, one column per month ``YYYYMM``. Columns ``"MAJOR/MINOR"`` plus
-    ``all_crime``.
+    ``all_crime``. A repeated LSOA x category row or month column raises, and so does a
+    suppression marker (``c``, ``..``, ``[x]``, ...) in a month of the window: a gap read
+    as 0 would undercount.
 ``iod2019``
     English Indices of Deprivation 2019, File 7 layout; short aliases, see
     :data:`IOD2019_COLUMNS`.
@@ -45,6 +52,8 @@ import csv
 import dataclasses
 import difflib
 import fnmatch
+import functools
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -55,6 +64,7 @@ from typing import Any, Protocol
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from pyproj import CRS, Transformer
 
 from pli.config import ConfigError, IndicatorSpec, SourceSpec, StudyConfig
@@ -67,6 +77,7 @@ __all__ = [
     "COUNT_KINDS",
     "IOD2019_COLUMNS",
     "POLICE_UK_COLUMNS",
+    "POLICE_UK_CRIME_TYPES",
     "HarmWeightsLike",
     "IndicatorTable",
     "SourceTable",
@@ -81,6 +92,15 @@ ALL_CRIME = "all_crime"
 
 ASB = "Anti-social behaviour"
 """police.uk's anti-social behaviour category: incidents, not recorded crimes."""
+
+POLICE_UK_CRIME_TYPES: tuple[str, ...] = (
+    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs",
+    "Other crime", "Other theft", "Possession of weapons", "Public order", "Robbery", "Shoplifting",
+    "Theft from the person", "Vehicle crime", "Violence and sexual offences",
+    # Published until May 2013, then split or renamed.
+    "Public disorder and weapons", "Violent crime",
+)
+"""Every ``Crime type`` police.uk has published; spelling variants are mapped onto these."""
 
 COUNT_KINDS = frozenset({"police_uk", "mps_lsoa_crime", "points"})
 """Source kinds holding counts: an LSOA absent from the file had zero events."""
@@ -100,8 +120,22 @@ _LSOA_INDEX = "lsoa_code"
 _MONTH_RE = r"\d{4}-(?:0[1-9]|1[0-2])"
 _THOUSANDS_RE = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
 _PARTIAL_MONTH_SHARE = 0.10
-# Placeholders official tables print for suppressed or unavailable values (ONS, GLA).
-_MISSING_MARKERS = frozenset({".", "..", "...", ":", "-", "x", "*"})
+# Placeholders official tables print for suppressed or unavailable values (ONS, GLA,
+# Home Office), compared case-insensitively: "c" is ONS "confidential", "z" "not
+# applicable", the bracketed forms are the newer ONS style, and the N/A spellings are
+# what pandas would otherwise quietly turn into blanks.
+_MISSING_MARKERS = frozenset({
+    ".", "..", "...", ":", "-", "\u2013", "\u2014", "x", "*", "c", "z", "[c]", "[x]", "[z]",
+    "n/a", "na", "#n/a", "nan", "null", "none",
+})
+# A month with fewer records than this share of the window's median month is announced.
+_SHORT_MONTH_SHARE = 0.25
+# Dashes and underscores that spelling variants of one category swap for each other.
+_DASHES_RE = re.compile("[-_\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
+# Files police.uk names YYYY-MM-<force>-street.csv; browsers and file managers save
+# copies as "...-street (1).csv" or "...-street - Copy.csv", which must be seen too.
+_STREET_GLOB = "*-street*.csv"
+_STREET_NAME_RE = re.compile(r"(\d{4}-(?:0[1-9]|1[0-2]))-(.+?)-street(.*)\.csv", re.IGNORECASE)
 _SHOW = 8  # codes / rows quoted in one message before "... and N more"
 
 _IOD_RANK = " Rank (where 1 is most deprived)"
@@ -227,6 +261,9 @@ class SourceTable:
     points : geopandas.GeoDataFrame or None
         Point sources (``police_uk``, ``points``): one row per geocoded record in the
         window, EPSG:27700.
+    category_where : dict
+        Crime sources: category column -> where it was first seen (file, line and
+        record count), so a message about a category can point into the data.
     """
 
     name: str
@@ -238,6 +275,7 @@ class SourceTable:
     files: tuple[Path, ...]
     rows_read: int
     points: gpd.GeoDataFrame | None = None
+    category_where: dict[str, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`."""
@@ -359,18 +397,18 @@ def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> p
     out: dict[str, pd.Series] = {}
     problems: list[str] = []
     skipped: list[str] = []
+    marked: dict[str, int] = {}
+    seen_markers: set[str] = set()
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_numeric_dtype(s):
             out[col] = s
             continue
         text = s.astype("str").str.strip()
-        marker = text.isin(_MISSING_MARKERS)
+        marker = _marker_mask(text)
         if marker.any():
-            logger.info(
-                "%s: column %r: %d suppressed/unavailable marker(s) (%s) read as missing",
-                path.name, col, int(marker.sum()), ", ".join(sorted(set(text[marker]))),
-            )
+            marked[str(col)] = int(marker.sum())
+            seen_markers |= set(text[marker])
         text = text.where((text != "") & ~marker)
         grouped = text.str.fullmatch(_THOUSANDS_RE).fillna(False).astype(bool)
         cleaned = text.where(~grouped, text.str.replace(",", "", regex=False))
@@ -397,7 +435,20 @@ def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> p
         raise InputError(problems, path=str(path))
     if skipped:
         logger.info("%s: skipped non-numeric columns %s", path.name, _listing(skipped))
+        marked = {c: n for c, n in marked.items() if c not in skipped}
+    if marked:
+        # Suppressed is unknown, not zero: the cells stay NaN and the caller decides.
+        logger.warning(
+            "%s: %d cell(s) hold suppression/unavailable markers (%s) and are read as missing, "
+            "not 0: %s", path, sum(marked.values()), ", ".join(repr(m) for m in sorted(seen_markers)),
+            _listing([f"column {c!r} ({n})" for c, n in marked.items()]),
+        )
     return pd.DataFrame(out, index=frame.index)
+
+
+def _marker_mask(text: pd.Series) -> pd.Series:
+    """True where a stripped text cell is a suppression/unavailable marker."""
+    return text.str.casefold().isin(_MISSING_MARKERS).fillna(False).astype(bool)
 
 
 def _integerise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -523,9 +574,16 @@ def _validate_month(value: str | None, key: str) -> str | None:
 
 
 def _select_window(
-    present: Sequence[str], spec: SourceSpec, *, name: str, where: str, announce: bool = True
+    present: Sequence[str], spec: SourceSpec, *, name: str, where: str, announce: bool = True,
+    counts: dict[str, float] | None = None, month_files: dict[str, str] | None = None,
 ) -> list[str]:
-    """Months of ``present`` (sorted ``YYYY-MM``) inside the source's time window."""
+    """Months of ``present`` (sorted ``YYYY-MM``) inside the source's time window.
+
+    With ``counts`` (records per month) a month of the window holding fewer than a
+    quarter of the window's median month is announced: a stray or partial download
+    that the default "latest months" window would otherwise take in silently.
+    ``month_files`` names the file(s) of each month in that message.
+    """
     start = _validate_month(spec.start_month, f"sources.{name}.start_month")
     end = _validate_month(spec.end_month, f"sources.{name}.end_month")
     months = sorted(set(present))
@@ -562,7 +620,28 @@ def _select_window(
                 "%s: only %d month(s) of data, fewer than window_months=%d",
                 name, len(candidates), spec.window_months,
             )
+        if counts is not None:
+            _warn_short_months(candidates, counts, name=name, how=how, month_files=month_files or {})
     return candidates
+
+
+def _warn_short_months(
+    window: Sequence[str], counts: dict[str, float], *, name: str, how: str, month_files: dict[str, str]
+) -> None:
+    per_month = pd.Series([float(counts.get(m, 0.0)) for m in window], index=list(window))
+    if len(per_month) < 2:
+        return
+    median = float(per_month.median())
+    short = per_month[per_month < _SHORT_MONTH_SHARE * median]
+    for month, n in short.items():
+        files = f" ({month_files[month]})" if month in month_files else ""
+        logger.warning(
+            "%s: month %s has only %s record(s), under %.0f%% of the median month in the window "
+            "(%s); the window %s (%s) includes it. If the month is incomplete or a stray file%s, "
+            "remove it or set start_month/end_month to leave it out",
+            name, month, f"{n:,.0f}", 100 * _SHORT_MONTH_SHARE, f"{median:,.0f}", _period(list(window)),
+            how, files,
+        )
 
 
 def _period(months: Sequence[str]) -> str:
@@ -604,7 +683,7 @@ def _points_frame(
 
 def _street_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*-street.csv") if p.is_file())
+        files = sorted(p for p in path.rglob(_STREET_GLOB) if p.is_file())
         if not files:
             raise InputError(
                 "no police.uk street files (*-street.csv) found in this folder or below; "
@@ -617,9 +696,86 @@ def _street_files(path: Path) -> list[Path]:
     raise InputError("file or folder not found; check the source's 'path' and --data-dir", path=str(path))
 
 
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _count_newlines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def _duplicate_street_files(
+    files: Sequence[Path], base: Path
+) -> tuple[list[Path], list[tuple[Path, Path]], list[str]]:
+    """Split street files into those to read, identical copies, and month/force clashes.
+
+    Returns the files to read (in path order), ``(copy, original)`` pairs of files with
+    the same bytes as another (the copy is skipped), and one problem per month and force
+    held by two files with different contents. Of identical files the one with
+    police.uk's own name, in a folder named for its month (as the download unzips),
+    nearest the top of the folder, is read.
+    """
+    def preference(f: Path) -> tuple[bool, bool, int, str]:
+        m = _STREET_NAME_RE.fullmatch(f.name)
+        own_name = m is not None and not m.group(3).strip()
+        own_folder = m is not None and f.parent.name == m.group(1)
+        return (not own_name, not own_folder, len(Path(_relative(f, base)).parts), str(f))
+
+    ordered = sorted(files, key=preference)
+    by_size: dict[int, list[Path]] = {}
+    for f in ordered:
+        by_size.setdefault(f.stat().st_size, []).append(f)
+    # Only files of equal size can be identical, so most files are never hashed.
+    digests = {f: _file_digest(f) for group in by_size.values() if len(group) > 1 for f in group}
+    kept: list[Path] = []
+    copies: list[tuple[Path, Path]] = []
+    first: dict[str, Path] = {}
+    for f in ordered:
+        d = digests.get(f)
+        if d is not None and d in first:
+            copies.append((f, first[d]))
+            continue
+        if d is not None:
+            first[d] = f
+        kept.append(f)
+    by_key: dict[tuple[str, str], list[Path]] = {}
+    for f in kept:
+        m = _STREET_NAME_RE.fullmatch(f.name)
+        if m:
+            by_key.setdefault((m.group(1), m.group(2).casefold()), []).append(f)
+    problems = [
+        f"{len(group)} files with different contents hold police.uk street data for {month} from "
+        f"force {force!r}: {', '.join(_relative(f, base) for f in sorted(group))}; counting both would "
+        "count that month twice (an older and a newer download, or an edited copy?): keep one and move "
+        "the other(s) out of the folder"
+        for (month, force), group in by_key.items() if len(group) > 1
+    ]
+    return sorted(kept), copies, problems
+
+
 # Low-cardinality columns are parsed as categoricals: string work then touches each
 # distinct value once instead of every one of millions of rows.
 _POLICE_UK_CATEGORICAL = ("month", "category", _LSOA_INDEX)
+# Read when present: with the columns above they make a whole row, which is how records
+# without a Crime ID (anti-social behaviour) are recognised when two files repeat them.
+_POLICE_UK_OPTIONAL = {
+    "Reported by": "reported_by", "Falls within": "falls_within",
+    "Last outcome category": "outcome", "Context": "context",
+}
+_ROW_KEY = ("month", "lon", "lat", "location", _LSOA_INDEX, "category", *_POLICE_UK_OPTIONAL.values())
+_TAIL_BYTES = 1 << 16
 
 
 def _clean_categories(values: pd.Series) -> pd.Series:
@@ -636,6 +792,85 @@ def _clean_categories(values: pd.Series) -> pd.Series:
     return values
 
 
+def _category_key(label: str) -> str:
+    return " ".join(_DASHES_RE.sub(" ", str(label)).split()).casefold()
+
+
+def _canonical_categories(
+    values: pd.Series, reference: Sequence[str]
+) -> tuple[pd.Series, dict[str, tuple[str, int]]]:
+    """Map spelling variants of a category (case, spaces, dashes) onto one name.
+
+    A variant of a ``reference`` name becomes that name; variants of other names become
+    their most frequent spelling. Returns the recoded categorical and ``raw label ->
+    (name, records)`` for every label that changed.
+    """
+    values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    cats = [str(c) for c in values.cat.categories]
+    if not cats:
+        return values, {}
+    sizes = values.value_counts(sort=False).reindex(values.cat.categories).to_numpy()
+    known = {_category_key(r): r for r in reference}
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(cats):
+        groups.setdefault(_category_key(c), []).append(i)
+    target: list[str] = [""] * len(cats)
+    for key, members in groups.items():
+        if not key:
+            name = ""
+        elif key in known:
+            name = known[key]
+        else:
+            name = cats[max(members, key=lambda i: (sizes[i], -i))]
+        for i in members:
+            target[i] = name
+    changed = {c: (t, int(n)) for c, t, n in zip(cats, target, sizes) if c != t and t}
+    if not changed and "" not in target:
+        return values, {}
+    names = pd.Index(sorted({t for t in target if t}), dtype="str")
+    recode = np.append(names.get_indexer(target), -1)  # code -1 (missing) stays missing
+    codes = recode[values.cat.codes.to_numpy()]
+    out = pd.Series(pd.Categorical.from_codes(codes, categories=names), index=values.index, name=values.name)
+    return out, changed
+
+
+def _check_last_record(path: Path, n_fields: int, encoding: str) -> None:
+    """Raise when the file's last row is cut short: too few fields or an open quote."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - _TAIL_BYTES))
+        tail = fh.read()
+    whole = size <= _TAIL_BYTES
+    text = tail.decode(_csv_encoding(encoding) if whole else encoding, errors="replace")
+    if not whole:
+        text = text[text.find("\n") + 1:]  # the first line of the tail may be partial
+    body = text.rstrip("\r\n")
+    if not body:
+        return
+    lines = body.split("\n")[-50:]
+    problem = None
+    try:
+        rows = list(csv.reader(lines, strict=True))
+    except csv.Error as exc:
+        if "end of data" not in str(exc):
+            return  # other quoting trouble is reported by the parser with its line
+        problem = "ends inside a quoted field (an unterminated quote)"
+    else:
+        if not rows:
+            return
+        last = rows[-1]
+        if len(last) < n_fields:
+            problem = f"has {len(last)} of the header's {n_fields} fields"
+    if problem is None:
+        return
+    line = _count_newlines(path) - text[len(body):].count("\n") + 1
+    raise InputError(
+        f"line {line}: the last row {problem}; the file looks cut off (an interrupted download "
+        "or copy): download or export it again",
+        path=str(path),
+    )
+
+
 def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
     header = _read_header(path, encoding)
     lookup = {h.strip(): h for h in header}
@@ -647,13 +882,22 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
             "Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context'",
             path=str(path),
         )
-    raw_names = {lookup[c]: short for c, short in POLICE_UK_COLUMNS.items()}
-    kinds = {"lon": "float64", "lat": "float64", **{c: "category" for c in _POLICE_UK_CATEGORICAL}}
+    _check_last_record(path, len(header), encoding)
+    wanted = {**POLICE_UK_COLUMNS, **{c: s for c, s in _POLICE_UK_OPTIONAL.items() if c in lookup}}
+    raw_names = {lookup[c]: short for c, short in wanted.items()}
+    categorical = (*_POLICE_UK_CATEGORICAL, *_POLICE_UK_OPTIONAL.values())
+    kinds = {"lon": "float64", "lat": "float64", **{c: "category" for c in categorical}}
     dtype = {raw: kinds.get(short, "str") for raw, short in raw_names.items()}
     try:
         frame = pd.read_csv(
             path, usecols=list(raw_names), dtype=dtype, encoding=_csv_encoding(encoding), engine="c"
         )
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"cannot parse the file as CSV ({' '.join(str(exc).split())}); expected one police.uk "
+            "record per line with the header's 12 fields",
+            path=str(path),
+        ) from None
     except ValueError as exc:
         raise InputError(
             f"cannot parse the file as a police.uk street CSV ({exc}); Longitude/Latitude must be "
@@ -661,7 +905,11 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
             path=str(path),
         ) from None
     frame = frame.rename(columns=raw_names)
-    for col in _POLICE_UK_CATEGORICAL:
+    for short in _POLICE_UK_OPTIONAL.values():
+        if short not in frame:
+            frame[short] = pd.Series(pd.Categorical([None] * len(frame), categories=pd.Index([], dtype="str")),
+                                     index=frame.index)
+    for col in (c for c in _POLICE_UK_CATEGORICAL if c != "category"):
         frame[col] = _clean_categories(frame[col])
     month = frame["month"]
     odd = [m for m in month.cat.categories if not re.fullmatch(_MONTH_RE, str(m))]
@@ -680,16 +928,78 @@ def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate street files, keeping categoricals (recoded to shared categories)."""
     if len(frames) == 1:
         return frames[0]
-    frames = list(frames)
-    for col in _POLICE_UK_CATEGORICAL:
-        union = pd.Index(sorted(set().union(*(f[col].cat.categories for f in frames))), dtype="str")
-        common = pd.CategoricalDtype(union)
-        frames = [f.assign(**{col: f[col].astype(common)}) for f in frames]
-    return pd.concat(frames, ignore_index=True)
+    categorical = [c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)]
+    out = pd.concat([f.drop(columns=categorical) for f in frames], ignore_index=True)
+    for col in categorical:
+        # One pass over the codes, instead of recoding every file to the shared categories.
+        arrays = [f[col].array for f in frames]
+        # A column blank throughout a file (Context) has object categories; align them.
+        arrays = [a.rename_categories(a.categories.astype("str")) if a.categories.dtype != "str" else a
+                  for a in arrays]
+        merged = union_categoricals(arrays, sort_categories=True)
+        out[col] = pd.Series(merged, index=out.index)
+    return out[list(frames[0].columns)]
+
+
+def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source: str) -> pd.DataFrame:
+    """Records with their repeats removed, each removal announced with its files.
+
+    A Crime ID identifies one crime, so a row repeating an ID already read (in the same
+    file or another) is dropped. Rows without an ID (anti-social behaviour, and crimes
+    before 2011-12) are dropped only when another file of the same month holds the same
+    whole row at least as often: two identical incidents in one file are two incidents.
+    """
+    ids = records["crime_id"]
+    has_id = ids.notna().to_numpy()
+    drop = has_id & ids.duplicated(keep="first").to_numpy()
+    notes: list[str] = []
+    if drop.any():
+        sub = records.loc[has_id, ["crime_id", "_file", "month", "category", _LSOA_INDEX]]
+        firsts = sub[~sub["crime_id"].duplicated()].set_index("crime_id")
+        rep = records.loc[drop]
+        first_file = rep["crime_id"].map(firsts["_file"]).to_numpy()
+        differs = np.zeros(len(rep), dtype=bool)
+        for col in ("month", "category", _LSOA_INDEX):
+            differs |= rep[col].astype("str").to_numpy() != rep["crime_id"].map(firsts[col]).astype("str").to_numpy()
+        pairs = pd.DataFrame({"file": rep["_file"].to_numpy(), "first": first_file}).value_counts(sort=False)
+        parts = [
+            f"{names[f]}: {n:,} repeated within the file" if f == g else f"{names[f]}: {n:,} already read from {names[g]}"
+            for (f, g), n in pairs.items()
+        ]
+        conflict = (f"; {int(differs.sum()):,} of them differ from the first row in month, LSOA or crime type "
+                    "(the first row is kept)") if differs.any() else ""
+        notes.append(f"{int(drop.sum()):,} record(s) repeating a Crime ID already read ({_listing(parts)}){conflict}")
+    noid = ~has_id
+    if noid.any() and records["_file"].nunique() > 1:
+        per_month = records.loc[noid].groupby("month", observed=True)["_file"].nunique()
+        shared = per_month[per_month > 1].index
+        cand = noid & records["month"].isin(shared).to_numpy()
+        if cand.any():
+            keys = [c for c in _ROW_KEY if c in records.columns]
+            sub = records.loc[cand, [*keys, "_file"]]
+            # The n-th copy of a row in one file matches only the n-th copy in another.
+            occ = sub.groupby(["_file", *keys], dropna=False, observed=True, sort=False).cumcount().to_numpy()
+            keyed = sub[keys].assign(_occ=occ)
+            again = keyed.duplicated(keep="first").to_numpy()
+            if again.any():
+                first_file = (keyed.assign(_file=sub["_file"].to_numpy())
+                              .groupby([*keys, "_occ"], dropna=False, observed=True, sort=False)["_file"]
+                              .transform("first").to_numpy())
+                pairs = pd.DataFrame({"file": sub["_file"].to_numpy()[again], "first": first_file[again]})
+                parts = [f"{names[f]}: {n:,} also in {names[g]}" for (f, g), n in pairs.value_counts(sort=False).items()]
+                notes.append(f"{int(again.sum()):,} record(s) without a Crime ID that repeat whole rows of another "
+                             f"file for the same month ({_listing(parts)})")
+                drop[np.flatnonzero(cand)[again]] = True
+    if notes:
+        logger.warning("%s: dropped %s, so nothing is counted twice; %d of %d record(s) kept",
+                       source, "; and ".join(notes), int((~drop).sum()), len(records))
+        return records[~drop]
+    return records
 
 
 def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     files = _street_files(path)
+    base = path if path.is_dir() else path.parent
     name_months = [re.match(rf"({_MONTH_RE})-", f.name) for f in files]
     if len(files) > 1 and all(name_months):
         # police.uk names files YYYY-MM-force-street.csv: picking the window from the names
@@ -697,10 +1007,40 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         by_month = [m.group(1) for m in name_months if m]
         keep = set(_select_window(by_month, spec, name=name, where=str(path), announce=False))
         files = [f for f, m in zip(files, by_month) if m in keep]
-    records = _concat_records([_read_street_file(f, spec.encoding) for f in files])
+    files, copies, clashes = _duplicate_street_files(files, base)
+    if clashes:
+        raise InputError(clashes, path=str(path))
+    if copies:
+        logger.warning(
+            "%s: skipped %d file(s) identical to another file (same SHA-256), so their records are "
+            "not counted twice: %s", name, len(copies),
+            _listing([f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
+                      for c, o in copies]),
+        )
+    names = [_relative(f, base) for f in files]
+    frames = [
+        frame.assign(_file=np.int32(i), _line=np.arange(2, len(frame) + 2, dtype=np.int32))
+        for i, frame in enumerate(_read_street_file(f, spec.encoding) for f in files)
+    ]
+    records = _concat_records(frames)
     rows_read = len(records)
-    present = records["month"].cat.categories[records["month"].value_counts(sort=False).to_numpy() > 0]
-    window = _select_window(list(present), spec, name=name, where=str(path))
+    category, renamed = _canonical_categories(records["category"], POLICE_UK_CRIME_TYPES)
+    if renamed:
+        logger.warning(
+            "%s: normalised %d record(s) whose 'Crime type' differs from a crime type's usual spelling "
+            "only in case, spaces or dashes: %s", name, sum(n for _, n in renamed.values()),
+            _listing([f"{raw!r} -> {new!r} ({n:,})" for raw, (new, n) in renamed.items()]),
+        )
+        records = records.assign(category=category)
+    records = _drop_duplicate_records(records, names, name)
+    month_counts = records["month"].value_counts(sort=False)
+    present = list(month_counts.index[month_counts.to_numpy() > 0].astype("str"))
+    month_files = {
+        str(m): ", ".join(names[i] for i in sorted(set(g)))
+        for m, g in records.groupby("month", observed=True)["_file"]
+    }
+    window = _select_window(present, spec, name=name, where=str(path),
+                            counts={str(k): float(v) for k, v in month_counts.items()}, month_files=month_files)
 
     blank = records[_LSOA_INDEX].isna().to_numpy()
     in_window = records["month"].isin(window).to_numpy()
@@ -714,12 +1054,19 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         )
     keep_rows = in_window & ~blank
     if spec.categories:
-        unknown = sorted(set(spec.categories) - set(records.loc[keep_rows, "category"].unique()))
+        present_cats = {_category_key(c): str(c) for c in records.loc[keep_rows, "category"].dropna().unique()}
+        wanted = [present_cats.get(_category_key(c), c) for c in spec.categories]
+        unknown = sorted(c for c, w in zip(spec.categories, wanted) if _category_key(w) not in present_cats)
         if unknown:
             logger.warning("%s: categories not found in the window: %s", name, _listing(unknown))
-        keep_rows &= records["category"].isin(spec.categories).to_numpy()
+        keep_rows &= records["category"].isin(wanted).to_numpy()
     records = records[keep_rows]
     table = _count_table(records)
+    where = _category_where(records, names)
+    odd = [c for c in table.columns if c != ALL_CRIME and c not in POLICE_UK_CRIME_TYPES]
+    if odd:
+        logger.warning("%s: %d 'Crime type' value(s) are not police.uk crime types: %s", name, len(odd),
+                       _listing([f"{c!r} ({where.get(c, '?')})" for c in odd]))
 
     located = (records["lon"].notna() & records["lat"].notna()).to_numpy()
     if not located.all():
@@ -742,26 +1089,63 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     return SourceTable(
         name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),
         months=tuple(window), files=tuple(files), rows_read=rows_read, points=points,
+        category_where=where,
     )
 
 
+def _category_where(records: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
+    """Category -> "N record(s), first at <file> line L" for messages."""
+    if records.empty:
+        return {}
+    grouped = records.groupby("category", observed=True, sort=False)
+    first = grouped[["_file", "_line"]].first()
+    size = grouped.size()
+    return {str(c): f"{int(size[c]):,} record(s), first at {names[int(r._file)]} line {int(r._line)}"
+            for c, r in first.iterrows()}
+
+
 # --------------------------------------------------------------------------- MPS LSOA
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_categories(scheme: str) -> tuple[str, ...]:
+    """Category names of the shipped harm table for one scheme (the published spellings)."""
+    from pli.harm import DEFAULT_HARM_WEIGHTS
+
+    if scheme == "police_uk":
+        return POLICE_UK_CRIME_TYPES
+    try:
+        table = pd.read_csv(DEFAULT_HARM_WEIGHTS, dtype="str", usecols=["scheme", "category"])
+    except (OSError, ValueError):
+        return ()
+    return tuple(table.loc[table["scheme"].str.strip() == scheme, "category"].str.strip())
 
 
 def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     header = _read_header(path, spec.encoding)
     # Matching ignores case, spaces and underscores: the Datastore CSV says "LSOA Code",
     # "Major Category" (newer editions "MajorText"), re-exports say "major_category".
-    squeezed = {re.sub(r"[\s_]+", "", h.casefold()): h for h in header}
+    squeezed: dict[str, list[int]] = {}
+    for i, h in enumerate(header):
+        squeezed.setdefault(re.sub(r"[\s_]+", "", h.casefold()), []).append(i)
     wanted = {
         "LSOA Code": ("lsoacode",),
         "Major Category/MajorText": ("majorcategory", "majortext"),
         "Minor Category/MinorText": ("minorcategory", "minortext"),
     }
-    found = {label: next((squeezed[k] for k in keys if k in squeezed), None) for label, keys in wanted.items()}
+    problems = []
+    found: dict[str, str | None] = {}
+    for label, keys in wanted.items():
+        hits = [i for k in keys for i in squeezed.get(k, [])]
+        found[label] = header[hits[0]] if hits else None
+        if len(hits) > 1:
+            problems.append(f"{len(hits)} columns could be the {label} column (columns "
+                            f"{', '.join(str(i + 1) for i in hits)}: {', '.join(repr(header[i]) for i in hits)}); "
+                            "keep one")
     missing = [label for label, col in found.items() if col is None]
     code_col, major_col, minor_col = found.values()
-    month_cols = [h for h in header if re.fullmatch(r"\d{4}(?:0[1-9]|1[0-2])", h.strip())]
+    month_pos = [i for i, h in enumerate(header) if re.fullmatch(r"\d{4}(?:0[1-9]|1[0-2])", h.strip())]
+    month_cols = [header[i] for i in month_pos]
     if not month_cols:
         missing.append("monthly columns named YYYYMM")
     if missing:
@@ -770,20 +1154,31 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
             f"{_listing(header, 12)}",
             path=str(path),
         )
-    usecols = [code_col, major_col, minor_col, *month_cols]
-    text_cols = {c: "str" for c in (code_col, major_col, minor_col)}
+    stripped = [h.strip() for h in month_cols]
+    for month in sorted({m for m in stripped if stripped.count(m) > 1}):
+        cols = [str(i + 1) for i, h in zip(month_pos, stripped) if h == month]
+        problems.append(f"month column {month!r} appears {len(cols)} times (columns {', '.join(cols)}); "
+                        "a month must have one column, or its offences would be counted twice: remove the repeat")
+    if problems:
+        raise InputError(problems, path=str(path))
+    _check_last_record(path, len(header), spec.encoding)
     enc = _csv_encoding(spec.encoding)
     try:
-        raw = pd.read_csv(path, usecols=usecols, dtype={**text_cols, **dict.fromkeys(month_cols, "float64")},
-                          thousands=",", encoding=enc)
-    except ValueError:
-        # Re-read as text only to point at the offending lines.
-        raw = pd.read_csv(path, usecols=usecols, dtype="str", encoding=enc)
+        # All text, with pandas' own NA spellings left alone: "N/A" in a count cell is a
+        # marker to announce, not a blank to read as zero.
+        raw = pd.read_csv(path, usecols=[code_col, major_col, minor_col, *month_cols], dtype="str",
+                          keep_default_na=False, encoding=enc)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot parse the file as CSV ({' '.join(str(exc).split())}); expected one "
+                         "row per LSOA and category with the header's fields", path=str(path)) from None
     rows_read = len(raw)
-    counts = _parse_numbers(raw[month_cols], path=path).fillna(0)
+    text = raw[month_cols].apply(lambda s: s.str.strip())
+    marker = text.apply(_marker_mask)
+    blank = text.eq("")
+    counts = _parse_numbers(raw[month_cols], path=path)
     _check_counts(counts, path=path)
     labels = {c: f"{c.strip()[:4]}-{c.strip()[4:]}" for c in month_cols}
-    counts = counts.rename(columns=labels)
+    counts, marker, blank = (f.rename(columns=labels) for f in (counts, marker, blank))
     order = sorted(counts.columns)
     counts = counts[order]
 
@@ -802,29 +1197,78 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
                 f"{totals.median():,.0f}",
             )
             order = [m for m in order if m not in dropped]
-    window = _select_window(order, spec, name=name, where=str(path))
+    window = _select_window(order, spec, name=name, where=str(path),
+                            counts={m: float(counts[m].sum()) for m in order})
 
     codes = raw[code_col].str.strip()
-    blank = (codes.isna() | (codes == "")).to_numpy()
-    if blank.any():
-        logger.warning("%s: dropped %d row(s) with a blank LSOA code", name, int(blank.sum()))
-    key = raw[major_col].str.strip() + "/" + raw[minor_col].str.strip()
+    no_code = (codes == "").to_numpy()
+    if no_code.any():
+        logger.warning("%s: dropped %d row(s) with a blank LSOA code", name, int(no_code.sum()))
+    key = pd.Series(
+        [f"{a}/{b}" for a, b in zip(raw[major_col].str.strip(), raw[minor_col].str.strip())], index=raw.index
+    )
+    category, renamed = _canonical_categories(key, _reference_categories("mps"))
+    if renamed:
+        logger.warning(
+            "%s: normalised %d row(s) whose major/minor category differs from the usual spelling only in "
+            "case, spaces or dashes: %s", name, sum(n for _, n in renamed.values()),
+            _listing([f"{r!r} -> {new!r} ({n:,})" for r, (new, n) in renamed.items()]),
+        )
+    category = category.astype("str")
+    lines = pd.Series(np.arange(2, rows_read + 2), index=raw.index)
+    keyed = pd.DataFrame({"code": codes, "category": category})[~no_code]
+    dup = keyed.duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = [f"{c} x {k!r} (lines {', '.join(map(str, lines[g.index]))})"
+                 for (c, k), g in keyed[dup].groupby(["code", "category"], sort=False)]
+        raise InputError(
+            f"expected one row per LSOA code x major/minor category, found {len(shown)} key(s) on "
+            f"{int(dup.sum())} rows: {_listing(shown)}; a repeated row would count its offences twice: "
+            "remove the repeats (or sum them first if they are parts of one count)",
+            path=str(path),
+        )
+    gaps = (marker[window].to_numpy() & ~no_code[:, None])
+    if gaps.any():
+        r, c = np.nonzero(gaps)
+        shown = [f"line {lines.iloc[i]} ({codes.iloc[i]} {category.iloc[i]!r}, {window[j]}: "
+                 f"{text.iloc[i][_month_col(month_cols, window[j])]!r})"
+                 for i, j in zip(r[:_SHOW], c[:_SHOW])]
+        more = f" ... and {len(r) - _SHOW} more" if len(r) > _SHOW else ""
+        raise InputError(
+            f"{len(r)} count cell(s) inside the window {_period(window)} are suppressed or unavailable "
+            f"markers, not numbers: {', '.join(shown)}{more}; a count with a gap cannot be summed (reading "
+            "the gap as 0 would undercount): get the unsuppressed table, or move start_month/end_month "
+            "to leave those months out",
+            path=str(path),
+        )
+    empty = blank[window].to_numpy() & ~no_code[:, None]
+    if empty.any():
+        logger.warning("%s: %d blank count cell(s) inside the window read as 0 (in %d row(s))",
+                       name, int(empty.sum()), int(empty.any(axis=1).sum()))
     long = pd.DataFrame(
-        {_LSOA_INDEX: codes.to_numpy(), "category": key.to_numpy(), "n": counts[window].sum(axis=1).to_numpy()}
-    )[~blank]
+        {_LSOA_INDEX: codes.to_numpy(), "category": category.to_numpy(),
+         "n": counts[window].fillna(0).sum(axis=1).to_numpy()}
+    )[~no_code]
     table = long.groupby([_LSOA_INDEX, "category"], sort=True)["n"].sum().unstack("category", fill_value=0)
     table.columns = pd.Index([str(c) for c in table.columns])
     table[ALL_CRIME] = table.sum(axis=1)
     table = _integerise(table)
     table.index = table.index.astype("str").rename(_LSOA_INDEX)
+    firsts = keyed.assign(line=lines[~no_code]).groupby("category", sort=False)["line"].agg(["first", "size"])
+    where = {str(c): f"{int(r['size']):,} row(s), first at {path.name} line {int(r['first'])}"
+             for c, r in firsts.iterrows()}
     logger.info(
         "%s: %s recorded offences in %d LSOAs over %s, %d categories",
         name, f"{table[ALL_CRIME].sum():,.0f}", len(table), _period(window), table.shape[1] - 1,
     )
     return SourceTable(
         name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),
-        months=tuple(window), files=(path,), rows_read=rows_read,
+        months=tuple(window), files=(path,), rows_read=rows_read, category_where=where,
     )
+
+
+def _month_col(month_cols: Sequence[str], month: str) -> str:
+    return next(c for c in month_cols if c.strip() == month.replace("-", ""))
 
 
 # --------------------------------------------------------------------------- IoD 2019
@@ -1313,6 +1757,7 @@ def _numerator(
                 f"indicator {spec.name!r}: harm weighting needs a crime source (police_uk, "
                 f"mps_lsoa_crime or points), source {source.name!r} is {source.kind!r}"
             )
+        _check_harm_categories(spec, cols, source, harm_weights, scheme)
         weights = np.asarray(harm_weights.weight_for(cols, scheme), dtype="float64")
         if weights.shape != (len(cols),):
             raise ValueError(f"harm weights: expected {len(cols)} weights for {cols}, got shape {weights.shape}")
@@ -1331,6 +1776,37 @@ def _numerator(
         return pd.Series(block.to_numpy(dtype="float64") @ weights, index=table.index)
     # A value source with a gap in any summed column gives a gap, not a partial sum.
     return block.sum(axis=1, skipna=False, min_count=1)
+
+
+def _check_harm_categories(
+    spec: IndicatorSpec, cols: list[str], source: SourceTable, harm_weights: Any, scheme: str
+) -> None:
+    """Categories in the data that the harm table cannot know are the data's problem.
+
+    A category the publisher uses (a police.uk crime type, an MPS category of the shipped
+    table) missing from a replacement harm table is left to the table's own message.
+    """
+    if not hasattr(harm_weights, "categories"):
+        return
+    known = [str(c) for c in harm_weights.categories(scheme)]
+    published = set(_reference_categories(scheme))
+    odd = [c for c in cols if c not in known and c not in published]
+    if not odd:
+        return
+    files = ", ".join(str(f) for f in source.files[:3]) + (" ..." if len(source.files) > 3 else "")
+    label = "crime type" if scheme == "police_uk" else "major/minor category"
+    problems = [
+        f"source {source.name!r} ({files}) has {label} {c!r} ({source.category_where.get(c, 'in the data')}), "
+        f"which is not a {scheme} category, so indicator {spec.name!r} cannot weight its harm"
+        for c in odd
+    ]
+    problems.append(
+        f"known {scheme} categories: {', '.join(repr(k) for k in known)}. This is a problem in the crime "
+        "data, not the harm table: correct the category in the data (case, spaces and dashes are already "
+        "forgiven), or leave it out of the indicator's 'columns'; only a genuinely new category needs a row "
+        "in a copy of the harm table (index.harm_weights)"
+    )
+    raise InputError(problems)
 
 
 def _warn_missing_harm_categories(

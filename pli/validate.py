@@ -244,7 +244,9 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         return None
     wanted = _source_columns(spec)
     if spec.kind == "police_uk" and path.is_dir():
-        files = sorted(path.rglob("*-street.csv"))
+        from pli.indicators import _STREET_GLOB, _duplicate_street_files
+
+        files = sorted(f for f in path.rglob(_STREET_GLOB) if f.is_file())
         if not files:
             problems.append(f"{key}: no police.uk street files (*-street.csv) under {path}")
         for f in files:
@@ -258,6 +260,9 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
                 problems.append(f"{key}: {f} is empty (0 bytes); download that month again or delete it")
             else:
                 _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding, echo=inside)
+        # Identical copies are skipped (and announced) by the loader; differing ones are not.
+        _, _, clashes = _duplicate_street_files(files, path)
+        problems.extend(f"{key}: {path}: {c}" for c in clashes)
         return None
     if path.is_dir():
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
@@ -311,8 +316,14 @@ def _check_mps_header(path: Path, key: str, problems: list[str], *, encoding: st
         if not norm.intersection(options):
             shown = f"columns are: {', '.join(header[:8])}" if echo else f"columns not shown: {_OUTSIDE}"
             problems.append(f"{key}: {path} has no {label} (expected one of {', '.join(options)}); {shown}")
-    if not any(h.isdigit() and len(h) == 6 for h in header):
+    months = [h.strip() for h in header if h.strip().isdigit() and len(h.strip()) == 6]
+    if not months:
         problems.append(f"{key}: {path} has no monthly columns named YYYYMM (e.g. '202402')")
+    for month in sorted({m for m in months if months.count(m) > 1}):
+        cols = [str(i + 1) for i, h in enumerate(header) if h.strip() == month]
+        problems.append(f"{key}: {path}: month column {month!r} appears {len(cols)} times (columns "
+                        f"{', '.join(cols)}); a month must have one column, or its offences would be "
+                        "counted twice: remove the repeat")
 
 
 def _check_source_options(name: str, spec: SourceSpec, problems: list[str]) -> None:
