@@ -483,7 +483,8 @@ def _outside_names(cfg: StudyConfig) -> list[str]:
     for key, written in cfg.input_paths():
         if not cfg.is_inside_data_dir(written):
             full = cfg.resolve(written)
-            names.update({str(written), str(full), str(full.resolve())})
+            # Loaders' log lines often name a file by its base name only.
+            names.update({str(written), str(full), str(full.resolve()), full.name})
             if key.startswith("sources."):
                 # Some loader messages name the source rather than its file.
                 source = key.removeprefix("sources.").removesuffix(".path")
