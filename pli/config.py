@@ -648,15 +648,15 @@ def _check_harm_scheme(index: IndexSpec) -> list[str]:
     if index.harm_scheme is None:
         return []
     if index.harm_scheme not in WEIGHT_SCHEMES:
-        return [
+        return [(
             f"index.harm_scheme: unknown scheme {index.harm_scheme!r}; choose one of "
             f"{', '.join(WEIGHT_SCHEMES)}, or set index.harm_weights to a CSV with the same columns"
-        ]
+        )]
     if index.harm_weights is not None:
-        return [
+        return [(
             f"index: give harm_scheme ({index.harm_scheme!r}) or harm_weights ({index.harm_weights!r}), "
             "not both; harm_weights is a path to a table, harm_scheme names a shipped one"
-        ]
+        )]
     return []
 
 

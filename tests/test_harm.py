@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED_DATA as DATA
+
 from pli.config import ConfigError, IndicatorSpec, load_config, parse_config
 from pli.errors import InputError
 from pli.harm import (
@@ -503,6 +503,8 @@ def test_config_harm_scheme_selects_a_shipped_table(tmp_path):
         parse_config(raw, data_dir=root)
     assert ("index.harm_scheme: unknown scheme 'ons_css'; choose one of cchi2026, counts, sentencing_legacy, "
             "or set index.harm_weights to a CSV with the same columns") in str(err.value)
+    real = load_config(root / "configs" / "croydon-open-data.yml", data_dir=tmp_path)
+    assert real.index.harm_scheme == "cchi2026" and Path(real.index.harm_weights) == DEFAULT_HARM_WEIGHTS
     raw["index"].update(harm_scheme="counts", harm_weights="my_weights.csv")
     with pytest.raises(ConfigError, match="give harm_scheme .'counts'. or harm_weights .'my_weights.csv'., not both"):
         parse_config(raw, data_dir=root)
