@@ -553,3 +553,28 @@ def test_doc_croydon_harm_mix_matches_a_recomputation():
         row = f"| {major} | {before:.1f} | {after:.1f} |"
         assert row in doc, f"HARM_WEIGHTS.md should quote {row}"
     assert shares["sentencing_legacy"]["ROBBERY"] > 60 > shares["cchi2026"]["ROBBERY"]
+
+
+def test_pipeline_uses_the_scheme_the_config_names(tmp_path):
+    """index.harm_scheme reaches the run: counts makes crime harm the offence count."""
+    import json
+
+    import yaml
+
+    from pli.pipeline import run_index
+
+    root = DEFAULT_HARM_WEIGHTS.parents[1]
+    raw = _demo_raw()
+    raw["index"]["harm_scheme"] = "counts"
+    cfg_path = tmp_path / "counts.yml"
+    cfg_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    cfg = load_config(cfg_path, data_dir=root)
+    run_index(cfg, out_dir=tmp_path / "output", maps_dir=None)
+    manifest = json.loads((tmp_path / "output" / "manifest.json").read_text(encoding="utf-8"))
+    rows = pd.DataFrame(manifest["harm_by_category"]["crime_harm_rate"])
+    assert rows["weight_days"].eq(1.0).all() and rows["harm_days"].tolist() == rows["count"].tolist()
+    assert not {ASB, "Drugs", "Possession of weapons"} & set(rows["category"])
+    assert {"Robbery", "Burglary", "Violence and sexual offences"} <= set(rows["category"])
+    assert str(WEIGHT_SCHEMES["counts"]) in manifest["inputs"]
+    inputs = pd.read_csv(tmp_path / "output" / "indicator_inputs.csv")
+    assert inputs["crime_harm_rate_numerator"].sum() == rows["count"].sum()
