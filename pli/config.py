@@ -346,8 +346,13 @@ class IndexSpec:
         Weight of each domain in the index (manual weighting).
     exponential_reference_size : int, optional
         Number of units the ranks refer to (IMD ranks are national: 32,844).
+    harm_scheme : str, optional
+        A harm weight table shipped with pli, by name (``pli.harm.WEIGHT_SCHEMES``):
+        ``cchi2026`` (the default), ``counts`` (every offence weighs 1) or
+        ``sentencing_legacy``. Parsing resolves it into ``harm_weights``.
     harm_weights : str, optional
-        CSV replacing the shipped harm weight table.
+        CSV replacing the shipped harm weight table (same columns); give this or
+        ``harm_scheme``, not both.
     """
 
     preset: Optional[str] = None
@@ -356,6 +361,7 @@ class IndexSpec:
     aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
     domain_weights: dict[str, float] = field(default_factory=dict)
     exponential_reference_size: Optional[int] = None
+    harm_scheme: Optional[str] = None
     harm_weights: Optional[str] = None
     treatment: TreatmentSpec = field(default_factory=TreatmentSpec)
 
@@ -679,6 +685,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     for dom, w in cfg.index.domain_weights.items():
         if w is not None and w < 0:
             problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
+    problems.extend(_check_harm_scheme(cfg.index))
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
     if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**32:
@@ -690,6 +697,24 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
     return problems
+
+
+def _check_harm_scheme(index: IndexSpec) -> list[str]:
+    from pli.harm import WEIGHT_SCHEMES
+
+    if index.harm_scheme is None:
+        return []
+    if index.harm_scheme not in WEIGHT_SCHEMES:
+        return [(
+            f"index.harm_scheme: unknown scheme {index.harm_scheme!r}; choose one of "
+            f"{', '.join(WEIGHT_SCHEMES)}, or set index.harm_weights to a CSV with the same columns"
+        )]
+    if index.harm_weights is not None:
+        return [(
+            f"index: give harm_scheme ({index.harm_scheme!r}) or harm_weights ({index.harm_weights!r}), "
+            "not both; harm_weights is a path to a table, harm_scheme names a shipped one"
+        )]
+    return []
 
 
 def parse_config(
@@ -722,6 +747,14 @@ def parse_config(
         ]
         if outside:
             raise ConfigError(outside, source=source)
+    if cfg.index.harm_scheme is not None:
+        from pli.harm import weight_scheme_path
+
+        # Everything downstream (loading, validation, the manifest's input hashes) reads
+        # harm_weights, so a named scheme becomes the absolute path of its shipped table
+        # (shipped with pli, so the data-folder containment above does not apply to it).
+        index = dataclasses.replace(cfg.index, harm_weights=str(weight_scheme_path(cfg.index.harm_scheme)))
+        cfg = dataclasses.replace(cfg, index=index)
     return cfg
 
 

@@ -1,21 +1,24 @@
-"""Crime-harm weights: days of imprisonment per offence, after the Cambridge Crime Harm Index.
+"""Crime-harm weights: days per offence, from the Cambridge Crime Harm Index.
 
 Harm is the sum over recorded offences of a weight per crime category (Sherman, Neyroud
-& Neyroud 2016, "The Cambridge Crime Harm Index", *Policing* 10(3):171-183). The CCHI
-weight of an offence is the Sentencing Council starting point for a first offender in the
-least serious category of the offence's guideline, in days. The shipped table
-``indicators/harm_weights.csv`` covers the 14 police.uk ``Crime type`` values and the Met
-(MPS) ``"MAJOR/MINOR"`` categories; ``indicators/HARM_WEIGHTS.md`` explains every number.
+& Neyroud 2016, "The Cambridge Crime Harm Index", *Policing* 10(3):171-183). The shipped
+table ``indicators/harm_weights.csv`` (scheme ``cchi2026``) takes the CCHI 2026 value of
+each Home Office offence subgroup (the median over its active offence codes, from a
+third-party summary of the Cambridge Centre for Evidence-Based Policing values sheet):
+each Met (MPS) ``"MAJOR/MINOR"`` category gets its subgroup's value, and each police.uk
+``Crime type`` the mean of its subgroups weighted by their national 2024/25 counts.
+``indicators/HARM_WEIGHTS.md`` states the source and arithmetic of every number.
 
-Custodial starting points count their days (1 year = 365). Non-custodial starting points
-are converted to day equivalents by :data:`NON_CUSTODIAL_DAYS`, pli's approximation of
-the CCHI rule (the CCHI converts fines into the days a minimum-wage worker needs to earn
-them): a fine band is a share of a week's income at 5 working days a week, and a
-community-order level is the midpoint of its unpaid-work hours at 7.5 hours a day. Each
-shipped row records its ``sentence_type`` (and ``custody_days``), and the loader checks
-that ``weight_days`` equals the conversion, so the table cannot drift from its
-documentation. A study can replace the table through ``index.harm_weights`` in its config;
-a replacement needs only ``scheme``, ``category`` and ``weight_days``.
+Named tables (:data:`WEIGHT_SCHEMES`, chosen by ``index.harm_scheme`` in a config):
+``cchi2026`` (default), ``counts`` (every offence weighs 1, so harm is the offence count)
+and ``sentencing_legacy`` (pli's earlier reading of Sentencing Council starting points,
+documented in ``indicators/HARM_WEIGHTS_LEGACY.md``). ``index.harm_weights`` points at any
+other table with the same columns, for example Crime Severity Score weights.
+
+Rows that fill ``sentence_type`` (the legacy table, and anti-social behaviour's
+``nominal`` floor) are checked against :data:`NON_CUSTODIAL_DAYS`, pli's conversion of
+non-custodial starting points to days, so those rows cannot drift from their
+documentation. A replacement table needs only ``scheme``, ``category`` and ``weight_days``.
 
 Examples
 --------
@@ -52,17 +55,32 @@ __all__ = [
     "NON_CUSTODIAL_DAYS",
     "SCHEMES",
     "SENTENCE_TYPES",
+    "WEIGHT_SCHEMES",
     "HarmWeights",
     "harm_table",
     "load_harm_weights",
     "sentence_days",
+    "weight_scheme_path",
 ]
 
 logger = logging.getLogger(__name__)
 
 Scheme = Literal["police_uk", "mps"]
 SCHEMES: tuple[str, ...] = ("police_uk", "mps")
-DEFAULT_HARM_WEIGHTS = Path(__file__).resolve().parent.parent / "indicators" / "harm_weights.csv"
+_INDICATORS_DIR = Path(__file__).resolve().parent.parent / "indicators"
+DEFAULT_HARM_WEIGHTS = _INDICATORS_DIR / "harm_weights.csv"
+
+#: Harm weight tables shipped with pli, by the name ``index.harm_scheme`` takes. Another
+#: scheme (ONS Crime Severity Score weights, say) is a CSV with the same columns, named by
+#: ``index.harm_weights`` or added here.
+WEIGHT_SCHEMES: Mapping[str, Path] = MappingProxyType(
+    {
+        "cchi2026": DEFAULT_HARM_WEIGHTS,
+        "counts": _INDICATORS_DIR / "harm_weights_counts.csv",
+        "sentencing_legacy": _INDICATORS_DIR / "harm_weights_sentencing_legacy.csv",
+    }
+)
+DEFAULT_WEIGHT_SCHEME = "cchi2026"
 
 #: Working days in a week and paid hours in a working day used by the conversion.
 WORKING_DAYS_PER_WEEK = 5.0
@@ -112,7 +130,9 @@ NON_CUSTODIAL_DAYS: Mapping[str, float] = MappingProxyType(_non_custodial_days()
 SENTENCE_TYPES: tuple[str, ...] = ("custody", *NON_CUSTODIAL_DAYS)
 
 _REQUIRED = ("scheme", "category", "weight_days")
-_OPTIONAL = ("basis", "mixed", "proactive", "starting_point", "sentence_type", "custody_days", "guideline")
+_OPTIONAL = (
+    "basis", "subgroup", "mixed", "proactive", "source", "starting_point", "sentence_type", "custody_days", "guideline",
+)
 # A weight may differ from its conversion by rounding in a hand-edited file (15.33 for
 # 15.3), never by a whole band.
 _CONVERSION_TOLERANCE = 0.05
@@ -128,11 +148,13 @@ class HarmWeights:
     ----------
     table : pandas.DataFrame
         Columns ``scheme``, ``category``, ``weight_days`` (float), ``basis`` (str),
-        ``mixed`` (bool), ``proactive`` (bool: offences mostly found by police activity,
-        which the CCHI leaves out of harm totals), ``starting_point`` (str, the guideline
-        starting point in words), ``sentence_type`` (str, one of :data:`SENTENCE_TYPES`),
-        ``custody_days`` (float, custody only) and ``guideline`` (str). The last four are
-        empty (``""`` or NaN) when a replacement table leaves them out.
+        ``subgroup`` (str, the Home Office offence subgroup(s) the weight comes from),
+        ``source`` (str), ``mixed`` (bool), ``proactive`` (bool: offences mostly found by
+        police activity, which the CCHI leaves out of harm totals), ``starting_point``
+        (str, the guideline starting point in words), ``sentence_type`` (str, one of
+        :data:`SENTENCE_TYPES`), ``custody_days`` (float, custody only) and ``guideline``
+        (str). Text columns are ``""`` and ``custody_days`` NaN when a table leaves them
+        out.
     path : str
         The file the table was read from.
     """
@@ -265,6 +287,32 @@ def _check_scheme(scheme: str) -> None:
         raise InputError(f"harm weights: scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
 
 
+def weight_scheme_path(name: str) -> Path:
+    """The shipped table of a named harm weight scheme.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`WEIGHT_SCHEMES`.
+
+    Raises
+    ------
+    InputError
+        For an unknown name; the message lists the choices.
+
+    Examples
+    --------
+    >>> weight_scheme_path("counts").name
+    'harm_weights_counts.csv'
+    """
+    if name not in WEIGHT_SCHEMES:
+        raise InputError(
+            f"harm weight scheme {name!r} is unknown; choose one of {', '.join(WEIGHT_SCHEMES)}, "
+            "or point index.harm_weights at a CSV with the same columns"
+        )
+    return WEIGHT_SCHEMES[name]
+
+
 def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     """Read and validate a harm weight CSV.
 
@@ -349,6 +397,8 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
             "category": category.astype(str),
             "weight_days": weight.astype(float),
             "basis": _text_column(raw, "basis"),
+            "subgroup": _text_column(raw, "subgroup"),
+            "source": _text_column(raw, "source"),
             "mixed": flags["mixed"].astype(bool),
             "proactive": flags["proactive"].astype(bool),
             "starting_point": _text_column(raw, "starting_point"),

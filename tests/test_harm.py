@@ -1,5 +1,6 @@
-"""Tests for pli.harm: the sentence conversion, the shipped table's traceability, coverage of
-the real MPS and police.uk categories, validation, totals."""
+"""Tests for pli.harm: the CCHI 2026 table against its reference, the counts and legacy
+schemes, the config key choosing them, the sentence conversion and the legacy table's
+traceability, coverage of the real MPS and police.uk categories, validation, totals."""
 
 from __future__ import annotations
 
@@ -10,19 +11,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA as DATA
 
+from pli.config import ConfigError, IndicatorSpec, load_config, parse_config
 from pli.errors import InputError
 from pli.harm import (
     DEFAULT_HARM_WEIGHTS,
     NON_CUSTODIAL_DAYS,
     SENTENCE_TYPES,
+    WEIGHT_SCHEMES,
     harm_table,
     load_harm_weights,
     sentence_days,
+    weight_scheme_path,
 )
+from pli.indicators import _harm_exclusions
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DOC = DEFAULT_HARM_WEIGHTS.parent / "HARM_WEIGHTS.md"
+# The sentencing-guideline table pli shipped before the CCHI 2026 figures; kept as the
+# named scheme "sentencing_legacy", and the conversion tests below now run against it.
+LEGACY = WEIGHT_SCHEMES["sentencing_legacy"]
+LEGACY_DOC = DEFAULT_HARM_WEIGHTS.parent / "HARM_WEIGHTS_LEGACY.md"
+REFERENCE = DATA / "reference" / "cchi2026_subgroup_medians.csv"
+MET_LSOA = "croydon_mps_lsoa_crime_2024-02_2026-02.csv"
+PROACTIVE = {
+    "Drugs", "Possession of weapons", "DRUG OFFENCES/POSSESSION OF DRUGS",
+    "DRUG OFFENCES/TRAFFICKING OF DRUGS", "POSSESSION OF WEAPONS/POSSESSION OF WEAPONS",
+}
 UNCERTAIN_HEADING = "## Uncertain values — check against the current CCHI spreadsheet and guidelines"
 
 # The 14 crime types police.uk publishes in its street-level files.
@@ -39,9 +54,22 @@ def hw():
 
 
 @pytest.fixture(scope="module")
+def legacy():
+    return load_harm_weights(LEGACY)
+
+
+@pytest.fixture(scope="module")
 def shipped_rows() -> list[list[str]]:
-    with open(DEFAULT_HARM_WEIGHTS, newline="", encoding="utf-8") as fh:
+    """The legacy table's rows: the one shipped table that fills sentence_type throughout."""
+    with open(LEGACY, newline="", encoding="utf-8") as fh:
         return list(csv.reader(fh))
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    if not REFERENCE.is_file():
+        pytest.skip(f"CCHI 2026 reference not found at {REFERENCE} (needs the shared snapshot beside the repo)")
+    return pd.read_csv(REFERENCE)
 
 
 def _shared(name: str) -> Path:
@@ -119,13 +147,14 @@ def test_every_shipped_row_equals_its_conversion(shipped_rows):
     )
     np.testing.assert_allclose(t["weight_days"].astype(float), expected, atol=1e-9)
     # The loaded table carries the same traceability columns.
-    loaded = load_harm_weights().to_frame()
+    loaded = load_harm_weights(LEGACY).to_frame()
     assert loaded["sentence_type"].tolist() == t["sentence_type"].tolist()
     in_custody = loaded.loc[custody.to_numpy()]
     assert in_custody["custody_days"].tolist() == in_custody["weight_days"].tolist()
 
 
-def test_cchi_anchors_and_harm_ordering(hw):
+def test_legacy_cchi_anchors_and_harm_ordering(legacy):
+    hw = legacy
     mps = dict(zip(hw.categories("mps"), hw.weight_for(hw.categories("mps"), "mps")))
     pol = dict(zip(hw.categories("police_uk"), hw.weight_for(hw.categories("police_uk"), "police_uk")))
     homicide = mps["VIOLENCE AGAINST THE PERSON/HOMICIDE"]
@@ -146,13 +175,10 @@ def test_cchi_anchors_and_harm_ordering(hw):
     assert len(set(mps.values())) >= 8
 
 
-def test_proactive_flags_and_documented_exclusion(hw, shipped_rows, tmp_path):
-    t = hw.to_frame()
+def test_legacy_proactive_flags_and_documented_exclusion(legacy, shipped_rows, tmp_path):
+    t = legacy.to_frame()
     proactive = set(t.loc[t["proactive"], "category"])
-    assert proactive == {
-        "Drugs", "Possession of weapons", "DRUG OFFENCES/POSSESSION OF DRUGS",
-        "DRUG OFFENCES/TRAFFICKING OF DRUGS", "POSSESSION OF WEAPONS/POSSESSION OF WEAPONS",
-    }
+    assert proactive == PROACTIVE
     header = shipped_rows[0]
     st, cd = header.index("sentence_type"), header.index("custody_days")
     proactive_col = header.index("proactive")
@@ -173,11 +199,11 @@ def test_proactive_flags_and_documented_exclusion(hw, shipped_rows, tmp_path):
         load_harm_weights(_write(tmp_path / "drift.csv", rows))
 
 
-def test_table_documents_every_number(hw):
-    t = hw.to_frame()
+def test_legacy_table_documents_every_number(legacy):
+    t = legacy.to_frame()
     assert t["basis"].str.len().min() > 20
     assert t.loc[t["category"] == "Anti-social behaviour", "mixed"].item()  # nominal weight, flagged
-    doc = DOC.read_text(encoding="utf-8")
+    doc = LEGACY_DOC.read_text(encoding="utf-8")
     assert UNCERTAIN_HEADING in doc
     for key, days in NON_CUSTODIAL_DAYS.items():
         assert re.search(rf"`{key}` \|.*\| {days:.1f} \|", doc), f"conversion row for {key} missing from the doc"
@@ -310,15 +336,19 @@ def test_ward_table_categories_are_covered_too(hw):
     assert len(hw.categories("mps")) == 32
 
 
-def test_all_police_uk_types_and_real_burglary_file(hw):
+def test_all_police_uk_types_and_real_burglary_file(hw, legacy):
     assert set(hw.categories("police_uk")) == set(POLICE_UK_TYPES)
     assert hw.scheme_for(POLICE_UK_TYPES) == "police_uk"
     assert (hw.weight_for(POLICE_UK_TYPES, "police_uk") > 0).all()
     street = pd.read_csv(_shared("police_uk_burglary/2024-01-croydon-street.csv"))
     types = street["Crime type"].unique()
     assert types.tolist() == ["Burglary"]
-    row = hw.to_frame().set_index(["scheme", "category"]).loc[("police_uk", "Burglary")]
-    assert hw.weight_for(types, "police_uk").tolist() == [sentence_days(row["sentence_type"])]
+    # CCHI 2026: residential 273.5 and non-residential 183.5 days, weighted by the 2024/25
+    # national counts 166,316 and 78,332 (was 30 days, the legacy domestic-burglary reading).
+    assert hw.weight_for(types, "police_uk").tolist() == [244.68]
+    assert (273.5 * 166316 + 183.5 * 78332) / (166316 + 78332) == pytest.approx(244.68, abs=0.005)
+    row = legacy.to_frame().set_index(["scheme", "category"]).loc[("police_uk", "Burglary")]
+    assert legacy.weight_for(types, "police_uk").tolist() == [sentence_days(row["sentence_type"])]
 
 
 def test_hand_computed_harm_total(hw):
@@ -328,11 +358,12 @@ def test_hand_computed_harm_total(hw):
         index=pd.Index(["E01000001", "E01000002"], name="lsoa_code"),
     )
     robbery, shop, homicide = hw.weight_for(counts.columns, "mps")
-    assert (robbery, shop, homicide) == (365.0, 5.0, 5475.0)  # 1 year, Band B fine, 15 years
+    # CCHI 2026 subgroup medians (shoplifting was 5 days, a Band B fine, in the legacy table).
+    assert (robbery, shop, homicide) == (365.0, 1.0, 5475.0)
     out = harm_table(counts, hw, population=pd.Series([2000.0, 1000.0], index=counts.index))
     assert out["count"].tolist() == [12, 4]
-    assert out["harm_days"].tolist() == [2 * 365 + 10 * 5, 3 * 5 + 5475]
-    np.testing.assert_allclose(out["harm_rate"], [780 / 2, 5490.0])
+    assert out["harm_days"].tolist() == [2 * 365 + 10 * 1, 3 * 1 + 5475]
+    np.testing.assert_allclose(out["harm_rate"], [740 / 2, 5478.0])
     np.testing.assert_allclose(out["count_rate"], [6.0, 4.0])
 
 
@@ -341,3 +372,209 @@ def test_unknown_category_lists_known(hw):
         hw.weight_for(["Robbery", "Robery"], "police_uk")
     with pytest.raises(InputError, match="cannot tell the crime category scheme"):
         hw.scheme_for(["Robbery", "Jaywalking"])
+
+
+# --------------------------------------------------------------------------- CCHI 2026 (the default)
+
+ASB = "Anti-social behaviour"
+# Rows flagged mixed, as HARM_WEIGHTS.md defines it: the weight pools Home Office subgroups
+# of different CCHI value, or the subgroup's mean over offence codes is over twice its
+# median, or (ASB, fraud) there is no CCHI figure at all.
+MIXED = {
+    ASB, "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft", "Public order",
+    "Violence and sexual offences",
+    "ARSON AND CRIMINAL DAMAGE/CRIMINAL DAMAGE", "DRUG OFFENCES/POSSESSION OF DRUGS",
+    "DRUG OFFENCES/TRAFFICKING OF DRUGS", "FRAUD AND FORGERY/FRAUD AND FORGERY",
+    "MISCELLANEOUS CRIMES AGAINST SOCIETY/MISC CRIMES AGAINST SOCIETY",
+    "PUBLIC ORDER OFFENCES/OTHER OFFENCES PUBLIC ORDER", "PUBLIC ORDER OFFENCES/PUBLIC FEAR ALARM OR DISTRESS",
+    "PUBLIC ORDER OFFENCES/RACE OR RELIGIOUS AGG PUBLIC FEAR", "PUBLIC ORDER OFFENCES/VIOLENT DISORDER",
+    "SEXUAL OFFENCES/OTHER SEXUAL OFFENCES", "THEFT/OTHER THEFT",
+    "VIOLENCE AGAINST THE PERSON/STALKING AND HARASSMENT", "VIOLENCE AGAINST THE PERSON/VIOLENCE WITH INJURY",
+    "VIOLENCE AGAINST THE PERSON/VIOLENCE WITHOUT INJURY",
+}
+
+
+def _scheme(hw, scheme: str) -> pd.DataFrame:
+    t = hw.to_frame()
+    return t[t["scheme"] == scheme].set_index("category")
+
+
+def test_default_table_is_the_cchi2026_scheme(hw):
+    assert WEIGHT_SCHEMES["cchi2026"] == DEFAULT_HARM_WEIGHTS
+    assert set(WEIGHT_SCHEMES) == {"cchi2026", "counts", "sentencing_legacy"}
+    assert all(p.is_file() for p in WEIGHT_SCHEMES.values())
+    t = hw.to_frame()
+    assert t["source"].str.contains("isthisben/cbl-realcrime@5591939").sum() == len(t) - 2  # not ASB, fraud
+    assert t["basis"].str.len().min() > 40 and t["subgroup"].str.strip().ne("").all()
+
+
+def test_met_categories_equal_their_subgroup_median(hw, reference):
+    mps = _scheme(hw, "mps")
+    days = reference.set_index("prc_subgroup")["cchi_days"]
+    mapped = mps[mps["subgroup"].isin(days.index)]
+    # One subgroup per Met minor category; fraud is the one category the reference lacks.
+    assert set(mps.index) - set(mapped.index) == {"FRAUD AND FORGERY/FRAUD AND FORGERY"}
+    np.testing.assert_array_equal(mapped["weight_days"].to_numpy(), days.loc[mapped["subgroup"]].to_numpy())
+    assert set(days.index) == set(mapped["subgroup"])  # every subgroup reaches some Met category
+    # The audit's examples (issue 12): legacy 15.3 / 30 / 30 / 15.3 / 5 days.
+    assert mps.loc["VIOLENCE AGAINST THE PERSON/VIOLENCE WITH INJURY", "weight_days"] == 365
+    assert mps.loc["BURGLARY/RES BURGLARY OF A HOME", "weight_days"] == 273.5
+    assert mps.loc["POSSESSION OF WEAPONS/POSSESSION OF WEAPONS", "weight_days"] == 273.75
+    assert mps.loc["ARSON AND CRIMINAL DAMAGE/ARSON", "weight_days"] == 185
+    assert mps.loc["THEFT/SHOPLIFTING", "weight_days"] == 1
+    # Every category of the real Met LSOA table is covered by a reference subgroup.
+    lsoa = DATA / MET_LSOA
+    if lsoa.is_file():
+        met = pd.read_csv(lsoa, usecols=["major_category", "minor_category"])
+        cats = set(met["major_category"] + "/" + met["minor_category"])
+        assert len(cats) == 28 and cats <= set(mapped.index)
+
+
+def test_police_uk_types_equal_the_volume_weighted_mean(hw, reference):
+    pol = _scheme(hw, "police_uk")
+    assert set(pol.index) == set(reference["category"]) | {ASB}
+    for cat, grp in reference.groupby("category"):
+        n = grp["national_count_2024_25"]
+        expected = (grp["cchi_days"] * n).sum() / n.sum()
+        assert pol.loc[cat, "weight_days"] == pytest.approx(expected, abs=0.005), cat
+        assert pol.loc[cat, "subgroup"].split("; ") == grp["prc_subgroup"].tolist(), cat
+    # By hand, from the reference rows: (273.5 x 166,316 + 183.5 x 78,332) / 244,648.
+    assert pol.loc["Burglary", "weight_days"] == 244.68
+    assert pol.loc["Violence and sexual offences", "weight_days"] == 194.21
+    assert pol.loc["Criminal damage and arson", "weight_days"] == 11.18
+
+
+def test_proactive_mixed_and_asb_flags_as_documented(hw):
+    t = hw.to_frame()
+    assert set(t.loc[t["proactive"], "category"]) == PROACTIVE
+    assert set(t.loc[t["mixed"], "category"]) == MIXED
+    asb = t.set_index("category").loc[ASB]
+    assert (asb["weight_days"], asb["sentence_type"], asb["proactive"]) == (1.0, "nominal", False)
+    crimes = t.loc[t["category"] != ASB, "weight_days"]
+    assert asb["weight_days"] <= crimes.min()  # the floor: no crime weighs less than an ASB incident
+    assert t.loc[t["category"] != ASB, "sentence_type"].eq("").all()
+
+
+def test_harm_wildcard_leaves_out_proactive_and_asb_unless_named(hw):
+    spec = IndicatorSpec(name="h", source="crime", columns=("*",), harm=True)
+    cols = list(POLICE_UK_TYPES)
+    assert set(_harm_exclusions(spec, cols, hw, "police_uk")) == {ASB, "Drugs", "Possession of weapons"}
+    mps_cols = list(hw.categories("mps"))
+    assert set(_harm_exclusions(spec, mps_cols, hw, "mps")) == PROACTIVE - {"Drugs", "Possession of weapons"}
+    # A config opts ASB in by naming it; it then counts at its 1-day floor.
+    opt_in = IndicatorSpec(name="h", source="crime", columns=("*", ASB), harm=True)
+    assert set(_harm_exclusions(opt_in, cols, hw, "police_uk")) == {"Drugs", "Possession of weapons"}
+    assert hw.weight_for([ASB, "Robbery"], "police_uk").tolist() == [1.0, 365.0]
+
+
+def test_counts_scheme_weighs_every_offence_one(hw):
+    counts = load_harm_weights(weight_scheme_path("counts"))
+    a, b = counts.to_frame(), hw.to_frame()
+    same = ["scheme", "category", "subgroup", "mixed", "proactive", "sentence_type"]
+    pd.testing.assert_frame_equal(a[same], b[same])
+    assert a["weight_days"].eq(1.0).all()
+    frame = pd.DataFrame({"ROBBERY/ROBBERY OF PERSONAL PROPERTY": [2, 0], "THEFT/SHOPLIFTING": [10, 3]})
+    out = harm_table(frame, counts)
+    assert out["harm_days"].tolist() == out["count"].tolist() == [12, 3]
+
+
+def test_unknown_weight_scheme_lists_choices():
+    with pytest.raises(InputError, match="'css' is unknown; choose one of cchi2026, counts, sentencing_legacy"):
+        weight_scheme_path("css")
+
+
+def _demo_raw() -> dict:
+    import yaml
+
+    return yaml.safe_load((DEFAULT_HARM_WEIGHTS.parents[1] / "configs" / "croydon-demo.yml").read_text())
+
+
+def test_config_harm_scheme_selects_a_shipped_table(tmp_path):
+    root = DEFAULT_HARM_WEIGHTS.parents[1]
+    raw = _demo_raw()
+    raw["index"].pop("harm_scheme", None)
+    assert parse_config(raw, data_dir=root).index.harm_weights is None  # the pipeline's default: cchi2026
+    for name, path in WEIGHT_SCHEMES.items():
+        raw["index"]["harm_scheme"] = name
+        cfg = parse_config(raw, data_dir=root)
+        assert cfg.resolve(cfg.index.harm_weights) == path and cfg.raw["index"]["harm_scheme"] == name
+    raw["index"]["harm_scheme"] = "ons_css"
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, data_dir=root)
+    assert ("index.harm_scheme: unknown scheme 'ons_css'; choose one of cchi2026, counts, sentencing_legacy, "
+            "or set index.harm_weights to a CSV with the same columns") in str(err.value)
+    real = load_config(root / "configs" / "croydon-open-data.yml", data_dir=tmp_path)
+    assert real.index.harm_scheme == "cchi2026" and Path(real.index.harm_weights) == DEFAULT_HARM_WEIGHTS
+    raw["index"].update(harm_scheme="counts", harm_weights="my_weights.csv")
+    with pytest.raises(ConfigError, match="give harm_scheme .'counts'. or harm_weights .'my_weights.csv'., not both"):
+        parse_config(raw, data_dir=root)
+
+
+def test_a_table_with_the_same_columns_drops_in_by_path(tmp_path):
+    # How a Crime Severity Score table would arrive: the cchi2026 columns, other weights.
+    rows = list(csv.reader(DEFAULT_HARM_WEIGHTS.open(encoding="utf-8", newline="")))
+    for r in rows[1:]:
+        r[2] = "2" if r[1] != ASB else "1"
+    _write(tmp_path / "css.csv", rows)
+    raw = _demo_raw()
+    raw["index"].pop("harm_scheme", None)
+    raw["index"]["harm_weights"] = "css.csv"
+    cfg = parse_config(raw, data_dir=tmp_path)
+    css = load_harm_weights(cfg.resolve(cfg.index.harm_weights))
+    assert css.weight_for(["Robbery", ASB], "police_uk").tolist() == [2.0, 1.0]
+    assert set(css.to_frame().query("proactive")["category"]) == PROACTIVE
+
+
+def test_doc_states_every_number_and_credits_the_sources(hw):
+    doc = DOC.read_text(encoding="utf-8")
+    for cat, w in zip(hw.to_frame()["category"], hw.to_frame()["weight_days"]):
+        assert re.search(rf"\| {re.escape(cat)} \| {w:g} \|", doc), f"{cat} ({w:g} days) is not in HARM_WEIGHTS.md"
+    for credit in ("Sherman", "Neyroud", "Cambridge Centre for Evidence-Based Policing", "CCHI 2026 values sheet",
+                   "isthisben/cbl-realcrime", "5591939d942691fec9e9da6349fa7afbde726b7f", "2024/25"):
+        assert credit in doc, credit
+
+
+def test_doc_croydon_harm_mix_matches_a_recomputation():
+    """The before/after shares HARM_WEIGHTS.md quotes, recomputed from the real Met table."""
+    met = pd.read_csv(_shared(MET_LSOA))
+    months = sorted(c for c in met.columns if c.isdigit())[-12:]  # the index window, 2025-03 to 2026-02
+    assert (months[0], months[-1]) == ("202503", "202602")
+    totals = met[months].sum(axis=1).groupby(met["major_category"] + "/" + met["minor_category"]).sum()
+    doc = DOC.read_text(encoding="utf-8")
+    shares = {}
+    for name in ("sentencing_legacy", "cchi2026"):
+        t = _scheme(load_harm_weights(WEIGHT_SCHEMES[name]), "mps")
+        keep = [c for c in totals.index if not t.loc[c, "proactive"]]
+        harm = totals[keep] * t.loc[keep, "weight_days"]
+        by_major = harm.groupby(harm.index.str.split("/").str[0]).sum()
+        shares[name] = by_major / by_major.sum() * 100
+    for major in shares["cchi2026"].index:
+        before, after = shares["sentencing_legacy"][major], shares["cchi2026"][major]
+        row = f"| {major} | {before:.1f} | {after:.1f} |"
+        assert row in doc, f"HARM_WEIGHTS.md should quote {row}"
+    assert shares["sentencing_legacy"]["ROBBERY"] > 60 > shares["cchi2026"]["ROBBERY"]
+
+
+def test_pipeline_uses_the_scheme_the_config_names(tmp_path):
+    """index.harm_scheme reaches the run: counts makes crime harm the offence count."""
+    import json
+
+    import yaml
+
+    from pli.pipeline import run_index
+
+    root = DEFAULT_HARM_WEIGHTS.parents[1]
+    raw = _demo_raw()
+    raw["index"]["harm_scheme"] = "counts"
+    cfg_path = tmp_path / "counts.yml"
+    cfg_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    cfg = load_config(cfg_path, data_dir=root)
+    run_index(cfg, out_dir=tmp_path / "output", maps_dir=None)
+    manifest = json.loads((tmp_path / "output" / "manifest.json").read_text(encoding="utf-8"))
+    rows = pd.DataFrame(manifest["harm_by_category"]["crime_harm_rate"])
+    assert rows["weight_days"].eq(1.0).all() and rows["harm_days"].tolist() == rows["count"].tolist()
+    assert not {ASB, "Drugs", "Possession of weapons"} & set(rows["category"])
+    assert {"Robbery", "Burglary", "Violence and sexual offences"} <= set(rows["category"])
+    assert str(WEIGHT_SCHEMES["counts"]) in manifest["inputs"]
+    inputs = pd.read_csv(tmp_path / "output" / "indicator_inputs.csv")
+    assert inputs["crime_harm_rate_numerator"].sum() == rows["count"].sum()
