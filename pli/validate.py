@@ -244,7 +244,7 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         return None
     wanted = _source_columns(spec)
     if spec.kind == "police_uk" and path.is_dir():
-        from pli.indicators import _STREET_GLOB, _duplicate_street_files
+        from pli.indicators.police_uk import _STREET_GLOB, _duplicate_street_files
 
         files = sorted(f for f in path.rglob(_STREET_GLOB) if f.is_file())
         if not files:

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA as DATA
 
 from pli.config import ConfigError, IndicatorSpec, load_config, parse_config
 from pli.errors import InputError
@@ -25,7 +24,9 @@ from pli.harm import (
     sentence_days,
     weight_scheme_path,
 )
-from pli.indicators import _harm_exclusions
+from pli.indicators.table import _harm_exclusions
+
+from conftest import SHARED_DATA as DATA
 
 DOC = DEFAULT_HARM_WEIGHTS.parent / "HARM_WEIGHTS.md"
 # The sentencing-guideline table pli shipped before the CCHI 2026 figures; kept as the

@@ -1,0 +1,114 @@
+"""One entry point for every source kind: :func:`load_source`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from pli.config import ConfigError, SourceSpec
+from pli.errors import InputError
+from pli.indicators.census import _load_census2011_population, _load_census2021
+from pli.indicators.iod import _load_iod2019
+from pli.indicators.mps import _load_mps_lsoa_crime
+from pli.indicators.points import _load_points
+from pli.indicators.police_uk import _load_police_uk
+from pli.indicators.reading import _integerise
+from pli.indicators.sources import _LSOA_INDEX, SourceTable
+from pli.indicators.tables import _load_lsoa_table
+
+__all__ = [
+    "load_source",
+]
+
+
+_LOADERS: dict[str, Callable[[str, SourceSpec, Path], SourceTable]] = {
+    "police_uk": _load_police_uk,
+    "mps_lsoa_crime": _load_mps_lsoa_crime,
+    "iod2019": _load_iod2019,
+    "census2011_population": _load_census2011_population,
+    "census2021": _load_census2021,
+    "lsoa_table": _load_lsoa_table,
+}
+
+
+def load_source(
+    name: str,
+    spec: SourceSpec,
+    *,
+    resolve: Callable[[str], Path],
+    lsoa: gpd.GeoDataFrame | None = None,
+) -> SourceTable:
+    """Read one configured source into an LSOA-keyed :class:`SourceTable`.
+
+    Parameters
+    ----------
+    name : str
+        The source's name in the config (used in messages and on the result).
+    spec : SourceSpec
+        What to read and how; ``spec.kind`` picks the loader.
+    resolve : callable
+        Turns ``spec.path`` into a real path (``StudyConfig.resolve``).
+    lsoa : geopandas.GeoDataFrame, optional
+        Boundary LSOA polygons in EPSG:27700 indexed by ``lsoa_code``; required for
+        ``points`` sources, ignored otherwise.
+
+    Returns
+    -------
+    SourceTable
+
+    Raises
+    ------
+    InputError
+        The file is missing or does not have the layout its kind expects; the message
+        names the file, the columns or lines concerned and how to fix it.
+    """
+    path = Path(resolve(spec.path))
+    if spec.kind != "police_uk" and not path.is_file():
+        raise InputError(
+            f"source {name!r}: file not found; check sources.{name}.path and --data-dir", path=str(path)
+        )
+    if spec.kind == "points":
+        return _canonical_order(_load_points(name, spec, path, lsoa), where=path.name)
+    try:
+        loader = _LOADERS[spec.kind]
+    except KeyError:
+        raise ConfigError([f"sources.{name}.kind: unknown kind {spec.kind!r}"]) from None
+    return _canonical_order(loader(name, spec, path), where=path.name)
+
+
+def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
+    """The source with normalised codes, rows sorted by LSOA code and points by every column.
+
+    Results must not depend on the order of rows or files: seeded draws downstream
+    (permutations, sampling, tie-breaks) follow row order.
+    """
+    from pli._codes import normalise_codes
+
+    table = src.table
+    codes = normalise_codes(table.index.to_series(index=range(len(table))), where=where, column="LSOA code")
+    if not codes.equals(pd.Series(table.index, dtype="string")):
+        table = table.set_axis(pd.Index(codes.astype(str).to_numpy(), name=_LSOA_INDEX, dtype="str"), axis=0)
+        if not table.index.is_unique:
+            # Counts split over spellings of one code belong together; value tables
+            # were already checked for repeats when their codes were read.
+            table = _integerise(table.groupby(level=0, sort=False).sum(min_count=1))
+    table = table.sort_index(kind="mergesort")
+    points = src.points
+    if points is not None and len(points):
+        if _LSOA_INDEX in points.columns:
+            raw_codes = points[_LSOA_INDEX].astype("string")
+            pcodes = raw_codes.str.strip().str.upper()
+            if not pcodes.equals(raw_codes):
+                points = points.assign(**{_LSOA_INDEX: pcodes.astype(str).astype("category")})
+        xy = pd.DataFrame({"_x": points.geometry.x.to_numpy(), "_y": points.geometry.y.to_numpy()})
+        keys = [c for c in points.columns if c != points.geometry.name]
+        frame = pd.concat([points[keys].astype("string").reset_index(drop=True), xy], axis=1)
+        order = frame.sort_values([*keys, "_x", "_y"], kind="mergesort", na_position="last").index
+        points = points.iloc[order.to_numpy()].reset_index(drop=True)
+    if table is src.table and points is src.points:
+        return src
+    return dataclasses.replace(src, table=table, points=points)
