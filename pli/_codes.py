@@ -1,4 +1,4 @@
-"""LSOA codes as every stage expects them: stripped and upper-case.
+"""LSOA codes as every stage expects them (stripped, upper-case), and listed in messages.
 
 Spreadsheets and hand-made extracts often carry ``e01001137`` or ``" E01001137 "``;
 ONS codes are upper-case without spaces, so such a code would silently match
@@ -9,10 +9,11 @@ which fixes them and says how many it fixed, in which file and column.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["normalise_codes"]
+__all__ = ["list_codes", "normalise_codes"]
 
 logger = logging.getLogger("pli.codes")
 
@@ -46,3 +47,21 @@ def normalise_codes(values: pd.Series, *, where: str, column: str) -> pd.Series:
             where, int(changed.sum()), column, str(text.iloc[first]), str(clean.iloc[first]),
         )
     return clean
+
+
+def list_codes(items: Iterable[object], show: int = 10) -> str:
+    """The first ``show`` items for a message, then how many more: ``"A, B, C and 12 more"``.
+
+    The one way every stage lists codes, rows, columns or files in a message, so long
+    lists never flood a terminal and a reader always learns how many there were.
+
+    Examples
+    --------
+    >>> list_codes(["E01000001", "E01000002", "E01000003"], show=2)
+    'E01000001, E01000002 and 1 more'
+    >>> list_codes([])
+    ''
+    """
+    items = [str(i) for i in items]
+    head = ", ".join(items[:show])
+    return head if len(items) <= show else f"{head} and {len(items) - show} more"

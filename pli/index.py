@@ -105,6 +105,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import IndexSpec, IndicatorSpec, TreatmentSpec
 from pli.errors import InputError
 from pli.presets import resolve_index_spec
@@ -127,12 +128,6 @@ logger = logging.getLogger(__name__)
 IMD_EXPONENTIAL_CONSTANT = 23.0
 _MAX_WINSORISED = 5
 _SHOW = 10
-
-
-def _codes(idx: Sequence, limit: int = _SHOW) -> str:
-    items = [str(i) for i in idx]
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
 
 
 # --------------------------------------------------------------------------- results
@@ -321,7 +316,7 @@ def impute_missing(
     missing = {c: tuple(str(i) for i in out.index[na[c].to_numpy()]) for c in out.columns if na[c].any()}
     if treatment.missing == "error":
         raise InputError(
-            [f"indicator {c!r} is missing for {len(codes)} LSOA(s): {_codes(codes)}" for c, codes in missing.items()]
+            [f"indicator {c!r} is missing for {len(codes)} LSOA(s): {list_codes(codes)}" for c, codes in missing.items()]
             + ["check the join key and LSOA vintage, or set index.treatment.missing to 'median' or 'ward_mean'"]
         )
     medians = out.median()
@@ -339,13 +334,13 @@ def impute_missing(
             logger.warning(
                 "ward_mean imputation: %d LSOA(s) have no ward, used the study-area median: %s",
                 int(no_ward.sum()),
-                _codes(out.index[no_ward]),
+                list_codes(out.index[no_ward]),
             )
     else:
         fill = pd.DataFrame({c: np.full(len(out), medians[c]) for c in out.columns}, index=out.index)
     out = out.where(~na, fill)
     for c, codes in missing.items():
-        logger.warning("imputed %s for %r in %d LSOA(s): %s", treatment.missing, c, len(codes), _codes(codes))
+        logger.warning("imputed %s for %r in %d LSOA(s): %s", treatment.missing, c, len(codes), list_codes(codes))
     return out, missing
 
 
@@ -474,14 +469,14 @@ def normalise(
         std = x.std(ddof=0)
         constant = std.index[std.to_numpy() == 0]
         if len(constant):
-            logger.warning("zscore: %s constant across LSOAs; normalised to 0", _codes(constant))
+            logger.warning("zscore: %s constant across LSOAs; normalised to 0", list_codes(constant))
         z = (x - x.mean()) / std.where(std > 0, 1.0)
         return z * sign
     if method == "minmax":
         rng = x.max() - x.min()
         constant = rng.index[rng.to_numpy() == 0]
         if len(constant):
-            logger.warning("minmax: %s constant across LSOAs; normalised to 0", _codes(constant))
+            logger.warning("minmax: %s constant across LSOAs; normalised to 0", list_codes(constant))
         m = 100.0 * (x - x.min()) / rng.where(rng > 0, 1.0)
         keep = ~flip | np.broadcast_to((rng == 0).to_numpy(), x.shape)
         return m.where(keep, 100.0 - m)
@@ -499,7 +494,7 @@ def normalise(
         bad = ref.index[~(ref.to_numpy() > 0)]
         if len(bad):
             raise InputError(
-                f"ratio normalisation needs a positive study-area value; {_codes(bad)} has "
+                f"ratio normalisation needs a positive study-area value; {list_codes(bad)} has "
                 f"{', '.join(f'{ref[b]:g}' for b in bad)}; use another normalisation for indicators that can be "
                 "zero or negative on average"
             )
@@ -517,7 +512,7 @@ def normalise(
                 cols = x.columns[bad.any(axis=0)]
                 raise InputError(
                     f"exponential normalisation with exponential_reference_size={n}: indicator(s) "
-                    f"{_codes(cols)} must hold whole ranks from 1 to {n} (e.g. IoD2019 national ranks), got values "
+                    f"{list_codes(cols)} must hold whole ranks from 1 to {n} (e.g. IoD2019 national ranks), got values "
                     f"{arr[bad].min():g}..{arr[bad].max():g}; drop exponential_reference_size to rank locally"
                 )
             p = x.where(~flip, n + 1.0 - x)
@@ -559,7 +554,7 @@ def _pca_weights(normalised: pd.DataFrame, seed: int) -> PCAWeights:
     std = x.std(axis=0, ddof=1)
     if np.any(std == 0):
         raise InputError(
-            f"index.weighting 'pca': indicator(s) {_codes(normalised.columns[std == 0])} are constant; drop them"
+            f"index.weighting 'pca': indicator(s) {list_codes(normalised.columns[std == 0])} are constant; drop them"
         )
     z = (x - x.mean(axis=0)) / std
     pca = PCA(svd_solver="full", random_state=seed).fit(z)
@@ -706,7 +701,7 @@ def _validate(indicators: pd.DataFrame, specs: Sequence[IndicatorSpec]) -> list[
         problems.append(f"the indicator table has {len(indicators)} LSOA(s); an index needs at least 2")
     dup_idx = indicators.index[indicators.index.duplicated()]
     if len(dup_idx):
-        problems.append(f"duplicate LSOA codes in the indicator table: {_codes(dup_idx.unique())}")
+        problems.append(f"duplicate LSOA codes in the indicator table: {list_codes(dup_idx.unique())}")
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -715,7 +710,7 @@ def _validate(indicators: pd.DataFrame, specs: Sequence[IndicatorSpec]) -> list[
     if absent:
         problems.append(
             f"indicator column(s) {', '.join(absent)} not in the indicator table "
-            f"(columns: {_codes(list(indicators.columns), 20)})"
+            f"(columns: {list_codes(list(indicators.columns), 20)})"
         )
     for s in specs:
         if s.weight < 0:
@@ -730,7 +725,7 @@ def _validate(indicators: pd.DataFrame, specs: Sequence[IndicatorSpec]) -> list[
             if inf.any():
                 problems.append(
                     f"indicator {s.name!r} is infinite for {int(inf.sum())} LSOA(s): "
-                    f"{_codes(indicators.index[inf])}; check for zero denominators"
+                    f"{list_codes(indicators.index[inf])}; check for zero denominators"
                 )
     return problems
 

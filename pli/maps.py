@@ -54,11 +54,11 @@ from matplotlib.patches import Patch
 
 from pli._map_assets import (
     PAGE_CSS,
-    LabelLayer,
-    LegendControl,
     Attribution,
     FitView,
     KeepInFront,
+    LabelLayer,
+    LegendControl,
     MapPanel,
     ResponsiveLayers,
     escape_series,

@@ -96,7 +96,7 @@ def run_index(
         Context-manager factory used to announce progress of each step.
     """
     from pli import boundaries as bnd_stage
-    from pli import clustering, disclosure, harm, indicators, index, outputs, presets, priorities
+    from pli import clustering, disclosure, harm, index, indicators, outputs, presets, priorities
     from pli.validate import validate_inputs
 
     if seed is not None:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from pli._codes import list_codes
 from pli.config import BoundaryLayerSpec, SourceSpec, StudyConfig
 from pli.errors import InputError
 
@@ -82,7 +83,7 @@ def _suggest(name: str, header: list[str]) -> str:
 
 
 def _shown(header: list[str], n: int = 12) -> str:
-    return f"{', '.join(header[:n])}{' ...' if len(header) > n else ''}"
+    return list_codes(header, n)
 
 
 def _check_file(path: Path, key: str, problems: list[str]) -> bool:

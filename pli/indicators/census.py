@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
 from pli.indicators.reading import (
@@ -16,7 +17,6 @@ from pli.indicators.reading import (
     _csv_encoding,
     _integerise,
     _key_index,
-    _listing,
     _norm,
     _parse_numbers,
     _read_header,
@@ -77,7 +77,7 @@ def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> Sour
             problems.append(f"no {wanted!r} column")
     if problems:
         raise InputError(
-            [*problems, f"found columns {_listing(header, 16)}; expected the Census 2011 "
+            [*problems, f"found columns {list_codes(header, 16)}; expected the Census 2011 "
              "population/households/hectares layout"],
             path=str(path),
         )
@@ -107,7 +107,7 @@ def _load_census2011_population(name: str, spec: SourceSpec, path: Path) -> Sour
     if off.any():
         logger.warning(
             "%s: usual residents differ from household + communal residents in %d LSOA(s): %s",
-            name, int(off.sum()), _listing(table.index[off]),
+            name, int(off.sum()), list_codes(table.index[off]),
         )
     logger.info("%s: Census 2011 population for %d LSOAs (%s usual residents)",
                 name, len(table), f"{table['usual_residents'].sum():,.0f}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
 from pli.indicators.categories import _canonical_categories, _reference_categories
@@ -19,7 +20,6 @@ from pli.indicators.reading import (
     _check_last_record,
     _csv_encoding,
     _integerise,
-    _listing,
     _marker_mask,
     _parse_numbers,
     _read_header,
@@ -63,7 +63,7 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
     if missing:
         raise InputError(
             f"not an MPS LSOA crime table: missing {', '.join(missing)}; found columns "
-            f"{_listing(header, 12)}",
+            f"{list_codes(header, 12)}",
             path=str(path),
         )
     stripped = [h.strip() for h in month_cols]
@@ -124,7 +124,7 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
         logger.warning(
             "%s: normalised %d row(s) whose major/minor category differs from the usual spelling only in "
             "case, spaces or dashes: %s", name, sum(n for _, n in renamed.values()),
-            _listing([f"{r!r} -> {new!r} ({n:,})" for r, (new, n) in renamed.items()]),
+            list_codes([f"{r!r} -> {new!r} ({n:,})" for r, (new, n) in renamed.items()]),
         )
     category = category.astype("str")
     lines = pd.Series(np.arange(2, rows_read + 2), index=raw.index)
@@ -135,7 +135,7 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
                  for (c, k), g in keyed[dup].groupby(["code", "category"], sort=False)]
         raise InputError(
             f"expected one row per LSOA code x major/minor category, found {len(shown)} key(s) on "
-            f"{int(dup.sum())} rows: {_listing(shown)}; a repeated row would count its offences twice: "
+            f"{int(dup.sum())} rows: {list_codes(shown)}; a repeated row would count its offences twice: "
             "remove the repeats (or sum them first if they are parts of one count)",
             path=str(path),
         )
@@ -145,7 +145,7 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
         shown = [f"line {lines.iloc[i]} ({codes.iloc[i]} {category.iloc[i]!r}, {window[j]}: "
                  f"{text.iloc[i][_month_col(month_cols, window[j])]!r})"
                  for i, j in zip(r[:_SHOW], c[:_SHOW])]
-        more = f" ... and {len(r) - _SHOW} more" if len(r) > _SHOW else ""
+        more = f" and {len(r) - _SHOW} more" if len(r) > _SHOW else ""
         raise InputError(
             f"{len(r)} count cell(s) inside the window {_period(window)} are suppressed or unavailable "
             f"markers, not numbers: {', '.join(shown)}{more}; a count with a gap cannot be summed (reading "

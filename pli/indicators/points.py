@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from pli._codes import list_codes
 from pli.config import ConfigError, SourceSpec
 from pli.errors import InputError
 from pli.indicators.reading import (
     _check_outside_share,
     _count_table,
     _csv_encoding,
-    _listing,
     _parse_numbers,
     _points_frame,
     _read_header,
@@ -54,7 +54,7 @@ def _load_points(name: str, spec: SourceSpec, path: Path, lsoa: gpd.GeoDataFrame
     missing = [f"{role}_column {col!r}" for role, col in roles.items() if col and col not in header]
     if missing:
         raise InputError(
-            f"column(s) not found: {', '.join(missing)}; available: {_listing(header, 20)}",
+            f"column(s) not found: {', '.join(missing)}; available: {list_codes(header, 20)}",
             path=str(path),
         )
     if spec.categories and not spec.category_column:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
 from pli.indicators.categories import _canonical_categories, _category_key, _category_where, _clean_categories
@@ -20,7 +21,6 @@ from pli.indicators.reading import (
     _count_newlines,
     _count_table,
     _csv_encoding,
-    _listing,
     _points_frame,
     _read_header,
 )
@@ -248,7 +248,7 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
         ]
         conflict = (f"; {int(differs.sum()):,} of them differ from the first row in month, LSOA or crime type "
                     "(the first row is kept)") if differs.any() else ""
-        notes.append(f"{int(drop.sum()):,} record(s) repeating a Crime ID already read ({_listing(parts)}){conflict}")
+        notes.append(f"{int(drop.sum()):,} record(s) repeating a Crime ID already read ({list_codes(parts)}){conflict}")
     noid = ~has_id
     if noid.any() and records["_file"].nunique() > 1:
         per_month = records.loc[noid].groupby("month", observed=True)["_file"].nunique()
@@ -268,7 +268,7 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
                 pairs = pd.DataFrame({"file": sub["_file"].to_numpy()[again], "first": first_file[again]})
                 parts = [f"{names[f]}: {n:,} also in {names[g]}" for (f, g), n in pairs.value_counts(sort=False).items()]
                 notes.append(f"{int(again.sum()):,} record(s) without a Crime ID that repeat whole rows of another "
-                             f"file for the same month ({_listing(parts)})")
+                             f"file for the same month ({list_codes(parts)})")
                 drop[np.flatnonzero(cand)[again]] = True
     if notes:
         logger.warning("%s: dropped %s, so nothing is counted twice; %d of %d record(s) kept",
@@ -294,7 +294,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         logger.warning(
             "%s: skipped %d file(s) identical to another file (same SHA-256), so their records are "
             "not counted twice: %s", name, len(copies),
-            _listing([f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
+            list_codes([f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
                       for c, o in copies]),
         )
     names = [_relative(f, base) for f in files]
@@ -309,7 +309,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         logger.warning(
             "%s: normalised %d record(s) whose 'Crime type' differs from a crime type's usual spelling "
             "only in case, spaces or dashes: %s", name, sum(n for _, n in renamed.values()),
-            _listing([f"{raw!r} -> {new!r} ({n:,})" for raw, (new, n) in renamed.items()]),
+            list_codes([f"{raw!r} -> {new!r} ({n:,})" for raw, (new, n) in renamed.items()]),
         )
         records = records.assign(category=category)
     records = _drop_duplicate_records(records, names, name)
@@ -338,7 +338,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         wanted = [present_cats.get(_category_key(c), c) for c in spec.categories]
         unknown = sorted(c for c, w in zip(spec.categories, wanted) if _category_key(w) not in present_cats)
         if unknown:
-            logger.warning("%s: categories not found in the window: %s", name, _listing(unknown))
+            logger.warning("%s: categories not found in the window: %s", name, list_codes(unknown))
         keep_rows &= records["category"].isin(wanted).to_numpy()
     records = records[keep_rows]
     table = _count_table(records)
@@ -346,7 +346,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     odd = [c for c in table.columns if c != ALL_CRIME and c not in POLICE_UK_CRIME_TYPES]
     if odd:
         logger.warning("%s: %d 'Crime type' value(s) are not police.uk crime types: %s", name, len(odd),
-                       _listing([f"{c!r} ({where.get(c, '?')})" for c in odd]))
+                       list_codes([f"{c!r} ({where.get(c, '?')})" for c in odd]))
 
     located = (records["lon"].notna() & records["lat"].notna()).to_numpy()
     if not located.all():
@@ -364,7 +364,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     logger.info(
         "%s: %d police.uk record(s) in %d LSOAs over %s, %d crime type(s): %s",
         name, len(records), len(table), _period(window), table.shape[1] - 1,
-        _listing([c for c in table.columns if c != ALL_CRIME], 14),
+        list_codes([c for c in table.columns if c != ALL_CRIME], 14),
     )
     return SourceTable(
         name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),

@@ -8,13 +8,13 @@ import difflib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
+from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, ASB
@@ -38,15 +38,11 @@ _MISSING_MARKERS = frozenset({
 })
 
 
-_SHOW = 8  # codes / rows quoted in one message before "... and N more"
+_SHOW = 8  # rows quoted in one message before " and N more"
 
 _TAIL_BYTES = 1 << 16
 
 
-def _listing(items: Sequence[Any], show: int = _SHOW) -> str:
-    items = list(items)
-    head = ", ".join(str(i) for i in items[:show])
-    return head + (f" ... and {len(items) - show} more" if len(items) > show else "")
 
 
 def _norm(name: str) -> str:
@@ -85,7 +81,7 @@ def _find_column(header: Sequence[str], wanted: str | Sequence[str], *, path: Pa
     hint = f"; did you mean {lookup[close[0]]!r}?" if close else ""
     raise InputError(
         f"no {what} column: expected {' or '.join(repr(o) for o in options)}, found columns "
-        f"{_listing(header, 12)}{hint}",
+        f"{list_codes(header, 12)}{hint}",
         path=str(path),
     )
 
@@ -138,14 +134,14 @@ def _parse_numbers(frame: pd.DataFrame, *, path: Path, strict: bool = True) -> p
     if problems:
         raise InputError(problems, path=str(path))
     if skipped:
-        logger.info("%s: skipped non-numeric columns %s", path.name, _listing(skipped))
+        logger.info("%s: skipped non-numeric columns %s", path.name, list_codes(skipped))
         marked = {c: n for c, n in marked.items() if c not in skipped}
     if marked:
         # Suppressed is unknown, not zero: the cells stay NaN and the caller decides.
         logger.warning(
             "%s: %d cell(s) hold suppression/unavailable markers (%s) and are read as missing, "
             "not 0: %s", path, sum(marked.values()), ", ".join(repr(m) for m in sorted(seen_markers)),
-            _listing([f"column {c!r} ({n})" for c, n in marked.items()]),
+            list_codes([f"column {c!r} ({n})" for c, n in marked.items()]),
         )
     return pd.DataFrame(out, index=frame.index)
 
@@ -246,7 +242,7 @@ def _check_complete_rows(path: Path, encoding: str, *, code_position: int) -> No
 
 def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, np.ndarray]:
     """Normalised LSOA codes plus a mask of usable rows; duplicates raise."""
-    from pli._codes import normalise_codes
+    from pli._codes import list_codes, normalise_codes
 
     text = normalise_codes(codes, where=path.name, column=column)
     keep = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
@@ -262,7 +258,7 @@ def _key_index(codes: pd.Series, *, path: Path, column: str) -> tuple[pd.Index, 
         pairs = [f"{c} (line {ln})" for c, ln in zip(kept[dup], lines)]
         raise InputError(
             f"column {column!r}: expected one row per LSOA, found {int(dup.sum())} rows with "
-            f"repeated codes: {_listing(pairs)}; remove the duplicates or aggregate first",
+            f"repeated codes: {list_codes(pairs)}; remove the duplicates or aggregate first",
             path=str(path),
         )
     return pd.Index(kept.to_numpy(), name=_LSOA_INDEX, dtype="str"), keep

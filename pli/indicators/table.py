@@ -12,10 +12,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import ConfigError, IndicatorSpec, StudyConfig
 from pli.errors import InputError
 from pli.indicators.categories import _reference_categories
-from pli.indicators.reading import _check_outside_share, _listing
+from pli.indicators.reading import _check_outside_share
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, ASB, COUNT_KINDS, SourceTable
 
 __all__ = [
@@ -87,7 +88,7 @@ def _match_columns(spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable
             return cats
         raise InputError(
             f"indicator {spec.name!r}: no 'columns' given and source {source.name!r} has no column "
-            f"named {spec.name!r}; available: {_listing(available, 40)}"
+            f"named {spec.name!r}; available: {list_codes(available, 40)}"
         )
     chosen: list[str] = []
     empty: list[str] = []
@@ -105,7 +106,7 @@ def _match_columns(spec: IndicatorSpec, table: pd.DataFrame, source: SourceTable
         hint = f" (close: {', '.join(repr(c) for c in close)})" if close else ""
         raise InputError(
             f"indicator {spec.name!r}: column pattern(s) {', '.join(repr(p) for p in empty)} match "
-            f"nothing in source {source.name!r}{hint}; available: {_listing(available, 40)}"
+            f"nothing in source {source.name!r}{hint}; available: {list_codes(available, 40)}"
         )
     return chosen
 
@@ -142,7 +143,7 @@ def _numerator(
         if excluded:
             cols = [c for c in cols if c not in excluded]
             logger.info("indicator %s: harm leaves out proactive/non-crime categories %s "
-                        "(name them in 'columns' to include them)", spec.name, _listing(excluded))
+                        "(name them in 'columns' to include them)", spec.name, list_codes(excluded))
         _warn_missing_harm_categories(spec, cols, table, source, harm_weights, scheme)
     block = table[cols]
     if spec.harm:
@@ -241,7 +242,7 @@ def _align(table: pd.DataFrame, target: pd.Index, *, source: SourceTable) -> pd.
     if len(absent):
         what = "zero events" if fill == 0 else "missing"
         logger.info("%s: %d boundary LSOA(s) not in the source, set to %s: %s",
-                    source.name, len(absent), what, _listing(absent))
+                    source.name, len(absent), what, list_codes(absent))
     return table.reindex(target, fill_value=fill)
 
 
@@ -318,7 +319,7 @@ def build_indicators(
             if low.any():
                 raise InputError(
                     f"indicator {spec.name!r}: log transform needs values above -1; "
-                    f"{int(low.sum())} LSOA(s) below: {_listing(num.index[low])}"
+                    f"{int(low.sum())} LSOA(s) below: {list_codes(num.index[low])}"
                 )
             out = np.log1p(num)
         elif spec.transform in ("rate", "share"):
@@ -385,7 +386,7 @@ def _check_dropped(
     _check_outside_share(
         src.name, spec, n_out=n_out, n_all=n_all, unit=unit, where=where,
         path=src.files[0] if len(src.files) == 1 else cfg.resolve(spec.path),
-        example=f"{len(dropped)} code(s): {_listing(dropped, 5)}",
+        example=f"{len(dropped)} code(s): {list_codes(dropped, 5)}",
         fix=(f"check that the file covers the study area{lad}, that sources.{src.name}.vintage "
              f"({spec.vintage}) matches the file's codes, and boundaries.vintage_lookup; if the file "
              "deliberately covers a wider area (e.g. a whole police force) set "
@@ -425,14 +426,14 @@ def _denominator(
     if dspec.column not in table.columns:
         raise InputError(
             f"denominator {den_name!r}: column {dspec.column!r} not in source {src.name!r}; "
-            f"available: {_listing([str(c) for c in table.columns], 30)}"
+            f"available: {list_codes([str(c) for c in table.columns], 30)}"
         )
     den = table[dspec.column].astype("float64")
     missing = den.isna()
     if missing.any():
         raise InputError(
             f"denominator {den_name!r} ({src.name}.{dspec.column}) is missing for {int(missing.sum())} "
-            f"LSOA(s): {_listing(den.index[missing])}; check the source covers every boundary LSOA "
+            f"LSOA(s): {list_codes(den.index[missing])}; check the source covers every boundary LSOA "
             "and the LSOA vintage lookup"
         )
     negative = den < 0
@@ -440,7 +441,7 @@ def _denominator(
         # A floor would silently hide these, so they are reported before it applies.
         raise InputError(
             f"denominator {den_name!r} ({src.name}.{dspec.column}) is negative for {int(negative.sum())} "
-            f"LSOA(s): {_listing([f'{c} ({v:g})' for c, v in den[negative].items()])}; expected counts of "
+            f"LSOA(s): {list_codes([f'{c} ({v:g})' for c, v in den[negative].items()])}; expected counts of "
             "residents, 0 or more: fix the source"
         )
     if dspec.floor is not None:
@@ -448,14 +449,14 @@ def _denominator(
         if low.any():
             logger.warning(
                 "denominator %r: raised %d LSOA(s) below the floor %s to it: %s",
-                den_name, int(low.sum()), f"{dspec.floor:g}", _listing(den.index[low]),
+                den_name, int(low.sum()), f"{dspec.floor:g}", list_codes(den.index[low]),
             )
             den = den.clip(lower=dspec.floor)
     bad = den <= 0
     if bad.any():
         raise InputError(
             f"denominator {den_name!r} ({src.name}.{dspec.column}) is zero or negative for "
-            f"{int(bad.sum())} LSOA(s): {_listing(den.index[bad])}; set denominators.{den_name}.floor "
+            f"{int(bad.sum())} LSOA(s): {list_codes(den.index[bad])}; set denominators.{den_name}.floor "
             "or use another denominator"
         )
     return den

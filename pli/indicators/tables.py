@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import ConfigError, SourceSpec
 from pli.errors import InputError
 from pli.indicators.reading import (
@@ -17,7 +18,6 @@ from pli.indicators.reading import (
     _find_column,
     _integerise,
     _key_index,
-    _listing,
     _norm,
     _parse_numbers,
     _read_header,
@@ -44,7 +44,7 @@ def _read_keyed_table(
                 close = difflib.get_close_matches(m, header, n=1)
                 hints.append(f"{m!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise InputError(
-                f"requested column(s) not found: {', '.join(hints)}; available: {_listing(header, 20)}",
+                f"requested column(s) not found: {', '.join(hints)}; available: {list_codes(header, 20)}",
                 path=str(path),
             )
         data_cols = list(dict.fromkeys(spec.columns))

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from pli._codes import list_codes
 from pli.config import ConfigError, SourceSpec
 from pli.errors import InputError
-from pli.indicators.reading import _listing
 
 __all__ = [
 ]
@@ -78,7 +78,7 @@ def _select_window(
         )
         logger.info("%s: window %s (%d months, %s)", name, _period(candidates), len(candidates), how)
         if gaps:
-            logger.warning("%s: no data for %d month(s) inside the window: %s", name, len(gaps), _listing(gaps))
+            logger.warning("%s: no data for %d month(s) inside the window: %s", name, len(gaps), list_codes(gaps))
         if spec.window_months and not (start or end) and len(candidates) < spec.window_months:
             logger.warning(
                 "%s: only %d month(s) of data, fewer than window_months=%d",
