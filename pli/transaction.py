@@ -7,7 +7,8 @@ it. :meth:`OutputTransaction.commit` then
 2. writes a journal (beside each target) naming the staging and backup folders,
 3. swaps each target: ``renameat2(RENAME_EXCHANGE)`` where the filesystem offers it (the
    folder is never missing), else ``final -> backup`` then ``staging -> final``,
-4. removes the journals, then the backups.
+4. deletes the backups, then the journals (so whoever finishes a killed commit, from
+   either folder's side, also deletes every backup).
 
 A run killed before step 2 leaves only staging folders, which the next run deletes: both
 folders keep the old run. A run killed after step 2 leaves journals; the next run, or
@@ -64,7 +65,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Where ``PLI_TEST_KILL_AT`` can stop a commit, in the order they are reached.
-KILL_POINTS = ("staged", "synced", "journaled", "first-rename", "mid-swap", "swapped", "unjournaled")
+KILL_POINTS = ("staged", "synced", "journaled", "first-rename", "mid-swap", "swapped", "cleaned")
 
 CONTROL_PREFIX = ".pli"
 _COMPLETE_MARKER = ".pli-complete"
@@ -358,9 +359,9 @@ def _finish_journal(journal: Path, holder: TargetLock) -> None:
                 record.get("run_id"), ", ".join(e["final"] for e in entries))
     for entry in entries:
         _roll_forward(entry)
-    _remove_journals(entries)
     for entry in entries:
         _remove(Path(entry["backup"]))
+    _remove_journals(entries)
 
 
 def _remove_journals(entries: list[dict]) -> None:
@@ -533,10 +534,10 @@ class OutputTransaction:
                 f"{entries[0]['journal']} lets the next `pli index` or `pli verify` finish it") from exc
         _checkpoint("swapped")
         self._staging = {}
-        _remove_journals(entries)
-        _checkpoint("unjournaled")
         for entry in entries:
             _remove(Path(entry["backup"]))
+        _checkpoint("cleaned")
+        _remove_journals(entries)
         self.committed = [self._slots[name].final / rel for name, rels in staged.items() for rel in rels]
         return self.committed
 
