@@ -546,6 +546,7 @@ class OutputTransaction:
         return f"nothing was replaced: {folders} still hold the previous run"
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        full = exc is not None and _is_gdal_error(exc) and _disk_full(self._slots.values())  # before cleanup frees space
         try:
             if not self._journaled:  # a journaled commit is finished by the next run, not undone
                 for stage in self._staging.values():
@@ -556,6 +557,10 @@ class OutputTransaction:
                 self._lock.release()
         if exc is not None and not isinstance(exc, PliError) and _is_write_failure(exc):
             raise OutputError(f"could not write the outputs ({_reason(exc)}); {self._unchanged()}") from exc
+        if full:
+            raise OutputError(f"could not write the outputs (No space left on device: the disk holding "
+                              f"{', '.join(str(s.anchor) for s in self._slots.values())} is full; GDAL said: "
+                              f"{_reason(exc)}); {self._unchanged()}") from exc
 
 
 _WRITE_FAILURE_TEXT = ("no space left", "disk full", "file too large", "read-only file system",
@@ -568,6 +573,22 @@ def _is_write_failure(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return type(exc).__module__.split(".")[0] in ("pyogrio", "fiona") and any(t in text for t in _WRITE_FAILURE_TEXT)
+
+
+def _is_gdal_error(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("pyogrio", "fiona")
+
+
+def _disk_full(slots: Iterable[_Slot], *, margin: int = 1 << 20) -> bool:
+    """GDAL hides ENOSPC behind messages like "Failed to commit transaction": ask the disk."""
+    for slot in slots:
+        try:
+            st = os.statvfs(slot.anchor)
+        except OSError:
+            continue
+        if st.f_bavail * st.f_frsize < margin:
+            return True
+    return False
 
 
 def _reason(exc: BaseException) -> str:
