@@ -20,10 +20,10 @@ import json
 import logging
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
 
 import geopandas as gpd
 import pandas as pd
@@ -43,7 +43,12 @@ __all__ = [
     "write_json",
 ]
 
-from pli.transaction import OutputError, OutputTransaction, is_control_name, recover_interrupted
+from pli.transaction import (
+    OutputError,
+    OutputTransaction,
+    is_control_name,
+    recover_interrupted,
+)
 
 log = logging.getLogger(__name__)
 

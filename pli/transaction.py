@@ -41,9 +41,9 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 try:
     import fcntl
@@ -171,7 +171,7 @@ class _Slot:
     contents: bool  # swap the folder's contents instead of the folder
 
     @classmethod
-    def for_target(cls, name: str, path: str | Path) -> "_Slot":
+    def for_target(cls, name: str, path: str | Path) -> _Slot:
         final = _absolute(path)
         return cls(name, final, _needs_contents_swap(final))
 
@@ -283,7 +283,7 @@ class TargetLock:
         self.slots = {name: _Slot.for_target(name, path) for name, path in targets.items()}
         self._locks: dict[Path, _FileLock] = {}
 
-    def __enter__(self) -> "TargetLock":
+    def __enter__(self) -> TargetLock:
         try:
             for slot in sorted(self.slots.values(), key=lambda s: str(s.lock_path)):
                 self._lock(slot.lock_path, slot.final)
@@ -464,7 +464,7 @@ class OutputTransaction:
         self._journaled = False
         self.committed: list[Path] = []
 
-    def __enter__(self) -> "OutputTransaction":
+    def __enter__(self) -> OutputTransaction:
         if self._own_lock:
             self._lock = TargetLock(self.targets).__enter__()
         try:

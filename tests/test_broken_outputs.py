@@ -18,15 +18,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
-
 from broken_harness import DEMO, LSOA, POLICE, ROOT, hashes
 from conftest import copy_demo_data
+
 from pli.config import ConfigError, load_config
 from pli.errors import InputError
 from pli.pipeline import run_index
