@@ -48,11 +48,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p_index.add_argument("--offline", action="store_true", default=None, help="inline all JavaScript/CSS in maps")
     p_index.add_argument("--public", action="store_true", default=None,
                          help="suppress small counts and point-level/patrol outputs for publication")
-    p_index.add_argument("--seed", type=int, default=None, help="override the config seed")
+    p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
-    p_verify.add_argument("out", nargs="?", default="output")
+    p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
+    p_verify.add_argument("--maps", default=None,
+                          help="its maps folder (default: where it was written relative to the output folder)")
+    p_verify.add_argument("--data-dir", default=None,
+                          help="where the inputs are now (default: the data folder recorded in the manifest)")
     return parser
 
 
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from pli.outputs import verify_outputs
 
-    result = verify_outputs(args.out)
+    result = verify_outputs(args.out, maps_dir=args.maps, data_dir=args.data_dir)
     print(result.summary())
     return 0 if result.current else 1
 
@@ -92,18 +96,35 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from pli.pipeline import run_index
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    seed = _parse_seed(args.seed)
     cfg = load_config(config_path, data_dir=args.data_dir)
     run = run_index(
         cfg,
         out_dir=Path(args.out),
         maps_dir=None if args.no_maps else Path(args.maps),
-        seed=args.seed,
+        seed=seed,
         offline=args.offline,
         public=args.public,
         step=_step,
     )
     print(run.summary())
     return 0
+
+
+def _parse_seed(text: str | None) -> int | None:
+    """``--seed`` checked with the config's rule and wording (not argparse's)."""
+    from pli.config import ConfigError
+
+    if text is None:
+        return None
+    try:
+        seed = int(text.strip())
+    except ValueError:
+        seed = None
+    if seed is None or not 0 <= seed < 2**32:
+        got = text if seed is None else seed
+        raise ConfigError([f"seed: expected a whole number from 0 to {2**32 - 1}, got {got!r}"], source="--seed")
+    return seed
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,16 @@
-"""Writing outputs without ever losing the previous run.
+"""Writing outputs without ever losing the previous run, and checking them later.
 
-Every file of a run is first written into a staging directory beside its final
-location. Only when the whole run has succeeded does :meth:`OutputTransaction.commit`
-move the files into place (``os.replace``, atomic per file on one filesystem). A run
-that fails at any point leaves earlier outputs byte-identical.
+Every file of a run is first written into a staging folder beside its final location;
+:class:`~pli.transaction.OutputTransaction` swaps the staged folders in all-or-nothing
+when the whole run has succeeded (see :mod:`pli.transaction`). A run that fails or is
+killed at any point leaves earlier outputs byte-identical, and a folder always holds
+exactly one run.
 
-The run manifest (``manifest.json``) records the config, SHA-256 of every input file,
-row counts, package versions, the seed and the SHA-256 of every output, so
-:func:`verify_outputs` can later say whether outputs are still current.
+The run manifest (``manifest.json``) records the config, SHA-256 of every input file
+(relative to the data folder), row counts, package versions, the seed, a run id and the
+SHA-256 of every output (relative to its folder), so :func:`verify_outputs` can later say
+whether a folder, or a copy of it, is still current. The maps folder carries a small
+``manifest.json`` of its own with the same run id, so a mix of two runs is detected.
 """
 
 from __future__ import annotations
@@ -17,27 +20,35 @@ import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
 
 import geopandas as gpd
 import pandas as pd
 
 __all__ = [
+    "OutputError",
     "OutputTransaction",
     "VerifyResult",
     "file_sha256",
+    "folder_manifest",
     "hash_inputs",
+    "input_key",
     "package_versions",
     "verify_outputs",
     "write_csv",
     "write_geojson",
     "write_json",
 ]
+
+from pli.transaction import (
+    OutputError,
+    OutputTransaction,
+    is_control_name,
+    recover_interrupted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,65 +183,29 @@ def _round_nested(coords, precision: int):
     return [_round_nested(c, precision) for c in coords]
 
 
-class OutputTransaction:
-    """Stage files for several target directories and move them in together.
+def input_key(path: str | Path, data_dir: str | Path) -> str:
+    """How the manifest names an input: relative to the data folder when inside it."""
+    p, root = Path(path).resolve(), Path(data_dir).resolve()
+    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
-    Parameters
-    ----------
-    targets : dict of str to Path
-        Named final directories, e.g. ``{"output": Path("output"), "maps": Path("maps")}``.
 
-    Examples
-    --------
-    >>> with OutputTransaction({"output": out}) as tx:          # doctest: +SKIP
-    ...     write_csv(frame, tx.path("output", "rankings.csv"))
-    ...     tx.commit()
-    """
+def folder_manifest(tx: OutputTransaction, target: str) -> dict:
+    """The small manifest of a secondary folder (maps): run id and its files' hashes."""
+    stage = tx.staging_dir(target)
+    return {
+        "pli_version": _pli_version(),
+        "run_id": tx.run_id,
+        "role": target,
+        "note": "written with the output folder of the same run_id; its manifest.json lists every input",
+        "outputs": {rel.as_posix(): file_sha256(stage / rel) for rel in tx.staged_files()[target]
+                    if rel.as_posix() != MANIFEST_NAME},
+    }
 
-    def __init__(self, targets: dict[str, Path]):
-        self.targets = {k: Path(v) for k, v in targets.items()}
-        self._staging: dict[str, Path] = {}
-        self.committed: list[Path] = []
 
-    def __enter__(self) -> "OutputTransaction":
-        for name, final in self.targets.items():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._staging[name] = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
-        return self
+def _pli_version() -> str:
+    from pli import __version__
 
-    def staging_dir(self, target: str) -> Path:
-        """The staging directory standing in for ``target``."""
-        return self._staging[target]
-
-    def path(self, target: str, relative: str | Path) -> Path:
-        """Where to write ``relative`` (inside ``target``) during the run."""
-        p = self._staging[target] / relative
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
-
-    def staged_files(self) -> dict[str, list[Path]]:
-        """Relative paths of every staged file, per target."""
-        return {
-            name: sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-            for name, stage in self._staging.items()
-        }
-
-    def commit(self) -> list[Path]:
-        """Move every staged file into its final place; returns the final paths."""
-        moved: list[Path] = []
-        for name, rel_paths in self.staged_files().items():
-            final_root = self.targets[name]
-            for rel in rel_paths:
-                dest = final_root / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self._staging[name] / rel, dest)
-                moved.append(dest)
-        self.committed = moved
-        return moved
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        for stage in self._staging.values():
-            shutil.rmtree(stage, ignore_errors=True)
+    return __version__
 
 
 @dataclass(frozen=True)
@@ -242,50 +217,123 @@ class VerifyResult:
     missing_inputs: tuple[str, ...] = ()
     changed_outputs: tuple[str, ...] = ()
     missing_outputs: tuple[str, ...] = ()
+    extra_outputs: tuple[str, ...] = ()
     messages: tuple[str, ...] = field(default_factory=tuple)
 
     def summary(self) -> str:
         if self.current:
             return "outputs are current: every input and output matches the manifest"
-        parts = []
+        parts = list(self.messages)
         for label, items in (("changed inputs", self.changed_inputs), ("missing inputs", self.missing_inputs),
-                             ("changed outputs", self.changed_outputs), ("missing outputs", self.missing_outputs)):
+                             ("changed outputs", self.changed_outputs), ("missing outputs", self.missing_outputs),
+                             ("files not in the manifest", self.extra_outputs)):
             if items:
                 shown = ", ".join(items[:8]) + (f" and {len(items) - 8} more" if len(items) > 8 else "")
                 parts.append(f"{label}: {shown}")
         return "outputs are NOT current; " + "; ".join(parts) + ". Re-run `pli index` to refresh them."
 
 
-def verify_outputs(out_dir: str | Path) -> VerifyResult:
-    """Re-hash inputs and outputs listed in ``out_dir/manifest.json``.
+def _read_manifest(path: Path) -> dict:
+    from pli.errors import InputError
 
-    Input paths in the manifest are relative to the recorded ``data_dir``.
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable manifest ({exc})", path=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("manifest is not a JSON object", path=str(path))
+    return data
+
+
+def _manifest_roots(manifest: dict, out_dir: Path, maps_dir: Path | None) -> dict[str, Path]:
+    roots: dict[str, Path] = {}
+    for name, recorded in manifest.get("output_roots", {"output": "."}).items():
+        if name == "output":
+            roots[name] = out_dir  # the folder given, wherever it was written
+        elif name == "maps" and maps_dir is not None:
+            roots[name] = maps_dir
+        else:
+            p = Path(recorded)
+            roots[name] = p if p.is_absolute() else out_dir / p
+    roots.setdefault("output", out_dir)
+    return roots
+
+
+def _run_files(root: Path) -> set[str]:
+    """Every file of a run folder, relative, skipping lock/journal/staging entries."""
+    found = set()
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not is_control_name(d)]
+        for name in files:
+            if not is_control_name(name):
+                found.add((Path(dirpath) / name).relative_to(root).as_posix())
+    return found
+
+
+def verify_outputs(out_dir: str | Path, *, maps_dir: str | Path | None = None,
+                   data_dir: str | Path | None = None) -> VerifyResult:
+    """Re-hash the inputs and outputs listed in ``out_dir/manifest.json``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder to check (or a copy of it).
+    maps_dir : str or Path, optional
+        Its maps folder; default the one recorded relative to ``out_dir`` (``../maps``
+        when written beside it).
+    data_dir : str or Path, optional
+        Where the inputs are now; default the data folder recorded in the manifest.
+
+    A commit interrupted in these folders is finished first. Files in a folder that the
+    manifest does not list, and a maps folder from another run, make the outputs not
+    current.
     """
     from pli.errors import InputError
 
     out_dir = Path(out_dir)
     manifest_path = out_dir / MANIFEST_NAME
+    recover_interrupted([out_dir] + ([Path(maps_dir)] if maps_dir is not None else []))
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST_NAME} here; expected the output folder of `pli index`", path=str(out_dir))
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    data_dir = Path(manifest["data_dir"])
-    changed_in, missing_in, changed_out, missing_out = [], [], [], []
+    manifest = _read_manifest(manifest_path)
+    roots = _manifest_roots(manifest, out_dir, Path(maps_dir) if maps_dir is not None else None)
+    if recover_interrupted(roots.values()):
+        manifest = _read_manifest(manifest_path)
+    base = Path(data_dir) if data_dir is not None else Path(manifest.get("data_dir", "."))
+    changed_in, missing_in, changed_out, missing_out, extra, messages = [], [], [], [], [], []
     for rel, digest in manifest.get("inputs", {}).items():
-        p = Path(rel) if Path(rel).is_absolute() else data_dir / rel
+        p = Path(rel) if Path(rel).is_absolute() else base / rel
         if not p.is_file():
             missing_in.append(rel)
         elif file_sha256(p) != digest:
             changed_in.append(rel)
-    roots = {k: Path(v) for k, v in manifest.get("output_roots", {}).items()}
+    listed: dict[str, set[str]] = {name: set() for name in roots}
+    listed["output"].add(MANIFEST_NAME)  # the manifest cannot list its own hash
     for key, digest in manifest.get("outputs", {}).items():
         root_name, _, rel = key.partition(":")
-        p = roots.get(root_name, out_dir) / rel
+        root = roots.get(root_name, out_dir)
+        listed.setdefault(root_name, set()).add(rel)
+        p = root / rel
         if not p.is_file():
             missing_out.append(key)
         elif file_sha256(p) != digest:
             changed_out.append(key)
-    current = not (changed_in or missing_in or changed_out or missing_out)
-    return VerifyResult(current, tuple(changed_in), tuple(missing_in), tuple(changed_out), tuple(missing_out))
+    run_id = manifest.get("run_id")
+    for name, root in roots.items():
+        if not root.is_dir():
+            flag = " (pass --maps FOLDER to say where it is)" if name == "maps" else ""
+            messages.append(f"{name} folder {root} not found{flag}")
+            continue
+        extra.extend(f"{name}:{rel}" for rel in sorted(_run_files(root) - listed.get(name, set())))
+        if name != "output" and run_id is not None:
+            other = root / MANIFEST_NAME
+            other_id = _read_manifest(other).get("run_id") if other.is_file() else None
+            if other_id != run_id:
+                messages.append(f"{name} folder {root} holds run {other_id or 'unknown'} but {out_dir} holds "
+                                f"run {run_id}: the folders come from different runs")
+    current = not (changed_in or missing_in or changed_out or missing_out or extra or messages)
+    return VerifyResult(current, tuple(changed_in), tuple(missing_in), tuple(changed_out), tuple(missing_out),
+                        tuple(extra), tuple(messages))
 
 
 # Imported here so this writer stays one self-contained block at the end of the module.

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager
@@ -80,21 +81,79 @@ def run_index(
     public: bool | None = None,
     step: StepFactory = _null_step,
 ) -> IndexRun:
-    """Run the whole chain for one study area and write every output atomically.
+    """Run the whole chain for one study area and replace the output folders all-or-nothing.
+
+    The folders are checked (no input inside, not each other, writable) and locked before
+    any work; a commit interrupted by an earlier run is finished first.
 
     Parameters
     ----------
     cfg : StudyConfig
         Validated configuration.
     out_dir, maps_dir : Path
-        Output folders; ``maps_dir=None`` skips maps.
+        Output folders; ``maps_dir=None`` skips maps. Each ends up holding exactly this run.
     seed : int, optional
-        Overrides ``cfg.seed``.
+        Overrides ``cfg.seed`` (checked like the config's seed).
     offline, public : bool, optional
         Override ``cfg.maps.offline`` and ``cfg.output.public``.
     step : callable
         Context-manager factory used to announce progress of each step.
+
+    Raises
+    ------
+    ConfigError, InputError
+        Bad seed, or output folders that clash with inputs or each other.
+    OutputError
+        Another run holds the folders, or the outputs could not be written.
     """
+    from pli import transaction
+    from pli.config import ConfigError
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+        raise ConfigError([f"seed: expected a whole number from 0 to {2**32 - 1}, got {seed!r}"], source="--seed")
+    targets = {"output": Path(out_dir)}
+    if maps_dir is not None:
+        targets["maps"] = Path(maps_dir)
+    transaction.check_output_paths(targets, data_dir=cfg.data_dir, config_path=cfg.config_path,
+                                   inputs=_config_input_paths(cfg))
+    with transaction.TargetLock(targets) as lock:
+        return _run_index(cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, step=step)
+
+
+def _config_input_paths(cfg: StudyConfig) -> list[Path]:
+    """Every file or folder the config names (fields called ``path`` and harm weights)."""
+    found: list[Path] = []
+
+    def walk(obj) -> None:
+        if dataclasses.is_dataclass(obj):
+            for f in dataclasses.fields(obj):
+                value = getattr(obj, f.name)
+                if f.name in ("path", "harm_weights") and isinstance(value, (str, Path)) and str(value):
+                    found.append(cfg.resolve(value))
+                elif f.metadata.get("yaml", True):
+                    walk(value)
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, (list, tuple)):
+            for value in obj:
+                walk(value)
+
+    walk(cfg)
+    return found
+
+
+def _run_index(
+    cfg: StudyConfig,
+    *,
+    targets: dict[str, Path],
+    lock,
+    seed: int | None = None,
+    offline: bool | None = None,
+    public: bool | None = None,
+    step: StepFactory = _null_step,
+) -> IndexRun:
+    """:func:`run_index` once the target folders are checked and ``lock`` is held."""
     from pli import boundaries as bnd_stage
     from pli import clustering, disclosure, harm, index, indicators, outputs, presets, priorities
     from pli.validate import validate_inputs
@@ -192,10 +251,8 @@ def run_index(
     rankings = _rankings_frame(lsoa, table, result)
     published, published_raw = (disclosure.suppress(rankings, table, cfg, sources) if cfg.output.public
                                 else (rankings, table.raw))
-    targets = {"output": Path(out_dir)}
-    if maps_dir is not None:
-        targets["maps"] = Path(maps_dir)
-    with outputs.OutputTransaction(targets) as tx:
+    out_dir, maps_dir = targets["output"], targets.get("maps")
+    with outputs.OutputTransaction(targets, lock=lock) as tx:
         with step("writing tables and GeoPackage"):
             _write_tables(tx, cfg, lsoa, published, published_raw, boundaries, nb, plan)
         if maps_dir is not None:
@@ -205,6 +262,7 @@ def run_index(
                 bundle = _map_bundle(cfg, lsoa, published, boundaries, nb, plan)
                 maps.write_maps(bundle, tx.staging_dir("maps"), spec=cfg.maps, area=cfg.area,
                                 period=_period_label(table), public=cfg.output.public)
+            outputs.write_json(outputs.folder_manifest(tx, "maps"), tx.path("maps", outputs.MANIFEST_NAME))
         manifest = _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, result,
                              index_spec, reconciliations, tx)
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
@@ -434,7 +492,7 @@ def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, res
     inputs = outputs.hash_inputs(input_paths, relative_to=cfg.data_dir)
     for p in (harm_path, default_harm, cfg.config_path):
         if p is not None and Path(p).is_file():
-            inputs[str(Path(p).resolve())] = outputs.file_sha256(p)
+            inputs[outputs.input_key(p, cfg.data_dir)] = outputs.file_sha256(p)
     staged = tx.staged_files()
     output_hashes = {
         f"{name}:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir(name) / rel)
@@ -483,7 +541,10 @@ def _manifest(cfg, boundaries, sources, table, rankings, nb, plan, clusters, res
             "columns": getattr(priorities, "NEIGHBOURHOOD_COLUMN_DESCRIPTIONS", None),
         },
         "packages": outputs.package_versions(),
-        "output_roots": {name: str(Path(root).resolve()) for name, root in tx.targets.items()},
+        "run_id": tx.run_id,
+        # Relative to the output folder, so a copied pair of folders still verifies.
+        "output_roots": {name: os.path.relpath(Path(root).resolve(), Path(tx.targets["output"]).resolve())
+                         for name, root in tx.targets.items()},
         "outputs": output_hashes,
     }
 
