@@ -113,7 +113,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _parse_seed(text: str | None) -> int | None:
     """``--seed`` checked with the config's rule and wording (not argparse's)."""
-    from pli.config import ConfigError
+    from pli.config import check_seed
 
     if text is None:
         return None
@@ -121,10 +121,7 @@ def _parse_seed(text: str | None) -> int | None:
         seed = int(text.strip())
     except ValueError:
         seed = None
-    if seed is None or not 0 <= seed < 2**32:
-        got = text if seed is None else seed
-        raise ConfigError([f"seed: expected a whole number from 0 to {2**32 - 1}, got {got!r}"], source="--seed")
-    return seed
+    return check_seed(text if seed is None else seed, source="--seed")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -645,6 +645,20 @@ def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> 
     return cls(**kwargs)
 
 
+def _seed_problems(seed: object) -> list[str]:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        return [f"seed: expected a whole number from 0 to {2**32 - 1}, got {seed!r}"]
+    return []
+
+
+def check_seed(seed: object, *, source: str) -> int:
+    """A seed for NumPy's generators: a whole number from 0 to 2**32 - 1 (``ConfigError`` otherwise)."""
+    problems = _seed_problems(seed)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return seed  # type: ignore[return-value]
+
+
 def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems: list[str] = []
     b = cfg.boundaries
@@ -688,8 +702,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems.extend(_check_harm_scheme(cfg.index))
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**32:
-        problems.append(f"seed: expected a whole number from 0 to {2**32 - 1}, got {cfg.seed!r}")
+    problems.extend(_seed_problems(cfg.seed))
     if cfg.output.suppress_below < 1:
         problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
     if cfg.clustering.permutations < 0:

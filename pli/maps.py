@@ -34,7 +34,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import folium
 import geopandas as gpd
@@ -76,6 +76,7 @@ __all__ = [
     "GI_COLOURS",
     "LISA_COLOURS",
     "MapBundle",
+    "bundle_for_run",
     "plot_index_figure",
     "plot_neighbourhoods_figure",
     "write_maps",
@@ -1266,3 +1267,38 @@ def write_maps(
     written.append(out_dir / "priority_neighbourhoods.png")
     return written
 
+
+def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, boundaries: Any, nb: Any,
+                   plan: Any) -> MapBundle:
+    """The :class:`MapBundle` of a run: what the tables publish, with geometry.
+
+    In public mode the maps get the suppressed values and no harm totals (with known
+    weights they reveal counts), and no patrol places.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    lsoa : GeoDataFrame
+        LSOA geometry, indexed by ``lsoa_code``.
+    published : DataFrame
+        The published rankings (suppressed in public mode).
+    boundaries : Boundaries
+    nb : NeighbourhoodResult
+    plan : PatrolPlan or None
+    """
+    frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
+    if cfg.output.public:
+        frame = frame.drop(columns=["harm"], errors="ignore")
+    labels = {s.name: (s.label or s.name) for s in cfg.indicators}
+    for k in (1, 2, 3):
+        frame[f"driver_{k}"] = frame[f"driver_{k}"].map(labels).astype(object) if f"driver_{k}" in frame else None
+        frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
+    places = None
+    if plan is not None and not cfg.output.public and len(plan.plan):
+        geometry = plan.places.geometry.reindex(plan.plan["place_id"]).to_numpy()
+        places = gpd.GeoDataFrame(plan.plan.reset_index(drop=True), geometry=geometry, crs=plan.places.crs)
+    return MapBundle(
+        lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
+        upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
+        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha,
+    )

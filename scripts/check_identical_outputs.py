@@ -56,6 +56,9 @@ def _digest(path: Path) -> str:
             manifest.pop(key, None)
         # Input paths are keyed relative to the data folder or absolute; keep only names and hashes.
         manifest["inputs"] = sorted((Path(k).name, v) for k, v in manifest.get("inputs", {}).items())
+        # Another folder's manifest holds its run id, so its hash names the run too.
+        manifest["outputs"] = {k: v for k, v in manifest.get("outputs", {}).items()
+                               if not k.endswith("manifest.json")}
         return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

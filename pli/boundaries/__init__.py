@@ -11,10 +11,10 @@ layer), ``vintage`` (the 2011 <-> 2021 lookup and reconciliation), ``coverage`` 
 extras and overlaps) and ``loading`` (the stage itself, :func:`load_boundaries`).
 """
 
-from pli.boundaries.coverage import OVERLAP_SHARE, Coverage, check_coverage, find_overlaps
+from pli.boundaries.coverage import OVERLAP_SHARE, Coverage, check_coverage, check_source_coverage, find_overlaps
 from pli.boundaries.loading import Boundaries, load_boundaries
 from pli.boundaries.reading import METRIC_CRS, read_polygons
-from pli.boundaries.vintage import Reconciled, read_vintage_lookup, reconcile_codes, unmatched_codes
+from pli.boundaries.vintage import CodeReconciler, Reconciled, read_vintage_lookup, reconcile_codes, unmatched_codes
 from pli.boundaries.wards import SPLIT_SHARE, assign_to_wards, dissolve_upper_layer
 
 __all__ = [
@@ -22,10 +22,12 @@ __all__ = [
     "OVERLAP_SHARE",
     "SPLIT_SHARE",
     "Boundaries",
+    "CodeReconciler",
     "Coverage",
     "Reconciled",
     "assign_to_wards",
     "check_coverage",
+    "check_source_coverage",
     "dissolve_upper_layer",
     "find_overlaps",
     "load_boundaries",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,12 +14,14 @@ import pandas as pd
 import shapely
 
 from pli._codes import list_codes
+from pli.config import StudyConfig
 from pli.errors import InputError
 
 if TYPE_CHECKING:  # the stage module imports this one
     from pli.boundaries.loading import Boundaries
 
 __all__ = [
+    "check_source_coverage",
     "OVERLAP_SHARE",
     "Coverage",
     "check_coverage",
@@ -232,3 +234,21 @@ def check_coverage(
         len(area), pop_file, len(target), len(gaps), len(extra),
     )
     return Coverage(tuple(area), tuple(gaps), tuple(extra), tuple(outside))
+
+
+def check_source_coverage(cfg: StudyConfig, boundaries: Boundaries, sources: Mapping[str, Any]) -> Coverage | None:
+    """:func:`check_coverage` with the study area and options the config names.
+
+    The study area is the population denominator's source; IoD2019 sources must hold
+    every boundary LSOA. Returns None when the config has no population denominator.
+    """
+    den = cfg.denominators.get("population")
+    codes = {
+        name: (src.table.index, src.files[0] if len(src.files) == 1 else None)
+        for name, src in sources.items() if src.kind != "points"
+    }
+    if den is None or den.source not in codes:
+        return None
+    complete = [name for name, src in sources.items() if src.kind == "iod2019"]
+    return check_coverage(boundaries, codes, study_area=den.source, complete=complete,
+                          allow_gaps=cfg.boundaries.allow_coverage_gaps)

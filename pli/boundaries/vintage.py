@@ -4,7 +4,7 @@ other vintage (splits summed or averaged, merges summed, complex changes refused
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,10 +14,11 @@ import pandas as pd
 
 from pli._codes import list_codes, normalise_codes
 from pli.boundaries.reading import _check_columns, _read_table
-from pli.config import VintageLookupSpec
+from pli.config import SourceSpec, VintageLookupSpec
 from pli.errors import InputError
 
 __all__ = [
+    "CodeReconciler",
     "Reconciled",
     "read_vintage_lookup",
     "reconcile_codes",
@@ -376,3 +377,53 @@ def reconcile_codes(
         aggregation=aggregation,
         target_vintage=target_vintage,
     )
+
+
+class CodeReconciler:
+    """Brings each source's LSOA-keyed table onto the boundary vintage, and remembers what it did.
+
+    Call it like :func:`reconcile_codes` without the lookup and targets:
+    ``reconciler(table, aggregation="sum", source="crime")``. Without a vintage lookup,
+    codes must already match the boundaries: an empty lookup makes unmatched codes
+    dropped and reported rather than guessed.
+
+    Parameters
+    ----------
+    boundaries : Boundaries
+        The boundary LSOAs (their codes and vintage) and the vintage lookup, if any.
+    sources : mapping of str to SourceSpec
+        The config's sources: an ``lsoa_table`` whose codes need the lookup must say how
+        its columns aggregate (``aggregation: sum`` or ``mean``).
+
+    Attributes
+    ----------
+    records_ : dict
+        Source name -> ``{"mapped_codes": int, "dropped_codes": [...]}`` for the manifest.
+    """
+
+    def __init__(self, boundaries, sources: Mapping[str, SourceSpec]):
+        self.boundaries = boundaries
+        self.sources = sources
+        lookup = boundaries.lookup
+        if lookup is None:
+            lookup = pd.DataFrame({"lsoa11": pd.Series(dtype=str), "lsoa21": pd.Series(dtype=str),
+                                   "change": pd.Series(dtype=str)})
+        self._lookup = lookup
+        self.records_: dict[str, dict] = {}
+
+    def __call__(self, table: pd.DataFrame, *, aggregation: Literal["sum", "mean"] = "sum",
+                 source: str = "") -> pd.DataFrame:
+        result = reconcile_codes(
+            table, self._lookup, target_codes=self.boundaries.lsoa.index,
+            target_vintage=self.boundaries.lsoa_vintage, aggregation=aggregation, source=source,
+        )
+        spec = self.sources.get(source)
+        if spec is not None and spec.kind == "lsoa_table" and spec.aggregation is None and result.mapped_codes > 0:
+            raise InputError(
+                f"sources.{source}.aggregation: {int(result.mapped_codes)} of the table's LSOA codes had to be "
+                f"mapped to {self.boundaries.lsoa_vintage} LSOAs through the vintage lookup; set aggregation: "
+                "sum if its columns are counts, or mean if they are scores or rates"
+            )
+        self.records_[source] = {"mapped_codes": int(result.mapped_codes),
+                                 "dropped_codes": list(result.dropped_codes)}
+        return result.table

@@ -47,6 +47,7 @@ from pli.indicators.census import CENSUS2011_COLUMNS
 from pli.indicators.iod import IOD2019_COLUMNS
 from pli.indicators.loading import load_source
 from pli.indicators.police_uk import POLICE_UK_COLUMNS
+from pli.indicators.population import population_denominator
 from pli.indicators.sources import ALL_CRIME, ASB, COUNT_KINDS, POLICE_UK_CRIME_TYPES, SourceTable
 from pli.indicators.table import HarmWeightsLike, IndicatorTable, build_indicators
 
@@ -63,4 +64,5 @@ __all__ = [
     "SourceTable",
     "build_indicators",
     "load_source",
+    "population_denominator",
 ]

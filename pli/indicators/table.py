@@ -60,6 +60,32 @@ class IndicatorTable:
         """A copy of :attr:`values`."""
         return self.values.copy()
 
+    def harm_total(self) -> pd.Series:
+        """Total crime harm (days) per LSOA from the first harm-weighted indicator (NaN if none)."""
+        for spec in self.specs:
+            col = f"{spec.name}_numerator"
+            if spec.harm and col in self.raw.columns:
+                return self.raw[col].astype(float).rename("harm")
+        return pd.Series(np.nan, index=self.values.index, name="harm")
+
+    def study_area_rates(self) -> dict[str, float]:
+        """Study-area value of each indicator: pooled numerator over pooled denominator for
+        rates (per 1,000) and shares, the mean of the LSOA values otherwise."""
+        out: dict[str, float] = {}
+        for spec in self.specs:
+            num = self.raw.get(f"{spec.name}_numerator")
+            den = self.raw.get(f"{spec.name}_denominator")
+            if spec.transform in ("rate", "share") and num is not None and den is not None and den.sum() > 0:
+                out[spec.name] = float(num.sum() / den.sum()) * (1000.0 if spec.transform == "rate" else 1.0)
+            else:
+                out[spec.name] = float(self.values[spec.name].mean())
+        return out
+
+    def period_label(self) -> str:
+        """The periods the indicators cover, for titles ("period not stated" when none has one)."""
+        periods = sorted(set(self.periods.values()))
+        return "; ".join(periods) if periods else "period not stated"
+
     def __repr__(self) -> str:
         n_missing = int(self.values.isna().sum().sum())
         return (

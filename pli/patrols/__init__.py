@@ -67,7 +67,14 @@ from pli.patrols.grid import METRIC_CRS, build_grid, locate_cells
 from pli.patrols.hotspots import GiStarResult, grid_hotspots
 from pli.patrols.kde import KDESurface, kde_surface
 from pli.patrols.places import count_places, snap_locations
-from pli.patrols.plan import BOROUGH, PatrolPlan, patrol_options, plan_patrols
+from pli.patrols.plan import (
+    BOROUGH,
+    PatrolPlan,
+    patrol_options,
+    plan_from_config,
+    plan_patrols,
+    warn_period_mismatch,
+)
 from pli.patrols.records import DEFAULT_CATEGORIES, select_points
 
 __all__ = [
@@ -86,7 +93,9 @@ __all__ = [
     "kde_surface",
     "locate_cells",
     "patrol_options",
+    "plan_from_config",
     "plan_patrols",
     "select_points",
     "snap_locations",
+    "warn_period_mismatch",
 ]
