@@ -576,6 +576,8 @@ def test_pipeline_uses_the_scheme_the_config_names(tmp_path):
     assert rows["weight_days"].eq(1.0).all() and rows["harm_days"].tolist() == rows["count"].tolist()
     assert not {ASB, "Drugs", "Possession of weapons"} & set(rows["category"])
     assert {"Robbery", "Burglary", "Violence and sexual offences"} <= set(rows["category"])
-    assert str(WEIGHT_SCHEMES["counts"]) in manifest["inputs"]
+    from pli.outputs import input_key
+
+    assert input_key(WEIGHT_SCHEMES["counts"], cfg.data_dir) in manifest["inputs"]
     inputs = pd.read_csv(tmp_path / "output" / "indicator_inputs.csv")
     assert inputs["crime_harm_rate_numerator"].sum() == rows["count"].sum()

@@ -16,6 +16,8 @@ from pli import maps
 from pli._map_assets import escape_text, inline_assets
 from pli.config import AreaSpec, MapSpec
 from pli.errors import InputError, PliError
+from pli.maps import figures as map_figures
+from pli.maps import prepare as map_prepare
 from pli.maps import write_maps
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -137,7 +139,7 @@ def test_escape_text_neutralises_html_and_template_literals():
 
 
 def test_tooltips_show_formatted_values_and_drivers(bundle):
-    prep = maps._prepare(bundle, MapSpec(), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(), public=False)
     code = bundle.lsoa["score"].idxmax()
     row = bundle.lsoa.loc[code]
     tip = prep.lsoa.loc[code, "tip"]
@@ -153,7 +155,7 @@ def test_tooltips_show_formatted_values_and_drivers(bundle):
 
 
 def test_quantile_classes_put_the_highest_scores_in_the_darkest_class(bundle):
-    prep = maps._prepare(bundle, MapSpec(classes=5, scheme="quantiles"), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(classes=5, scheme="quantiles"), public=False)
     classes = prep.index_classes
     assert len(classes.colours) == 5 and classes.title.startswith("Priority Localities Index (quintiles")
     top = bundle.lsoa["rank"].idxmin()
@@ -165,7 +167,7 @@ def test_quantile_classes_put_the_highest_scores_in_the_darkest_class(bundle):
 
 
 def test_decile_scheme_follows_the_index_deciles(bundle):
-    prep = maps._prepare(bundle, MapSpec(scheme="deciles"), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(scheme="deciles"), public=False)
     classes = prep.index_classes
     assert len(classes.labels) == 10 and classes.legend_items()[0][1].startswith("Decile 1 (highest 10%)")
     first_decile = bundle.lsoa.index[bundle.lsoa["decile"] == 1]
@@ -173,7 +175,7 @@ def test_decile_scheme_follows_the_index_deciles(bundle):
 
 
 def test_cluster_colours_follow_convention(bundle):
-    prep = maps._prepare(bundle, MapSpec(), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(), public=False)
     hh = bundle.lsoa.index[bundle.lsoa["lisa_cluster"] == "High-High"]
     assert len(hh) and set(prep.lsoa.loc[hh, "c_lisa_cluster"]) == {maps.LISA_COLOURS["High-High"]}
     hot = bundle.lsoa.index[bundle.lsoa["gi_bin"] == bundle.lsoa["gi_bin"].max()]
@@ -206,7 +208,7 @@ def test_offline_without_folium_offline_says_what_to_install(monkeypatch):
 def test_public_maps_leave_patrol_places_off(bundle, tmp_path):
     paths = write_maps(_small(bundle), tmp_path, spec=MapSpec(), area=AREA, period=PERIOD, public=True)
     assert "Micro-patrol places" not in paths[0].read_text(encoding="utf-8")
-    private = maps._prepare(bundle, MapSpec(), public=False)
+    private = map_prepare._prepare(bundle, MapSpec(), public=False)
     assert private.places is not None and len(private.places) == len(bundle.patrol_places)
 
 
@@ -243,7 +245,7 @@ def test_figures_are_print_sized_and_drawn(written):
         rgb = img[..., :3]
         assert rgb.std() > 0.1, f"{name} looks blank"
         # The index figure uses the darkest YlOrRd class somewhere.
-    dark = np.asarray([int(maps._sequential(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    dark = np.asarray([int(map_prepare._sequential(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
     img = mpimg.imread(out / "priority_localities.png")[..., :3]
     assert (np.abs(img - dark).sum(axis=2) < 0.05).sum() > 500
 
@@ -254,7 +256,7 @@ def test_figures_are_print_sized_and_drawn(written):
 def test_profile_names_driver_identifiers(bundle):
     nb = bundle.neighbourhoods.copy()
     nb.loc[nb.index[0], "top_drivers"] = "income_rate;crime_harm_rate"
-    readable = maps._readable_drivers(nb["top_drivers"], bundle.indicator_labels)
+    readable = map_prepare._readable_drivers(nb["top_drivers"], bundle.indicator_labels)
     # Known identifiers take their label; unknown ones are made readable, not dropped.
     assert readable.iloc[0] == "Income deprivation; Crime harm rate"
     assert "_" not in "".join(readable)
@@ -265,18 +267,18 @@ def test_patrol_tooltip_gives_units_types_and_period(bundle):
     places["categories"] = "Burglary; Robbery"
     places["period"] = "2024-03 to 2025-02"
     places.loc[places.index[0], "categories"] = None
-    prep = maps._prepare(dataclasses.replace(bundle, patrol_places=places), MapSpec(), public=False)
+    prep = map_prepare._prepare(dataclasses.replace(bundle, patrol_places=places), MapSpec(), public=False)
     tips = prep.places["tip"]
     assert tips.str.contains("days of prison-equivalent harm").all()
     assert tips.str.contains("Crimes recorded: ").all()
     assert "Crime types" not in tips.iloc[0] and "Crime types: Burglary; Robbery" in tips.iloc[1]
     assert tips.str.contains("Period: 2024-03 to 2025-02").all()
-    plain = maps._prepare(bundle, MapSpec(), public=False).places["tip"]
+    plain = map_prepare._prepare(bundle, MapSpec(), public=False).places["tip"]
     assert not plain.str.contains("Crime types|Period:").any()
 
 
 def test_tooltip_states_the_map_class_and_score_meaning(bundle):
-    prep = maps._prepare(bundle, MapSpec(classes=5), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(classes=5), public=False)
     top = bundle.lsoa["rank"].idxmin()
     bottom = bundle.lsoa["rank"].idxmax()
     assert "Map class: quintile 1 of 5 (highest 20%)" in prep.lsoa.loc[top, "tip"]
@@ -310,7 +312,7 @@ def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
         labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
         assert "Priority neighbourhood outline" in labels and "Ward boundary" in labels
     finally:
-        maps.plt.close(fig)
+        map_figures.plt.close(fig)
     fig = maps.plot_index_figure(_small(bundle), spec=MapSpec(), area=AREA, period=PERIOD)
     try:
         texts = " ".join(t.get_text() for t in fig.texts)
@@ -318,4 +320,4 @@ def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
         names = [t for t in fig.axes[0].texts if t.get_fontsize() == 6.5]
         assert names and len(names) <= len(bundle.wards)
     finally:
-        maps.plt.close(fig)
+        map_figures.plt.close(fig)

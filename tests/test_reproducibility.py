@@ -24,12 +24,13 @@ import pyogrio
 import pytest
 import shapely
 
-from conftest import copy_demo_data
 from pli._map_assets import stable_element_ids
 from pli.config import load_config
 from pli.maps import LISA_COLOURS
 from pli.outputs import file_sha256, write_geopackage
 from pli.pipeline import run_index
+
+from conftest import copy_demo_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEP = "indicators/demo/simulated_deprivation.csv"
@@ -53,9 +54,12 @@ def _files(folder: Path) -> dict[str, Path]:
 
 def _comparable_manifest(path: Path) -> dict:
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    # The only fields that may differ: when the run happened and where it wrote.
-    manifest.pop("created_utc")
-    manifest.pop("output_roots")
+    # The only fields that may differ: when the run happened, where it wrote, and the run
+    # id (also inside the maps folder's own manifest, whose hash is listed).
+    manifest.pop("created_utc", None)
+    manifest.pop("output_roots", None)
+    manifest.pop("run_id", None)
+    manifest["outputs"] = {k: v for k, v in manifest["outputs"].items() if not k.endswith("manifest.json")}
     return manifest
 
 
@@ -65,6 +69,8 @@ def test_same_seed_gives_byte_identical_files_everywhere(runs, first, second):
         left, right = _files(runs / (first + suffix)), _files(runs / (second + suffix))
         assert sorted(left) == sorted(right)
         differing = [n for n in left if n != "manifest.json" and file_sha256(left[n]) != file_sha256(right[n])]
+        if suffix:  # the maps folder's manifest differs only by the run id
+            assert _comparable_manifest(left["manifest.json"]) == _comparable_manifest(right["manifest.json"])
         assert not differing, f"{first}{suffix} and {second}{suffix} differ in {differing}"
     maps = _files(runs / f"{first}-maps")
     pages = [n for n in maps if n.endswith(".html")]
@@ -269,5 +275,5 @@ def test_source_date_epoch_sets_the_copyright_year(monkeypatch):
     from pli.config import AreaSpec
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14
-    text = maps._attribution_text_for(AreaSpec(name="Croydon", simulated=False))
+    text = maps.figures._attribution_text_for(AreaSpec(name="Croydon", simulated=False))
     assert "Crown copyright and database right 2023" in text

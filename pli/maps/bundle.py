@@ -1,0 +1,193 @@
+"""What a set of maps is drawn from (:class:`MapBundle`), checked before anything is drawn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pli.config import ConfigError, MapSpec
+from pli.errors import InputError
+from pli.maps.style import CLASS_RANGE, LISA_COLOURS, MAX_SIMPLIFY_M, METRIC_CRS
+
+__all__ = [
+    "MapBundle",
+    "bundle_for_run",
+]
+
+
+_LSOA_COLUMNS = (
+    "lsoa_name", "ward_code", "ward_name", "score", "rank", "decile",
+    "lisa_cluster", "lisa_cluster_fdr", "gi_bin", "gi_label",
+    "driver_1", "driver_1_value", "driver_2", "driver_2_value", "driver_3", "driver_3_value",
+    "population",
+)  # fmt: skip
+
+
+_NEIGHBOURHOOD_COLUMNS = (
+    "rank", "name", "slug", "lsoa_codes", "n_lsoas", "population", "mean_score",
+    "harm_share", "top_drivers",
+)  # fmt: skip
+
+
+_PLACE_COLUMNS = (
+    "neighbourhood_rank", "neighbourhood", "place_rank", "place_id", "location",
+    "count", "harm", "gi_label", "visits_per_day",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MapBundle:
+    """Everything the maps show, in EPSG:27700.
+
+    Parameters
+    ----------
+    lsoa : GeoDataFrame
+        Index ``lsoa_code``; columns ``lsoa_name, ward_code, ward_name, score, rank``
+        (1 = highest priority), ``decile`` (1 = highest 10%), ``domain_<name>`` scores,
+        ``lisa_cluster``, ``lisa_cluster_fdr``, ``gi_bin`` (-3..3), ``gi_label``,
+        ``driver_1..3`` and ``driver_1..3_value``, ``population`` and optional ``harm``.
+    wards : GeoDataFrame
+        Index ``ward_code``; column ``ward_name``.
+    neighbourhoods : GeoDataFrame
+        Columns ``rank, name, slug, lsoa_codes`` (";"-joined), ``n_lsoas, population,
+        mean_score, harm_share`` (0-1), ``top_drivers``.
+    patrol_places : GeoDataFrame, optional
+        Points or cell polygons with ``neighbourhood_rank, neighbourhood, place_rank,
+        place_id, location, count, harm, gi_label, visits_per_day``.
+    upper_layer_label : str
+        What the upper layer is ("Ward", "MSOA (2011)").
+    upper_layer_note : str
+        One sentence shown under the title (e.g. why MSOAs stand in for wards).
+    indicator_labels : dict
+        Readable names for indicator and domain identifiers in drivers and layers.
+    lisa_alpha : float
+        Significance level the LISA labels were drawn at (shown in the legend).
+    """
+
+    lsoa: gpd.GeoDataFrame
+    wards: gpd.GeoDataFrame
+    neighbourhoods: gpd.GeoDataFrame
+    patrol_places: Optional[gpd.GeoDataFrame] = None
+    upper_layer_label: str = "Ward"
+    upper_layer_note: str = ""
+    indicator_labels: dict[str, str] = field(default_factory=dict)
+    lisa_alpha: float = 0.05
+
+    @property
+    def domains(self) -> list[str]:
+        """Domain score columns (``domain_<name>``), in frame order."""
+        return [c for c in self.lsoa.columns if str(c).startswith("domain_")]
+
+
+def _check_frame(
+    frame: object, name: str, columns: tuple[str, ...], problems: list[str]
+) -> None:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        problems.append(f"{name}: expected a GeoDataFrame, got {type(frame).__name__}")
+        return
+    if frame.crs is None or not frame.crs.equals(METRIC_CRS):
+        got = frame.crs.to_string() if frame.crs is not None else "no CRS"
+        problems.append(f"{name}: expected CRS {METRIC_CRS}, got {got}; reproject with .to_crs('{METRIC_CRS}')")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        problems.append(
+            f"{name}: missing column(s) {', '.join(missing)}; has {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _check_spec(spec: MapSpec) -> None:
+    """Map settings the config parser takes by type only: their ranges are checked here."""
+    problems = []
+    lo, hi = CLASS_RANGE
+    classes = spec.classes
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not lo <= classes <= hi:
+        problems.append(f"maps.classes: expected a whole number from {lo} to {hi}, got {classes!r}")
+    tol = spec.simplify_m
+    # Written so that NaN fails too: it would reach the map as NaN coordinates.
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol <= MAX_SIMPLIFY_M:
+        problems.append(
+            f"maps.simplify_m: expected 0 to {MAX_SIMPLIFY_M:g} metres (0 keeps every vertex), got {tol!r}"
+        )
+    if problems:
+        raise ConfigError(problems, source="the maps settings")
+
+
+def _validate(bundle: MapBundle) -> None:
+    problems: list[str] = []
+    _check_frame(bundle.lsoa, "lsoa", _LSOA_COLUMNS, problems)
+    _check_frame(bundle.wards, "wards", ("ward_name",), problems)
+    _check_frame(bundle.neighbourhoods, "neighbourhoods", _NEIGHBOURHOOD_COLUMNS, problems)
+    if bundle.patrol_places is not None:
+        _check_frame(bundle.patrol_places, "patrol_places", _PLACE_COLUMNS, problems)
+    if not problems:
+        lsoa = bundle.lsoa
+        if len(lsoa) == 0:
+            problems.append("lsoa: the frame is empty; the index produced no LSOAs")
+        if not lsoa.index.is_unique:
+            dupes = lsoa.index[lsoa.index.duplicated()].unique()[:5]
+            problems.append(f"lsoa: index lsoa_code has duplicates ({', '.join(map(str, dupes))})")
+        for col in ("score", "rank", "decile", "population", "gi_bin", *bundle.domains):
+            if not pd.api.types.is_numeric_dtype(lsoa[col]):
+                problems.append(f"lsoa.{col}: expected numbers, got dtype {lsoa[col].dtype}")
+        allowed = set(LISA_COLOURS)
+        for col in ("lisa_cluster", "lisa_cluster_fdr"):
+            bad = sorted(set(lsoa[col].dropna().astype(str)) - allowed)
+            if bad:
+                problems.append(
+                    f"lsoa.{col}: unexpected categories {', '.join(map(repr, bad))}; "
+                    f"expected {', '.join(LISA_COLOURS)}"
+                )
+        if pd.api.types.is_numeric_dtype(lsoa["gi_bin"]):
+            outside = lsoa["gi_bin"].dropna()
+            outside = outside[(outside < -3) | (outside > 3) | (outside % 1 != 0)]
+            if len(outside):
+                problems.append(
+                    f"lsoa.gi_bin: expected whole numbers -3..3, got {outside.iloc[0]!r} "
+                    f"for {outside.index[0]} ({len(outside)} LSOAs)"
+                )
+        if lsoa["score"].isna().all():
+            problems.append("lsoa.score: every score is missing")
+        if not bundle.neighbourhoods["rank"].is_unique:
+            problems.append("neighbourhoods.rank: ranks must be unique (one page per rank)")
+    if problems:
+        raise InputError(problems, path="map bundle")
+
+
+def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, boundaries: Any, nb: Any,
+                   plan: Any) -> MapBundle:
+    """The :class:`MapBundle` of a run: what the tables publish, with geometry.
+
+    In public mode the maps get the suppressed values and no harm totals (with known
+    weights they reveal counts), and no patrol places.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    lsoa : GeoDataFrame
+        LSOA geometry, indexed by ``lsoa_code``.
+    published : DataFrame
+        The published rankings (suppressed in public mode).
+    boundaries : Boundaries
+    nb : NeighbourhoodResult
+    plan : PatrolPlan or None
+    """
+    frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
+    if cfg.output.public:
+        frame = frame.drop(columns=["harm"], errors="ignore")
+    labels = {s.name: (s.label or s.name) for s in cfg.indicators}
+    for k in (1, 2, 3):
+        frame[f"driver_{k}"] = frame[f"driver_{k}"].map(labels).astype(object) if f"driver_{k}" in frame else None
+        frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
+    places = None
+    if plan is not None and not cfg.output.public and len(plan.plan):
+        geometry = plan.places.geometry.reindex(plan.plan["place_id"]).to_numpy()
+        places = gpd.GeoDataFrame(plan.plan.reset_index(drop=True), geometry=geometry, crs=plan.places.crs)
+    return MapBundle(
+        lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
+        upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
+        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha,
+    )

@@ -1,0 +1,262 @@
+"""Static PNG figures for committee papers (matplotlib; text drawn literally, never as maths)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Callable, Optional
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written to files; never open a window
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import patheffects
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from pli._map_assets import (
+    format_number,
+)
+from pli.config import AreaSpec, MapSpec
+from pli.maps.bundle import MapBundle, _check_spec, _validate
+from pli.maps.pages import _copyright_year, _data_credit
+from pli.maps.prepare import _classify, _classify_deciles
+from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
+
+__all__ = [
+    "plot_index_figure",
+    "plot_neighbourhoods_figure",
+]
+
+
+def _literal_text(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Draw every text of the figure as written.
+
+    Names come from data; matplotlib would read ``$...$`` in one as mathtext (``Price
+    $5$`` drawn as maths, ``\\$`` losing its backslash, ``$$`` or ``$x^$`` stopping the
+    save with a parse error) and ``text.usetex`` would hand it to LaTeX. Each Text
+    takes both settings when it is created, so they hold through the later ``savefig``.
+    """
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure_frame(area: AreaSpec, period: str, heading: str) -> tuple[plt.Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(8.27, 9.2))
+    title = f"{area.name}: {heading}\nData period: {period}"
+    fig.suptitle(title, fontsize=13, fontweight="bold", x=0.03, ha="left", y=0.985)
+    if area.simulated:
+        fig.text(0.03, 0.915, "Simulated data: for demonstration only", color="#b00020", fontsize=10, fontweight="bold")
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    return fig, ax
+
+
+def _halo(width: float = 2.2) -> list:
+    return [patheffects.withStroke(linewidth=width, foreground="white")]
+
+
+def _draw_upper(
+    ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True, avoid: Optional[gpd.GeoSeries] = None
+) -> None:
+    """Upper-layer boundaries and names.
+
+    A name whose box would cover a number circle (``avoid``) or a name already placed
+    is tried just below, then just above its spot, and left off if both clash.
+    """
+    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=0.6)
+    if not names or not len(wards):
+        return
+    size = 6.5
+    fig = ax.figure
+    pos = ax.get_position()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    # Equal aspect: the tighter direction sets map units per printed point.
+    per_pt = max((x1 - x0) / (pos.width * fig.get_figwidth() * 72), (y1 - y0) / (pos.height * fig.get_figheight() * 72))
+    texts = wards["ward_name"].astype(str).map(lambda t: textwrap.fill(t, 16)).to_numpy()
+    lines = np.char.count(texts.astype(str), "\n") + 1
+    widest = np.array([max(len(part) for part in t.split("\n")) for t in texts])
+    half_w = widest * 0.55 * size * per_pt / 2
+    half_h = lines * 1.2 * size * per_pt / 2
+    pts = wards.geometry.representative_point()
+    boxes: list[tuple[float, float, float, float]] = []
+    if avoid is not None and len(avoid):
+        r = 9 * per_pt  # number circle radius at 9 pt with padding
+        boxes = [(x - r, y - r, x + r, y + r) for x, y in zip(avoid.x, avoid.y)]
+    # Bigger areas first: their names matter more and have more room to move.
+    order = np.argsort(-wards.geometry.area.to_numpy())
+    px, py = pts.x.to_numpy(), pts.y.to_numpy()
+    for i in order:  # one pass over a few dozen upper-layer areas
+        for shift in (0.0, -2.2, 2.2):
+            cy = py[i] + shift * half_h[i]
+            box = (px[i] - half_w[i], cy - half_h[i], px[i] + half_w[i], cy + half_h[i])
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+                boxes.append(box)
+                ax.annotate(texts[i], (px[i], cy), ha="center", va="center", fontsize=size, color="#222222", path_effects=_halo(1.8))
+                break
+
+
+def _draw_numbers(ax: plt.Axes, nb: gpd.GeoDataFrame) -> None:
+    pts = nb.geometry.representative_point()
+    for x, y, rank in zip(pts.x, pts.y, nb["rank"].astype(int)):
+        ax.annotate(
+            str(rank), (x, y), ha="center", va="center", fontsize=9, fontweight="bold", color="white",
+            bbox={"boxstyle": "circle,pad=0.25", "fc": NEIGHBOURHOOD_COLOUR, "ec": "white", "lw": 1.2},
+        )  # fmt: skip
+
+
+def _scale_bar(ax: plt.Axes) -> None:
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    span = x1 - x0
+    length = next(v for v in (5000, 2000, 1000, 500, 200, 100) if v <= span / 4) if span > 400 else span / 4
+    x, y = x0 + span * 0.03, y0 + (y1 - y0) * 0.03
+    ax.plot([x, x + length], [y, y], color="black", linewidth=2.5, solid_capstyle="butt")
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.annotate(label, (x + length / 2, y), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=7)
+
+
+def _attribution_text(fig: plt.Figure, text: str) -> None:
+    width = int(fig.get_figwidth() * 19)  # characters per line at 5.5 pt, inside the margins
+    fig.text(0.03, 0.012, textwrap.fill(text, width), fontsize=5.5, color="#444444", va="bottom")
+
+
+@_literal_text
+def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, period: str) -> plt.Figure:
+    """Static map of the index with upper-layer names and numbered neighbourhoods.
+
+    Parameters
+    ----------
+    bundle : MapBundle
+    spec : MapSpec
+        ``classes``/``scheme`` choose the classification (as on the web maps).
+    area : AreaSpec
+    period : str
+        Data period for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A4-width figure; the caller saves or closes it.
+    """
+    _check_spec(spec)
+    _validate(bundle)
+    lsoa = bundle.lsoa
+    if spec.scheme == "deciles":
+        classes = _classify_deciles(lsoa, what="Priority Localities Index")
+    else:
+        classes = _classify(lsoa["score"], k=spec.classes, what="Priority Localities Index")
+    fig, ax = _figure_frame(area, period, "Priority Localities Index")
+    lsoa.plot(ax=ax, color=classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
+    upper = bundle.upper_layer_label or "Ward"
+    _draw_upper(ax, bundle.wards, avoid=bundle.neighbourhoods.geometry.representative_point())
+    bundle.neighbourhoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.8)
+    _draw_numbers(ax, bundle.neighbourhoods)
+    _scale_bar(ax)
+    handles = [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in classes.legend_items()]
+    handles += [
+        Line2D([], [], color=NEIGHBOURHOOD_COLOUR, linewidth=1.8, label="Priority neighbourhood (numbered by rank)"),
+        Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
+    ]
+    ax.legend(
+        handles=handles, title=classes.title, loc="upper left", bbox_to_anchor=(0.0, -0.005),
+        ncol=2, fontsize=7, title_fontsize=8, frameon=False,
+    )  # fmt: skip
+    note = bundle.upper_layer_note
+    _attribution_text(fig, (note + " " if note else "") + SCORE_NOTE + " " + _attribution_text_for(area))
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.16)
+    return fig
+
+
+def _attribution_text_for(area: AreaSpec) -> str:
+    year = _copyright_year()
+    credit = _data_credit(area)
+    return (
+        f"Contains National Statistics data \u00a9 Crown copyright and database right {year}. "
+        f"Contains OS data \u00a9 Crown copyright and database right {year}. "
+        f"{credit[0].upper()}{credit[1:]}."
+    )
+
+
+@_literal_text
+def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str) -> plt.Figure:
+    """Static map of the priority neighbourhoods with a numbered key.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Map on the left, the ranked list (name, population, share of harm) on the right.
+    """
+    _validate(bundle)
+    nb = bundle.neighbourhoods.sort_values("rank")
+    fig, ax = _figure_frame(area, period, "Priority neighbourhoods")
+    fig.set_size_inches(11.69, 8.27)  # A4 landscape leaves room for the key
+    ax.set_position([0.01, 0.06, 0.64, 0.82])
+    bundle.lsoa.plot(ax=ax, color="#eeeeee", edgecolor="#ffffff", linewidth=0.2)
+    nb.plot(ax=ax, color="#f03b20", alpha=0.55, edgecolor="none")
+    _draw_upper(ax, bundle.wards, avoid=nb.geometry.representative_point())
+    nb.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.6)
+    _draw_numbers(ax, nb)
+    _scale_bar(ax)
+    share = pd.to_numeric(nb["harm_share"], errors="coerce") * 100
+    lines = (
+        nb["rank"].astype(int).astype(str) + ". " + nb["name"].astype(str) + "\n     population "
+        + format_number(nb["population"], ",.0f") + ", " + format_number(share, ".1f") + "% of borough crime harm"
+    )  # fmt: skip
+    fig.text(0.67, 0.86, "Ranked by priority (1 = highest)", fontsize=10, fontweight="bold", va="top")
+    fig.text(0.67, 0.82, "\n".join(lines), fontsize=8.5, va="top", linespacing=1.5)
+    upper = bundle.upper_layer_label or "Ward"
+    handles = [
+        Patch(facecolor="#f03b20", alpha=0.55, edgecolor="none", label="Priority neighbourhood (area)"),
+        Line2D([], [], color=NEIGHBOURHOOD_COLOUR, linewidth=1.6, label="Priority neighbourhood outline"),
+        Line2D(
+            [], [], marker="o", linestyle="none", markersize=10, markerfacecolor=NEIGHBOURHOOD_COLOUR,
+            markeredgecolor="white", label="Number = priority rank (1 = highest)",
+        ),
+        Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
+        Patch(facecolor="#eeeeee", edgecolor="#cccccc", label="Other LSOAs"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.665, 0.08), fontsize=8, frameon=False, title="Key", title_fontsize=9, alignment="left")
+    note = bundle.upper_layer_note
+    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(area))
+    return fig
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_figure(fig: plt.Figure, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    try:
+        # No "Software" chunk: the manifest records package versions, and the PNG's
+        # bytes then depend only on what is drawn.
+        fig.savefig(buf, format="png", dpi=200, facecolor="white", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    _write_atomic(path, buf.getvalue())

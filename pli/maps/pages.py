@@ -1,0 +1,379 @@
+"""The interactive Folium pages: the borough page, the hot-spot page and one per neighbourhood."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import Callable, Optional
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xyzservices
+
+from pli._map_assets import (
+    PAGE_CSS,
+    Attribution,
+    FitView,
+    KeepInFront,
+    LabelLayer,
+    LegendControl,
+    MapPanel,
+    ResponsiveLayers,
+    escape_text,
+    inline_assets,
+    lean_assets,
+    legend_html,
+)
+from pli.config import AreaSpec
+from pli.maps.prepare import _Prepared
+from pli.maps.style import (
+    FDR_NOTE,
+    GI_COLOURS,
+    GI_LABELS,
+    GI_NOTE,
+    LISA_COLOURS,
+    LISA_LABELS,
+    LISA_NOTE,
+    METRIC_CRS,
+    NEIGHBOURHOOD_COLOUR,
+    PATROL_COLOUR,
+    PATROL_FILL,
+    SCORE_NOTE,
+    SENSITIVE_BANNER,
+    UPPER_COLOUR,
+)
+
+__all__ = [
+]
+
+
+def _style(colour_col: str, *, opacity: float) -> Callable[[dict], dict]:
+    def style(feature: dict) -> dict:
+        return {
+            "fillColor": feature["properties"][colour_col],
+            "color": "#ffffff",
+            "weight": 0.6,
+            "fillOpacity": opacity,
+        }
+
+    return style
+
+
+def _highlight(_: dict) -> dict:
+    return {"weight": 2.5, "color": "#000000"}
+
+
+def _collection(features: list[dict], keys: tuple[str, ...]) -> dict:
+    """A FeatureCollection holding only ``keys`` of each feature's properties.
+
+    Geometry dicts are shared, not copied: the themes of one page differ only in
+    their properties, so the geometry is converted to GeoJSON once per run.
+    """
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": f["id"], "properties": {k: f["properties"][k] for k in keys}, "geometry": f["geometry"]}
+            for f in features
+        ],
+    }
+
+
+def _theme_layer(
+    m: folium.Map,
+    features: list[dict],
+    *,
+    name: str,
+    colour: str,
+    tip: str,
+    show: bool,
+    opacity: float,
+) -> folium.GeoJson:
+    layer = folium.GeoJson(
+        _collection(features, (colour, tip)),
+        name=escape_text(name),
+        overlay=False,
+        show=show,
+        style_function=_style(colour, opacity=opacity),
+        highlight_function=_highlight,
+        tooltip=folium.GeoJsonTooltip(fields=[tip], labels=False, sticky=True, class_name="pli-tip"),
+    )
+    layer.add_to(m)
+    return layer
+
+
+def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) -> folium.Map:
+    west, south, east, north = gpd.GeoSeries(
+        [shapely.box(*bounds_metric)], crs=METRIC_CRS
+    ).to_crs("EPSG:4326").total_bounds
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=12,
+        tiles=None,
+        prefer_canvas=True,  # canvas keeps thousands of polygons responsive
+        control_scale=True,
+        zoom_control="bottomright",
+        zoom_snap=0.25,  # fractional zoom lets the area fill the window
+        zoom_delta=0.5,
+    )
+    js, css = lean_assets()
+    m.default_js, m.default_css = js, css
+    if tiles:
+        # A light grey base keeps the choropleth readable; CARTO's light tiles now need a key.
+        folium.TileLayer(
+            xyzservices.providers.Esri.WorldGrayCanvas,
+            name="Base map",
+            control=False,
+            max_native_zoom=16,
+            max_zoom=19,
+        ).add_to(m)
+    m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")
+    # Grey tiles show through a translucent fill and shift the colours; without tiles
+    # a near-opaque fill keeps the map's colours those of the legend.
+    m._pli_opacity = 0.8 if tiles else 0.9
+    m._pli_bounds = [[float(south), float(west)], [float(north), float(east)]]
+    return m
+
+
+def _title_html(area: AreaSpec, period: str, heading: str, prep: _Prepared, *, extra: str = "") -> str:
+    sim = '<p class="pli-sim">Simulated data: for demonstration only, not real crime.</p>' if area.simulated else ""
+    # Pages that carry micro-place (point-derived) layers are marked for handling.
+    marking = f'<p class="pli-sensitive">{escape_text(SENSITIVE_BANNER)}</p>' if prep.places is not None else ""
+    note = f"<p>{escape_text(prep.upper_note)}</p>" if prep.upper_note else ""
+    title = f"{heading}, {period}" + (" (simulated data)" if area.simulated else "")
+    return (
+        f"{marking}<h1>{escape_text(area.name)}: {escape_text(title)}</h1>"
+        f"<p>Small areas: LSOAs. Upper layer: {escape_text(prep.upper_label)}. "
+        "Hover an area for details. Click a neighbourhood's number for its profile.</p>"
+        f"{note}{sim}{extra}"
+    )
+
+
+def _page_title(m: folium.Map, text: str) -> None:
+    m.get_root().header.add_child(folium.Element(f"<title>{escape_text(text)}</title>"), name="pli_title")
+
+
+def _copyright_year() -> int:
+    """This year, or the year of ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) when set."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw.isdigit():
+        return _dt.datetime.fromtimestamp(int(raw), tz=_dt.timezone.utc).year
+    return _dt.date.today().year
+
+
+def _attribution(prep: _Prepared, area: AreaSpec) -> str:
+    year = _copyright_year()
+    return f"Boundaries: ONS and OS \u00a9 Crown copyright and database right {year}; " + _data_credit(area)
+
+
+def _data_credit(area: AreaSpec) -> str:
+    if area.simulated:
+        return "crime and deprivation: SIMULATED by pli (demo)"
+    return "crime: police.uk, Open Government Licence v3.0"
+
+
+def _add_context(
+    m: folium.Map,
+    prep: _Prepared,
+    *,
+    lsoa_bounds: Optional[tuple[float, ...]] = None,
+    focus_rank: Optional[int] = None,
+) -> list:
+    """Upper-layer boundaries and names, neighbourhoods, patrol places.
+
+    Returns the layers to keep above the themes, bottom first: upper-layer
+    boundaries, neighbourhood outlines, patrol places (when shown).
+    """
+    upper = prep.upper_label
+    wards, ward_points = prep.wards, prep.ward_points
+    if lsoa_bounds is not None:
+        wards = wards.cx[lsoa_bounds[0]:lsoa_bounds[2], lsoa_bounds[1]:lsoa_bounds[3]]
+        ward_points = ward_points.cx[lsoa_bounds[0]:lsoa_bounds[2], lsoa_bounds[1]:lsoa_bounds[3]]
+    ward_layer = folium.GeoJson(
+        wards[["tip", "geometry"]],
+        name=escape_text(f"{upper} boundaries"),
+        style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
+        interactive=False,
+    )
+    ward_layer.add_to(m)
+    names = folium.FeatureGroup(name=escape_text(f"{upper} names"), show=True)
+    names.add_child(LabelLayer(ward_points, css_class="pli-label"))
+    names.add_to(m)
+
+    nb_group = folium.FeatureGroup(name="Priority neighbourhoods (numbered by rank)", show=True)
+    nb = prep.neighbourhoods
+
+    def nb_style(feature: dict) -> dict:
+        focused = focus_rank is not None and feature["properties"]["rank"] == focus_rank
+        return {
+            "fill": False,
+            "color": "#0a0a0a" if focused or focus_rank is None else "#333333",
+            "weight": 5 if focused else (3 if focus_rank is None else 2),
+            "dashArray": None if focused or focus_rank is None else "6 6",
+        }
+
+    # On a canvas an unfilled outline still catches the mouse across its whole
+    # interior, hiding the LSOA tooltips under it: the outline takes no events and
+    # the number markers carry the profile popup.
+    nb_layer = folium.GeoJson(
+        nb[["rank", "geometry"]],
+        name="Neighbourhood outlines",
+        control=False,
+        style_function=nb_style,
+        interactive=False,
+    )
+    nb_group.add_child(nb_layer)
+    nb_group.add_child(LabelLayer(prep.number_points, css_class="pli-number", interactive=True, z_offset=1000))
+    nb_group.add_to(m)
+    if focus_rank is None:
+        rows = [
+            (NEIGHBOURHOOD_COLOUR, "Priority neighbourhood, numbered by rank (1 = highest)", {"width": 3}),
+            (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
+        ]
+    else:
+        rows = [
+            ("#0a0a0a", "This neighbourhood", {"width": 5, "bold": True}),
+            ("#333333", "Other priority neighbourhoods", {"width": 2, "dash": "dashed"}),
+            (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
+        ]
+    LegendControl(
+        legend_html("Priority neighbourhoods", rows, kind="line", note="Click a neighbourhood's number for its profile."),
+        layer=nb_group,
+        key="neighbourhoods",
+        # Bottom right: the bottom left holds the theme key (and, below the title, a profile).
+        position="bottomright",
+    ).add_to(m)
+
+    place_layer = None
+    if prep.places is not None:
+        places = prep.places if focus_rank is None else prep.places[prep.places["nrank"] == focus_rank]
+        if len(places):
+            points = bool(places.geom_type.isin(["Point", "MultiPoint"]).all())
+            place_layer = folium.GeoJson(
+                places[["tip", "geometry"]],
+                name="Micro-patrol places",
+                show=True,
+                # folium's CircleMarker defaults to fill=False: ask for the fill explicitly.
+                marker=folium.CircleMarker(radius=7, fill=True) if points else None,
+                style_function=lambda _: {
+                    "color": PATROL_COLOUR if not points else "#ffffff",
+                    "weight": 3 if not points else 2,
+                    "fillColor": PATROL_COLOUR if points else PATROL_FILL,
+                    "fillOpacity": 1.0 if points else 0.75,
+                },
+                tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True, class_name="pli-tip"),
+            )
+            place_layer.add_to(m)
+            row = (
+                (PATROL_COLOUR, "Place to patrol (hover for location and counts)", {"border": "#ffffff"})
+                if points
+                else (PATROL_FILL, "Place to patrol (hover for location and counts)", {"border": PATROL_COLOUR})
+            )
+            LegendControl(
+                legend_html(
+                    "Micro-patrol places", [row], kind="dot" if points else "swatch", opacity=1.0 if points else 0.75
+                ),
+                layer=place_layer,
+                key="patrol",
+                position="bottomright",
+            ).add_to(m)
+    return [ward_layer, nb_layer, place_layer]
+
+
+def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: str) -> None:
+    """The mutually exclusive LSOA themes with their legends; ``first`` is shown."""
+    opacity = getattr(m, "_pli_opacity", 0.9)
+    themes: list[tuple[str, str, str, str]] = [("index", prep.index_classes.title, "c_index", "tip")]
+    for d in prep.domain_classes:
+        themes.append((d, f"Domain: {prep.domain_titles[d]}", f"c_{d}", f"tip_{d}"))
+    themes += [
+        ("lisa", "Clusters (LISA)", "c_lisa_cluster", "tip_lisa_cluster"),
+        ("lisa_fdr", "Clusters, strict test (FDR)", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr"),
+        ("gi", "Hotspots and coldspots (Gi*)", "c_gi", "tip_gi"),
+    ]
+    lisa_items = [(LISA_COLOURS[k], LISA_LABELS[k]) for k in LISA_COLOURS]
+    gi_items = [(GI_COLOURS[b], GI_LABELS[b]) for b in sorted(GI_COLOURS, reverse=True)]
+    alpha = f"{prep.lisa_alpha:g}"
+    for key, name, colour, tip in themes:
+        layer = _theme_layer(m, features, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
+        if key == "index":
+            cls = prep.index_classes
+            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
+        elif key in prep.domain_classes:
+            cls = prep.domain_classes[key]
+            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
+        elif key == "lisa":
+            body = legend_html(f"Clusters (LISA, pseudo p < {alpha})", lisa_items, note=LISA_NOTE, opacity=opacity)
+        elif key == "lisa_fdr":
+            body = legend_html(f"Clusters, strict test (FDR, q < {alpha})", lisa_items, note=FDR_NOTE, opacity=opacity)
+        else:
+            body = legend_html("Hotspots and coldspots (Gi*, confidence)", gi_items, note=GI_NOTE, opacity=opacity)
+        LegendControl(body, layer=layer, key=key).add_to(m)
+
+
+def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
+    control = folium.LayerControl(position="topright", collapsed=False)
+    control.add_to(m)
+    ResponsiveLayers(control).add_to(m)
+    KeepInFront(*front).add_to(m)
+    Attribution(escape_text(attribution)).add_to(m)
+    # Last, so it can measure the panels and the layer control it must leave free.
+    FitView(m._pli_bounds).add_to(m)
+
+
+def _render(m: folium.Map, *, offline: bool) -> str:
+    html = m.get_root().render()
+    return inline_assets(html) if offline else html
+
+
+def _priority_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, offline: bool) -> str:
+    m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
+    heading = "Priority Localities Index"
+    _page_title(m, f"{area.name}: {heading}, {period}")
+    MapPanel(_title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
+    _add_themes(m, prep.lsoa_features, prep, first="index")
+    front = _add_context(m, prep)
+    _finish(m, front, attribution=_attribution(prep, area))
+    return _render(m, offline=offline)
+
+
+def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, offline: bool) -> str:
+    m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
+    heading = "Clusters and hotspots of the Priority Localities Index"
+    _page_title(m, f"{area.name}: {heading}, {period}")
+    extra = (
+        "<p>Clusters (LISA): an area and its neighbours are all high (High-High) or all low. "
+        "Hotspots (Gi*): groups of high or low scores too strong to be chance. "
+        "Switch views with the layer list.</p>"
+    )
+    MapPanel(
+        _title_html(area, period, heading, prep, extra=extra),
+        key="title",
+        position="topleft",
+        css_class="pli-panel pli-title",
+    ).add_to(m)
+    _add_themes(m, prep.lsoa_features, prep, first="lisa")
+    front = _add_context(m, prep)
+    _finish(m, front, attribution=_attribution(prep, area))
+    return _render(m, offline=offline)
+
+
+def _neighbourhood_page(
+    prep: _Prepared, row: pd.Series, area: AreaSpec, period: str, *, tiles: bool, offline: bool, pad_m: float
+) -> str:
+    rank = int(row["rank"])
+    geom = prep.neighbourhoods_metric.geometry.loc[row.name]
+    view = shapely.box(*geom.bounds).buffer(pad_m, join_style="mitre")
+    hits = prep.lsoa_metric.sindex.query(view, predicate="intersects")
+    m = _new_map(prep, tuple(geom.buffer(pad_m / 4).bounds), tiles=tiles)
+    heading = f"Priority neighbourhood {rank}: {row['name']}"
+    _page_title(m, f"{area.name}: {heading}, {period}")
+    MapPanel(_title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
+    MapPanel(row["popup"], key="profile", position="topleft", css_class="pli-panel pli-profile-panel").add_to(m)
+    _add_themes(m, [prep.lsoa_features[i] for i in np.sort(hits)], prep, first="index")
+    bounds = tuple(gpd.GeoSeries([view], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds)
+    front = _add_context(m, prep, lsoa_bounds=bounds, focus_rank=rank)
+    _finish(m, front, attribution=_attribution(prep, area))
+    return _render(m, offline=offline)

@@ -1,0 +1,113 @@
+"""Writing every page and figure of a run into the maps folder."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from pli._map_assets import (
+    stable_element_ids,
+)
+from pli.config import AreaSpec, MapSpec
+from pli.maps.bundle import MapBundle, _check_spec, _validate
+from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plot_neighbourhoods_figure
+from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
+from pli.maps.prepare import _prepare
+
+__all__ = [
+    "write_maps",
+]
+
+
+
+
+log = logging.getLogger(__name__)
+
+
+def write_maps(
+    bundle: MapBundle,
+    out_dir: Path,
+    *,
+    spec: MapSpec,
+    area: AreaSpec,
+    period: str,
+    offline: bool | None = None,
+    public: bool = False,
+) -> list[Path]:
+    """Write the interactive maps and the static figures.
+
+    Parameters
+    ----------
+    bundle : MapBundle
+        Frames from the index, clustering, priorities and patrol stages (EPSG:27700).
+    out_dir : Path
+        Folder for the files (created if needed).
+    spec : MapSpec
+        Classes, scheme, simplification tolerance, base tiles and offline default.
+    area : AreaSpec
+        Area name and whether the data are simulated (both go in every title).
+    period : str
+        Data period shown in titles, e.g. ``"2024-03 to 2025-02"``.
+    offline : bool, optional
+        Inline Leaflet so pages work without internet; default ``spec.offline``.
+    public : bool
+        Public output leaves the micro-patrol places off the maps.
+
+    Returns
+    -------
+    list of Path
+        ``priority_localities.html``, ``hotspots.html``, one
+        ``neighbourhoods/<rank>-<slug>.html`` per neighbourhood, then the two PNGs.
+
+    Raises
+    ------
+    InputError
+        When a frame lacks a column, has the wrong CRS or unexpected categories.
+    ConfigError
+        When ``spec.classes`` or ``spec.simplify_m`` is out of range.
+    """
+    _check_spec(spec)
+    _validate(bundle)
+    offline = spec.offline if offline is None else bool(offline)
+    tiles = spec.tiles and not offline
+    if spec.tiles and offline:
+        log.info("maps: offline, so no base tiles (they would need the internet)")
+    prep = _prepare(bundle, spec, public=public)
+    out_dir = Path(out_dir)
+    nb_dir = out_dir / "neighbourhoods"
+    nb_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def emit(path: Path, html: str) -> None:
+        data = html.encode("utf-8")
+        _write_atomic(path, data)
+        log.info("maps: wrote %s (%.2f MB)", path, len(data) / 1e6)
+        written.append(path)
+
+    # Each page is built with ids seeded by its file name, so the same data give the same bytes.
+    with stable_element_ids("priority_localities.html"):
+        emit(out_dir / "priority_localities.html", _priority_page(prep, area, period, tiles=tiles, offline=offline))
+    with stable_element_ids("hotspots.html"):
+        emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline))
+    nb = prep.neighbourhoods
+    wanted = {f"{r}-{s}.html" for r, s in zip(nb["rank"], nb["slug"])}
+    # One page per neighbourhood is inherently a loop over the (few) neighbourhoods.
+    for key, row in nb.iterrows():
+        name = f"{int(row['rank'])}-{row['slug']}.html"
+        with stable_element_ids(f"neighbourhoods/{name}"):
+            html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)
+        emit(nb_dir / name, html)
+    stale = [p for p in nb_dir.glob("*.html") if re.fullmatch(r"\d+-[a-z0-9-]+\.html", p.name) and p.name not in wanted]
+    for p in stale:
+        p.unlink()
+    if stale:
+        log.info("maps: removed %d neighbourhood page(s) from an earlier run", len(stale))
+
+    fig = plot_index_figure(bundle, spec=spec, area=area, period=period)
+    _save_figure(fig, out_dir / "priority_localities.png")
+    written.append(out_dir / "priority_localities.png")
+    fig = plot_neighbourhoods_figure(bundle, area=area, period=period)
+    _save_figure(fig, out_dir / "priority_neighbourhoods.png")
+    written.append(out_dir / "priority_neighbourhoods.png")
+    return written
