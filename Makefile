@@ -30,8 +30,10 @@ maps: $(VENV)/.installed
 open-data: $(VENV)/.installed
 	$(PY) -m pli index --config configs/croydon-open-data.yml --data-dir ../shared/data --out output-open-data --maps maps-open-data $(ARGS)
 
-## make test: the whole test suite
+## make test: lint (ruff), types (mypy), then the whole test suite with the doctests
 test: $(VENV)/.installed
+	$(PY) -m ruff check pli tests benchmarks scripts
+	$(PY) -m mypy
 	$(PY) -m pytest -q $(ARGS)
 
 ## make bench: the benchmarks (slow; run on demand)

@@ -57,9 +57,16 @@ def _study_area():
         return lsoa, nb, "Croydon LSOA 2021 outline, 9 wards as neighbourhoods"
     x0, y0 = 530_000.0, 160_000.0
     area = gpd.GeoSeries([shapely.box(x0, y0, x0 + 10_000, y0 + 10_000)], crs="EPSG:27700")
-    boxes = [shapely.box(x0 + 1_000 * (1 + 3 * c), y0 + 1_000 * (1 + 3 * r), x0 + 1_000 * (3 + 3 * c), y0 + 1_000 * (3 + 3 * r))
-             for r in range(3) for c in range(3)]
-    nb = gpd.GeoDataFrame({"rank": range(1, 10), "name": [f"N{k}" for k in range(1, 10)]}, geometry=boxes, crs="EPSG:27700")
+    boxes = [
+        shapely.box(
+            x0 + 1_000 * (1 + 3 * c), y0 + 1_000 * (1 + 3 * r), x0 + 1_000 * (3 + 3 * c), y0 + 1_000 * (3 + 3 * r)
+        )
+        for r in range(3)
+        for c in range(3)
+    ]
+    nb = gpd.GeoDataFrame(
+        {"rank": range(1, 10), "name": [f"N{k}" for k in range(1, 10)]}, geometry=boxes, crs="EPSG:27700"
+    )
     return area, nb, "synthetic 10 x 10 km square, 9 neighbourhoods"
 
 
@@ -111,8 +118,16 @@ def run_one(n: int, permutations: int) -> dict:
     before = _status("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     t0 = time.perf_counter()
-    plan = plan_patrols(points, nb, area, harm_weights=_Harm(), start_month="2024-01", end_month="2024-12",
-                        permutations=permutations, seed=0)
+    plan = plan_patrols(
+        points,
+        nb,
+        area,
+        harm_weights=_Harm(),
+        start_month="2024-01",
+        end_month="2024-12",
+        permutations=permutations,
+        seed=0,
+    )
     seconds = time.perf_counter() - t0
     peak = _status("VmHWM")
     return {
@@ -147,16 +162,23 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--permutations", str(args.permutations)],
-            check=True, capture_output=True, text=True, cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"patrol stage ({rows[0]['area']}; Gi* {args.permutations} permutations when <= 20,000 cells)")
-    print(f"{'points':>10} {'planned':>10} {'cells':>6} {'snaps':>6} {'hot':>5} {'max perms':>10} {'places':>6} "
-          f"{'visits':>6} {'seconds':>8} {'peak MB':>8} {'added MB':>9}")
+    print(
+        f"{'points':>10} {'planned':>10} {'cells':>6} {'snaps':>6} {'hot':>5} {'max perms':>10} {'places':>6} "
+        f"{'visits':>6} {'seconds':>8} {'peak MB':>8} {'added MB':>9}"
+    )
     for r in rows:
-        print(f"{r['points']:>10,} {r['records_planned']:>10,} {r['grid_cells']:>6,} {r['snap_places']:>6,} "
-              f"{r['hot_cells']:>5,} {r['max_gi_permutations']:>10,} {r['plan_rows']:>6,} {r['visits_per_day']:>6,} "
-              f"{r['seconds']:>8.2f} {r['peak_rss_mb']:>8.0f} {r['peak_added_mb']:>9.0f}")
+        print(
+            f"{r['points']:>10,} {r['records_planned']:>10,} {r['grid_cells']:>6,} {r['snap_places']:>6,} "
+            f"{r['hot_cells']:>5,} {r['max_gi_permutations']:>10,} {r['plan_rows']:>6,} {r['visits_per_day']:>6,} "
+            f"{r['seconds']:>8.2f} {r['peak_rss_mb']:>8.0f} {r['peak_added_mb']:>9.0f}"
+        )
     return 0
 
 

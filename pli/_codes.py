@@ -62,6 +62,6 @@ def list_codes(items: Iterable[object], show: int = 10) -> str:
     >>> list_codes([])
     ''
     """
-    items = [str(i) for i in items]
-    head = ", ".join(items[:show])
-    return head if len(items) <= show else f"{head} and {len(items) - show} more"
+    texts = [str(i) for i in items]
+    head = ", ".join(texts[:show])
+    return head if len(texts) <= show else f"{head} and {len(texts) - show} more"

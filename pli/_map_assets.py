@@ -143,7 +143,7 @@ def stable_element_ids(page: str) -> Iterator[None]:
     token = _page_ids.set(ids)
     with _patch_lock:
         if _patch_users == 0:
-            Element._generate_id = classmethod(_counted_id)
+            Element._generate_id = classmethod(_counted_id)  # type: ignore[method-assign, assignment]
         _patch_users += 1
     try:
         yield
@@ -151,7 +151,7 @@ def stable_element_ids(page: str) -> Iterator[None]:
         with _patch_lock:
             _patch_users -= 1
             if _patch_users == 0:
-                Element._generate_id = _random_id
+                Element._generate_id = _random_id  # type: ignore[method-assign]
         _page_ids.reset(token)
 
 

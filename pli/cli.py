@@ -42,21 +42,29 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p_index = sub.add_parser("index", help="build rankings, neighbourhoods, patrol plan and maps")
     p_index.add_argument("--config", default=None, help=f"study-area YAML (default {DEFAULT_CONFIG})")
-    p_index.add_argument("--data-dir", default=None, help="folder that config paths resolve against (default: project root)")
+    p_index.add_argument(
+        "--data-dir", default=None, help="folder that config paths resolve against (default: project root)"
+    )
     p_index.add_argument("--out", default="output", help="output folder (default: output)")
     p_index.add_argument("--maps", default="maps", help="folder for the HTML/PNG maps (default: maps)")
     p_index.add_argument("--offline", action="store_true", default=None, help="inline all JavaScript/CSS in maps")
-    p_index.add_argument("--public", action="store_true", default=None,
-                         help="suppress small counts and point-level/patrol outputs for publication")
+    p_index.add_argument(
+        "--public",
+        action="store_true",
+        default=None,
+        help="suppress small counts and point-level/patrol outputs for publication",
+    )
     p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
-    p_verify.add_argument("--maps", default=None,
-                          help="its maps folder (default: where it was written relative to the output folder)")
-    p_verify.add_argument("--data-dir", default=None,
-                          help="where the inputs are now (default: the data folder recorded in the manifest)")
+    p_verify.add_argument(
+        "--maps", default=None, help="its maps folder (default: where it was written relative to the output folder)"
+    )
+    p_verify.add_argument(
+        "--data-dir", default=None, help="where the inputs are now (default: the data folder recorded in the manifest)"
+    )
     return parser
 
 
@@ -65,8 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
     try:

@@ -526,7 +526,7 @@ def _type_name(tp: Any) -> str:
         return f"list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:
         return f"mapping of {_type_name(typing.get_args(tp)[1])}"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"mapping ({tp.__name__})"
     return getattr(tp, "__name__", str(tp))
 
@@ -569,7 +569,7 @@ def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
             problems.append(f"{key}: expected a mapping, got {value!r}")
             return {}
         return {str(k): _parse_value(args[1], v, f"{key}.{k}", problems) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _parse_dataclass(tp, value, key, problems)
     if tp is bool:
         if isinstance(value, bool):
@@ -693,9 +693,9 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
                 )
         if ind.weight < 0:
             problems.append(f"{key}.weight: weights must not be negative, got {ind.weight}")
-    for name, den in cfg.denominators.items():
-        if den.source not in cfg.sources:
-            problems.append(f"denominators.{name}.source: unknown source {den.source!r}")
+    for name, den_spec in cfg.denominators.items():
+        if den_spec.source not in cfg.sources:
+            problems.append(f"denominators.{name}.source: unknown source {den_spec.source!r}")
     for dom, w in cfg.index.domain_weights.items():
         if w is not None and w < 0:
             problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")

@@ -363,7 +363,8 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     category = raw["category"].str.strip()
     bad_scheme = ~scheme.isin(SCHEMES)
     problems += [
-        f"row {r}: scheme {s!r} is not one of {', '.join(SCHEMES)}" for r, s in zip(rows[bad_scheme], scheme[bad_scheme])
+        f"row {r}: scheme {s!r} is not one of {', '.join(SCHEMES)}"
+        for r, s in zip(rows[bad_scheme], scheme[bad_scheme])
     ]
     empty_cat = category.eq("")
     problems += [f"row {r}: category is empty" for r in rows[empty_cat]]

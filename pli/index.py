@@ -254,8 +254,10 @@ class IndexResult:
         for k in range(n):
             if k < n_eff:
                 ok = positive[:, k]
-                out[f"driver_{k + 1}"] = pd.array(np.where(ok, names[order[:, k]], np.array(None, dtype=object)), dtype="string")
-                out[f"driver_{k + 1}_label"] = pd.array(np.where(ok, labels[order[:, k]], np.array(None, dtype=object)), dtype="string")
+                out[f"driver_{k + 1}"] = pd.array(np.where(ok, names[order[:, k]], _NONE), dtype="string")
+                out[f"driver_{k + 1}_label"] = pd.array(
+                    np.where(ok, labels[order[:, k]], _NONE), dtype="string"
+                )
                 out[f"driver_{k + 1}_contribution"] = np.where(ok, top_c[:, k], np.nan)
                 out[f"driver_{k + 1}_value"] = np.where(ok, vals[rows[:, 0], order[:, k]], np.nan)
             else:
@@ -290,6 +292,9 @@ class IndexResult:
 # --------------------------------------------------------------------------- treatment
 
 
+# A missing label in np.where, typed so the result is an object array.
+_NONE = np.array(None, dtype=object)
+
 def impute_missing(
     values: pd.DataFrame,
     treatment: TreatmentSpec,
@@ -316,7 +321,10 @@ def impute_missing(
     missing = {c: tuple(str(i) for i in out.index[na[c].to_numpy()]) for c in out.columns if na[c].any()}
     if treatment.missing == "error":
         raise InputError(
-            [f"indicator {c!r} is missing for {len(codes)} LSOA(s): {list_codes(codes)}" for c, codes in missing.items()]
+            [
+                f"indicator {c!r} is missing for {len(codes)} LSOA(s): {list_codes(codes)}"
+                for c, codes in missing.items()
+            ]
             + ["check the join key and LSOA vintage, or set index.treatment.missing to 'median' or 'ward_mean'"]
         )
     medians = out.median()
@@ -405,7 +413,13 @@ def treat_outliers(values: pd.DataFrame, treatment: TreatmentSpec) -> tuple[pd.D
         if action != "none":
             logger.info(
                 "outliers: %s %r (%d value(s)); skew %.2f -> %.2f, kurtosis %.2f -> %.2f",
-                action, col, changed, s0, s1, k0, k1,
+                action,
+                col,
+                changed,
+                s0,
+                s1,
+                k0,
+                k1,
             )
     rep = pd.DataFrame(
         report,
@@ -779,9 +793,10 @@ def build_index(
     ...          IndicatorSpec("income", "iod", domain="deprivation")]
     >>> spec = IndexSpec(normalisation="minmax", weighting="manual", domain_weights={"crime": 1, "deprivation": 1})
     >>> result = build_index(values, specs, spec)
-    >>> result.to_frame()[["score", "rank"]].round(1)  # sorted by rank
+    >>> # sorted by rank
+    >>> result.to_frame()[["score", "rank"]].round(1)  # doctest: +NORMALIZE_WHITESPACE
                score  rank
-    lsoa_code             
+    lsoa_code
     E01001001  100.0     1
     E01001002   36.9     2
     E01001004   29.8     3
@@ -805,8 +820,10 @@ def build_index(
         logged = [c for c in treated.columns if report.loc[c, "action"] == "log"]
         if logged:
             reference_values = {**dict(reference_values), **{c: float(treated[c].mean()) for c in logged}}
-            logger.info("ratio: %s log-transformed by the outlier rule; ratio taken to the mean of "
-                        "the transformed values", ", ".join(logged))
+            logger.info(
+                "ratio: %s log-transformed by the outlier rule; ratio taken to the mean of the transformed values",
+                ", ".join(logged),
+            )
     better = [s.name for s in specs if s.direction == "higher_is_better"]
     normed = normalise(
         treated,
@@ -820,7 +837,12 @@ def build_index(
     rank, decile = _rank_and_decile(score)
     logger.info(
         "index: %d LSOAs, %d indicators in %d domains (%s, %s weights, %s aggregation)",
-        len(score), len(names), dom.shape[1], spec.normalisation, spec.weighting, spec.aggregation,
+        len(score),
+        len(names),
+        dom.shape[1],
+        spec.normalisation,
+        spec.weighting,
+        spec.aggregation,
     )
     return IndexResult(
         scores=score,

@@ -15,11 +15,13 @@ whether a folder, or a copy of it, is still current. The maps folder carries a s
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import logging
 import os
 import platform
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -300,7 +302,12 @@ def verify_outputs(out_dir: str | Path, *, maps_dir: str | Path | None = None,
     if recover_interrupted(roots.values()):
         manifest = _read_manifest(manifest_path)
     base = Path(data_dir) if data_dir is not None else Path(manifest.get("data_dir", "."))
-    changed_in, missing_in, changed_out, missing_out, extra, messages = [], [], [], [], [], []
+    changed_in: list[str] = []
+    missing_in: list[str] = []
+    changed_out: list[str] = []
+    missing_out: list[str] = []
+    extra: list[str] = []
+    messages: list[str] = []
     for rel, digest in manifest.get("inputs", {}).items():
         p = Path(rel) if Path(rel).is_absolute() else base / rel
         if not p.is_file():
@@ -336,9 +343,6 @@ def verify_outputs(out_dir: str | Path, *, maps_dir: str | Path | None = None,
                         tuple(extra), tuple(messages))
 
 
-# Imported here so this writer stays one self-contained block at the end of the module.
-import datetime as _dt
-import threading
 
 # GDAL stamps each layer's gpkg_contents.last_change with the wall clock; OGR_CURRENT_DATE
 # replaces that clock. It is a process-wide GDAL setting, so writers take turns.

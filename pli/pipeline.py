@@ -45,7 +45,10 @@ class IndexRun:
         top = self.rankings.sort_values("rank").head(10)
         lines.append("Top 10 LSOAs:")
         for code, row in top.iterrows():
-            lines.append(f"  {int(row['rank']):>3}  {code}  {row['lsoa_name']:<16} {row['ward_name']:<28} score {row['score']:.3f}")
+            lines.append(
+                f"  {int(row['rank']):>3}  {code}  {row['lsoa_name']:<16} {row['ward_name']:<28} "
+                f"score {row['score']:.3f}"
+            )
         if len(self.neighbourhoods):
             lines.append("Priority neighbourhoods:")
             for _, nb in self.neighbourhoods.iterrows():
@@ -55,7 +58,9 @@ class IndexRun:
                 )
         m = self.moran
         if m:
-            lines.append(f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.4f}, {m['permutations']} permutations)")
+            lines.append(
+                f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.4f}, {m['permutations']} permutations)"
+            )
         lines.append(f"Outputs: {self.out_dir}" + (f"; maps: {self.maps_dir}" if self.maps_dir else ""))
         return "\n".join(lines)
 
@@ -108,8 +113,12 @@ def run_index(
     targets = {"output": Path(out_dir)}
     if maps_dir is not None:
         targets["maps"] = Path(maps_dir)
-    transaction.check_output_paths(targets, data_dir=cfg.data_dir, config_path=cfg.config_path,
-                                   inputs=[cfg.resolve(path) for _, path in cfg.input_paths()])
+    transaction.check_output_paths(
+        targets,
+        data_dir=cfg.data_dir,
+        config_path=cfg.config_path,
+        inputs=[cfg.resolve(path) for _, path in cfg.input_paths()],
+    )
     with transaction.TargetLock(targets) as lock:
         return _run_index(cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, step=step)
 
@@ -173,8 +182,12 @@ def _run_index(
     with step("composite index"):
         index_spec = presets.resolve_index_spec(cfg.index, raw=cfg.raw.get("index"))
         result = index.build_index(
-            table.values, cfg.indicators, index_spec, seed=cfg.seed,
-            wards=boundaries.lsoa["ward_code"], reference_values=table.study_area_rates(),
+            table.values,
+            cfg.indicators,
+            index_spec,
+            seed=cfg.seed,
+            wards=boundaries.lsoa["ward_code"],
+            reference_values=table.study_area_rates(),
         )
     lsoa = boundaries.lsoa.join(table.values).join(result.to_frame()).join(result.top_drivers(3))
     lsoa = lsoa.assign(population=population, harm=table.harm_total())
@@ -185,8 +198,9 @@ def _run_index(
         lsoa = lsoa.join(clusters.to_frame())
 
     with step("priority neighbourhoods"):
-        nb = priorities.select_neighbourhoods(lsoa, weights, cfg.priorities, drivers=result.contributions,
-                                              seed=cfg.seed)
+        nb = priorities.select_neighbourhoods(
+            lsoa, weights, cfg.priorities, drivers=result.contributions, seed=cfg.seed
+        )
         lsoa = lsoa.assign(neighbourhood_rank=nb.membership.reindex(lsoa.index))
 
     with step("micro-patrol plan"):
@@ -195,25 +209,46 @@ def _run_index(
             patrols.warn_period_mismatch(plan, table.periods)
 
     rankings = tables.rankings_table(lsoa, list(table.values.columns))
-    published, published_raw = (disclosure.suppress(rankings, table, cfg, sources) if cfg.output.public
-                                else (rankings, table.raw))
+    published, published_raw = (
+        disclosure.suppress(rankings, table, cfg, sources) if cfg.output.public else (rankings, table.raw)
+    )
     out_dir, maps_dir = targets["output"], targets.get("maps")
     with outputs.OutputTransaction(targets, lock=lock) as tx:
         with step("writing tables and GeoPackage"):
             tables.write_run_tables(tx, lsoa, published, published_raw, boundaries, nb, plan)
         if maps_dir is not None:
             with step("maps"):
-                maps.write_maps(maps.bundle_for_run(cfg, lsoa, published, boundaries, nb, plan),
-                                tx.staging_dir("maps"), spec=cfg.maps, area=cfg.area,
-                                period=table.period_label(), public=cfg.output.public)
+                maps.write_maps(
+                    maps.bundle_for_run(cfg, lsoa, published, boundaries, nb, plan),
+                    tx.staging_dir("maps"),
+                    spec=cfg.maps,
+                    area=cfg.area,
+                    period=table.period_label(),
+                    public=cfg.output.public,
+                )
             outputs.write_json(outputs.folder_manifest(tx, "maps"), tx.path("maps", outputs.MANIFEST_NAME))
         run_manifest = manifest.build_manifest(
-            cfg, boundaries=boundaries, sources=sources, table=table, rankings=rankings, nb=nb, plan=plan,
-            clusters=clusters, result=result, index_spec=index_spec, reconciliations=reconcile.records_, tx=tx,
+            cfg,
+            boundaries=boundaries,
+            sources=sources,
+            table=table,
+            rankings=rankings,
+            nb=nb,
+            plan=plan,
+            clusters=clusters,
+            result=result,
+            index_spec=index_spec,
+            reconciliations=reconcile.records_,
+            tx=tx,
         )
         outputs.write_json(run_manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return IndexRun(
-        Path(out_dir), Path(maps_dir) if maps_dir else None, files, rankings,
-        pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")), clusters.moran.to_dict(), cfg.area.simulated,
+        Path(out_dir),
+        Path(maps_dir) if maps_dir else None,
+        files,
+        rankings,
+        pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")),
+        clusters.moran.to_dict(),
+        cfg.area.simulated,
     )

@@ -163,7 +163,11 @@ _IMD_DOMAINS = (
     ("education", "Education, Skills and Training Rank (where 1 is most deprived)", "Education, skills and training"),
     ("health", "Health Deprivation and Disability Rank (where 1 is most deprived)", "Health and disability"),
     ("crime", "Crime Rank (where 1 is most deprived)", "Crime"),
-    ("barriers", "Barriers to Housing and Services Rank (where 1 is most deprived)", "Barriers to housing and services"),
+    (
+        "barriers",
+        "Barriers to Housing and Services Rank (where 1 is most deprived)",
+        "Barriers to housing and services",
+    ),
     ("living_environment", "Living Environment Rank (where 1 is most deprived)", "Living environment"),
 )
 _IMD = tuple(

@@ -690,7 +690,8 @@ def _names(ward_pop: pd.DataFrame, centroids: gpd.GeoSeries) -> pd.Series:
     first = ward_pop.groupby("rank").nth(0).set_index("rank")
     second = ward_pop.groupby("rank").nth(1).set_index("rank").reindex(first.index)
     two = second["share"].fillna(0) >= SECOND_WARD_SHARE
-    names = first["ward_name"].astype(str).where(~two, first["ward_name"].astype(str) + " / " + second["ward_name"].astype(str))
+    first_name, second_name = first["ward_name"].astype(str), second["ward_name"].astype(str)
+    names = first_name.where(~two, first_name + " / " + second_name)
     names = names.reindex(centroids.index)
     xy = pd.DataFrame({"x": centroids.x, "y": centroids.y, "name": names})
     dx = xy["x"] - xy.groupby("name")["x"].transform("mean")

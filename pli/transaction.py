@@ -41,9 +41,10 @@ import os
 import secrets
 import shutil
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
@@ -426,7 +427,7 @@ def recover_interrupted(folders: Iterable[str | Path]) -> bool:
     slots = [_Slot.for_target(str(i), f) for i, f in enumerate(folders)]
     if not any(j.is_file() for s in slots for j in s.journal_candidates()):
         return False
-    with TargetLock({str(i): f for i, f in enumerate(folders)}):
+    with TargetLock({str(i): Path(f) for i, f in enumerate(folders)}):
         pass
     return True
 
@@ -502,9 +503,9 @@ class OutputTransaction:
         """Swap every staged folder into place; returns the final paths of the files."""
         staged = self.staged_files()
         _checkpoint("staged")
-        entries = []
+        entries: list[dict[str, Any]] = []
         try:
-            for name, stage in self._staging.items():
+            for stage in self._staging.values():
                 _fsync_tree(stage)
             _checkpoint("synced")
             for name, slot in self._slots.items():
@@ -546,7 +547,8 @@ class OutputTransaction:
         return f"nothing was replaced: {folders} still hold the previous run"
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        full = exc is not None and _is_gdal_error(exc) and _disk_full(self._slots.values())  # before cleanup frees space
+        # Checked before cleanup frees space.
+        full = exc is not None and _is_gdal_error(exc) and _disk_full(self._slots.values())
         try:
             if not self._journaled:  # a journaled commit is finished by the next run, not undone
                 for stage in self._staging.values():
@@ -558,13 +560,22 @@ class OutputTransaction:
         if exc is not None and not isinstance(exc, PliError) and _is_write_failure(exc):
             raise OutputError(f"could not write the outputs ({_reason(exc)}); {self._unchanged()}") from exc
         if full:
-            raise OutputError(f"could not write the outputs (No space left on device: the disk holding "
-                              f"{', '.join(str(s.anchor) for s in self._slots.values())} is full; GDAL said: "
-                              f"{_reason(exc)}); {self._unchanged()}") from exc
+            raise OutputError(
+                f"could not write the outputs (No space left on device: the disk holding "
+                f"{', '.join(str(s.anchor) for s in self._slots.values())} is full; GDAL said: "
+                f"{_reason(exc)}); {self._unchanged()}"
+            ) from exc
 
 
-_WRITE_FAILURE_TEXT = ("no space left", "disk full", "file too large", "read-only file system",
-                       "permission denied", "disk i/o error", "quota exceeded")
+_WRITE_FAILURE_TEXT = (
+    "no space left",
+    "disk full",
+    "file too large",
+    "read-only file system",
+    "permission denied",
+    "disk i/o error",
+    "quota exceeded",
+)
 
 
 def _is_write_failure(exc: BaseException) -> bool:
@@ -620,7 +631,7 @@ def _looks_like_pli_folder(folder: Path) -> bool:
 
 
 def check_output_paths(
-    targets: dict[str, str | Path],
+    targets: Mapping[str, str | Path],
     *,
     data_dir: str | Path | None = None,
     config_path: str | Path | None = None,
@@ -655,23 +666,30 @@ def check_output_paths(
         clash = False
         for what, q in protected:
             if p == q:
-                problems.append(f"{label} is {what}; a run replaces the whole folder, so choose a separate "
-                                "output folder")
+                problems.append(
+                    f"{label} is {what}; a run replaces the whole folder, so choose a separate output folder"
+                )
                 clash = True
             elif _inside(q, p):
-                problems.append(f"{label} contains {what} ({q}); a run replaces the whole folder, so choose "
-                                "a folder that holds no inputs")
+                problems.append(
+                    f"{label} contains {what} ({q}); a run replaces the whole folder, so choose "
+                    "a folder that holds no inputs"
+                )
                 clash = True
         for q in named_inputs:
             if clash:
                 break
             if p == q or _inside(q, p):
-                problems.append(f"{label} holds the input {q}; a run replaces the whole folder and would "
-                                "delete it, so choose a folder that holds no inputs")
+                problems.append(
+                    f"{label} holds the input {q}; a run replaces the whole folder and would "
+                    "delete it, so choose a folder that holds no inputs"
+                )
                 clash = True
             elif _inside(p, q):
-                problems.append(f"{label} is inside the input folder {q}; the next run would read the "
-                                "outputs as input, so choose a folder outside it")
+                problems.append(
+                    f"{label} is inside the input folder {q}; the next run would read the "
+                    "outputs as input, so choose a folder outside it"
+                )
                 clash = True
         if clash:
             continue
@@ -682,8 +700,10 @@ def check_output_paths(
                 problems.append(f"{label} is not writable; fix its permissions or choose another folder")
             elif not _looks_like_pli_folder(p):
                 shown = ", ".join(sorted(e.name for e in p.iterdir() if not is_control_name(e.name))[:5])
-                problems.append(f"{label} already holds files that no pli run wrote ({shown}); a run replaces "
-                                "the whole folder, so choose an empty or new folder")
+                problems.append(
+                    f"{label} already holds files that no pli run wrote ({shown}); a run replaces "
+                    "the whole folder, so choose an empty or new folder"
+                )
         else:
             ancestor = p.parent
             while not ancestor.exists():
@@ -695,7 +715,7 @@ def check_output_paths(
 
     names = list(resolved)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             pa, pb = resolved[a], resolved[b]
             fa = _FLAGS.get(a, a)
             fb = _FLAGS.get(b, b)
@@ -703,7 +723,9 @@ def check_output_paths(
                 problems.append(f"{fa} and {fb} are the same folder ({pa}); give each its own folder")
             elif _inside(pa, pb) or _inside(pb, pa):
                 outer, inner = (fb, fa) if _inside(pa, pb) else (fa, fb)
-                problems.append(f"{inner} ({resolved[a] if inner == fa else resolved[b]}) is inside {outer}; "
-                                "each run replaces its whole folder, so give them separate folders")
+                problems.append(
+                    f"{inner} ({resolved[a] if inner == fa else resolved[b]}) is inside {outer}; "
+                    "each run replaces its whole folder, so give them separate folders"
+                )
     if problems:
         raise InputError(problems)

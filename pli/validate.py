@@ -414,6 +414,8 @@ def _check_requested_columns(cfg: StudyConfig, headers: dict[str, list[str] | No
 def _check_harm_weights(cfg: StudyConfig, problems: list[str]) -> None:
     from pli.harm import load_harm_weights
 
+    if cfg.index.harm_weights is None:
+        return
     path = cfg.resolve(cfg.index.harm_weights)
     if not _check_file(path, "index.harm_weights", problems):
         return
@@ -517,7 +519,7 @@ def withhold_outside_content(run: _F) -> _F:
         quiet = _WithholdLogs(names, cfg) if names else None
         loggers = _pli_loggers() if quiet else []
         for lg in loggers:
-            lg.addFilter(quiet)
+            lg.addFilter(quiet)  # type: ignore[arg-type]  # loggers is empty when quiet is None
         try:
             return run(cfg, *args, **kwargs)
         except InputError as exc:
@@ -532,7 +534,7 @@ def withhold_outside_content(run: _F) -> _F:
             raise InputError(list(dict.fromkeys(problems))) from None
         finally:
             for lg in loggers:
-                lg.removeFilter(quiet)
+                lg.removeFilter(quiet)  # type: ignore[arg-type]
 
     return wrapper  # type: ignore[return-value]
 

@@ -20,11 +20,12 @@ import geopandas as gpd
 import pytest
 import yaml
 
-from conftest import copy_demo_data
 from pli.config import ConfigError, parse_config
 from pli.errors import InputError
 from pli.outputs import file_sha256
 from pli.pipeline import run_index
+
+from conftest import copy_demo_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "configs" / "croydon-demo.yml"

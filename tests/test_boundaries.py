@@ -477,7 +477,11 @@ def test_merge_to_2021_sums_and_back_refuses_sums():
 def test_complex_change_names_lsoas():
     with pytest.raises(InputError, match="complex") as err:
         reconcile_codes(
-            _table({"A": 1, "Y1": 1, "Y2": 2}), LOOKUP, target_codes=TARGET_2011, target_vintage=2011, aggregation="mean"
+            _table({"A": 1, "Y1": 1, "Y2": 2}),
+            LOOKUP,
+            target_codes=TARGET_2011,
+            target_vintage=2011,
+            aggregation="mean",
         )
     assert "Y1->Q" in str(err.value) and "Y2->R" in str(err.value)
 

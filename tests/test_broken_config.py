@@ -17,6 +17,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from pli.config import (
+    MAX_ALIASES,
+    MAX_CONFIG_BYTES,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+from pli.errors import InputError
+from pli.pipeline import run_index
+
 from broken_harness import (
     DEMO,
     DEMO_CONFIG,
@@ -28,16 +39,6 @@ from broken_harness import (
     police_files,
 )
 from conftest import copy_demo_data
-
-from pli.config import (
-    MAX_ALIASES,
-    MAX_CONFIG_BYTES,
-    ConfigError,
-    load_config,
-    parse_config,
-)
-from pli.errors import InputError
-from pli.pipeline import run_index
 
 #: A file outside the data directory whose content must never reach a message.
 SECRET_LINES = ["root:x:0:0:root:/root:/bin/bash", "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin",

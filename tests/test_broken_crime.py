@@ -17,6 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from pli.config import SourceSpec, parse_config
+from pli.errors import InputError
+from pli.indicators import ASB, load_source
+from pli.pipeline import run_index
+
 from broken_harness import (
     DEMO,
     DEP,
@@ -28,11 +34,6 @@ from broken_harness import (
     write_rows,
 )
 from conftest import copy_demo_data
-
-from pli.config import SourceSpec, parse_config
-from pli.errors import InputError
-from pli.indicators import ASB, load_source
-from pli.pipeline import run_index
 
 MPS = "indicators/demo/mps_lsoa_crime.csv"
 

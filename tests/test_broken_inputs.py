@@ -19,11 +19,9 @@ import copy
 import csv
 import json
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -32,20 +30,18 @@ import pytest
 import shapely
 import yaml
 
-from conftest import copy_demo_data
-from pli.config import ConfigError, parse_config
+from pli.config import parse_config
 from pli.errors import InputError
-from pli.outputs import file_sha256
 from pli.pipeline import run_index
 
-from broken_harness import (DEMO, DEP, HARM, LSOA, POLICE, POP, ROOT, assert_fails_clearly,
-                            make_good_outputs)
+from broken_harness import DEMO, DEP, HARM, LSOA, POP, ROOT, assert_fails_clearly
 from broken_harness import lsoa_frame as _lsoa_frame
 from broken_harness import police_files as _police_files
 from broken_harness import read_rows as _read_rows
 from broken_harness import set_column as _set_column
 from broken_harness import write_geojson_text as _write_geojson_text
 from broken_harness import write_rows as _write_rows
+from conftest import copy_demo_data
 
 
 def _other_area_codes(n: int) -> list[str]:
@@ -157,7 +153,7 @@ def police_other_area(data, raw):
     for path in _police_files(data):
         codes = sorted(set(r[7] for r in _read_rows(path)[1:]))
         swap = dict(zip(codes, _other_area_codes(len(codes))))
-        _set_column(path, "LSOA code", lambda v: [swap[c] for c in v])
+        _set_column(path, "LSOA code", lambda v, swap=swap: [swap[c] for c in v])
 
 
 def table_renamed_column(data, raw):

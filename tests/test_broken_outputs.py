@@ -24,13 +24,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from broken_harness import DEMO, LSOA, POLICE, ROOT, hashes
-from conftest import copy_demo_data
 
 from pli.config import ConfigError, load_config
 from pli.errors import InputError
 from pli.pipeline import run_index
 from pli.transaction import OutputError
+
+from broken_harness import DEMO, LSOA, POLICE, ROOT, hashes
+from conftest import copy_demo_data
 
 
 @dataclass

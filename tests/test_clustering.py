@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import esda
 import geopandas as gpd
@@ -27,10 +26,11 @@ from pli.clustering import (
 from pli.config import ClusteringSpec
 from pli.errors import InputError
 
+from conftest import load_croydon_imd_frame
+
 # esda's own warning about its default alternative, raised when the tests call esda directly.
 pytestmark = pytest.mark.filterwarnings("ignore:The alternative hypothesis:DeprecationWarning")
 
-from conftest import SHARED_DATA as DATA, load_croydon_imd_frame
 
 
 def _load_croydon() -> gpd.GeoDataFrame:
@@ -266,7 +266,9 @@ def test_values_misaligned_or_missing_raise():
     with pytest.raises(InputError, match="all 16 values are equal"):
         getis_ord(pd.Series(1.0, index=grid.index), weights)
     shuffled = y.sample(frac=1, random_state=0)
-    np.testing.assert_allclose(local_moran(shuffled, weights, permutations=0).I, local_moran(y, weights, permutations=0).I)
+    np.testing.assert_allclose(
+        local_moran(shuffled, weights, permutations=0).I, local_moran(y, weights, permutations=0).I
+    )
 
 
 # --------------------------------------------------------------------------- Gi*

@@ -277,7 +277,9 @@ def test_minimal_user_table_loads(tmp_path):
 
 def test_replacement_table_without_proactive_column(tmp_path):
     alt = tmp_path / "alt.csv"
-    alt.write_text("scheme,category,weight_days,basis,mixed\npolice_uk,Robbery,730,local policy,false\n", encoding="utf-8")
+    alt.write_text(
+        "scheme,category,weight_days,basis,mixed\npolice_uk,Robbery,730,local policy,false\n", encoding="utf-8"
+    )
     hw = load_harm_weights(alt)
     assert hw.weight_for(["Robbery"], "police_uk").tolist() == [730.0]
     assert not hw.table["proactive"].any()
@@ -322,7 +324,9 @@ def test_negative_weight_is_reported_once(shipped_rows, tmp_path):
 
 
 def test_every_real_mps_category_has_a_weight(hw):
-    mps = pd.read_csv(_shared("croydon_mps_lsoa_crime_2024-02_2026-02.csv"), usecols=["major_category", "minor_category"])
+    mps = pd.read_csv(
+        _shared("croydon_mps_lsoa_crime_2024-02_2026-02.csv"), usecols=["major_category", "minor_category"]
+    )
     cats = (mps["major_category"] + "/" + mps["minor_category"]).unique()
     assert len(cats) == 28
     assert hw.scheme_for(cats) == "mps"
@@ -354,8 +358,11 @@ def test_all_police_uk_types_and_real_burglary_file(hw, legacy):
 
 def test_hand_computed_harm_total(hw):
     counts = pd.DataFrame(
-        {"ROBBERY/ROBBERY OF PERSONAL PROPERTY": [2, 0], "THEFT/SHOPLIFTING": [10, 3],
-         "VIOLENCE AGAINST THE PERSON/HOMICIDE": [0, 1]},
+        {
+            "ROBBERY/ROBBERY OF PERSONAL PROPERTY": [2, 0],
+            "THEFT/SHOPLIFTING": [10, 3],
+            "VIOLENCE AGAINST THE PERSON/HOMICIDE": [0, 1],
+        },
         index=pd.Index(["E01000001", "E01000002"], name="lsoa_code"),
     )
     robbery, shop, homicide = hw.weight_for(counts.columns, "mps")
@@ -382,15 +389,27 @@ ASB = "Anti-social behaviour"
 # of different CCHI value, or the subgroup's mean over offence codes is over twice its
 # median, or (ASB, fraud) there is no CCHI figure at all.
 MIXED = {
-    ASB, "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft", "Public order",
+    ASB,
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Public order",
     "Violence and sexual offences",
-    "ARSON AND CRIMINAL DAMAGE/CRIMINAL DAMAGE", "DRUG OFFENCES/POSSESSION OF DRUGS",
-    "DRUG OFFENCES/TRAFFICKING OF DRUGS", "FRAUD AND FORGERY/FRAUD AND FORGERY",
+    "ARSON AND CRIMINAL DAMAGE/CRIMINAL DAMAGE",
+    "DRUG OFFENCES/POSSESSION OF DRUGS",
+    "DRUG OFFENCES/TRAFFICKING OF DRUGS",
+    "FRAUD AND FORGERY/FRAUD AND FORGERY",
     "MISCELLANEOUS CRIMES AGAINST SOCIETY/MISC CRIMES AGAINST SOCIETY",
-    "PUBLIC ORDER OFFENCES/OTHER OFFENCES PUBLIC ORDER", "PUBLIC ORDER OFFENCES/PUBLIC FEAR ALARM OR DISTRESS",
-    "PUBLIC ORDER OFFENCES/RACE OR RELIGIOUS AGG PUBLIC FEAR", "PUBLIC ORDER OFFENCES/VIOLENT DISORDER",
-    "SEXUAL OFFENCES/OTHER SEXUAL OFFENCES", "THEFT/OTHER THEFT",
-    "VIOLENCE AGAINST THE PERSON/STALKING AND HARASSMENT", "VIOLENCE AGAINST THE PERSON/VIOLENCE WITH INJURY",
+    "PUBLIC ORDER OFFENCES/OTHER OFFENCES PUBLIC ORDER",
+    "PUBLIC ORDER OFFENCES/PUBLIC FEAR ALARM OR DISTRESS",
+    "PUBLIC ORDER OFFENCES/RACE OR RELIGIOUS AGG PUBLIC FEAR",
+    "PUBLIC ORDER OFFENCES/VIOLENT DISORDER",
+    "SEXUAL OFFENCES/OTHER SEXUAL OFFENCES",
+    "THEFT/OTHER THEFT",
+    "VIOLENCE AGAINST THE PERSON/STALKING AND HARASSMENT",
+    "VIOLENCE AGAINST THE PERSON/VIOLENCE WITH INJURY",
     "VIOLENCE AGAINST THE PERSON/VIOLENCE WITHOUT INJURY",
 }
 
@@ -502,8 +521,10 @@ def test_config_harm_scheme_selects_a_shipped_table(tmp_path):
     raw["index"]["harm_scheme"] = "ons_css"
     with pytest.raises(ConfigError) as err:
         parse_config(raw, data_dir=root)
-    assert ("index.harm_scheme: unknown scheme 'ons_css'; choose one of cchi2026, counts, sentencing_legacy, "
-            "or set index.harm_weights to a CSV with the same columns") in str(err.value)
+    assert (
+        "index.harm_scheme: unknown scheme 'ons_css'; choose one of cchi2026, counts, sentencing_legacy, "
+        "or set index.harm_weights to a CSV with the same columns"
+    ) in str(err.value)
     real = load_config(root / "configs" / "croydon-open-data.yml", data_dir=tmp_path)
     assert real.index.harm_scheme == "cchi2026" and Path(real.index.harm_weights) == DEFAULT_HARM_WEIGHTS
     raw["index"].update(harm_scheme="counts", harm_weights="my_weights.csv")
@@ -530,8 +551,15 @@ def test_doc_states_every_number_and_credits_the_sources(hw):
     doc = DOC.read_text(encoding="utf-8")
     for cat, w in zip(hw.to_frame()["category"], hw.to_frame()["weight_days"]):
         assert re.search(rf"\| {re.escape(cat)} \| {w:g} \|", doc), f"{cat} ({w:g} days) is not in HARM_WEIGHTS.md"
-    for credit in ("Sherman", "Neyroud", "Cambridge Centre for Evidence-Based Policing", "CCHI 2026 values sheet",
-                   "isthisben/cbl-realcrime", "5591939d942691fec9e9da6349fa7afbde726b7f", "2024/25"):
+    for credit in (
+        "Sherman",
+        "Neyroud",
+        "Cambridge Centre for Evidence-Based Policing",
+        "CCHI 2026 values sheet",
+        "isthisben/cbl-realcrime",
+        "5591939d942691fec9e9da6349fa7afbde726b7f",
+        "2024/25",
+    ):
         assert credit in doc, credit
 
 

@@ -32,7 +32,9 @@ CODES = pd.Index(["E01000004", "E01000001", "E01000003", "E01000002"], name="lso
 @pytest.fixture
 def table() -> pd.DataFrame:
     # a: 1,2,3,6 (mean 3); b: 4,3,2,1 (mean 2.5); c (higher is better): 10,20,30,40
-    return pd.DataFrame({"a": [1.0, 2.0, 3.0, 6.0], "b": [4.0, 3.0, 2.0, 1.0], "c": [10.0, 20.0, 30.0, 40.0]}, index=CODES)
+    return pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0, 6.0], "b": [4.0, 3.0, 2.0, 1.0], "c": [10.0, 20.0, 30.0, 40.0]}, index=CODES
+    )
 
 
 SPECS = (
@@ -152,13 +154,21 @@ def test_contributions_sum_to_score_everywhere(method, aggregation, weighting):
     rng = np.random.default_rng(3)
     n = 60
     x = pd.DataFrame(
-        {"h": rng.lognormal(2, 1, n), "v": rng.poisson(5, n).astype(float), "i": rng.uniform(0.05, 0.4, n),
-         "y": rng.uniform(0.1, 0.2, n)},
+        {
+            "h": rng.lognormal(2, 1, n),
+            "v": rng.poisson(5, n).astype(float),
+            "i": rng.uniform(0.05, 0.4, n),
+            "y": rng.uniform(0.1, 0.2, n),
+        },
         index=pd.Index([f"E{i:08d}" for i in range(n)], name="lsoa_code"),
     )
     x["v"] = x["v"] + x["h"] * 0.2  # correlated, as crime indicators are
-    specs = (IndicatorSpec("h", "c", domain="crime"), IndicatorSpec("v", "c", domain="crime"),
-             IndicatorSpec("i", "d", domain="dep"), IndicatorSpec("y", "p", domain="demo", direction="higher_is_better"))
+    specs = (
+        IndicatorSpec("h", "c", domain="crime"),
+        IndicatorSpec("v", "c", domain="crime"),
+        IndicatorSpec("i", "d", domain="dep"),
+        IndicatorSpec("y", "p", domain="demo", direction="higher_is_better"),
+    )
     res = build_index(x, specs, IndexSpec(normalisation=method, aggregation=aggregation, weighting=weighting))
     np.testing.assert_allclose(res.contributions.sum(axis=1), res.scores, rtol=1e-10, atol=1e-10)
     assert res.weights["weight"].sum() == pytest.approx(1.0)
@@ -313,7 +323,10 @@ def test_resolve_preset_explicit_values_win():
     raw = resolve_index_spec(IndexSpec(preset="imd"), raw={"preset": "imd", "normalisation": "zscore"})
     assert raw.normalisation == "zscore"
     assert resolve_index_spec(raw) == raw  # idempotent
-    pli = resolve_index_spec(IndexSpec(preset="pli", treatment=TreatmentSpec(missing="median")), raw={"preset": "pli", "treatment": {"missing": "median"}})
+    pli = resolve_index_spec(
+        IndexSpec(preset="pli", treatment=TreatmentSpec(missing="median")),
+        raw={"preset": "pli", "treatment": {"missing": "median"}},
+    )
     assert pli.treatment.outliers == "skew_kurtosis" and pli.treatment.missing == "median"
     with pytest.raises(ConfigError, match="did you mean 'imd'"):
         resolve_index_spec(IndexSpec(preset="imdd"))

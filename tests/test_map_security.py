@@ -16,9 +16,10 @@ import geopandas as gpd
 import pytest
 import yaml
 
-from conftest import copy_demo_data
 from pli.config import parse_config
 from pli.pipeline import run_index
+
+from conftest import copy_demo_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = yaml.safe_load((ROOT / "configs" / "croydon-demo.yml").read_text(encoding="utf-8"))

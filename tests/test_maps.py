@@ -231,7 +231,9 @@ def test_unknown_lisa_category_is_rejected(bundle):
     lsoa = bundle.lsoa.copy()
     lsoa.loc[lsoa.index[0], "lisa_cluster"] = "HH"
     with pytest.raises(InputError, match="'HH'"):
-        write_maps(dataclasses.replace(bundle, lsoa=lsoa), Path("/nonexistent"), spec=MapSpec(), area=AREA, period=PERIOD)
+        write_maps(
+            dataclasses.replace(bundle, lsoa=lsoa), Path("/nonexistent"), spec=MapSpec(), area=AREA, period=PERIOD
+        )
 
 
 # ------------------------------------------------------------------ figures

@@ -31,9 +31,10 @@ def test_formula_in_a_boundary_name_is_defused_in_every_table(tmp_path):
     import geopandas as gpd
     import yaml
 
-    from conftest import copy_demo_data
     from pli.config import parse_config
     from pli.pipeline import run_index
+
+    from conftest import copy_demo_data
 
     root = Path(__file__).resolve().parents[1]
     data = tmp_path / "data"

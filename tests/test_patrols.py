@@ -80,10 +80,10 @@ def planted():
     x = np.r_[bx, hx, dx1, dx2]
     y = np.r_[by, hy, dy1, dy2]
     n_main = 20_300
-    category = np.r_[rng.choice(cats, n_main, p=[0.7, 0.2, 0.1]), ["Burglary"] * 600, ["Violence and sexual offences"] * 600]
-    month = np.r_[
-        [f"2024-{m:02d}" for m in rng.integers(1, 13, n_main)], ["2024-06"] * 600, ["2023-06"] * 600
+    category = np.r_[
+        rng.choice(cats, n_main, p=[0.7, 0.2, 0.1]), ["Burglary"] * 600, ["Violence and sexual offences"] * 600
     ]
+    month = np.r_[[f"2024-{m:02d}" for m in rng.integers(1, 13, n_main)], ["2024-06"] * 600, ["2023-06"] * 600]
     hour = np.r_[rng.integers(0, 24, 20_000), rng.choice([21, 22, 23], 300), rng.integers(0, 24, 1_200)]
     day = np.r_[rng.integers(1, 29, n_main + 1_200)]
     points = gpd.GeoDataFrame(
@@ -111,8 +111,14 @@ def planted():
 def planted_plan(planted):
     points, neighbourhoods, area = planted
     return plan_patrols(
-        points, neighbourhoods, area, harm_weights=HARM, start_month="2024-01", end_month="2024-12",
-        permutations=199, seed=7,
+        points,
+        neighbourhoods,
+        area,
+        harm_weights=HARM,
+        start_month="2024-01",
+        end_month="2024-12",
+        permutations=199,
+        seed=7,
     )
 
 
@@ -137,7 +143,11 @@ def test_concentration_counts_zero_places_and_rounds_fractions_exactly():
     res = concentration([40, 20, 20, 10, 10] + [0] * 15)
     assert res.top_places == (1, 1, 2)
     assert res.top_harm_shares == pytest.approx((0.40, 0.40, 0.60))
-    assert (res.power_few_places, res.power_few_place_share, res.power_few_harm_share) == (2, pytest.approx(0.1), pytest.approx(0.6))
+    assert (res.power_few_places, res.power_few_place_share, res.power_few_harm_share) == (
+        2,
+        pytest.approx(0.1),
+        pytest.approx(0.6),
+    )
     # 0.05 * 300 is 15.000000000000002 in floating point: the top 5 % is 15 places, not 16.
     harm = [10.0] * 15 + [5.0] + [0.0] * 284
     res = concentration(harm)
@@ -160,8 +170,12 @@ def test_concentration_rejects_negative_harm():
 
 def _blob():
     """An irregular study area: an L-shape with a hole and a ragged edge."""
-    shape = shapely.union(shapely.box(530_000, 160_000, 533_000, 161_000), shapely.box(530_000, 160_000, 531_000, 163_000))
-    shape = shape.difference(shapely.Point(530_500, 162_000).buffer(200)).union(shapely.Point(533_000, 160_500).buffer(333))
+    shape = shapely.union(
+        shapely.box(530_000, 160_000, 533_000, 161_000), shapely.box(530_000, 160_000, 531_000, 163_000)
+    )
+    shape = shape.difference(shapely.Point(530_500, 162_000).buffer(200)).union(
+        shapely.Point(533_000, 160_500).buffer(333)
+    )
     return gpd.GeoSeries([shape], crs=BNG)
 
 
@@ -268,17 +282,41 @@ def test_planted_hotspot_ranks_first(planted_plan):
     # The decoys (burglary, and violence from 2023) were filtered out of the whole plan.
     assert set(planted_plan.categories) == {"Violence and sexual offences", "Robbery", "Possession of weapons"}
     decoy_cell = planted_plan.places.geometry.contains(shapely.Point(DECOY))
-    decoy_count = planted_plan.places.loc[decoy_cell.to_numpy() & (planted_plan.places["place_kind"] == "grid"), "count"]
+    decoy_count = planted_plan.places.loc[
+        decoy_cell.to_numpy() & (planted_plan.places["place_kind"] == "grid"), "count"
+    ]
     assert int(decoy_count.iloc[0]) < 60
     assert planted_plan.n_records == 20_300
 
 
 def test_plan_contract(planted_plan):
     plan, places = planted_plan.plan, planted_plan.places
-    for col in ("neighbourhood_rank", "neighbourhood", "place_rank", "place_id", "place_kind", "location", "lon",
-                "lat", "count", "harm", "count_robbery", "harm_violence_and_sexual_offences", "gi_bin", "gi_label",
-                "visits_per_day", "visit_minutes", "suggested_times", "events_per_month", "window_months",
-                "period", "categories", "evidence", "power_few", "gi_q"):
+    for col in (
+        "neighbourhood_rank",
+        "neighbourhood",
+        "place_rank",
+        "place_id",
+        "place_kind",
+        "location",
+        "lon",
+        "lat",
+        "count",
+        "harm",
+        "count_robbery",
+        "harm_violence_and_sexual_offences",
+        "gi_bin",
+        "gi_label",
+        "visits_per_day",
+        "visit_minutes",
+        "suggested_times",
+        "events_per_month",
+        "window_months",
+        "period",
+        "categories",
+        "evidence",
+        "power_few",
+        "gi_q",
+    ):
         assert col in plan.columns, col
     assert plan.groupby("neighbourhood")["place_rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     assert (plan.groupby("neighbourhood").size() <= 10).all()
@@ -287,8 +325,12 @@ def test_plan_contract(planted_plan):
     # Counts by type add up, and harm is count x the stand-in days.
     types = [c.removeprefix("count_") for c in plan.columns if c.startswith("count_")]
     assert (plan[[f"count_{t}" for t in types]].sum(axis=1) == plan["count"]).all()
-    np.testing.assert_allclose(plan["harm"], plan["count_robbery"] * 365 + plan["count_violence_and_sexual_offences"] * 100
-                               + plan["count_possession_of_weapons"] * 60)
+    np.testing.assert_allclose(
+        plan["harm"],
+        plan["count_robbery"] * 365
+        + plan["count_violence_and_sexual_offences"] * 100
+        + plan["count_possession_of_weapons"] * 60,
+    )
     # Each planned cell's centre lies in its neighbourhood; lon/lat is that centre.
     cells = places.loc[plan["place_id"]]
     assert (cells["neighbourhood_rank"].to_numpy() == plan["neighbourhood_rank"].to_numpy()).all()
@@ -323,8 +365,15 @@ def test_plan_is_reproducible_with_seed(planted):
 
 def test_hex_plan_and_no_times(planted):
     points, neighbourhoods, area = planted
-    res = plan_patrols(points.drop(columns=["time", "date"]), neighbourhoods, area, harm_weights=HARM, grid="hex",
-                       start_month="2024-01", hotspot_method="analytic")
+    res = plan_patrols(
+        points.drop(columns=["time", "date"]),
+        neighbourhoods,
+        area,
+        harm_weights=HARM,
+        grid="hex",
+        start_month="2024-01",
+        hotspot_method="analytic",
+    )
     top = res.plan.loc[res.plan["neighbourhood"] == "East"].iloc[0]
     assert top["place_kind"] == "hex" and top["place_id"].startswith("H150-")
     assert shapely.Point(HOT).distance(res.places.geometry.loc[top["place_id"]]) < 60
@@ -374,12 +423,20 @@ def _load_burglary():
         pytest.skip(f"real police.uk burglary snapshot not found at {folder} (needs ../shared/data beside the repo)")
     files = sorted(folder.glob("*-croydon-street.csv"))
     raw = pd.concat(
-        [pd.read_csv(f, usecols=["Month", "Longitude", "Latitude", "Location", "LSOA code", "Crime type"]) for f in files],
+        [
+            pd.read_csv(f, usecols=["Month", "Longitude", "Latitude", "Location", "LSOA code", "Crime type"])
+            for f in files
+        ],
         ignore_index=True,
     )
     raw = raw.dropna(subset=["Longitude", "Latitude"])
     points = gpd.GeoDataFrame(
-        {"month": raw["Month"], "category": raw["Crime type"], "location": raw["Location"], "lsoa_code": raw["LSOA code"]},
+        {
+            "month": raw["Month"],
+            "category": raw["Crime type"],
+            "location": raw["Location"],
+            "lsoa_code": raw["LSOA code"],
+        },
         geometry=gpd.points_from_xy(raw["Longitude"], raw["Latitude"]),
         crs="EPSG:4326",
     ).to_crs(BNG)
@@ -410,8 +467,17 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
     xs, ys = in_window.geometry.x.to_numpy(), in_window.geometry.y.to_numpy()
     per_ward = np.array([shapely.contains_xy(g, xs, ys).sum() for g in wards.geometry])
     neighbourhoods = wards.iloc[np.argsort(-per_ward)[:3]].assign(rank=[1, 2, 3]).rename(columns={"NAME": "name"})
-    res = plan_patrols(points, neighbourhoods, lsoa, harm_weights=HARM, categories=["burglary"], start_month=start,
-                       end_month=end, permutations=999, seed=0)
+    res = plan_patrols(
+        points,
+        neighbourhoods,
+        lsoa,
+        harm_weights=HARM,
+        categories=["burglary"],
+        start_month=start,
+        end_month=end,
+        permutations=999,
+        seed=0,
+    )
     grid_places = res.places.loc[res.places["place_kind"] == "grid"]
     snap_places = res.places.loc[res.places["place_kind"] == "snap"]
     assert grid_places["count"].sum() == expected == res.n_records
@@ -434,8 +500,15 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
     by_snap = count_places(in_window, snaps, harm_weights=HARM)
     assert (by_snap["count"].to_numpy() == snaps["records"].to_numpy()).all()
     # window_months keeps the latest N months present: 2025-02 back to 2024-03.
-    latest = plan_patrols(points, neighbourhoods, lsoa, harm_weights=HARM, categories=["Burglary"], window_months=12,
-                          hotspot_method="analytic")
+    latest = plan_patrols(
+        points,
+        neighbourhoods,
+        lsoa,
+        harm_weights=HARM,
+        categories=["Burglary"],
+        window_months=12,
+        hotspot_method="analytic",
+    )
     assert (latest.start_month, latest.end_month) == ("2024-03", "2025-02")
 
 
@@ -451,7 +524,8 @@ def _cells_with_counts(counts_at: dict[tuple[float, float], int], months=12, cat
         month += [f"2024-{1 + (k % months):02d}" for k in range(n)]
     return gpd.GeoDataFrame(
         {"month": month, "category": category, "location": "On or near Test Street"},
-        geometry=gpd.points_from_xy(xs, ys), crs=BNG,
+        geometry=gpd.points_from_xy(xs, ys),
+        crs=BNG,
     )
 
 
@@ -471,8 +545,12 @@ def dosage_case():
     area = gpd.GeoSeries([shapely.box(X0, Y0, X0 + 3_000, Y0 + 3_000)], crs=BNG)
     nb = gpd.GeoDataFrame(
         {"rank": [1, 2], "name": ["Quiet", "All"]},
-        geometry=[shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000),
-                  shapely.box(X0, Y0, X0 + 3_000, Y0 + 3_000).difference(shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000))],
+        geometry=[
+            shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000),
+            shapely.box(X0, Y0, X0 + 3_000, Y0 + 3_000).difference(
+                shapely.box(X0 + 2_400, Y0 + 2_400, X0 + 3_000, Y0 + 3_000)
+            ),
+        ],
         crs=BNG,
     )
     return points, nb, area
@@ -498,13 +576,21 @@ def test_dosage_is_absolute_and_quiet_places_are_not_planned(dosage_case, caplog
     assert "no micro-place in Quiet clears the floor of 6 events" in caplog.text
     assert "neighbourhood plan instead" in caplog.text
     # Halving the visit rate (one daily visit per two events a month) halves the dose.
-    half = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
-                        events_per_daily_visit=2.0).plan.set_index("count")
+    half = plan_patrols(
+        points,
+        nb,
+        area,
+        harm_weights=HARM,
+        categories=["Robbery"],
+        hotspot_method="analytic",
+        events_per_daily_visit=2.0,
+    ).plan.set_index("count")
     assert half.loc[60, "visits_per_day"] == 3 and half.loc[30, "visits_per_day"] == 1
     assert 18 in half.index and half.loc[18, "visits_per_day"] == 1  # 0.75 rounds half up to 1
     # min_events binds on a short window: one month of 2 records each is 2 a month, yet too few.
-    strict = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
-                          min_events=20)
+    strict = plan_patrols(
+        points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic", min_events=20
+    )
     assert set(strict.plan["count"]) == {60, 30}
 
 
@@ -595,13 +681,30 @@ def test_snap_places_from_police_uk_text_or_shared_coordinates(planted, caplog):
 
 def test_kde_frame_is_exposed(planted):
     points, neighbourhoods, area = planted
-    res = plan_patrols(points, neighbourhoods, area, harm_weights=HARM, start_month="2024-01",
-                       hotspot_method="analytic", kde=True, kde_cell_size_m=100)
+    res = plan_patrols(
+        points,
+        neighbourhoods,
+        area,
+        harm_weights=HARM,
+        start_month="2024-01",
+        hotspot_method="analytic",
+        kde=True,
+        kde_cell_size_m=100,
+    )
     frame = res.kde_frame()
     assert frame.crs.to_epsg() == 27700 and (frame.geom_type == "Polygon").all()
     assert {"density", "bandwidth_m", "period", "categories"} <= set(frame.columns)
     peak = frame.geometry.iloc[int(frame["density"].to_numpy().argmax())].centroid
     assert peak.distance(shapely.Point(HOT)) < 150
     assert res.to_manifest()["kde"]["bandwidth_m"] == pytest.approx(res.kde.bandwidth_m)
-    assert plan_patrols(points.iloc[:2_000], neighbourhoods, area, harm_weights=HARM, start_month="2024-01",
-                        hotspot_method="analytic").kde_frame() is None
+    assert (
+        plan_patrols(
+            points.iloc[:2_000],
+            neighbourhoods,
+            area,
+            harm_weights=HARM,
+            start_month="2024-01",
+            hotspot_method="analytic",
+        ).kde_frame()
+        is None
+    )

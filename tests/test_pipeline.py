@@ -12,11 +12,12 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from conftest import copy_demo_data
 from pli.config import load_config
 from pli.errors import InputError
 from pli.outputs import file_sha256, verify_outputs
 from pli.pipeline import run_index
+
+from conftest import copy_demo_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

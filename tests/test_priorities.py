@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import types
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +18,7 @@ from pli.config import ConfigError, PrioritySpec
 from pli.errors import InputError
 from pli.priorities import NEIGHBOURHOOD_COLUMN_DESCRIPTIONS, select_neighbourhoods, summarise_wards
 
-from conftest import SHARED_DATA as DATA, load_croydon_imd_frame
+from conftest import load_croydon_imd_frame
 
 
 def _load_croydon() -> gpd.GeoDataFrame:

@@ -120,7 +120,8 @@ def _check_extent(
                 path=str(path),
             )
     bx0, by0, bx1, by1 = _BNG_BOUNDS
-    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and bx0 <= xmin and xmax <= bx1 and by0 <= ymin and ymax <= by1):
+    inside = bx0 <= xmin and xmax <= bx1 and by0 <= ymin and ymax <= by1
+    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and inside):
         raise InputError(
             f"{what}: after reprojection from {source_crs.to_string()} to EPSG:27700 the polygons lie "
             f"at x {xmin:.0f}..{xmax:.0f}, y {ymin:.0f}..{ymax:.0f}, outside Great Britain; the CRS "

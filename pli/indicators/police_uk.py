@@ -243,11 +243,19 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
             differs |= rep[col].astype("str").to_numpy() != rep["crime_id"].map(firsts[col]).astype("str").to_numpy()
         pairs = pd.DataFrame({"file": rep["_file"].to_numpy(), "first": first_file}).value_counts(sort=False)
         parts = [
-            f"{names[f]}: {n:,} repeated within the file" if f == g else f"{names[f]}: {n:,} already read from {names[g]}"
+            f"{names[f]}: {n:,} repeated within the file"
+            if f == g
+            else f"{names[f]}: {n:,} already read from {names[g]}"
             for (f, g), n in pairs.items()
         ]
-        conflict = (f"; {int(differs.sum()):,} of them differ from the first row in month, LSOA or crime type "
-                    "(the first row is kept)") if differs.any() else ""
+        conflict = (
+            (
+                f"; {int(differs.sum()):,} of them differ from the first row in month, LSOA or crime type "
+                "(the first row is kept)"
+            )
+            if differs.any()
+            else ""
+        )
         notes.append(f"{int(drop.sum()):,} record(s) repeating a Crime ID already read ({list_codes(parts)}){conflict}")
     noid = ~has_id
     if noid.any() and records["_file"].nunique() > 1:
@@ -262,17 +270,29 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
             keyed = sub[keys].assign(_occ=occ)
             again = keyed.duplicated(keep="first").to_numpy()
             if again.any():
-                first_file = (keyed.assign(_file=sub["_file"].to_numpy())
-                              .groupby([*keys, "_occ"], dropna=False, observed=True, sort=False)["_file"]
-                              .transform("first").to_numpy())
+                first_file = (
+                    keyed.assign(_file=sub["_file"].to_numpy())
+                    .groupby([*keys, "_occ"], dropna=False, observed=True, sort=False)["_file"]
+                    .transform("first")
+                    .to_numpy()
+                )
                 pairs = pd.DataFrame({"file": sub["_file"].to_numpy()[again], "first": first_file[again]})
-                parts = [f"{names[f]}: {n:,} also in {names[g]}" for (f, g), n in pairs.value_counts(sort=False).items()]
-                notes.append(f"{int(again.sum()):,} record(s) without a Crime ID that repeat whole rows of another "
-                             f"file for the same month ({list_codes(parts)})")
+                parts = [
+                    f"{names[f]}: {n:,} also in {names[g]}" for (f, g), n in pairs.value_counts(sort=False).items()
+                ]
+                notes.append(
+                    f"{int(again.sum()):,} record(s) without a Crime ID that repeat whole rows of another "
+                    f"file for the same month ({list_codes(parts)})"
+                )
                 drop[np.flatnonzero(cand)[again]] = True
     if notes:
-        logger.warning("%s: dropped %s, so nothing is counted twice; %d of %d record(s) kept",
-                       source, "; and ".join(notes), int((~drop).sum()), len(records))
+        logger.warning(
+            "%s: dropped %s, so nothing is counted twice; %d of %d record(s) kept",
+            source,
+            "; and ".join(notes),
+            int((~drop).sum()),
+            len(records),
+        )
         return records[~drop]
     return records
 
@@ -293,9 +313,15 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     if copies:
         logger.warning(
             "%s: skipped %d file(s) identical to another file (same SHA-256), so their records are "
-            "not counted twice: %s", name, len(copies),
-            list_codes([f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
-                      for c, o in copies]),
+            "not counted twice: %s",
+            name,
+            len(copies),
+            list_codes(
+                [
+                    f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
+                    for c, o in copies
+                ]
+            ),
         )
     names = [_relative(f, base) for f in files]
     frames = [
@@ -308,7 +334,9 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     if renamed:
         logger.warning(
             "%s: normalised %d record(s) whose 'Crime type' differs from a crime type's usual spelling "
-            "only in case, spaces or dashes: %s", name, sum(n for _, n in renamed.values()),
+            "only in case, spaces or dashes: %s",
+            name,
+            sum(n for _, n in renamed.values()),
             list_codes([f"{raw!r} -> {new!r} ({n:,})" for raw, (new, n) in renamed.items()]),
         )
         records = records.assign(category=category)
@@ -316,11 +344,16 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     month_counts = records["month"].value_counts(sort=False)
     present = list(month_counts.index[month_counts.to_numpy() > 0].astype("str"))
     month_files = {
-        str(m): ", ".join(names[i] for i in sorted(set(g)))
-        for m, g in records.groupby("month", observed=True)["_file"]
+        str(m): ", ".join(names[i] for i in sorted(set(g))) for m, g in records.groupby("month", observed=True)["_file"]
     }
-    window = _select_window(present, spec, name=name, where=str(path),
-                            counts={str(k): float(v) for k, v in month_counts.items()}, month_files=month_files)
+    window = _select_window(
+        present,
+        spec,
+        name=name,
+        where=str(path),
+        counts={str(k): float(v) for k, v in month_counts.items()},
+        month_files=month_files,
+    )
 
     blank = records[_LSOA_INDEX].isna().to_numpy()
     in_window = records["month"].isin(window).to_numpy()
@@ -330,7 +363,10 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         logger.warning(
             "%s: dropped %d of %d record(s) with a blank 'LSOA code' (%d of them without "
             "coordinates: police.uk could not place them)",
-            name, n_blank, int(in_window.sum()), no_xy,
+            name,
+            n_blank,
+            int(in_window.sum()),
+            no_xy,
         )
     keep_rows = in_window & ~blank
     if spec.categories:
@@ -345,29 +381,48 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     where = _category_where(records, names)
     odd = [c for c in table.columns if c != ALL_CRIME and c not in POLICE_UK_CRIME_TYPES]
     if odd:
-        logger.warning("%s: %d 'Crime type' value(s) are not police.uk crime types: %s", name, len(odd),
-                       list_codes([f"{c!r} ({where.get(c, '?')})" for c in odd]))
+        logger.warning(
+            "%s: %d 'Crime type' value(s) are not police.uk crime types: %s",
+            name,
+            len(odd),
+            list_codes([f"{c!r} ({where.get(c, '?')})" for c in odd]),
+        )
 
     located = (records["lon"].notna() & records["lat"].notna()).to_numpy()
     if not located.all():
         logger.info(
             "%s: %d record(s) without coordinates are counted but left out of the points",
-            name, int((~located).sum()),
+            name,
+            int((~located).sum()),
         )
     geo = records[located]
     points = _points_frame(
-        geo, geo["lon"].to_numpy(), geo["lat"].to_numpy(),
-        ["month", "category", "location", _LSOA_INDEX, "crime_id"], crs="EPSG:4326",
+        geo,
+        geo["lon"].to_numpy(),
+        geo["lat"].to_numpy(),
+        ["month", "category", "location", _LSOA_INDEX, "crime_id"],
+        crs="EPSG:4326",
     )
     for col in ("month", "category", _LSOA_INDEX):
         points[col] = points[col].cat.remove_unused_categories()
     logger.info(
         "%s: %d police.uk record(s) in %d LSOAs over %s, %d crime type(s): %s",
-        name, len(records), len(table), _period(window), table.shape[1] - 1,
+        name,
+        len(records),
+        len(table),
+        _period(window),
+        table.shape[1] - 1,
         list_codes([c for c in table.columns if c != ALL_CRIME], 14),
     )
     return SourceTable(
-        name=name, kind=spec.kind, table=table, vintage=spec.vintage, period=_period(window),
-        months=tuple(window), files=tuple(files), rows_read=rows_read, points=points,
+        name=name,
+        kind=spec.kind,
+        table=table,
+        vintage=spec.vintage,
+        period=_period(window),
+        months=tuple(window),
+        files=tuple(files),
+        rows_read=rows_read,
+        points=points,
         category_where=where,
     )

@@ -178,12 +178,13 @@ def _numerator(
                 f"indicator {spec.name!r} asks for harm weighting but no harm weight table was "
                 "given; pass harm_weights (pli.harm.load_harm_weights()) or set harm: false"
             )
-        scheme = _HARM_SCHEMES.get(source.kind)
-        if scheme is None:
+        found = _HARM_SCHEMES.get(source.kind)
+        if found is None:
             raise InputError(
                 f"indicator {spec.name!r}: harm weighting needs a crime source (police_uk, "
                 f"mps_lsoa_crime or points), source {source.name!r} is {source.kind!r}"
             )
+        scheme = found
         _check_harm_categories(spec, cols, source, harm_weights, scheme)
         weights = np.asarray(harm_weights.weight_for(cols, scheme), dtype="float64")
         if weights.shape != (len(cols),):

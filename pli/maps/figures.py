@@ -7,7 +7,7 @@ import os
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 import geopandas as gpd
 import matplotlib
@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
+from matplotlib.artist import Artist
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -80,12 +82,13 @@ def _draw_upper(
     if not names or not len(wards):
         return
     size = 6.5
-    fig = ax.figure
+    fig = cast(Figure, ax.figure)  # a map axis is never in a subfigure
     pos = ax.get_position()
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     # Equal aspect: the tighter direction sets map units per printed point.
-    per_pt = max((x1 - x0) / (pos.width * fig.get_figwidth() * 72), (y1 - y0) / (pos.height * fig.get_figheight() * 72))
+    width, height = fig.get_size_inches()
+    per_pt = max((x1 - x0) / (pos.width * width * 72), (y1 - y0) / (pos.height * height * 72))
     texts = wards["ward_name"].astype(str).map(lambda t: textwrap.fill(t, 16)).to_numpy()
     lines = np.char.count(texts.astype(str), "\n") + 1
     widest = np.array([max(len(part) for part in t.split("\n")) for t in texts])
@@ -105,7 +108,15 @@ def _draw_upper(
             box = (px[i] - half_w[i], cy - half_h[i], px[i] + half_w[i], cy + half_h[i])
             if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
                 boxes.append(box)
-                ax.annotate(texts[i], (px[i], cy), ha="center", va="center", fontsize=size, color="#222222", path_effects=_halo(1.8))
+                ax.annotate(
+                    texts[i],
+                    (px[i], cy),
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color="#222222",
+                    path_effects=_halo(1.8),
+                )
                 break
 
 
@@ -166,7 +177,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     bundle.neighbourhoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.8)
     _draw_numbers(ax, bundle.neighbourhoods)
     _scale_bar(ax)
-    handles = [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in classes.legend_items()]
+    handles: list[Artist] = [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in classes.legend_items()]
     handles += [
         Line2D([], [], color=NEIGHBOURHOOD_COLOUR, linewidth=1.8, label="Priority neighbourhood (numbered by rank)"),
         Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
@@ -204,7 +215,7 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     nb = bundle.neighbourhoods.sort_values("rank")
     fig, ax = _figure_frame(area, period, "Priority neighbourhoods")
     fig.set_size_inches(11.69, 8.27)  # A4 landscape leaves room for the key
-    ax.set_position([0.01, 0.06, 0.64, 0.82])
+    ax.set_position((0.01, 0.06, 0.64, 0.82))
     bundle.lsoa.plot(ax=ax, color="#eeeeee", edgecolor="#ffffff", linewidth=0.2)
     nb.plot(ax=ax, color="#f03b20", alpha=0.55, edgecolor="none")
     _draw_upper(ax, bundle.wards, avoid=nb.geometry.representative_point())
@@ -229,7 +240,16 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
         Line2D([], [], color=UPPER_COLOUR, linewidth=0.6, label=f"{upper} boundary"),
         Patch(facecolor="#eeeeee", edgecolor="#cccccc", label="Other LSOAs"),
     ]  # fmt: skip
-    fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.665, 0.08), fontsize=8, frameon=False, title="Key", title_fontsize=9, alignment="left")
+    fig.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.665, 0.08),
+        fontsize=8,
+        frameon=False,
+        title="Key",
+        title_fontsize=9,
+        alignment="left",
+    )
     note = bundle.upper_layer_note
     _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(area))
     return fig

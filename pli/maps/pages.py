@@ -75,7 +75,12 @@ def _collection(features: list[dict], keys: tuple[str, ...]) -> dict:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "id": f["id"], "properties": {k: f["properties"][k] for k in keys}, "geometry": f["geometry"]}
+            {
+                "type": "Feature",
+                "id": f["id"],
+                "properties": {k: f["properties"][k] for k in keys},
+                "geometry": f["geometry"],
+            }
             for f in features
         ],
     }
@@ -105,9 +110,9 @@ def _theme_layer(
 
 
 def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) -> folium.Map:
-    west, south, east, north = gpd.GeoSeries(
-        [shapely.box(*bounds_metric)], crs=METRIC_CRS
-    ).to_crs("EPSG:4326").total_bounds
+    west, south, east, north = (
+        gpd.GeoSeries([shapely.box(*bounds_metric)], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds
+    )
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=12,
@@ -129,11 +134,12 @@ def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) 
             max_native_zoom=16,
             max_zoom=19,
         ).add_to(m)
-    m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")
+    m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
     # Grey tiles show through a translucent fill and shift the colours; without tiles
     # a near-opaque fill keeps the map's colours those of the legend.
-    m._pli_opacity = 0.8 if tiles else 0.9
-    m._pli_bounds = [[float(south), float(west)], [float(north), float(east)]]
+    # Stored on the map for the layers added later (folium maps take extra attributes).
+    m._pli_opacity = 0.8 if tiles else 0.9  # type: ignore[attr-defined]
+    m._pli_bounds = [[float(south), float(west)], [float(north), float(east)]]  # type: ignore[attr-defined]
     return m
 
 
@@ -152,7 +158,7 @@ def _title_html(area: AreaSpec, period: str, heading: str, prep: _Prepared, *, e
 
 
 def _page_title(m: folium.Map, text: str) -> None:
-    m.get_root().header.add_child(folium.Element(f"<title>{escape_text(text)}</title>"), name="pli_title")
+    m.get_root().header.add_child(folium.Element(f"<title>{escape_text(text)}</title>"), name="pli_title")  # type: ignore[attr-defined]
 
 
 def _copyright_year() -> int:
@@ -189,8 +195,8 @@ def _add_context(
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
     if lsoa_bounds is not None:
-        wards = wards.cx[lsoa_bounds[0]:lsoa_bounds[2], lsoa_bounds[1]:lsoa_bounds[3]]
-        ward_points = ward_points.cx[lsoa_bounds[0]:lsoa_bounds[2], lsoa_bounds[1]:lsoa_bounds[3]]
+        wards = wards.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
+        ward_points = ward_points.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
     ward_layer = folium.GeoJson(
         wards[["tip", "geometry"]],
         name=escape_text(f"{upper} boundaries"),
@@ -239,7 +245,9 @@ def _add_context(
             (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
         ]
     LegendControl(
-        legend_html("Priority neighbourhoods", rows, kind="line", note="Click a neighbourhood's number for its profile."),
+        legend_html(
+            "Priority neighbourhoods", rows, kind="line", note="Click a neighbourhood's number for its profile."
+        ),
         layer=nb_group,
         key="neighbourhoods",
         # Bottom right: the bottom left holds the theme key (and, below the title, a profile).
@@ -320,7 +328,7 @@ def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
     KeepInFront(*front).add_to(m)
     Attribution(escape_text(attribution)).add_to(m)
     # Last, so it can measure the panels and the layer control it must leave free.
-    FitView(m._pli_bounds).add_to(m)
+    FitView(m._pli_bounds).add_to(m)  # type: ignore[attr-defined]
 
 
 def _render(m: folium.Map, *, offline: bool) -> str:
@@ -332,7 +340,9 @@ def _priority_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool,
     m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
     heading = "Priority Localities Index"
     _page_title(m, f"{area.name}: {heading}, {period}")
-    MapPanel(_title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
+    MapPanel(
+        _title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title"
+    ).add_to(m)
     _add_themes(m, prep.lsoa_features, prep, first="index")
     front = _add_context(m, prep)
     _finish(m, front, attribution=_attribution(prep, area))
@@ -370,7 +380,9 @@ def _neighbourhood_page(
     m = _new_map(prep, tuple(geom.buffer(pad_m / 4).bounds), tiles=tiles)
     heading = f"Priority neighbourhood {rank}: {row['name']}"
     _page_title(m, f"{area.name}: {heading}, {period}")
-    MapPanel(_title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
+    MapPanel(
+        _title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title"
+    ).add_to(m)
     MapPanel(row["popup"], key="profile", position="topleft", css_class="pli-panel pli-profile-panel").add_to(m)
     _add_themes(m, [prep.lsoa_features[i] for i in np.sort(hits)], prep, first="index")
     bounds = tuple(gpd.GeoSeries([view], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds)

@@ -93,7 +93,7 @@ def write_maps(
     nb = prep.neighbourhoods
     wanted = {f"{r}-{s}.html" for r, s in zip(nb["rank"], nb["slug"])}
     # One page per neighbourhood is inherently a loop over the (few) neighbourhoods.
-    for key, row in nb.iterrows():
+    for _, row in nb.iterrows():
         name = f"{int(row['rank'])}-{row['slug']}.html"
         with stable_element_ids(f"neighbourhoods/{name}"):
             html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)

@@ -78,8 +78,9 @@ def _floor_and_dose(
         & (cand["harm"].to_numpy() > 0)
     )
     label = cand["gi_label"].astype(str).to_numpy()
-    cand["evidence"] = np.select([hot & few, hot, few], [np.char.add(label.astype(str), "; power few"), label, "power few"],
-                                 default="")
+    cand["evidence"] = np.select(
+        [hot & few, hot, few], [np.char.add(label.astype(str), "; power few"), label, "power few"], default=""
+    )
     plan = cand.loc[clears].copy()
     plan["place_rank"] = plan.groupby("neighbourhood_rank").cumcount() + 1
     plan = plan.loc[plan["place_rank"] <= top_places].copy()
@@ -93,12 +94,21 @@ def _apply_budget(plan: pd.DataFrame, budget_minutes: float, visit_minutes: int)
     visits = plan["visits_per_day"].to_numpy()
     before = plan.groupby("neighbourhood_rank")["visits_per_day"].cumsum().to_numpy() - visits
     allowed = np.clip(cap - before, 0, visits).astype(np.int64)
-    over = plan.assign(cut=visits - allowed, dropped=allowed == 0).groupby("neighbourhood", sort=False)[["cut", "dropped"]].sum()
+    over = (
+        plan.assign(cut=visits - allowed, dropped=allowed == 0)
+        .groupby("neighbourhood", sort=False)[["cut", "dropped"]]
+        .sum()
+    )
     for name, row in over.loc[over["cut"] > 0].iterrows():
         logger.info(
             "patrol plan: %s asks for more than the daily budget of %g minutes (%d visits of %d min); "
             "%d visits trimmed from its lowest-ranked places, %d places dropped",
-            name, budget_minutes, cap, visit_minutes, int(row["cut"]), int(row["dropped"]),
+            name,
+            budget_minutes,
+            cap,
+            visit_minutes,
+            int(row["cut"]),
+            int(row["dropped"]),
         )
     out = plan.assign(visits_per_day=allowed)
     return out.loc[allowed > 0].copy()

@@ -69,10 +69,12 @@ def _area_geometry(area: Any) -> shapely.Geometry:
 def _check_cell_size(cell_size_m: float, kind: str) -> None:
     if kind not in ("square", "hex"):
         raise InputError(f"grid kind: expected 'square' or 'hex', got {kind!r}")
-    if isinstance(cell_size_m, bool) or not isinstance(cell_size_m, numbers.Real) or not 1.0 <= float(cell_size_m) <= 100_000.0:
-        raise InputError(
-            f"cell_size_m: expected a number of metres between 1 and 100000, got {cell_size_m!r}"
-        )
+    if (
+        isinstance(cell_size_m, bool)
+        or not isinstance(cell_size_m, numbers.Real)
+        or not 1.0 <= float(cell_size_m) <= 100_000.0
+    ):
+        raise InputError(f"cell_size_m: expected a number of metres between 1 and 100000, got {cell_size_m!r}")
 
 
 def _size_label(cell_size_m: float) -> str:
@@ -167,9 +169,7 @@ def _cell_keys(i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return i.astype(np.int64) * _KEY_BASE + j.astype(np.int64)
 
 
-def build_grid(
-    area: Any, *, cell_size_m: float = 150.0, kind: Literal["square", "hex"] = "square"
-) -> gpd.GeoDataFrame:
+def build_grid(area: Any, *, cell_size_m: float = 150.0, kind: Literal["square", "hex"] = "square") -> gpd.GeoDataFrame:
     """Square or hexagonal cells covering the study area.
 
     Cells are aligned on the British National Grid origin, so the same cell has the same
@@ -265,9 +265,7 @@ def build_grid(
 def _grid_spec(grid: gpd.GeoDataFrame) -> tuple[float, Literal["square", "hex"]]:
     missing = [c for c in ("place_kind", "cell_size_m", "cell_i", "cell_j") if c not in grid.columns]
     if missing:
-        raise InputError(
-            f"grid: missing column(s) {', '.join(missing)}; build the grid with pli.patrols.build_grid"
-        )
+        raise InputError(f"grid: missing column(s) {', '.join(missing)}; build the grid with pli.patrols.build_grid")
     if len(grid) == 0:
         raise InputError("grid: no cells; the study area did not overlap any cell")
     kinds = pd.unique(grid["place_kind"])

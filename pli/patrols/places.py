@@ -150,9 +150,9 @@ def count_places(
     ...     def weight_for(self, categories, scheme):
     ...         return np.array([{"Robbery": 365.0, "Burglary": 273.5}[c] for c in categories])
     >>> grid = build_grid(shapely.box(530000, 160000, 531000, 161000), cell_size_m=500)
-    >>> count_places(points, grid, harm_weights=Days())[["count", "harm"]]
+    >>> count_places(points, grid, harm_weights=Days())[["count", "harm"]]  # doctest: +NORMALIZE_WHITESPACE
                         count   harm
-    place_id                        
+    place_id
     G500-530000-160000      2  730.0
     G500-530000-160500      0    0.0
     G500-530500-160000      0    0.0
@@ -222,7 +222,12 @@ def _snap_places(rec: _Records) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     dup = base.groupby(base).cumcount()
     ids = base.where(dup == 0, base + "-" + (dup + 1).astype(str))
     places = gpd.GeoDataFrame(
-        {"place_kind": "snap", "easting": p_east.astype(float), "northing": p_north.astype(float), "location": location},
+        {
+            "place_kind": "snap",
+            "easting": p_east.astype(float),
+            "northing": p_north.astype(float),
+            "location": location,
+        },
         geometry=shapely.points(p_east.astype(float), p_north.astype(float)),
         crs=METRIC_CRS,
         index=pd.Index(ids.to_numpy(dtype=object), name="place_id"),
@@ -269,8 +274,15 @@ def snap_locations(points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     else:
         loc, locations = np.full(int(ok.sum()), -1), np.empty(0, dtype=object)
     rec = _Records(
-        x=x[ok], y=y[ok], cat=np.zeros(int(ok.sum()), dtype=np.int64), categories=("all",), weight=np.ones(1),
-        loc=np.asarray(loc, dtype=np.int64), locations=locations, hour=None, dow=None,
+        x=x[ok],
+        y=y[ok],
+        cat=np.zeros(int(ok.sum()), dtype=np.int64),
+        categories=("all",),
+        weight=np.ones(1),
+        loc=np.asarray(loc, dtype=np.int64),
+        locations=locations,
+        hour=None,
+        dow=None,
     )
     places, pos = _snap_places(rec)
     places["records"] = np.bincount(pos, minlength=len(places))
@@ -305,6 +317,7 @@ def _snap_mask(rec: _Records, snap: Optional[bool]) -> np.ndarray:
     logger.info(
         "snap places %s: no police.uk-style location text; %s distinct coordinates for %s records",
         "built" if snapped else "skipped (records do not look snapped to shared map points)",
-        f"{n_coords:,}", f"{len(rec):,}",
+        f"{n_coords:,}",
+        f"{len(rec):,}",
     )
     return np.full(len(rec), snapped)

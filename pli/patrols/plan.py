@@ -292,7 +292,8 @@ def _check_neighbourhoods(neighbourhoods: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     missing = [c for c in ("rank", "name") if c not in neighbourhoods.columns]
     if missing:
         raise InputError(
-            f"neighbourhoods: missing column(s) {', '.join(missing)}; found {', '.join(map(str, neighbourhoods.columns))}. "
+            f"neighbourhoods: missing column(s) {', '.join(missing)}; "
+            f"found {', '.join(map(str, neighbourhoods.columns))}. "
             "Expected the priorities stage's frame (rank, name, slug, geometry)"
         )
     nb = neighbourhoods.sort_values("rank", kind="stable")
@@ -428,14 +429,19 @@ def plan_patrols(
         )
     if isinstance(min_events, bool) or not isinstance(min_events, numbers.Integral) or min_events < 1:
         raise InputError(f"min_events: expected a whole number of records, 1 or more, got {min_events!r}")
-    if (isinstance(events_per_daily_visit, bool) or not isinstance(events_per_daily_visit, numbers.Real)
-            or not math.isfinite(events_per_daily_visit) or events_per_daily_visit <= 0):
+    if (
+        isinstance(events_per_daily_visit, bool)
+        or not isinstance(events_per_daily_visit, numbers.Real)
+        or not math.isfinite(events_per_daily_visit)
+        or events_per_daily_visit <= 0
+    ):
         raise InputError(
             f"events_per_daily_visit: expected a positive number of records a month per daily visit "
             f"(e.g. 1.0), got {events_per_daily_visit!r}"
         )
     if daily_minutes_budget is not None and (
-        isinstance(daily_minutes_budget, bool) or not isinstance(daily_minutes_budget, numbers.Real)
+        isinstance(daily_minutes_budget, bool)
+        or not isinstance(daily_minutes_budget, numbers.Real)
         or not daily_minutes_budget >= visit_minutes
     ):
         raise InputError(
@@ -477,14 +483,21 @@ def plan_patrols(
     # --- grid places
     cell_counts = _count_frame(cells.index, pos, rec)
     hot = grid_hotspots(
-        cell_counts["harm"], cells, permutations=permutations, seed=seed, alpha=alpha, fdr=fdr,
-        contiguity=contiguity, method=hotspot_method, max_permutation_cells=max_permutation_cells,
+        cell_counts["harm"],
+        cells,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        fdr=fdr,
+        contiguity=contiguity,
+        method=hotspot_method,
+        max_permutation_cells=max_permutation_cells,
     )
     cx, cy = _cell_centres(cells["cell_i"].to_numpy(), cells["cell_j"].to_numpy(), cell_size_m, grid)
     cell_scope = _assign_scopes(cx, cy, nb, polys=cells.geometry.to_numpy())
-    grid_places = pd.concat(
-        [cells[["place_kind", "area_share"]], cell_counts, hot.table], axis=1
-    ).assign(cell_id=cells.index.to_numpy(), easting=cx, northing=cy)
+    grid_places = pd.concat([cells[["place_kind", "area_share"]], cell_counts, hot.table], axis=1).assign(
+        cell_id=cells.index.to_numpy(), easting=cx, northing=cy
+    )
 
     # --- snap places
     snap_mask = _snap_mask(rec, snap)
@@ -518,8 +531,20 @@ def plan_patrols(
     table["lat"] = np.round(lonlat.y.to_numpy(), 6)
     type_cols = [c for c in cell_counts.columns if c.startswith(("count_", "harm_"))]
     order = [
-        "place_kind", "neighbourhood_rank", "neighbourhood", "cell_id", "easting", "northing", "lon", "lat",
-        "area_share", "location", "count", "harm", *type_cols, *hot.table.columns,
+        "place_kind",
+        "neighbourhood_rank",
+        "neighbourhood",
+        "cell_id",
+        "easting",
+        "northing",
+        "lon",
+        "lat",
+        "area_share",
+        "location",
+        "count",
+        "harm",
+        *type_cols,
+        *hot.table.columns,
     ]
     table = table[order]
     table["gi_bin"] = table["gi_bin"].astype(np.int64)
@@ -534,7 +559,9 @@ def plan_patrols(
     has_snaps = len(snaps) > 0
     for kind in (cell_kind, "snap") if has_snaps else (cell_kind,):
         sub = table.loc[table["place_kind"] == kind]
-        scopes = [(int(r), n, sub["harm"].to_numpy()[sub["neighbourhood_rank"].to_numpy() == r]) for r, n in zip(ranks, names)]
+        scopes = [
+            (int(r), n, sub["harm"].to_numpy()[sub["neighbourhood_rank"].to_numpy() == r]) for r, n in zip(ranks, names)
+        ]
         scopes.append((0, BOROUGH, sub["harm"].to_numpy()))
         for r, n, h in scopes:
             rows.append({"neighbourhood_rank": r, "neighbourhood": n, "place_kind": kind, **concentration(h).to_dict()})
@@ -551,8 +578,12 @@ def plan_patrols(
     slug_of = dict(zip(ranks, nb["slug"].astype(str) if "slug" in nb.columns else [_slug(n) for n in names]))
     plan, min_records = _floor_and_dose(
         table.loc[(table["place_kind"] == plan_kind) & (table["neighbourhood_rank"] > 0)],
-        n_months=n_months, alpha=alpha, min_events=int(min_events), events_per_daily_visit=float(events_per_daily_visit),
-        max_visits_per_day=int(max_visits_per_day), top_places=int(top_places),
+        n_months=n_months,
+        alpha=alpha,
+        min_events=int(min_events),
+        events_per_daily_visit=float(events_per_daily_visit),
+        max_visits_per_day=int(max_visits_per_day),
+        top_places=int(top_places),
     )
     if daily_minutes_budget is not None:
         plan = _apply_budget(plan, float(daily_minutes_budget), int(visit_minutes))
@@ -568,10 +599,34 @@ def plan_patrols(
     plan["period"] = period
     plan["categories"] = categories_label
     plan_cols = [
-        "neighbourhood_rank", "neighbourhood", "neighbourhood_slug", "place_rank", "place_id", "place_kind",
-        "location", "lon", "lat", "easting", "northing", "count", "harm", "harm_share", *type_cols,
-        "gi_z", "gi_q", "gi_bin", "gi_label", "power_few", "evidence", "events_per_month", "window_months",
-        "visits_per_day", "visit_minutes", "suggested_times", "period", "categories",
+        "neighbourhood_rank",
+        "neighbourhood",
+        "neighbourhood_slug",
+        "place_rank",
+        "place_id",
+        "place_kind",
+        "location",
+        "lon",
+        "lat",
+        "easting",
+        "northing",
+        "count",
+        "harm",
+        "harm_share",
+        *type_cols,
+        "gi_z",
+        "gi_q",
+        "gi_bin",
+        "gi_label",
+        "power_few",
+        "evidence",
+        "events_per_month",
+        "window_months",
+        "visits_per_day",
+        "visit_minutes",
+        "suggested_times",
+        "period",
+        "categories",
     ]
     plan = plan[plan_cols].reset_index(drop=True)
     planned = set(plan["neighbourhood"])
@@ -580,18 +635,31 @@ def plan_patrols(
         logger.warning(
             "no micro-place in %s clears the floor of %d events (%s records in %s, a Gi* hot spot or in the "
             "power few, and %.2g a month for one daily visit); patrol by the neighbourhood plan instead",
-            name, min_records, f"{min_records:,}", period, 0.5 * float(events_per_daily_visit),
+            name,
+            min_records,
+            f"{min_records:,}",
+            period,
+            0.5 * float(events_per_daily_visit),
         )
 
     kde_result = None
     if kde:
-        kde_result = kde_surface((rec.x, rec.y), geom, bandwidth_m=kde_bandwidth_m, cell_size_m=kde_cell_size_m,
-                                 weights=rec.harm)
+        kde_result = kde_surface(
+            (rec.x, rec.y), geom, bandwidth_m=kde_bandwidth_m, cell_size_m=kde_cell_size_m, weights=rec.harm
+        )
     logger.info(
         "patrol plan (%s; %s): %s records, %s %s cells, %s snap places, %d places planned in %d of %d "
         "neighbourhoods, %d visits a day",
-        categories_label, _period_text(first_month, last_month), f"{len(rec):,}", f"{len(cells):,}", cell_kind,
-        f"{len(snaps):,}", len(plan), len(planned), len(names), int(plan["visits_per_day"].sum()),
+        categories_label,
+        _period_text(first_month, last_month),
+        f"{len(rec):,}",
+        f"{len(cells):,}",
+        cell_kind,
+        f"{len(snaps):,}",
+        len(plan),
+        len(planned),
+        len(names),
+        int(plan["visits_per_day"].sum()),
     )
     return PatrolPlan(
         places=places,
@@ -610,12 +678,22 @@ def plan_patrols(
         n_outside=n_outside,
         seed=seed,
         options={
-            "top_places": top_places, "permutations": permutations, "alpha": alpha, "fdr": fdr,
-            "contiguity": contiguity, "hotspot_method": hot.method, "visit_minutes": visit_minutes,
-            "max_visits_per_day": max_visits_per_day, "scheme": scheme, "min_events": int(min_events),
-            "events_per_daily_visit": float(events_per_daily_visit), "min_records_for_a_visit": min_records,
-            "daily_minutes_budget": daily_minutes_budget, "requested_start_month": start_month,
-            "requested_end_month": end_month, "window_months": window_months,
+            "top_places": top_places,
+            "permutations": permutations,
+            "alpha": alpha,
+            "fdr": fdr,
+            "contiguity": contiguity,
+            "hotspot_method": hot.method,
+            "visit_minutes": visit_minutes,
+            "max_visits_per_day": max_visits_per_day,
+            "scheme": scheme,
+            "min_events": int(min_events),
+            "events_per_daily_visit": float(events_per_daily_visit),
+            "min_records_for_a_visit": min_records,
+            "daily_minutes_budget": daily_minutes_budget,
+            "requested_start_month": start_month,
+            "requested_end_month": end_month,
+            "window_months": window_months,
         },
         window_months=n_months,
         categories_label=categories_label,
@@ -670,8 +748,14 @@ def _profiles(
     return frames, peaks
 
 
-def plan_from_config(cfg: Any, sources: Mapping[str, Any], neighbourhoods: gpd.GeoDataFrame,
-                     lsoa: gpd.GeoDataFrame, *, harm_weights: HarmWeightSource) -> PatrolPlan | None:
+def plan_from_config(
+    cfg: Any,
+    sources: Mapping[str, Any],
+    neighbourhoods: gpd.GeoDataFrame,
+    lsoa: gpd.GeoDataFrame,
+    *,
+    harm_weights: HarmWeightSource,
+) -> PatrolPlan | None:
     """:func:`plan_patrols` on the points of the source ``cfg.patrols`` names, with its options.
 
     Returns None (and logs why) when the config plans no patrols, the run is public (no
@@ -692,8 +776,9 @@ def plan_from_config(cfg: Any, sources: Mapping[str, Any], neighbourhoods: gpd.G
     logger.info("micro-patrol plan: %s points, %g m %s grid", f"{len(points):,}", spec.cell_size_m, spec.grid)
     options = patrol_options(spec)
     options.pop("scheme", None)
-    plan = plan_patrols(points, neighbourhoods, lsoa, harm_weights=harm_weights, scheme=scheme,
-                        seed=cfg.seed, **options)
+    plan = plan_patrols(
+        points, neighbourhoods, lsoa, harm_weights=harm_weights, scheme=scheme, seed=cfg.seed, **options
+    )
     return plan
 
 
@@ -705,6 +790,12 @@ def warn_period_mismatch(plan: PatrolPlan, periods: Mapping[str, str]) -> None:
     for name, period in periods.items():
         lo, _, hi = period.partition(" to ")
         if hi and (end < lo or start > hi):
-            logger.warning("patrols: the patrol points cover %s to %s but indicator %s covers %s; "
-                           "the patrol plan and the index describe different periods", start, end, name, period)
+            logger.warning(
+                "patrols: the patrol points cover %s to %s but indicator %s covers %s; "
+                "the patrol plan and the index describe different periods",
+                start,
+                end,
+                name,
+                period,
+            )
             return

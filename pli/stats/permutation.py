@@ -92,7 +92,9 @@ def refine_pseudo_p(
                 p_out[block] = (np.minimum(upper, lower) + 1.0) / (r + 1.0)
                 used[block] = r
         logger.info(
-            "Gi*: %s cells with a resolution-limited pseudo p re-tested with %s fresh permutations", f"{len(todo):,}", f"{r:,}"
+            "Gi*: %s cells with a resolution-limited pseudo p re-tested with %s fresh permutations",
+            f"{len(todo):,}",
+            f"{r:,}",
         )
     return p_out, used
 

@@ -175,12 +175,12 @@ def build_weights(
         else:
             distance_m = float(spec.distance_m)
             if not distance_m > 0:
-                raise InputError(f"clustering.distance_m: expected a positive distance in metres, got {spec.distance_m}")
+                raise InputError(
+                    f"clustering.distance_m: expected a positive distance in metres, got {spec.distance_m}"
+                )
         graph = Graph.build_distance_band(cent, distance_m)
     else:  # pragma: no cover - the config parser already restricts the literal
-        raise InputError(
-            f"clustering.weights: expected one of queen, rook, knn, distance_band, got {kind!r}"
-        )
+        raise InputError(f"clustering.weights: expected one of queen, rook, knn, distance_band, got {kind!r}")
     graph = graph.transform("B")
     n_components = int(graph.n_components)
     islands: tuple[str, ...] = ()
@@ -230,8 +230,7 @@ def _validate_geometry(lsoa: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoSeries:
         problems.append(f"{int(bad.sum())} LSOA(s) have no geometry ({codes}); check the boundary file")
     if geoms.crs is None or not geoms.crs.is_projected:
         problems.append(
-            f"expected a projected CRS in metres (EPSG:27700), got {geoms.crs!s}; "
-            "reproject with .to_crs(27700)"
+            f"expected a projected CRS in metres (EPSG:27700), got {geoms.crs!s}; reproject with .to_crs(27700)"
         )
     if problems:
         raise InputError(problems, path="LSOA polygons")
@@ -251,9 +250,7 @@ def _connect_components(
     dists: list[np.ndarray] = []
     if islands.any():
         # Every equally-near polygon is kept: an island between two neighbours joins both.
-        (src, dst), d = tree.query_nearest(
-            geom_arr[islands], return_distance=True, exclusive=True, all_matches=True
-        )
+        (src, dst), d = tree.query_nearest(geom_arr[islands], return_distance=True, exclusive=True, all_matches=True)
         src = np.flatnonzero(islands)[src]
         heads.append(src)
         tails.append(dst)
@@ -273,9 +270,7 @@ def _connect_components(
         in_main = labels == main
         main_tree = shapely.STRtree(geom_arr[in_main])
         outside = np.flatnonzero(~in_main)
-        (src, dst), d = main_tree.query_nearest(
-            geom_arr[outside], return_distance=True, all_matches=False
-        )
+        (src, dst), d = main_tree.query_nearest(geom_arr[outside], return_distance=True, all_matches=False)
         src = outside[src]
         dst = np.flatnonzero(in_main)[dst]
         # One link per component: its closest polygon pair (first by position on ties).
@@ -325,8 +320,7 @@ def _as_graph(weights: SpatialWeights | Graph) -> Graph:
     if isinstance(weights, Graph):
         return weights
     raise InputError(
-        f"weights: expected SpatialWeights (from build_weights) or a libpysal Graph, "
-        f"got {type(weights).__name__}"
+        f"weights: expected SpatialWeights (from build_weights) or a libpysal Graph, got {type(weights).__name__}"
     )
 
 
