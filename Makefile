@@ -41,4 +41,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(OUT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods $(MAPS)/screenshots .pytest_cache
+	rm -rf $(OUT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods screenshots .pytest_cache

@@ -507,7 +507,17 @@ class StudyConfig:
 
 
 def default_data_dir() -> Path:
-    """The project root when running from a checkout, else the working directory."""
+    """The project root when running from a checkout, else the working directory.
+
+    Config paths resolve against it unless ``--data-dir`` says otherwise; the demo
+    config and its data live there.
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir
+    >>> (default_data_dir() / "configs" / "croydon-demo.yml").is_file()
+    True
+    """
     root = Path(__file__).resolve().parent.parent
     if (root / "pyproject.toml").is_file() and (root / "pli").is_dir():
         return root
@@ -781,6 +791,13 @@ def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> Stud
     data_dir : str or Path, optional
         Directory that relative paths in the config resolve against
         (default: the project root).
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir, load_config
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> cfg.area.name, sorted(cfg.sources)
+    ('Croydon (demo)', ['crime', 'deprivation', 'population'])
     """
     path = Path(path)
     if not path.is_file():

@@ -341,6 +341,13 @@ def load_harm_weights(path: str | Path | None = None) -> HarmWeights:
     :func:`sentence_days` of it (within 0.05 day), so the documented starting point and
     the weight cannot drift apart. Rows that leave ``sentence_type`` empty, and tables
     without the column, use ``weight_days`` as given.
+
+    Examples
+    --------
+    >>> from pli.harm import load_harm_weights
+    >>> weights = load_harm_weights()  # the shipped CCHI 2026 table
+    >>> weights.weight_for(["Robbery", "Burglary"], "police_uk").tolist()
+    [365.0, 244.68]
     """
     p = Path(path) if path is not None else DEFAULT_HARM_WEIGHTS
     if not p.is_file():

@@ -289,6 +289,22 @@ def verify_outputs(out_dir: str | Path, *, maps_dir: str | Path | None = None,
     A commit interrupted in these folders is finished first. Files in a folder that the
     manifest does not list, and a maps folder from another run, make the outputs not
     current.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pli.config import default_data_dir, load_config
+    >>> from pli.outputs import verify_outputs
+    >>> from pli.pipeline import run_index
+    >>> out = Path(tempfile.mkdtemp()) / "output"
+    >>> _ = run_index(load_config(default_data_dir() / "configs" / "croydon-demo.yml"), out_dir=out, maps_dir=None)
+    >>> verify_outputs(out).current
+    True
+    >>> (out / "rankings.csv").write_text("edited by hand")
+    14
+    >>> verify_outputs(out).changed_outputs
+    ('output:rankings.csv',)
     """
     from pli.errors import InputError
 

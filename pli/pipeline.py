@@ -104,6 +104,18 @@ def run_index(
         Bad seed, or output folders that clash with inputs or each other.
     OutputError
         Another run holds the folders, or the outputs could not be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pli.config import default_data_dir, load_config
+    >>> from pli.pipeline import run_index
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> out = Path(tempfile.mkdtemp()) / "output"
+    >>> run = run_index(cfg, out_dir=out, maps_dir=None)
+    >>> len(run.rankings), len(run.neighbourhoods)
+    (220, 9)
     """
     from pli import transaction
     from pli.config import check_seed

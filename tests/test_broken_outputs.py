@@ -201,7 +201,8 @@ def test_broken_output_location_fails_clearly(tmp_path, good_outputs, monkeypatc
 def test_cli_refuses_the_data_folder_as_out_with_a_message(tmp_path):
     data = copy_demo_data(tmp_path / "data")
     before = hashes(data)
-    proc = subprocess.run([sys.executable, "-m", "pli", "index", "--data-dir", str(data), "--out", str(data)],
+    proc = subprocess.run([sys.executable, "-m", "pli", "index", "--data-dir", str(data), "--out", str(data),
+                           "--maps", str(tmp_path / "maps")],
                           capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 2

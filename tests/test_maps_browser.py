@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-SCREENSHOTS = REPO / "maps" / "screenshots"
+SCREENSHOTS = REPO / "screenshots"  # kept for people to look at; not a pli output folder
 PERIOD = "2024-03 to 2025-02"
 AREA = AreaSpec(name="Croydon (demo)", simulated=True)
 

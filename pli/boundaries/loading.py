@@ -91,6 +91,14 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
     InputError
         From :func:`read_polygons`, :func:`dissolve_upper_layer`,
         :func:`assign_to_wards` or :func:`read_vintage_lookup`.
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir, load_config
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> from pli.boundaries import load_boundaries
+    >>> load_boundaries(cfg)
+    Boundaries(220 LSOAs (2011), 44 wards, 0 geometries repaired, no lookup)
     """
     b = cfg.boundaries
     lsoa, repaired, lsoa_path = _read_layer(

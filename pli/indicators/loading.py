@@ -65,6 +65,17 @@ def load_source(
     InputError
         The file is missing or does not have the layout its kind expects; the message
         names the file, the columns or lines concerned and how to fix it.
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir, load_config
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> from pli.boundaries import load_boundaries
+    >>> from pli.indicators import load_source
+    >>> lsoa = load_boundaries(cfg).lsoa
+    >>> crime = load_source("crime", cfg.sources["crime"], resolve=cfg.resolve, lsoa=lsoa)
+    >>> crime.table.shape, crime.rows_read
+    ((220, 15), 20018)
     """
     path = Path(resolve(spec.path))
     if spec.kind != "police_uk" and not path.is_file():

@@ -309,6 +309,20 @@ def build_indicators(
     any other source they are NaN, for the index stage's missing-value policy. Rates
     are per 1,000 of the denominator; denominators below their ``floor`` are raised to
     it (logged). Zero, negative or missing denominators raise :class:`InputError`.
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir, load_config
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> from pli.boundaries import CodeReconciler, load_boundaries
+    >>> from pli.harm import load_harm_weights
+    >>> from pli.indicators import build_indicators, load_source
+    >>> boundaries = load_boundaries(cfg)
+    >>> sources = {name: load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+    ...            for name, spec in cfg.sources.items()}
+    >>> build_indicators(cfg, boundaries, sources, reconcile=CodeReconciler(boundaries, cfg.sources),
+    ...                  harm_weights=load_harm_weights())
+    IndicatorTable(220 LSOAs x 9 indicators, 0 missing values)
     """
     target = pd.Index(boundaries.lsoa.index.astype("str"), name=_LSOA_INDEX)
     aligned: dict[str, pd.DataFrame] = {}

@@ -420,6 +420,24 @@ def plan_patrols(
     id. The top ``top_places`` are kept; ``daily_minutes_budget`` then trims visits from
     the bottom of the ranking. A grid cell belongs to the neighbourhood containing its
     centre; a snap place to the one containing its point.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, numpy as np, shapely
+    >>> from pli.harm import load_harm_weights
+    >>> from pli.patrols import plan_patrols
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.uniform(530000, 532000, 300), rng.normal(530625, 20, 120)]  # a hot spot
+    >>> y = np.r_[rng.uniform(160000, 162000, 300), rng.normal(160725, 20, 120)]
+    >>> points = gpd.GeoDataFrame({"month": [f"2025-{m:02d}" for m in rng.integers(1, 13, 420)],
+    ...                            "category": "Robbery"}, geometry=gpd.points_from_xy(x, y), crs=27700)
+    >>> area = gpd.GeoSeries([shapely.box(530000, 160000, 532000, 162000)], crs=27700)
+    >>> neighbourhoods = gpd.GeoDataFrame({"rank": [1], "name": ["West"]},
+    ...                                   geometry=[shapely.box(530000, 160000, 531000, 162000)], crs=27700)
+    >>> plan = plan_patrols(points, neighbourhoods, area, harm_weights=load_harm_weights(), seed=0)
+    >>> first = plan.plan.iloc[0]
+    >>> first["neighbourhood"], first["place_id"]
+    ('West', 'G150-530550-160650')
     """
     if top_places < 1:
         raise InputError(f"top_places: expected 1 or more, got {top_places}")

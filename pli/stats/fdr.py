@@ -17,6 +17,16 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     A unit is significant at false discovery rate ``alpha`` when its adjusted value is
     ``<= alpha``.
 
+    Parameters
+    ----------
+    p : array-like
+        One p-value per test.
+
+    Returns
+    -------
+    ndarray
+        Adjusted p-values in the order of ``p``.
+
     Examples
     --------
     >>> from pli.stats.fdr import benjamini_hochberg
