@@ -1,0 +1,308 @@
+"""From YAML mapping to :class:`StudyConfig`: types checked against the annotations, every
+problem collected into one :class:`ConfigError`, then the cross-field rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pli.config.specs import ConfigError, IndexSpec, StudyConfig, default_data_dir
+from pli.config.yaml_reading import MAX_NUMBER, read_yaml
+
+__all__ = [
+    "check_seed",
+    "load_config",
+    "parse_config",
+]
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"mapping of {_type_name(typing.get_args(tp)[1])}"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return f"mapping ({tp.__name__})"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        candidates = [a for a in args if a is not type(None)]
+        for cand in candidates:
+            trial: list[str] = []
+            parsed = _parse_value(cand, value, key, trial)
+            if not trial:
+                return parsed
+        if len(candidates) == 1:
+            return _parse_value(candidates[0], value, key, problems)
+        problems.append(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return None
+    if origin is Literal:
+        if value in args and not (isinstance(value, bool) and not any(isinstance(a, bool) for a in args)):
+            return value
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(a) for a in args], n=1)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+        problems.append(f"{key}: expected one of {', '.join(repr(a) for a in args)}, got {value!r}{hint}")
+        return None
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            problems.append(f"{key}: expected a list, got {value!r}")
+            return ()
+        return tuple(_parse_value(args[0], v, f"{key}[{i}]", problems) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{key}: expected a mapping, got {value!r}")
+            return {}
+        return {str(k): _parse_value(args[1], v, f"{key}.{k}", problems) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _parse_dataclass(tp, value, key, problems)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{key}: expected true or false, got {value!r}")
+        return None
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > MAX_NUMBER:
+                problems.append(f"{key}: {_shown_number(value)} is too large (limit {MAX_NUMBER:.0e})")
+                return None
+            return value
+        problems.append(f"{key}: expected a whole number, got {value!r}{_bool_hint(value)}")
+        return None
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{key}: expected a finite number, got {value!r}")
+                return None
+            if abs(value) > MAX_NUMBER:
+                problems.append(f"{key}: {_shown_number(value)} is too large (limit {MAX_NUMBER:.0e})")
+                return None
+            return float(value)
+        problems.append(f"{key}: expected a number, got {value!r}{_bool_hint(value)}")
+        return None
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        problems.append(f"{key}: expected text, got {value!r}{_bool_hint(value)}")
+        return None
+    return value
+
+
+def _bool_hint(value: Any) -> str:
+    # YAML 1.1 turns unquoted yes/no/on/off into booleans, which surprises people.
+    if isinstance(value, bool):
+        return " (YAML reads unquoted yes/no/on/off as true/false: quote text, write numbers as digits)"
+    return ""
+
+
+def _shown_number(value: float) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
+
+
+def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
+    where = prefix or "top level"
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping ({cls.__name__}), got {data!r}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(fields)}"
+            problems.append(f"{full}: unknown key{hint}")
+            continue
+        kwargs[key] = _parse_value(hints[key], value, full, problems)
+    for name, f in fields.items():
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            full = f"{prefix}.{name}" if prefix else name
+            problems.append(f"{full}: required key is missing ({_type_name(hints[name])})")
+    if problems:
+        # Construction would fail on missing/None fields; the caller raises anyway.
+        try:
+            return cls(**kwargs)
+        except TypeError:
+            return None
+    return cls(**kwargs)
+
+
+def _seed_problems(seed: object) -> list[str]:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        return [f"seed: expected a whole number from 0 to {2**32 - 1}, got {seed!r}"]
+    return []
+
+
+def check_seed(seed: object, *, source: str) -> int:
+    """A seed for NumPy's generators: a whole number from 0 to 2**32 - 1 (``ConfigError`` otherwise)."""
+    problems = _seed_problems(seed)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return seed  # type: ignore[return-value]
+
+
+def _check_semantics(cfg: StudyConfig) -> list[str]:
+    problems: list[str] = []
+    b = cfg.boundaries
+    if (b.wards is None) == (b.upper_from_table is None):
+        problems.append("boundaries: give exactly one of 'wards' (polygons) or 'upper_from_table'")
+    for name, src in cfg.sources.items():
+        if src.window_months is not None and src.window_months < 1:
+            problems.append(f"sources.{name}.window_months: expected 1 or more, got {src.window_months}")
+        if src.vintage != b.lsoa_vintage and b.vintage_lookup is None and src.kind != "points":
+            problems.append(
+                f"sources.{name}: uses {src.vintage} LSOA codes but boundaries are {b.lsoa_vintage}; "
+                "add boundaries.vintage_lookup (the ONS LSOA11->LSOA21 lookup)"
+            )
+    names = [i.name for i in cfg.indicators]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"indicators: duplicate names {', '.join(dupes)}")
+    if not cfg.indicators:
+        problems.append("indicators: at least one indicator is required")
+    for i, ind in enumerate(cfg.indicators):
+        key = f"indicators[{i}] ({ind.name})"
+        if ind.source not in cfg.sources:
+            close = difflib.get_close_matches(ind.source, list(cfg.sources), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; sources are: {', '.join(cfg.sources)}"
+            problems.append(f"{key}.source: unknown source {ind.source!r}{hint}")
+        if ind.transform in ("rate", "share"):
+            den = ind.denominator or "population"
+            if den not in cfg.denominators:
+                problems.append(
+                    f"{key}.denominator: {den!r} is not defined under 'denominators' "
+                    f"(defined: {', '.join(cfg.denominators) or 'none'})"
+                )
+        if ind.weight < 0:
+            problems.append(f"{key}.weight: weights must not be negative, got {ind.weight}")
+    for name, den_spec in cfg.denominators.items():
+        if den_spec.source not in cfg.sources:
+            problems.append(f"denominators.{name}.source: unknown source {den_spec.source!r}")
+    for dom, w in cfg.index.domain_weights.items():
+        if w is not None and w < 0:
+            problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
+    problems.extend(_check_harm_scheme(cfg.index))
+    if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
+        problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
+    problems.extend(_seed_problems(cfg.seed))
+    if cfg.output.suppress_below < 1:
+        problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
+    if cfg.clustering.permutations < 0:
+        problems.append("clustering.permutations: expected 0 or more")
+    if not 0 < cfg.clustering.alpha < 1:
+        problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
+    return problems
+
+
+def _check_harm_scheme(index: IndexSpec) -> list[str]:
+    from pli.harm import WEIGHT_SCHEMES
+
+    if index.harm_scheme is None:
+        return []
+    if index.harm_scheme not in WEIGHT_SCHEMES:
+        return [(
+            f"index.harm_scheme: unknown scheme {index.harm_scheme!r}; choose one of "
+            f"{', '.join(WEIGHT_SCHEMES)}, or set index.harm_weights to a CSV with the same columns"
+        )]
+    if index.harm_weights is not None:
+        return [(
+            f"index: give harm_scheme ({index.harm_scheme!r}) or harm_weights ({index.harm_weights!r}), "
+            "not both; harm_weights is a path to a table, harm_scheme names a shipped one"
+        )]
+    return []
+
+
+def parse_config(
+    data: dict,
+    *,
+    data_dir: str | Path | None = None,
+    source: str | None = None,
+) -> StudyConfig:
+    """Validate a mapping (e.g. parsed YAML) into a :class:`StudyConfig`.
+
+    Raises
+    ------
+    ConfigError
+        Listing every unknown key, wrong type and inconsistent reference at once.
+    """
+    problems: list[str] = []
+    cfg = _parse_dataclass(StudyConfig, data, "", problems)
+    if not problems and cfg is not None:
+        problems.extend(_check_semantics(cfg))
+    if problems:
+        raise ConfigError(problems, source=source)
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    cfg = dataclasses.replace(cfg, data_dir=root.resolve(), raw=data)
+    if not cfg.allow_outside_data_dir:
+        outside = [
+            f"{key}: {path!r} resolves to {cfg.resolve(path).resolve()}, outside the data directory "
+            f"{cfg.data_dir} (--data-dir); move the file under it, or set allow_outside_data_dir: true "
+            "at the top level of the config if reading it is intended"
+            for key, path in cfg.input_paths() if not cfg.is_inside_data_dir(path)
+        ]
+        if outside:
+            raise ConfigError(outside, source=source)
+    if cfg.index.harm_scheme is not None:
+        from pli.harm import weight_scheme_path
+
+        # Everything downstream (loading, validation, the manifest's input hashes) reads
+        # harm_weights, so a named scheme becomes the absolute path of its shipped table
+        # (shipped with pli, so the data-folder containment above does not apply to it).
+        index = dataclasses.replace(cfg.index, harm_weights=str(weight_scheme_path(cfg.index.harm_scheme)))
+        cfg = dataclasses.replace(cfg, index=index)
+    return cfg
+
+
+def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> StudyConfig:
+    """Read and validate one study-area YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+    data_dir : str or Path, optional
+        Directory that relative paths in the config resolve against
+        (default: the project root).
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir, load_config
+    >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    >>> cfg.area.name, sorted(cfg.sources)
+    ('Croydon (demo)', ['crime', 'deprivation', 'population'])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"config file not found: {path}"], source=str(path))
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError([f"expected a mapping (key: value lines) at the top level, got {got}"],
+                          source=str(path))
+    cfg = parse_config(data, data_dir=data_dir, source=str(path))
+    return dataclasses.replace(cfg, config_path=path.resolve())

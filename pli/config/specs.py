@@ -1,0 +1,483 @@
+"""The spec dataclasses: every stage's options, frozen, with their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from pli.errors import PliError
+
+__all__ = [
+    "AreaSpec",
+    "BoundariesSpec",
+    "BoundaryLayerSpec",
+    "ClusteringSpec",
+    "ConfigError",
+    "DenominatorSpec",
+    "IndexSpec",
+    "IndicatorSpec",
+    "MapSpec",
+    "OutputSpec",
+    "PatrolSpec",
+    "PrioritySpec",
+    "SourceKind",
+    "SourceSpec",
+    "StudyConfig",
+    "TreatmentSpec",
+    "UpperFromTableSpec",
+    "VintageLookupSpec",
+    "default_data_dir",
+]
+
+
+class ConfigError(PliError, ValueError):
+    """A configuration file is invalid; the message lists every problem found."""
+
+    def __init__(self, problems: list[str], *, source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    """The study area.
+
+    Parameters
+    ----------
+    name : str
+        Human-readable area name shown on maps and in the manifest.
+    simulated : bool
+        True when any input is simulated; maps, manifest and README say so.
+    upper_layer_label : str
+        What the upper layer is called on maps and tables ("Ward", or "MSOA (2011)").
+    upper_layer_note : str
+        Extra sentence for maps, e.g. why MSOAs stand in for wards.
+    lad_code : str, optional
+        ONS local-authority code; used to reject LSOAs from another authority.
+    """
+
+    name: str
+    simulated: bool = False
+    upper_layer_label: str = "Ward"
+    upper_layer_note: str = ""
+    lad_code: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BoundaryLayerSpec:
+    """One polygon layer read with GDAL (GeoJSON, GeoPackage, Shapefile, ...).
+
+    ``crs`` is only used when the file carries no CRS of its own.
+    """
+
+    path: str
+    code_field: str
+    name_field: Optional[str] = None
+    layer: Optional[str] = None
+    crs: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UpperFromTableSpec:
+    """Build the upper layer by dissolving LSOAs on codes held in a table.
+
+    Used when no ward boundaries can be shipped (the demo dissolves LSOAs to their
+    real 2011 MSOAs, codes from the Census 2011 file).
+    """
+
+    path: str
+    lsoa_column: str
+    code_column: str
+    name_column: Optional[str] = None
+    thousands: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class VintageLookupSpec:
+    """An ONS LSOA-to-LSOA lookup (e.g. LSOA11 -> LSOA21 exact fit, with CHGIND)."""
+
+    path: str
+    from_2011_column: str = "LSOA11CD"
+    to_2021_column: str = "LSOA21CD"
+    change_column: Optional[str] = "CHGIND"
+
+
+@dataclass(frozen=True)
+class BoundariesSpec:
+    """LSOA polygons plus the upper layer they are assigned to.
+
+    Exactly one of ``wards`` and ``upper_from_table`` must be given.
+    ``allow_coverage_gaps`` lets the run go on (with a warning) when the population
+    source names LSOAs that the boundary file lacks (see
+    :func:`pli.boundaries.check_coverage`).
+    """
+
+    lsoa: BoundaryLayerSpec
+    lsoa_vintage: Literal[2011, 2021] = 2011
+    wards: Optional[BoundaryLayerSpec] = None
+    upper_from_table: Optional[UpperFromTableSpec] = None
+    vintage_lookup: Optional[VintageLookupSpec] = None
+    metric_crs: str = "EPSG:27700"
+    allow_coverage_gaps: bool = False
+
+
+SourceKind = Literal[
+    "police_uk",
+    "mps_lsoa_crime",
+    "iod2019",
+    "census2011_population",
+    "census2021",
+    "lsoa_table",
+    "points",
+]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One input dataset, loaded into an LSOA-keyed table.
+
+    Parameters
+    ----------
+    kind : str
+        Loader to use: ``police_uk`` (folder or file(s) of police.uk street CSVs),
+        ``mps_lsoa_crime`` (Met London Datastore LSOA table), ``iod2019`` (IoD2019 file 7
+        layout), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
+        ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
+    path : str
+        File or folder, relative to the data directory.
+    vintage : {2011, 2021}
+        LSOA vintage of the codes in this source; reconciled to the boundary vintage.
+    window_months : int, optional
+        Crime sources: keep the latest N complete months present (default 12).
+    start_month, end_month : str, optional
+        Crime sources: explicit ``YYYY-MM`` window, inclusive; overrides ``window_months``.
+    drop_partial_months : bool
+        Drop leading/trailing months whose total is below 10% of the median month
+        (e.g. the stub first month of the MPS "most recent 24 months" tables).
+    code_column : str, optional
+        ``lsoa_table``/``census2021``: the LSOA code column.
+    columns : tuple of str
+        ``lsoa_table``: numeric columns to keep (empty keeps every numeric column).
+    aggregation : {"sum", "mean"}, optional
+        How values combine when several LSOAs of the source vintage map to one target
+        LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
+        ``iod2019``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
+        must say which.
+    x_column, y_column, crs : str
+        ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
+    category_column, date_column, date_format, time_column : str
+        ``points``: crime type, date and optional time-of-day columns.
+    categories : tuple of str
+        Keep only these categories (crime types); empty keeps all.
+    outside_warn_share, outside_error_share : float
+        Records (points, or rows with LSOA codes) falling outside the study area are
+        counted and dropped; above the first share a warning names them, above the
+        second the run stops (the extract is probably for another area or vintage).
+        Defaults: 0.01 and 0.25, except force-wide ``police_uk`` and ``mps_lsoa_crime``
+        files, which only log (see :meth:`outside_shares`).
+    """
+
+    kind: SourceKind
+    path: str
+    vintage: Literal[2011, 2021] = 2011
+    window_months: Optional[int] = 12
+    start_month: Optional[str] = None
+    end_month: Optional[str] = None
+    drop_partial_months: bool = True
+    code_column: Optional[str] = None
+    columns: tuple[str, ...] = ()
+    aggregation: Optional[Literal["sum", "mean"]] = None
+    x_column: str = "Longitude"
+    y_column: str = "Latitude"
+    crs: str = "EPSG:4326"
+    category_column: Optional[str] = None
+    date_column: Optional[str] = None
+    date_format: Optional[str] = None
+    time_column: Optional[str] = None
+    location_column: Optional[str] = None
+    categories: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    outside_warn_share: Optional[float] = None
+    outside_error_share: Optional[float] = None
+
+    def resolved_aggregation(self) -> str:
+        """``mean`` for IoD scores, ``sum`` for counts (crime, points, Census) and tables.
+
+        An ``lsoa_table`` may hold counts or rates, so when its codes actually need
+        reconciling the pipeline asks for an explicit ``aggregation`` rather than guess.
+        """
+        if self.aggregation is not None:
+            return self.aggregation
+        return "mean" if self.kind == "iod2019" else "sum"
+
+    def outside_shares(self) -> tuple[float, float]:
+        """(warn, error) shares of records outside the study area for this source.
+
+        Force-wide police.uk files and London-wide Met tables are mostly outside any
+        one borough by design, so by default they only log what was dropped; other
+        extracts warn above 1% and stop above 25%. A source with no record inside
+        the study area always stops the run.
+        """
+        force_wide = self.kind in ("police_uk", "mps_lsoa_crime")
+        warn = self.outside_warn_share if self.outside_warn_share is not None else (1.0 if force_wide else 0.01)
+        error = self.outside_error_share if self.outside_error_share is not None else (1.0 if force_wide else 0.25)
+        return warn, error
+
+
+@dataclass(frozen=True)
+class DenominatorSpec:
+    """A denominator column taken from a source (e.g. usual residents)."""
+
+    source: str
+    column: str
+    floor: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """One indicator in the index.
+
+    Parameters
+    ----------
+    name : str
+        Column name in the outputs (snake_case).
+    source : str
+        Name of a source under ``sources``.
+    columns : tuple of str
+        Source columns summed to make the numerator. Entries may use shell-style
+        wildcards (``"VIOLENCE AGAINST THE PERSON/*"``). Empty means the single column
+        named like the indicator.
+    harm : bool
+        Weight each crime category by the harm weight table before summing.
+    transform : {"value", "count", "rate", "share", "log"}
+        ``rate`` is per 1,000 of ``denominator``; ``share`` is numerator / denominator;
+        ``log`` is log(1 + value).
+    denominator : str, optional
+        Name under ``denominators`` (default ``population`` for rates and shares).
+    domain : str
+        Domain the indicator belongs to (crime, deprivation, demography, ...).
+    direction : {"higher_is_worse", "higher_is_better"}
+    weight : float
+        Weight within its domain.
+    label : str, optional
+        Human-readable label for maps and tooltips.
+    """
+
+    name: str
+    source: str
+    columns: tuple[str, ...] = ()
+    harm: bool = False
+    transform: Literal["value", "count", "rate", "share", "log"] = "value"
+    denominator: Optional[str] = None
+    domain: str = "other"
+    direction: Literal["higher_is_worse", "higher_is_better"] = "higher_is_worse"
+    weight: float = 1.0
+    label: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TreatmentSpec:
+    """Data treatment before normalisation."""
+
+    outliers: Literal["none", "winsorise", "skew_kurtosis"] = "none"
+    winsorise_quantile: float = 0.99
+    skew_threshold: float = 2.0
+    kurtosis_threshold: float = 3.5
+    missing: Literal["error", "median", "ward_mean"] = "error"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """How indicators become one composite score.
+
+    Parameters
+    ----------
+    preset : str, optional
+        ``pli`` (Croydon Priority Localities Index), ``vli`` or ``imd``; fills any
+        option not set explicitly.
+    normalisation : str
+        ``zscore``, ``minmax``, ``percentile``, ``ratio`` (to the study-area rate x 100)
+        or ``exponential`` (IMD exponential transformation of ranks).
+    weighting : {"manual", "equal", "pca"}
+    aggregation : {"arithmetic", "geometric"}
+    domain_weights : dict
+        Weight of each domain in the index (manual weighting).
+    exponential_reference_size : int, optional
+        Number of units the ranks refer to (IMD ranks are national: 32,844).
+    harm_scheme : str, optional
+        A harm weight table shipped with pli, by name (``pli.harm.WEIGHT_SCHEMES``):
+        ``cchi2026`` (the default), ``counts`` (every offence weighs 1) or
+        ``sentencing_legacy``. Parsing resolves it into ``harm_weights``.
+    harm_weights : str, optional
+        CSV replacing the shipped harm weight table (same columns); give this or
+        ``harm_scheme``, not both.
+    """
+
+    preset: Optional[str] = None
+    normalisation: Literal["zscore", "minmax", "percentile", "ratio", "exponential"] = "zscore"
+    weighting: Literal["manual", "equal", "pca"] = "equal"
+    aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
+    domain_weights: dict[str, float] = field(default_factory=dict)
+    exponential_reference_size: Optional[int] = None
+    harm_scheme: Optional[str] = None
+    harm_weights: Optional[str] = None
+    treatment: TreatmentSpec = field(default_factory=TreatmentSpec)
+
+
+@dataclass(frozen=True)
+class ClusteringSpec:
+    """Spatial weights and clustering statistics."""
+
+    weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
+    k: int = 6
+    distance_m: Optional[float] = None
+    permutations: int = 999
+    alpha: float = 0.05
+    fdr: bool = True
+
+
+@dataclass(frozen=True)
+class PrioritySpec:
+    """How priority neighbourhoods are drawn (see :mod:`pli.priorities`).
+
+    ``count`` neighbourhoods of ``min_lsoas``..``max_lsoas`` contiguous LSOAs and at most
+    ``max_population`` residents are chosen from LSOAs scoring at or above the
+    ``min_score_quantile`` quantile plus the ``top_lsoas`` highest (only those may form a
+    single-LSOA neighbourhood). ``harm_weight`` (0-1) blends the harm rate into the
+    priority that selection maximises; 0 by default because the index already holds harm.
+    """
+
+    count: int = 9
+    top_lsoas: int = 20
+    min_lsoas: int = 1
+    max_lsoas: int = 8
+    min_population: int = 0
+    max_population: int = 15000
+    min_score_quantile: float = 0.75
+    harm_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class PatrolSpec:
+    """Micro-patrol planning inputs and options (see :func:`pli.patrols.plan_patrols`).
+
+    ``categories`` empty means violence, robbery and weapons. Records are already
+    windowed by their source; ``start_month``/``end_month``/``window_months`` narrow it.
+    """
+
+    source: Optional[str] = None
+    cell_size_m: float = 150.0
+    grid: Literal["square", "hex"] = "square"
+    categories: tuple[str, ...] = ()
+    top_places: int = 10
+    permutations: int = 999
+    alpha: float = 0.05
+    fdr: bool = True
+    contiguity: Literal["queen", "rook"] = "queen"
+    hotspot_method: Literal["auto", "permutation", "analytic"] = "auto"
+    max_permutation_cells: int = 20000
+    start_month: Optional[str] = None
+    end_month: Optional[str] = None
+    window_months: Optional[int] = None
+    kde: bool = False
+    kde_bandwidth_m: Optional[float] = None
+    kde_cell_size_m: float = 50.0
+    visit_minutes: int = 15
+    max_visits_per_day: int = 3
+    plan_place_kind: Literal["grid", "snap"] = "grid"
+    snap: Optional[bool] = None
+    min_events: int = 3
+    events_per_daily_visit: float = 1.0
+    daily_minutes_budget: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Interactive map options."""
+
+    offline: bool = False
+    classes: int = 5
+    scheme: Literal["quantiles", "deciles"] = "quantiles"
+    simplify_m: float = 5.0
+    tiles: bool = True
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where outputs go and what may be published."""
+
+    public: bool = False
+    suppress_below: int = 5
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study-area configuration.
+
+    ``data_dir`` is not read from YAML: it is the directory that relative paths resolve
+    against (``--data-dir``; default the project root). Input paths must stay inside it
+    (no absolute paths, ``..`` or symlinks leading out) unless the config says
+    ``allow_outside_data_dir: true``, so a config from elsewhere cannot make a run read,
+    and echo in its errors, files the data directory does not hold.
+    """
+
+    area: AreaSpec
+    boundaries: BoundariesSpec
+    sources: dict[str, SourceSpec]
+    indicators: tuple[IndicatorSpec, ...]
+    denominators: dict[str, DenominatorSpec] = field(default_factory=dict)
+    seed: int = 0
+    index: IndexSpec = field(default_factory=IndexSpec)
+    clustering: ClusteringSpec = field(default_factory=ClusteringSpec)
+    priorities: PrioritySpec = field(default_factory=PrioritySpec)
+    patrols: Optional[PatrolSpec] = None
+    maps: MapSpec = field(default_factory=MapSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    allow_outside_data_dir: bool = False
+    data_dir: Path = field(default=Path("."), metadata={"yaml": False})
+    config_path: Optional[Path] = field(default=None, metadata={"yaml": False})
+    raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
+
+    def resolve(self, relative: str | Path) -> Path:
+        """Resolve a path from the config against the data directory."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.data_dir / p)
+
+    def input_paths(self) -> list[tuple[str, str]]:
+        """Every input path the config names, as ``(config key, path as written)``."""
+        b = self.boundaries
+        found = [("boundaries.lsoa.path", b.lsoa.path)]
+        for key, spec in (("wards", b.wards), ("upper_from_table", b.upper_from_table),
+                          ("vintage_lookup", b.vintage_lookup)):
+            if spec is not None:
+                found.append((f"boundaries.{key}.path", spec.path))
+        found.extend((f"sources.{name}.path", src.path) for name, src in self.sources.items())
+        if self.index.harm_weights:
+            found.append(("index.harm_weights", self.index.harm_weights))
+        return found
+
+    def is_inside_data_dir(self, path: str | Path) -> bool:
+        """True when ``path`` (after following symlinks and ``..``) lies inside ``data_dir``."""
+        return self.resolve(path).resolve().is_relative_to(self.data_dir.resolve())
+
+
+def default_data_dir() -> Path:
+    """The project root when running from a checkout, else the working directory.
+
+    Config paths resolve against it unless ``--data-dir`` says otherwise; the demo
+    config and its data live there.
+
+    Examples
+    --------
+    >>> from pli.config import default_data_dir
+    >>> (default_data_dir() / "configs" / "croydon-demo.yml").is_file()
+    True
+    """
+    root = Path(__file__).resolve().parents[2]  # pli/config/specs.py -> project root
+    if (root / "pyproject.toml").is_file() and (root / "pli").is_dir():
+        return root
+    return Path.cwd()
