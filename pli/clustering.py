@@ -155,11 +155,8 @@ def compute_clustering(
 
     Examples
     --------
-    >>> import geopandas as gpd, shapely
-    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
-    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
-    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
-    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.examples import lattice
+    >>> lsoa = lattice()  # 6 x 6 squares, score rising to the north-east
     >>> from pli.clustering import build_weights, compute_clustering
     >>> result = compute_clustering(lsoa["score"], build_weights(lsoa), seed=0)
     >>> round(result.moran.I, 3)

@@ -428,7 +428,7 @@ def test_broken_suites_hold_enough_distinct_cases():
     ids: list[str] = []
     for path in sorted(Path(__file__).parent.glob("test_broken_*.py")):
         ids.extend(c[0] for c in importlib.import_module(path.stem).CASES)
-    assert len(set(ids)) == len(ids) >= 30, sorted(i for i in ids if ids.count(i) > 1)
+    assert len(set(ids)) == len(ids) >= 120, sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_validation_reports_every_problem_at_once(tmp_path):

@@ -322,14 +322,8 @@ def select_points(
 
     Examples
     --------
-    >>> import geopandas as gpd, numpy as np, shapely
-    >>> rng = np.random.default_rng(0)
-    >>> x = np.r_[rng.uniform(530000, 531000, 200), rng.normal(530625, 30, 100)]  # a cluster near
-    >>> y = np.r_[rng.uniform(160000, 161000, 200), rng.normal(160625, 30, 100)]  # (530625, 160625)
-    >>> points = gpd.GeoDataFrame({"month": ["2025-01"] * 150 + ["2025-02"] * 150,
-    ...                            "category": ["Burglary"] * 300},
-    ...                           geometry=gpd.points_from_xy(x, y), crs=27700)
-    >>> area = shapely.box(530000, 160000, 531000, 161000)
+    >>> from pli.examples import clustered_points
+    >>> points, area = clustered_points()  # a cluster near (530625, 160625)
     >>> from pli.patrols import select_points
     >>> len(select_points(points, categories=["Burglary"], window_months=1))  # the latest month
     150

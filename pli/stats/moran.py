@@ -110,11 +110,8 @@ def global_moran(
 
     Examples
     --------
-    >>> import geopandas as gpd, shapely
-    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
-    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
-    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
-    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.examples import lattice
+    >>> lsoa = lattice()  # 6 x 6 squares, score rising to the north-east
     >>> from pli.stats.moran import global_moran
     >>> from pli.stats.weights import build_weights
     >>> result = global_moran(lsoa["score"], build_weights(lsoa), permutations=99, seed=0)
@@ -271,11 +268,8 @@ def local_moran(
 
     Examples
     --------
-    >>> import geopandas as gpd, shapely
-    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
-    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
-    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
-    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.examples import lattice
+    >>> lsoa = lattice()  # 6 x 6 squares, score rising to the north-east
     >>> from pli.stats.moran import local_moran
     >>> from pli.stats.weights import build_weights
     >>> result = local_moran(lsoa["score"], build_weights(lsoa), permutations=99, seed=0)

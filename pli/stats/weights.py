@@ -138,11 +138,8 @@ def build_weights(
 
     Examples
     --------
-    >>> import geopandas as gpd, shapely
-    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 600, 100) for x in range(0, 600, 100)]
-    >>> score = [float(i % 6 + i // 6) for i in range(36)]  # rises to the north-east
-    >>> lsoa = gpd.GeoDataFrame({"score": score}, geometry=cells, crs=27700,
-    ...                         index=[f"E01{i:06d}" for i in range(36)])
+    >>> from pli.examples import lattice
+    >>> lsoa = lattice()  # 6 x 6 squares, score rising to the north-east
     >>> from pli.stats.weights import build_weights
     >>> build_weights(lsoa)
     queen contiguity: 36 LSOAs, 0 islands, 1 component
