@@ -91,16 +91,21 @@ def make_good_outputs(base: Path) -> Path:
 
 
 def run_broken(tmp_path: Path, good: Path, breaker: Breaker) -> tuple[pytest.ExceptionInfo, Path, dict]:
-    """Break a copy of the demo data and run; returns (error info, data dir, output hashes before)."""
+    """Break a copy of the demo data and run; returns (error info, data dir, output hashes before).
+
+    Also asserts the failed run left every input file as the breaker made it.
+    """
     data = copy_demo_data(tmp_path / "data")
     raw = copy.deepcopy(DEMO)
     breaker(data, raw)
+    inputs_before = hashes(data)
     out = tmp_path / "runs" / "output"
     shutil.copytree(good, out)
     before = hashes(out)
     with pytest.raises((InputError, ConfigError)) as info:
         cfg = parse_config(raw, data_dir=data, source="broken.yml")
         run_index(cfg, out_dir=out, maps_dir=tmp_path / "runs" / "maps")
+    assert hashes(data) == inputs_before, "a failed run changed its inputs"
     return info, data, before
 
 
