@@ -2,6 +2,7 @@
 
 ``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
+``pli compare`` compare two runs: rank changes, top-N churn, neighbourhood matches, settings
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p_verify.add_argument(
         "--data-dir", default=None, help="where the inputs are now (default: the data folder recorded in the manifest)"
     )
+
+    p_compare = sub.add_parser("compare", help="compare two runs: rank changes, top-N churn, neighbourhoods, settings")
+    p_compare.add_argument("run_a", help="output folder of the earlier (reference) run")
+    p_compare.add_argument("run_b", help="output folder of the later run")
+    p_compare.add_argument("--top", type=int, default=20, help="size of the top list to compare (default: 20)")
+    p_compare.add_argument("--out", default="comparison", help="folder for the comparison (default: comparison)")
+    p_compare.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the page")
     return parser
 
 
@@ -87,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_index(args)
         if args.command == "verify":
             return _cmd_verify(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -94,6 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pli.compare import compare_runs, read_run, write_comparison
+
+    run_a, run_b = read_run(args.run_a), read_run(args.run_b)
+    comparison = compare_runs(run_a, run_b, top_n=args.top)
+    write_comparison(comparison, Path(args.out), run_a=run_a, run_b=run_b, offline=args.offline)
+    print(comparison.summary())
+    print(f"Outputs: {args.out} (open {Path(args.out) / 'comparison.html'})")
+    return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
