@@ -84,11 +84,30 @@ def _external(html: str) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------ files
 
 
+def test_index_page_links_every_page_and_escapes_names(written, hostile):
+    import html as html_lib
+    import re as re_lib
+
+    out, paths = written
+    page = (out / "index.html").read_text(encoding="utf-8")
+    links = [html_lib.unescape(h) for h in re_lib.findall(r'href="([^"]+)"', page)]
+    assert all((out / link).is_file() for link in links), [link for link in links if not (out / link).is_file()]
+    linked = set(links)
+    for p in paths:
+        rel = p.relative_to(out).as_posix()
+        if rel != "index.html":
+            assert rel in linked, f"index.html does not link {rel}"
+    for name in hostile.neighbourhoods["name"]:
+        if "<" in str(name):
+            assert str(name) not in page
+            assert html_lib.escape(str(name), quote=False).replace("<", "&lt;") in page or "&lt;" in page
+
+
 def test_writes_every_page_and_figure_atomically(written, hostile):
     out, paths = written
     names = [p.relative_to(out).as_posix() for p in paths]
     assert names[:2] == ["priority_localities.html", "hotspots.html"]
-    assert names[-2:] == ["priority_localities.png", "priority_neighbourhoods.png"]
+    assert names[-3:] == ["priority_localities.png", "priority_neighbourhoods.png", "index.html"]
     pages = sorted(p.name for p in (out / "neighbourhoods").glob("*.html"))
     assert len(pages) == len(hostile.neighbourhoods) == 9
     ranks = sorted(int(n.split("-", 1)[0]) for n in pages)
@@ -194,7 +213,10 @@ def test_offline_page_links_nothing_external(bundle, written, tmp_path):
     for page in [p for p in offline if p.suffix == ".html"]:
         html = page.read_text(encoding="utf-8")
         assert _external(html) == [], f"{page.name}: {_external(html)}"
-        assert "Leaflet 1.9" in html and "<script src=" not in html
+        if page.name == "index.html":  # the folder's contents page: plain HTML, no script at all
+            assert "<script" not in html
+        else:
+            assert "Leaflet 1.9" in html and "<script src=" not in html
     size = offline[0].stat().st_size
     assert size < 3_000_000, f"offline borough map is {size / 1e6:.2f} MB"
 

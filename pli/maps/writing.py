@@ -12,6 +12,7 @@ from pli._map_assets import (
 from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plot_neighbourhoods_figure
+from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
 from pli.maps.prepare import _prepare
 
@@ -58,7 +59,8 @@ def write_maps(
     -------
     list of Path
         ``priority_localities.html``, ``hotspots.html``, one
-        ``neighbourhoods/<rank>-<slug>.html`` per neighbourhood, then the two PNGs.
+        ``neighbourhoods/<rank>-<slug>.html`` per neighbourhood, the two PNGs, then
+        ``index.html``, the page linking them all.
 
     Raises
     ------
@@ -110,4 +112,12 @@ def write_maps(
     fig = plot_neighbourhoods_figure(bundle, area=area, period=period)
     _save_figure(fig, out_dir / "priority_neighbourhoods.png")
     written.append(out_dir / "priority_neighbourhoods.png")
+    # The page names files by the same safe slugs the neighbourhood pages were written under.
+    safe_slugs = dict(zip(nb["rank"], nb["slug"]))
+    listed = bundle.neighbourhoods.drop(columns="geometry").assign(slug=lambda f: f["rank"].map(safe_slugs))
+    emit(out_dir / "index.html", index_page(
+        listed, area=area, period=period, upper_label=prep.upper_label,
+        sensitive=prep.places is not None, figures=["priority_localities.png", "priority_neighbourhoods.png"],
+        driver_labels=bundle.indicator_labels,
+    ))
     return written

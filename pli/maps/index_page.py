@@ -1,0 +1,138 @@
+"""``index.html``: the page that opens the maps folder, linking every map and figure.
+
+A reader who opens the folder sees one page first: what the maps show, the period, the
+handling marking, a link to the borough map, the hot-spot map and each neighbourhood's
+page (with its size and main drivers), the printable figures, and a short "how to read
+these maps". Plain HTML and CSS, no script: it opens anywhere, offline included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pli._map_assets import escape_text
+from pli.config import AreaSpec
+from pli.maps.style import SENSITIVE_BANNER
+
+__all__ = ["index_page"]
+
+_CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #222;
+       max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 1.6rem; }
+.meta { color: #555; margin-top: 0; } .sim { color: #a63603; font-weight: 600; }
+.marking { display: inline-block; border: 2px solid #b2182b; color: #b2182b; font-weight: 700;
+           padding: .15rem .5rem; margin-bottom: .6rem; }
+table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .5rem;
+  border-bottom: 1px solid #ddd; vertical-align: top; } th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+ul.maps li { margin: .3rem 0; } a { color: #1f5fa8; }
+@media print { a { color: #222; text-decoration: none; } body { margin: 0; max-width: none; } }
+"""
+
+
+def index_page(
+    neighbourhoods: pd.DataFrame,
+    *,
+    area: AreaSpec,
+    period: str,
+    upper_label: str,
+    sensitive: bool,
+    figures: Sequence[str],
+    driver_labels: dict[str, str] | None = None,
+) -> str:
+    """The HTML of ``index.html``; every value from data is escaped.
+
+    Parameters
+    ----------
+    neighbourhoods : DataFrame
+        ``rank``, ``name``, ``slug``, ``n_lsoas``, ``population`` and optionally
+        ``harm_share`` and ``top_drivers`` (indicator names joined by ``;``).
+    area : AreaSpec
+        Area name and whether the data are simulated.
+    period : str
+        Data period of the run.
+    upper_label : str
+        What the upper layer is (wards, or MSOAs in the demo).
+    sensitive : bool
+        The folder holds point-derived (patrol) layers: show the handling marking.
+    figures : sequence of str
+        File names of the PNG figures in the folder.
+    driver_labels : dict, optional
+        Indicator name -> readable label for the drivers column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pli.config import AreaSpec
+    >>> nb = pd.DataFrame({"rank": [1], "name": ["<Broad Green>"], "slug": ["broad-green"],
+    ...                    "n_lsoas": [4], "population": [6200]})
+    >>> page = index_page(nb, area=AreaSpec(name="Croydon"), period="2025", upper_label="Ward",
+    ...                   sensitive=False, figures=[])
+    >>> "neighbourhoods/1-broad-green.html" in page, "&lt;Broad Green&gt;" in page
+    (True, True)
+    """
+    labels = driver_labels or {}
+    title = f"{area.name}: Priority Localities Index, {period}"
+    rows = []
+    for _, row in neighbourhoods.sort_values("rank").iterrows():
+        rank = int(row["rank"])
+        href = escape_text(f"neighbourhoods/{rank}-{row['slug']}.html")
+        drivers = str(row.get("top_drivers", "") or "")
+        readable = ", ".join(labels.get(d.strip(), d.strip()) for d in drivers.split(";") if d.strip())
+        harm = row.get("harm_share")
+        harm_text = "" if harm is None or pd.isna(harm) else f"{100 * float(harm):.1f}%"
+        rows.append(
+            f'<tr><td class="num">{rank}</td><td><a href="{href}">{escape_text(row["name"])}</a></td>'
+            f'<td class="num">{int(row["n_lsoas"])}</td><td class="num">{int(row["population"]):,}</td>'
+            f'<td class="num">{escape_text(harm_text)}</td><td>{escape_text(readable)}</td></tr>'
+        )
+    figure_items = "".join(f'<li><a href="{escape_text(f)}">{escape_text(f)}</a></li>' for f in figures)
+    marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
+    sim = ('<p class="sim">Simulated data: for demonstration only, not facts about the area.</p>'
+           if area.simulated else "")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape_text(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+{marking}<h1>{escape_text(title)}</h1>
+<p class="meta">Small areas: LSOAs. Upper layer: {escape_text(upper_label)}.</p>
+{sim}
+<h2>Maps</h2>
+<ul class="maps">
+<li><a href="priority_localities.html">Priority Localities Index</a>: the index for every LSOA, each domain,
+the priority neighbourhoods and (when planned) the micro-patrol places.</li>
+<li><a href="hotspots.html">Hot spots and clusters</a>: where high scores cluster (Getis-Ord Gi* and Local
+Moran's I).</li>
+</ul>
+<h2>Priority neighbourhoods</h2>
+<table>
+<thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th>LSOAs</th><th>Residents</th>
+<th>Share of crime harm</th><th>Main drivers</th></tr></thead>
+<tbody>
+{"".join(rows)}
+</tbody>
+</table>
+<h2>Figures for printing</h2>
+<ul>{figure_items}</ul>
+<h2>How to read these maps</h2>
+<ul>
+<li>Darker areas score higher on the index: higher priority. The score combines crime harm, deprivation and
+demography; each area's tooltip names the indicators that drive it.</li>
+<li>Use the layer list (top right of each map) to switch between the index, its domains and the clustering
+views.</li>
+<li>A hot spot is an area whose neighbourhood of areas scores higher than chance would give; "FDR" results
+allow for testing many areas at once and are the ones to quote.</li>
+<li>Numbers on the maps are the priority neighbourhoods' ranks; click one for its profile.</li>
+<li>Rates are per resident: town centres with many visitors rank high on crime rates.</li>
+</ul>
+</body>
+</html>
+"""
