@@ -745,3 +745,103 @@ def test_kde_frame_is_exposed(planted):
         ).kde_frame()
         is None
     )
+
+
+# --------------------------------------------------------------------------- neighbourhood membership and timing
+
+
+def test_cell_straddling_a_boundary_is_credited_where_its_records_are():
+    # The grid is aligned on the BNG origin: the column of cells x 531000-531150
+    # straddles A's east edge at x=531100 and each centre (x=531075) lies in A. B covers
+    # the north-east corner only (y >= 160950).
+    a = shapely.box(X0, Y0, X0 + 1_100, Y0 + 1_300)
+    b = shapely.box(X0 + 1_100, Y0 + 950, X0 + 2_000, Y0 + 1_300)
+    pile = {
+        (X0 + 1_130, Y0 + 400): 8,  # cell 531000-160350: all 8 just outside A, in no neighbourhood ("Campbell Road")
+        (X0 + 1_050, Y0 + 700): 3,  # cell 531000-160650: 3 inside A ...
+        (X0 + 1_130, Y0 + 705): 5,  # ... and 5 outside every neighbourhood: clipped to A's part
+        (X0 + 1_050, Y0 + 1_000): 6,  # cell 531000-160950: 6 in A ...
+        (X0 + 1_130, Y0 + 1_005): 2,  # ... 2 in B: A's, 75 % inside
+        (X0 + 1_050, Y0 + 1_150): 2,  # cell 531000-161100: 2 in A ...
+        (X0 + 1_130, Y0 + 1_155): 5,  # ... 5 in B: B's, though its centre lies in A
+    }
+    points = _cells_with_counts(pile)
+    nb = gpd.GeoDataFrame({"rank": [1, 2], "name": ["A", "B"]}, geometry=[a, b], crs=BNG)
+    area = gpd.GeoSeries([shapely.box(X0, Y0, X0 + 2_000, Y0 + 1_300)], crs=BNG)
+    res = plan_patrols(
+        points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
+        harm_per_weekly_visit=1.0,
+    )
+    plan = res.plan.set_index("place_id")
+    cell = {2: "G150-531000-160350", 4: "G150-531000-160650", 6: "G150-531000-160950", 7: "G150-531000-161100"}.get
+    assert cell(2) not in plan.index  # all its records lie outside every neighbourhood
+    assert res.places.loc[cell(2), "neighbourhood_rank"] == 0 and res.places.loc[cell(2), "count"] == 8
+    assert plan.loc[cell(4), ["neighbourhood", "count", "clipped"]].tolist() == ["A", 3, True]
+    assert plan.loc[cell(4), "share_in_neighbourhood"] == 1.0
+    assert res.plan_frame().set_index("place_id").geometry.loc[cell(4)].area == pytest.approx(100 * 150)
+    assert plan.loc[cell(6), ["neighbourhood", "count", "clipped"]].tolist() == ["A", 8, False]
+    assert plan.loc[cell(6), "share_in_neighbourhood"] == pytest.approx(0.75)
+    assert plan.loc[cell(7), ["neighbourhood", "count", "clipped"]].tolist() == ["B", 7, False]
+    assert plan.loc[cell(7), "share_in_neighbourhood"] == pytest.approx(5 / 7)
+    # Checked afresh from the points: every planned place holds >= half its records in its neighbourhood.
+    xs, ys = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    frame = res.plan_frame()
+    for geom, rank in zip(frame.geometry, frame["neighbourhood_rank"]):
+        inside = shapely.contains_xy(geom, xs, ys)
+        nb_geom = nb.loc[nb["rank"] == rank].geometry.iloc[0]
+        assert inside.any() and shapely.contains_xy(nb_geom, xs[inside], ys[inside]).mean() >= 0.5
+    # Numbered 1..n across the borough: A's places first, then B's.
+    assert list(res.plan["place_number"]) == [1, 2, 3] and list(res.plan["neighbourhood"]) == ["A", "A", "B"]
+
+
+_CLOCK = r"\b([01]?\d|2[0-3]):[0-5]\d\b|\b\d{1,2} ?[ap]m\b"
+_PARTS_OF_DAY = r"(?i)\b(morning|afternoon|evening|night|dusk|dawn|lunchtime|overnight)s?\b"
+
+
+def test_no_output_names_a_time_of_day_the_data_does_not_hold(burglary, planted, tmp_path):
+    """police.uk has months only: no file or map tooltip may name an hour or a part of the day."""
+    import dataclasses
+    import importlib.util
+    import re
+
+    from pli import outputs
+    from pli.config.specs import AreaSpec, MapSpec
+    from pli.maps.pages import _priority_page
+    from pli.maps.prepare import _prepare
+
+    _, points, lsoa, wards = burglary
+    xs, ys = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    per_ward = np.array([shapely.contains_xy(g, xs, ys).sum() for g in wards.geometry])
+    neighbourhoods = wards.iloc[np.argsort(-per_ward)[:3]].assign(rank=[1, 2, 3]).rename(columns={"NAME": "name"})
+    res = plan_patrols(
+        points, neighbourhoods, lsoa, harm_weights=HARM, categories=["Burglary"], window_months=12,
+        hotspot_method="analytic", harm_per_weekly_visit=10.0,
+    )
+    assert len(res.plan) and res.profiles is None
+    assert res.plan["suggested_times"].str.startswith("no time of day in the data: ").all()
+    outputs.write_csv(res.plan, tmp_path / "patrol_plan.csv")
+    outputs.write_csv(res.totals(), tmp_path / "patrol_totals.csv")
+    outputs.write_geojson(res.to_geojson_frame(), tmp_path / "patrol_plan.geojson")
+    texts = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    fixture = Path(__file__).parent / "fixtures" / "maps" / "bundle.py"
+    spec = importlib.util.spec_from_file_location("pli_test_map_bundle", fixture)
+    fx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fx)
+    bundle = dataclasses.replace(fx.build_bundle(SHARED), patrol_places=res.plan_frame())
+    prep = _prepare(bundle, MapSpec(tiles=False), public=False)
+    tips = " ".join(prep.places["tip"])
+    assert f"<b>Place {len(res.plan)}</b>" in tips and list(prep.place_points["label"])[:2] == ["1", "2"]
+    html = _priority_page(prep, AreaSpec(name="Croydon"), "2024-03 to 2025-02", tiles=False, offline=False)
+    assert "Patrol place numbers" in html
+    texts["tooltips"] = tips
+    for name, text in texts.items():
+        assert not re.search(_CLOCK, text), (name, re.search(_CLOCK, text))
+        assert not re.search(_PARTS_OF_DAY, text), (name, re.search(_PARTS_OF_DAY, text))
+    # With times in the data, the only hours named are window bounds drawn from the data.
+    p, nb, area = planted
+    timed = plan_patrols(p, nb, area, harm_weights=HARM, start_month="2024-01", hotspot_method="analytic")
+    hours_in_data = {int(t[:2]) for t in p["time"]}
+    for text in timed.plan["suggested_times"]:
+        start = re.search(r"peak (\d\d):00-(\d\d):00", text)
+        assert start and int(start.group(1)) in hours_in_data
+        assert not re.search(_PARTS_OF_DAY, text)

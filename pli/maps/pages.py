@@ -276,7 +276,9 @@ def _add_context(
             place_layer.add_to(m)
             if prep.place_points is not None:
                 # The numbers are the patrol list's place_number, so the map works beside the printout.
-                pts = prep.place_points if focus_rank is None else prep.place_points[prep.place_points["nrank"] == focus_rank]
+                pts = prep.place_points
+                if focus_rank is not None:
+                    pts = pts[pts["nrank"] == focus_rank]
                 numbers = folium.FeatureGroup(name="Patrol place numbers", show=True)
                 numbers.add_child(LabelLayer(pts[["label", "geometry"]], css_class="pli-label", z_offset=900))
                 numbers.add_to(m)

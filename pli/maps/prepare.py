@@ -304,7 +304,10 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         )
         place_points = _to_web(
             gpd.GeoDataFrame(
-                {"label": format_number(number, ".0f"), "nrank": pd.to_numeric(pp["neighbourhood_rank"], errors="coerce")},
+                {
+                    "label": format_number(number, ".0f"),
+                    "nrank": pd.to_numeric(pp["neighbourhood_rank"], errors="coerce"),
+                },
                 geometry=pp.geometry.representative_point(),
                 crs=METRIC_CRS,
             )

@@ -80,7 +80,9 @@ def _peak_window(hours: np.ndarray, width: int) -> tuple[int, float]:
     counts = np.bincount(hours[hours >= 0], minlength=24)[:24].astype(float)
     if counts.sum() <= 0:
         return -1, 0.0
-    window = sum(np.roll(counts, -k) for k in range(width))  # window[h] = hours h..h+width-1
+    window = np.zeros(24)
+    for k in range(width):  # window[h] counts hours h .. h + width - 1
+        window += np.roll(counts, -k)
     start = int(np.argmax(window))  # ties: the earliest start, for a stable plan
     return start, float(window[start] / counts.sum())
 

@@ -510,7 +510,9 @@ def plan_patrols(
         or not isinstance(peak_window_hours, numbers.Integral)
         or not 1 <= peak_window_hours <= 24
     ):
-        raise InputError(f"peak_window_hours: expected a whole number of hours, 1-24 (e.g. 4), got {peak_window_hours!r}")
+        raise InputError(
+            f"peak_window_hours: expected a whole number of hours, 1-24 (e.g. 4), got {peak_window_hours!r}"
+        )
     if not 10 <= visit_minutes <= 15:
         logger.warning(
             "visit_minutes=%s: the Koper curve puts the most residual deterrence at 10-15 minute visits", visit_minutes
@@ -693,7 +695,9 @@ def plan_patrols(
     row_of = {int(r): k for k, r in enumerate(ranks)}
     scope_k = plan["neighbourhood_rank"].map(row_of).to_numpy(dtype=np.int64)
     timing = [
-        _timing(int(v), int(visit_minutes), hours=scope_times[k][0], dow=scope_times[k][1], width=int(peak_window_hours))
+        _timing(
+            int(v), int(visit_minutes), hours=scope_times[k][0], dow=scope_times[k][1], width=int(peak_window_hours)
+        )
         for k, v in zip(scope_k, plan["visits_per_week"])
     ]
     plan["suggested_times"] = [t[0] for t in timing]
