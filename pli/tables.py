@@ -98,4 +98,5 @@ def write_run_tables(tx: Any, lsoa: gpd.GeoDataFrame, rankings: pd.DataFrame, ra
         if len(snaps):
             layers.append(("micro_places_snap", snaps.reset_index()))
         outputs.write_csv(plan.concentration, tx.path("output", "concentration.csv"))
+        outputs.write_csv(plan.totals(), tx.path("output", "patrol_totals.csv"), comment=SENSITIVE_BANNER)
     outputs.write_geopackage(layers, tx.path("output", "pli.gpkg"))

@@ -14,7 +14,7 @@ import shapely
 
 from pli.errors import InputError
 from pli.patrols import (
-    DEFAULT_TIMES_TEXT,
+    NO_TIME_TEXT,
     build_grid,
     concentration,
     count_places,
@@ -276,9 +276,14 @@ def test_planted_hotspot_ranks_first(planted_plan):
     top = east.iloc[0]
     cell = planted_plan.places.geometry.loc[top["place_id"]]
     assert top["place_rank"] == 1 and cell.contains(shapely.Point(HOT))
-    assert top["gi_bin"] == 3 and top["visits_per_day"] == 3 and top["visit_minutes"] == 15
-    # Evening cluster: the suggested times of the hot spot include the 22:00 hour.
-    assert "22:00-23:00" in top["suggested_times"]
+    # 300 records of up to 365 days each a year: far above the cap of three visits a day.
+    assert top["gi_bin"] == 3 and top["visits_per_week"] == 21 and top["visit_minutes"] == 15
+    assert top["officer_hours_per_week"] == pytest.approx(21 * 15 / 60)
+    assert top["officer_hours_trial"] == pytest.approx(12 * 21 * 15 / 60) and top["trial_weeks"] == 12
+    # Cluster at 21-23 h over a flat background: the 4-hour peak window holds those hours.
+    assert top["peak_hours"] in ("20:00-00:00", "21:00-01:00")
+    assert top["suggested_times"].startswith(f"peak {top['peak_hours']}")
+    assert "2 visits of 15 min in it, one in each 2-hour block" in top["suggested_times"]
     # The decoys (burglary, and violence from 2023) were filtered out of the whole plan.
     assert set(planted_plan.categories) == {"Violence and sexual offences", "Robbery", "Possession of weapons"}
     decoy_cell = planted_plan.places.geometry.contains(shapely.Point(DECOY))
@@ -306,9 +311,19 @@ def test_plan_contract(planted_plan):
         "harm_violence_and_sexual_offences",
         "gi_bin",
         "gi_label",
-        "visits_per_day",
+        "visits_per_week",
         "visit_minutes",
+        "officer_hours_per_week",
+        "trial_weeks",
+        "officer_hours_trial",
         "suggested_times",
+        "peak_hours",
+        "peak_days",
+        "place_number",
+        "street",
+        "ward",
+        "share_in_neighbourhood",
+        "clipped",
         "events_per_month",
         "window_months",
         "period",
@@ -321,7 +336,14 @@ def test_plan_contract(planted_plan):
     assert plan.groupby("neighbourhood")["place_rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     assert (plan.groupby("neighbourhood").size() <= 10).all()
     assert plan.groupby("neighbourhood")["harm"].apply(lambda h: h.is_monotonic_decreasing).all()
-    assert plan["visits_per_day"].between(1, 3).all()
+    assert plan["visits_per_week"].between(1, 21).all()
+    assert list(plan["place_number"]) == list(range(1, len(plan) + 1))
+    assert (plan["share_in_neighbourhood"] >= 0.5).all()
+    assert (plan["street"] == plan["location"].str.removeprefix("On or near ")).all()
+    totals = planted_plan.totals()
+    assert list(totals["neighbourhood"]) == ["West", "East", "Borough-wide"]
+    assert totals["places"].iloc[-1] == len(plan) and totals["places"].iloc[:-1].sum() == len(plan)
+    assert totals["officer_hours_trial"].iloc[-1] == pytest.approx(plan["officer_hours_trial"].sum())
     # Counts by type add up, and harm is count x the stand-in days.
     types = [c.removeprefix("count_") for c in plan.columns if c.startswith("count_")]
     assert (plan[[f"count_{t}" for t in types]].sum(axis=1) == plan["count"]).all()
@@ -377,7 +399,8 @@ def test_hex_plan_and_no_times(planted):
     top = res.plan.loc[res.plan["neighbourhood"] == "East"].iloc[0]
     assert top["place_kind"] == "hex" and top["place_id"].startswith("H150-")
     assert shapely.Point(HOT).distance(res.places.geometry.loc[top["place_id"]]) < 60
-    assert res.profiles is None and (res.plan["suggested_times"] == DEFAULT_TIMES_TEXT).all()
+    assert res.profiles is None and res.plan["suggested_times"].str.startswith(NO_TIME_TEXT + ":").all()
+    assert (res.plan["peak_hours"] == "").all() and (res.plan["peak_days"] == "").all()
 
 
 def test_kde_peak_at_planted_cluster_and_clipped(planted, caplog):
@@ -477,6 +500,7 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
         end_month=end,
         permutations=999,
         seed=0,
+        harm_per_weekly_visit=10.0,
     )
     grid_places = res.places.loc[res.places["place_kind"] == "grid"]
     snap_places = res.places.loc[res.places["place_kind"] == "snap"]
@@ -484,9 +508,18 @@ def test_real_burglary_counts_equal_points_inside_area_in_window(burglary):
     # police.uk records ("On or near ...") are snapped to map points by construction, so
     # snap places were built from every record and add up too.
     assert 0 < len(snap_places) < expected and snap_places["count"].sum() == expected
-    # 24 months: a daily visit needs half an event a month, i.e. 12 records.
-    assert res.window_months == 24 and res.options["min_records_for_a_visit"] == 12
-    assert (res.plan["count"] >= 12).all() and (res.plan["period"] == "2023-03 to 2025-02").all()
+    # 24 months, 40 stand-in days a burglary, one weekly visit per 10 days a month: a
+    # place needs 5 days a month (3 records) to round to a visit.
+    assert res.window_months == 24
+    assert (res.plan["count"] >= 3).all() and (res.plan["period"] == "2023-03 to 2025-02").all()
+    # Every planned place has at least half of its records inside its neighbourhood,
+    # counted afresh from the points inside the place's own geometry.
+    geoms = res.plan_frame().geometry.to_numpy()
+    for k, row in res.plan.iterrows():
+        in_place = shapely.contains_xy(geoms[k], xs, ys) & shapely.contains_xy(area, xs, ys)
+        nb_geom = neighbourhoods.loc[neighbourhoods["rank"] == row["neighbourhood_rank"]].geometry.iloc[0]
+        share = shapely.contains_xy(nb_geom, xs[in_place], ys[in_place]).mean()
+        assert share >= 0.5, (row["place_id"], share)
     # The top place's location text is the most common Location among its records.
     top = res.plan.iloc[0]
     cell = grid_places.geometry.loc[top["place_id"]]
@@ -556,59 +589,62 @@ def dosage_case():
     return points, nb, area
 
 
-def test_dosage_is_absolute_and_quiet_places_are_not_planned(dosage_case, caplog):
+def test_dosage_scales_with_harm_and_quiet_places_are_not_planned(dosage_case, caplog):
     points, nb, area = dosage_case
+    kw = dict(harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic")
     with caplog.at_level(logging.INFO, logger="pli.patrols"):
-        res = plan_patrols(points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic")
+        res = plan_patrols(points, nb, area, harm_per_weekly_visit=365.0, **kw)
     plan = res.plan.set_index("count")
-    # 60, 30 and 18 a year are 5, 2.5 and 1.5 a month: 3 (capped), 3 and 2 visits a day.
-    assert plan.loc[60, "visits_per_day"] == 3 and plan.loc[30, "visits_per_day"] == 3
-    assert plan.loc[18, "visits_per_day"] == 2
+    # 60, 30 and 18 robberies (365 days each) a year are 5, 2.5 and 1.5 robberies' harm
+    # a month: one weekly visit per 365 days a month gives 5, 3 and 2 (half up).
+    assert list(plan.loc[[60, 30, 18], "visits_per_week"]) == [5, 3, 2]
     np.testing.assert_allclose(res.plan["events_per_month"], res.plan["count"] / 12)
+    np.testing.assert_allclose(res.plan["harm_per_month"], res.plan["count"] * 365 / 12)
+    np.testing.assert_allclose(res.plan["officer_hours_per_week"], res.plan["visits_per_week"] * 0.25)
     assert (res.plan["window_months"] == 12).all()
-    # The 6 (one visit's worth) is neither a Gi* hot spot (an isolated cell: Gi* tests
-    # its surroundings) nor in the power few; the 5 (0.42 a month) rounds to no visit;
-    # the single and 2-record cells fail the floor of 3 events.
+    # Borough-wide harm-spot tests: the 60, 30 and 18 are > 2 SD above the mean cell
+    # and hold half the harm; the 6 and 5 pass neither, singles and 2s fail min_events.
     assert set(res.plan["count"]) == {60, 30, 18}
-    assert res.plan["power_few"].all() and res.plan["evidence"].str.contains("power few").all()
+    assert res.plan["power_few"].all()
+    assert res.plan["evidence"].str.contains(r"SD above the borough mean \(>= 2 SD\)").all()
+    assert res.plan["evidence"].str.contains("power few").all()
     # The quiet neighbourhood gets nothing and the log says to patrol it by the neighbourhood plan.
     assert "Quiet" not in set(res.plan["neighbourhood"]) and res.neighbourhoods_without_places == ("Quiet",)
-    assert "no micro-place in Quiet clears the floor of 6 events" in caplog.text
+    assert "no micro-place in Quiet clears the floor (3 records" in caplog.text
     assert "neighbourhood plan instead" in caplog.text
-    # Halving the visit rate (one daily visit per two events a month) halves the dose.
-    half = plan_patrols(
-        points,
-        nb,
-        area,
-        harm_weights=HARM,
-        categories=["Robbery"],
-        hotspot_method="analytic",
-        events_per_daily_visit=2.0,
-    ).plan.set_index("count")
-    assert half.loc[60, "visits_per_day"] == 3 and half.loc[30, "visits_per_day"] == 1
-    assert 18 in half.index and half.loc[18, "visits_per_day"] == 1  # 0.75 rounds half up to 1
-    # min_events binds on a short window: one month of 2 records each is 2 a month, yet too few.
-    strict = plan_patrols(
-        points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic", min_events=20
-    )
+    # The default (100 days a month a visit) doses more; the cap is three visits a day.
+    default = plan_patrols(points, nb, area, **kw).plan.set_index("count")
+    assert list(default.loc[[60, 30, 18], "visits_per_week"]) == [18, 9, 5]
+    capped = plan_patrols(points, nb, area, harm_per_weekly_visit=10.0, **kw).plan
+    assert (capped["visits_per_week"] == 21).all()
+    # A place whose harm rounds to no weekly visit is not planned.
+    sparse = plan_patrols(points, nb, area, harm_per_weekly_visit=1200.0, **kw).plan
+    # 18 a year is 547.5 days a month: 0.46 of a weekly visit rounds to none.
+    assert set(sparse["count"]) == {60, 30} and list(sparse["visits_per_week"]) == [2, 1]
+    # min_events binds.
+    strict = plan_patrols(points, nb, area, min_events=20, harm_per_weekly_visit=365.0, **kw)
     assert set(strict.plan["count"]) == {60, 30}
 
 
 def test_daily_minutes_budget_trims_lowest_ranked_visits(dosage_case, caplog):
     points, nb, area = dosage_case
-    kw = dict(harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic")
+    kw = dict(harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic", harm_per_weekly_visit=365.0)
     full = plan_patrols(points, nb, area, **kw).plan
     with caplog.at_level(logging.INFO, logger="pli.patrols"):
-        cut = plan_patrols(points, nb, area, daily_minutes_budget=75, **kw).plan  # five 15-minute visits
-    assert full["visits_per_day"].sum() > 5 and cut["visits_per_day"].sum() == 5
-    assert list(cut["visits_per_day"]) == [3, 2] and list(cut["place_id"]) == list(full["place_id"][:2])
+        cut = plan_patrols(points, nb, area, daily_minutes_budget=15, **kw).plan  # seven 15-minute visits a week
+    assert full["visits_per_week"].sum() == 10 and cut["visits_per_week"].sum() == 7
+    assert list(cut["visits_per_week"]) == [5, 2] and list(cut["place_id"]) == list(full["place_id"][:2])
     assert "trimmed from its lowest-ranked places" in caplog.text
     with pytest.raises(InputError, match="daily_minutes_budget"):
         plan_patrols(points, nb, area, daily_minutes_budget=10, **kw)
     with pytest.raises(InputError, match="min_events"):
         plan_patrols(points, nb, area, min_events=0, **kw)
-    with pytest.raises(InputError, match="events_per_daily_visit"):
-        plan_patrols(points, nb, area, events_per_daily_visit=0, **kw)
+    with pytest.raises(InputError, match="harm_per_weekly_visit"):
+        plan_patrols(points, nb, area, **{**kw, "harm_per_weekly_visit": 0})
+    with pytest.raises(InputError, match="trial_weeks"):
+        plan_patrols(points, nb, area, trial_weeks=0, **kw)
+    with pytest.raises(InputError, match="peak_window_hours"):
+        plan_patrols(points, nb, area, peak_window_hours=25, **kw)
 
 
 def test_plan_says_which_crimes_and_period_and_manifest(planted_plan, planted, caplog):
@@ -624,7 +660,8 @@ def test_plan_says_which_crimes_and_period_and_manifest(planted_plan, planted, c
     assert man["categories"] == ["Violence and sexual offences", "Robbery", "Possession of weapons"]
     assert (man["start_month"], man["end_month"], man["period"]) == ("2024-01", "2024-12", "2024-01 to 2024-12")
     assert man["records_selected"] == 20_300 and man["records_outside_area"] == 0 and man["records_used"] == 20_300
-    assert man["places_planned"] == len(plan.plan) and man["visits_per_day"] == plan.plan["visits_per_day"].sum()
+    assert man["places_planned"] == len(plan.plan) and man["visits_per_week"] == plan.plan["visits_per_week"].sum()
+    assert man["officer_hours_trial"] == pytest.approx(plan.plan["officer_hours_trial"].sum())
     assert man["hotspot_method"] == "permutation" and man["permutations"] == 199 and man["seed"] == 7
     conc = plan.concentration
     borough = conc.loc[(conc["neighbourhood"] == "Borough-wide") & (conc["place_kind"] == "grid")].iloc[0]
@@ -708,3 +745,103 @@ def test_kde_frame_is_exposed(planted):
         ).kde_frame()
         is None
     )
+
+
+# --------------------------------------------------------------------------- neighbourhood membership and timing
+
+
+def test_cell_straddling_a_boundary_is_credited_where_its_records_are():
+    # The grid is aligned on the BNG origin: the column of cells x 531000-531150
+    # straddles A's east edge at x=531100 and each centre (x=531075) lies in A. B covers
+    # the north-east corner only (y >= 160950).
+    a = shapely.box(X0, Y0, X0 + 1_100, Y0 + 1_300)
+    b = shapely.box(X0 + 1_100, Y0 + 950, X0 + 2_000, Y0 + 1_300)
+    pile = {
+        (X0 + 1_130, Y0 + 400): 8,  # cell 531000-160350: all 8 just outside A, in no neighbourhood ("Campbell Road")
+        (X0 + 1_050, Y0 + 700): 3,  # cell 531000-160650: 3 inside A ...
+        (X0 + 1_130, Y0 + 705): 5,  # ... and 5 outside every neighbourhood: clipped to A's part
+        (X0 + 1_050, Y0 + 1_000): 6,  # cell 531000-160950: 6 in A ...
+        (X0 + 1_130, Y0 + 1_005): 2,  # ... 2 in B: A's, 75 % inside
+        (X0 + 1_050, Y0 + 1_150): 2,  # cell 531000-161100: 2 in A ...
+        (X0 + 1_130, Y0 + 1_155): 5,  # ... 5 in B: B's, though its centre lies in A
+    }
+    points = _cells_with_counts(pile)
+    nb = gpd.GeoDataFrame({"rank": [1, 2], "name": ["A", "B"]}, geometry=[a, b], crs=BNG)
+    area = gpd.GeoSeries([shapely.box(X0, Y0, X0 + 2_000, Y0 + 1_300)], crs=BNG)
+    res = plan_patrols(
+        points, nb, area, harm_weights=HARM, categories=["Robbery"], hotspot_method="analytic",
+        harm_per_weekly_visit=1.0,
+    )
+    plan = res.plan.set_index("place_id")
+    cell = {2: "G150-531000-160350", 4: "G150-531000-160650", 6: "G150-531000-160950", 7: "G150-531000-161100"}.get
+    assert cell(2) not in plan.index  # all its records lie outside every neighbourhood
+    assert res.places.loc[cell(2), "neighbourhood_rank"] == 0 and res.places.loc[cell(2), "count"] == 8
+    assert plan.loc[cell(4), ["neighbourhood", "count", "clipped"]].tolist() == ["A", 3, True]
+    assert plan.loc[cell(4), "share_in_neighbourhood"] == 1.0
+    assert res.plan_frame().set_index("place_id").geometry.loc[cell(4)].area == pytest.approx(100 * 150)
+    assert plan.loc[cell(6), ["neighbourhood", "count", "clipped"]].tolist() == ["A", 8, False]
+    assert plan.loc[cell(6), "share_in_neighbourhood"] == pytest.approx(0.75)
+    assert plan.loc[cell(7), ["neighbourhood", "count", "clipped"]].tolist() == ["B", 7, False]
+    assert plan.loc[cell(7), "share_in_neighbourhood"] == pytest.approx(5 / 7)
+    # Checked afresh from the points: every planned place holds >= half its records in its neighbourhood.
+    xs, ys = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    frame = res.plan_frame()
+    for geom, rank in zip(frame.geometry, frame["neighbourhood_rank"]):
+        inside = shapely.contains_xy(geom, xs, ys)
+        nb_geom = nb.loc[nb["rank"] == rank].geometry.iloc[0]
+        assert inside.any() and shapely.contains_xy(nb_geom, xs[inside], ys[inside]).mean() >= 0.5
+    # Numbered 1..n across the borough: A's places first, then B's.
+    assert list(res.plan["place_number"]) == [1, 2, 3] and list(res.plan["neighbourhood"]) == ["A", "A", "B"]
+
+
+_CLOCK = r"\b([01]?\d|2[0-3]):[0-5]\d\b|\b\d{1,2} ?[ap]m\b"
+_PARTS_OF_DAY = r"(?i)\b(morning|afternoon|evening|night|dusk|dawn|lunchtime|overnight)s?\b"
+
+
+def test_no_output_names_a_time_of_day_the_data_does_not_hold(burglary, planted, tmp_path):
+    """police.uk has months only: no file or map tooltip may name an hour or a part of the day."""
+    import dataclasses
+    import importlib.util
+    import re
+
+    from pli import outputs
+    from pli.config.specs import AreaSpec, MapSpec
+    from pli.maps.pages import _priority_page
+    from pli.maps.prepare import _prepare
+
+    _, points, lsoa, wards = burglary
+    xs, ys = points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+    per_ward = np.array([shapely.contains_xy(g, xs, ys).sum() for g in wards.geometry])
+    neighbourhoods = wards.iloc[np.argsort(-per_ward)[:3]].assign(rank=[1, 2, 3]).rename(columns={"NAME": "name"})
+    res = plan_patrols(
+        points, neighbourhoods, lsoa, harm_weights=HARM, categories=["Burglary"], window_months=12,
+        hotspot_method="analytic", harm_per_weekly_visit=10.0,
+    )
+    assert len(res.plan) and res.profiles is None
+    assert res.plan["suggested_times"].str.startswith("no time of day in the data: ").all()
+    outputs.write_csv(res.plan, tmp_path / "patrol_plan.csv")
+    outputs.write_csv(res.totals(), tmp_path / "patrol_totals.csv")
+    outputs.write_geojson(res.to_geojson_frame(), tmp_path / "patrol_plan.geojson")
+    texts = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    fixture = Path(__file__).parent / "fixtures" / "maps" / "bundle.py"
+    spec = importlib.util.spec_from_file_location("pli_test_map_bundle", fixture)
+    fx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fx)
+    bundle = dataclasses.replace(fx.build_bundle(SHARED), patrol_places=res.plan_frame())
+    prep = _prepare(bundle, MapSpec(tiles=False), public=False)
+    tips = " ".join(prep.places["tip"])
+    assert f"<b>Place {len(res.plan)}</b>" in tips and list(prep.place_points["label"])[:2] == ["1", "2"]
+    html = _priority_page(prep, AreaSpec(name="Croydon"), "2024-03 to 2025-02", tiles=False, offline=False)
+    assert "Patrol place numbers" in html
+    texts["tooltips"] = tips
+    for name, text in texts.items():
+        assert not re.search(_CLOCK, text), (name, re.search(_CLOCK, text))
+        assert not re.search(_PARTS_OF_DAY, text), (name, re.search(_PARTS_OF_DAY, text))
+    # With times in the data, the only hours named are window bounds drawn from the data.
+    p, nb, area = planted
+    timed = plan_patrols(p, nb, area, harm_weights=HARM, start_month="2024-01", hotspot_method="analytic")
+    hours_in_data = {int(t[:2]) for t in p["time"]}
+    for text in timed.plan["suggested_times"]:
+        start = re.search(r"peak (\d\d):00-(\d\d):00", text)
+        assert start and int(start.group(1)) in hours_in_data
+        assert not re.search(_PARTS_OF_DAY, text)

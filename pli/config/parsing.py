@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pli.config.specs import ConfigError, IndexSpec, StudyConfig, default_data_dir
+from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, StudyConfig, default_data_dir
 from pli.config.yaml_reading import MAX_NUMBER, read_yaml
 
 __all__ = [
@@ -209,6 +209,8 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems.extend(_check_harm_scheme(cfg.index))
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
+    if cfg.patrols is not None:
+        problems.extend(_patrol_problems(cfg.patrols))
     problems.extend(_seed_problems(cfg.seed))
     if cfg.output.suppress_below < 1:
         problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
@@ -216,6 +218,21 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
         problems.append("clustering.permutations: expected 0 or more")
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
+    return problems
+
+
+def _patrol_problems(spec: PatrolSpec) -> list[str]:
+    """The patrol dose options: a trial length, a peak window and a harm per weekly visit."""
+    problems = []
+    if not 1 <= spec.trial_weeks <= 104:
+        problems.append(f"patrols.trial_weeks: expected 1-104 weeks (e.g. 12), got {spec.trial_weeks}")
+    if not 1 <= spec.peak_window_hours <= 24:
+        problems.append(f"patrols.peak_window_hours: expected 1-24 hours (e.g. 4), got {spec.peak_window_hours}")
+    if not spec.harm_per_weekly_visit > 0:
+        problems.append(
+            f"patrols.harm_per_weekly_visit: expected a positive harm a month per weekly visit (e.g. 100 CCHI "
+            f"days), got {spec.harm_per_weekly_visit}"
+        )
     return problems
 
 

@@ -367,6 +367,10 @@ class PatrolSpec:
 
     ``categories`` empty means violence, robbery and weapons. Records are already
     windowed by their source; ``start_month``/``end_month``/``window_months`` narrow it.
+    The dose: ``visit_minutes`` (Koper curve: 10-15), one weekly visit per
+    ``harm_per_weekly_visit`` harm a month, up to ``max_visits_per_day`` a day, over a
+    trial of ``trial_weeks``; with times of day in the points, visits fall in the
+    busiest ``peak_window_hours`` (see :mod:`pli.patrols.dosage`).
     """
 
     source: Optional[str] = None
@@ -391,8 +395,10 @@ class PatrolSpec:
     plan_place_kind: Literal["grid", "snap"] = "grid"
     snap: Optional[bool] = None
     min_events: int = 3
-    events_per_daily_visit: float = 1.0
+    harm_per_weekly_visit: float = 100.0
     daily_minutes_budget: Optional[float] = None
+    trial_weeks: int = 12
+    peak_window_hours: int = 4
 
 
 @dataclass(frozen=True)

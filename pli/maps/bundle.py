@@ -35,7 +35,7 @@ _NEIGHBOURHOOD_COLUMNS = (
 
 _PLACE_COLUMNS = (
     "neighbourhood_rank", "neighbourhood", "place_rank", "place_id", "location",
-    "count", "harm", "gi_label", "visits_per_day",
+    "count", "harm", "gi_label", "visits_per_week",
 )  # fmt: skip
 
 
@@ -57,7 +57,8 @@ class MapBundle:
         mean_score, harm_share`` (0-1), ``top_drivers``.
     patrol_places : GeoDataFrame, optional
         Points or cell polygons with ``neighbourhood_rank, neighbourhood, place_rank,
-        place_id, location, count, harm, gi_label, visits_per_day``.
+        place_id, location, count, harm, gi_label, visits_per_week`` (and optionally
+        ``place_number``, ``street``, ``ward``: the number shown on the map).
     upper_layer_label : str
         What the upper layer is ("Ward", "MSOA (2011)").
     upper_layer_note : str
@@ -184,8 +185,7 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
         frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
     places = None
     if plan is not None and not cfg.output.public and len(plan.plan):
-        geometry = plan.places.geometry.reindex(plan.plan["place_id"]).to_numpy()
-        places = gpd.GeoDataFrame(plan.plan.reset_index(drop=True), geometry=geometry, crs=plan.places.crs)
+        places = plan.plan_frame()
     return MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,

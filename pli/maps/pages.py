@@ -274,6 +274,14 @@ def _add_context(
                 tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True, class_name="pli-tip"),
             )
             place_layer.add_to(m)
+            if prep.place_points is not None:
+                # The numbers are the patrol list's place_number, so the map works beside the printout.
+                pts = prep.place_points
+                if focus_rank is not None:
+                    pts = pts[pts["nrank"] == focus_rank]
+                numbers = folium.FeatureGroup(name="Patrol place numbers", show=True)
+                numbers.add_child(LabelLayer(pts[["label", "geometry"]], css_class="pli-label", z_offset=900))
+                numbers.add_to(m)
             row = (
                 (PATROL_COLOUR, "Place to patrol (hover for location and counts)", {"border": "#ffffff"})
                 if points

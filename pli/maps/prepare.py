@@ -158,6 +158,8 @@ class _Prepared:
     upper_label: str
     upper_note: str
     lisa_alpha: float = 0.05
+    # EPSG:4326 points labelled with each patrol place's number (the CSV's place_number).
+    place_points: Optional[gpd.GeoDataFrame] = None
 
 
 def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
@@ -258,7 +260,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         )
     )
 
-    places = None
+    places = place_points = None
     if bundle.patrol_places is not None and len(bundle.patrol_places) and public:
         log.info("maps: public output, so the %d micro-patrol places are left off", len(bundle.patrol_places))
     elif bundle.patrol_places is not None and len(bundle.patrol_places):
@@ -270,20 +272,43 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         if "period" in pp.columns:
             per = pp["period"].astype("string").fillna("")
             extra = extra + ("<br>Period: " + escape_series(per)).where(per != "", "")
+        number = (
+            pd.to_numeric(pp["place_number"], errors="coerce")
+            if "place_number" in pp.columns
+            else pd.Series(np.arange(1, len(pp) + 1), index=pp.index)
+        )
+        where = pd.Series("", index=pp.index, dtype=object)
+        if "ward" in pp.columns:
+            ward = pp["ward"].astype("string").fillna("")
+            where = where + ("<br>Ward: " + escape_series(ward)).where(ward != "", "")
+        visits = pp["visits_per_week"] if "visits_per_week" in pp.columns else pd.Series(np.nan, index=pp.index)
+        extra = extra + "<br>Visits a week: " + format_number(visits, ".0f")
+        if "suggested_times" in pp.columns:
+            extra = extra + "<br>When: " + escape_series(pp["suggested_times"].astype("string").fillna(""))
         tip = (
-            "<b>Place " + format_number(pp["place_rank"], ".0f") + ", neighbourhood "
-            + format_number(pp["neighbourhood_rank"], ".0f") + " (" + escape_series(pp["neighbourhood"]) + ")</b>"
-            + "<br>" + escape_series(pp["location"])
+            "<b>Place " + format_number(number, ".0f") + "</b> (rank " + format_number(pp["place_rank"], ".0f")
+            + " in neighbourhood "
+            + format_number(pp["neighbourhood_rank"], ".0f") + " (" + escape_series(pp["neighbourhood"]) + "))"
+            + "<br>" + escape_series(pp["location"]) + where
             + "<br>Crimes recorded: " + format_number(pp["count"], ",.0f")
             + "<br>Crime harm: " + format_number(pp["harm"], ",.0f") + f" {HARM_UNIT}"
             + extra
             + "<br>Gi*: " + escape_series(pp["gi_label"])
-            + "<br>Suggested visits per day: " + format_number(pp["visits_per_day"], ".1f")
         )  # fmt: skip
         places = _to_web(
             gpd.GeoDataFrame(
                 {"tip": tip, "nrank": pd.to_numeric(pp["neighbourhood_rank"], errors="coerce")},
                 geometry=pp.geometry,
+                crs=METRIC_CRS,
+            )
+        )
+        place_points = _to_web(
+            gpd.GeoDataFrame(
+                {
+                    "label": format_number(number, ".0f"),
+                    "nrank": pd.to_numeric(pp["neighbourhood_rank"], errors="coerce"),
+                },
+                geometry=pp.geometry.representative_point(),
                 crs=METRIC_CRS,
             )
         )
@@ -300,6 +325,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         neighbourhoods=neighbourhoods,
         neighbourhoods_metric=nb_metric,
         number_points=numbers,
+        place_points=place_points,
         places=places,
         index_classes=index_classes,
         domain_classes=domain_classes,

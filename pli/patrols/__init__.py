@@ -19,40 +19,18 @@ spent at a handful of *micro-places* inside each priority neighbourhood. This pa
    smooths a kernel density surface clipped to the study area;
 4. measures concentration: the share of harm in the top 1 %, 5 % and 10 % of places and
    the "power few", the fewest places holding half the harm;
-5. writes a patrol plan: the places of every priority neighbourhood that clear an
-   absolute floor, with a dosage from their own rate, the crime types and period they
-   rest on and, when the records carry times, the peak hours to visit.
+5. writes a patrol plan: the harm spots of every priority neighbourhood (borough-wide
+   tests: 2 SD above the mean harm, the power few, Gi* after FDR), each credited to the
+   neighbourhood holding most of its records, numbered 1..n across the borough with its
+   street and ward, dosed by its harm (15-minute visits a week), with officer-hours per
+   week and over the trial, and timing taken only from the data.
 
 Every step is vectorised with numpy/pandas: points are assigned to cells arithmetically
 (never a spatial join), so two million records take seconds.
 
-Floor and dosage rule
----------------------
-A place is planned only if it clears an absolute floor: at least ``min_events``
-records in the window (default 3), evidence that it is a hot place (an FDR-significant
-Gi* hot spot, or in its neighbourhood's "power few", the fewest places holding half the
-harm) and a rate that earns a daily visit. Dosage is absolute, from the place's own rate:
-``visits_per_day = min(max_visits_per_day, round_half_up(events_per_month /
-events_per_daily_visit))`` visits of ``visit_minutes = 15`` minutes, one daily visit per
-recorded event a month by default; a place rounding to 0 is not planned, and a
-neighbourhood where nothing clears the floor is left to its neighbourhood plan (logged).
-``daily_minutes_budget`` optionally caps each neighbourhood's patrol minutes, trimming the
-lowest-ranked visits. ``events_per_daily_visit`` is a local planning convention, not a
-published constant. The evidence behind the visit length and pattern:
-
-* Koper (1995, *Justice Quarterly* 12(4)): residual deterrence at Minneapolis hot spots
-  grew with stop length up to about 10-15 minutes, then fell away ("the Koper curve").
-* Sherman & Weisburd (1995, *Justice Quarterly* 12(4)), the Minneapolis Hot Spots Patrol
-  Experiment: doubling patrol presence at 55 of 110 hot spots cut observed disorder and
-  calls, with presence delivered as intermittent, unpredictable visits.
-* UK hot-spot trials run with the Cambridge Institute of Criminology (e.g. Ariel,
-  Weinborn & Sherman 2016, *J. Exp. Criminol.* 12: 277-317, and the London/Met trials that
-  followed) delivered roughly 15-minute visits about three times a day.
-
-Visits should be at varied, unpredictable times. When the records carry times of day,
-``suggested_times`` lists the neighbourhood's peak hours (busiest hour first, peaks at
-least three hours apart); otherwise it states the default
-``"varied, unpredictable times, focus on evenings"``.
+The selection, dose and timing rules and their sources (Koper 1995; Sherman & Weisburd
+1995; Ariel, Weinborn & Sherman 2016; Eck et al. 2005; Weisburd 2015) are set out in
+:mod:`pli.patrols.dosage`; the neighbourhood and floor rules in :func:`plan_patrols`.
 
 Examples
 --------
@@ -62,7 +40,7 @@ Examples
 """
 
 from pli.patrols.concentration import ConcentrationResult, concentration
-from pli.patrols.dosage import DEFAULT_TIMES_TEXT
+from pli.patrols.dosage import NO_TIME_TEXT
 from pli.patrols.grid import METRIC_CRS, build_grid, locate_cells
 from pli.patrols.hotspots import GiStarResult, grid_hotspots
 from pli.patrols.kde import KDESurface, kde_surface
@@ -80,8 +58,8 @@ from pli.patrols.records import DEFAULT_CATEGORIES, select_points
 __all__ = [
     "BOROUGH",
     "DEFAULT_CATEGORIES",
-    "DEFAULT_TIMES_TEXT",
     "METRIC_CRS",
+    "NO_TIME_TEXT",
     "ConcentrationResult",
     "GiStarResult",
     "KDESurface",

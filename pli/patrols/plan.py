@@ -24,8 +24,7 @@ from pli.patrols.dosage import (
     _DAY_NAMES,
     _apply_budget,
     _floor_and_dose,
-    _peak_hours,
-    _times_text,
+    _timing,
 )
 from pli.patrols.grid import (
     METRIC_CRS,
@@ -85,15 +84,22 @@ class PatrolPlan:
         their cell's Gi*).
     plan : DataFrame
         The places that clear the floor, best first in each neighbourhood (see
-        :func:`plan_patrols`): ``neighbourhood_rank``, ``neighbourhood``,
-        ``neighbourhood_slug``, ``place_rank``, ``place_id``, ``place_kind``,
-        ``location``, ``lon``, ``lat``, ``easting``, ``northing``, ``count``, ``harm``,
-        ``harm_share`` (of the neighbourhood's harm), ``count_<type>``, ``harm_<type>``,
-        ``gi_z``, ``gi_q``, ``gi_bin``, ``gi_label``, ``power_few`` (in the
-        neighbourhood's power few), ``evidence`` (why the place qualified),
-        ``events_per_month``, ``window_months``, ``visits_per_day``,
-        ``visit_minutes``, ``suggested_times``, ``period`` ("2024-03 to 2025-02") and
-        ``categories`` ("Burglary"; several joined by "; ").
+        :func:`plan_patrols`): ``place_number`` (1..n across the borough, in
+        neighbourhood then place rank: the number on the maps), ``neighbourhood_rank``,
+        ``neighbourhood``, ``neighbourhood_slug``, ``place_rank``, ``place_id``,
+        ``place_kind``, ``street`` (police.uk ``Location`` without "On or near"),
+        ``location``, ``ward``, ``lon``, ``lat``, ``easting``, ``northing`` (the
+        place's centroid), ``share_in_neighbourhood`` (of the place's records, >= 0.5),
+        ``clipped`` (the place is the part of its cell inside the neighbourhood),
+        ``count``, ``harm``, ``harm_share`` (of the neighbourhood's harm),
+        ``count_<type>``, ``harm_<type>``, ``gi_z``, ``gi_q``, ``gi_bin``, ``gi_label``,
+        ``power_few`` (in the borough's power few), ``evidence`` (which harm-spot tests
+        it passed, with numbers), ``events_per_month``, ``harm_per_month``,
+        ``window_months``, ``visits_per_week``, ``visit_minutes``,
+        ``officer_hours_per_week``, ``trial_weeks``, ``officer_hours_trial``,
+        ``peak_hours`` and ``peak_days`` (empty without times or dates in the data),
+        ``suggested_times``, ``period`` ("2024-03 to 2025-02") and ``categories``
+        ("Burglary"; several joined by "; ").
     concentration : DataFrame
         One row per scope (each neighbourhood, then ``"Borough-wide"`` with rank 0) and
         place kind, columns of :meth:`ConcentrationResult.to_dict`.
@@ -116,6 +122,9 @@ class PatrolPlan:
         Records used, and selected records dropped outside the study area.
     neighbourhoods_without_places : tuple of str
         Neighbourhoods where no place cleared the floor.
+    plan_geometry : GeoSeries or None
+        EPSG:27700 geometry of each plan row (the cell, the part of it inside the
+        neighbourhood when ``clipped``, or the snap point).
     """
 
     places: gpd.GeoDataFrame
@@ -137,6 +146,7 @@ class PatrolPlan:
     window_months: Optional[int] = None
     categories_label: str = ""
     neighbourhoods_without_places: tuple[str, ...] = ()
+    plan_geometry: Optional[gpd.GeoSeries] = field(default=None, compare=False)
 
     @property
     def period_label(self) -> str:
@@ -151,13 +161,37 @@ class PatrolPlan:
         """A copy of :attr:`plan`."""
         return self.plan.copy()
 
+    def plan_frame(self) -> gpd.GeoDataFrame:
+        """The plan as an EPSG:27700 GeoDataFrame of the planned places' geometry."""
+        if self.plan_geometry is not None:
+            geoms = np.asarray(self.plan_geometry.to_numpy(), dtype=object)
+        else:
+            geoms = self.places.geometry.reindex(self.plan["place_id"].to_numpy()).to_numpy()
+        return gpd.GeoDataFrame(self.plan.reset_index(drop=True), geometry=geoms, crs=METRIC_CRS)
+
     def to_geojson_frame(self, *, geometry: Literal["place", "centroid"] = "place") -> gpd.GeoDataFrame:
-        """The plan as an EPSG:4326 GeoDataFrame (cell polygons, or centroid points)."""
-        geoms = self.places.geometry.reindex(self.plan["place_id"].to_numpy())
+        """The plan as an EPSG:4326 GeoDataFrame (place polygons, or centroid points)."""
+        out = self.plan_frame()
         if geometry == "centroid":
-            geoms = geoms.centroid
-        out = gpd.GeoDataFrame(self.plan.reset_index(drop=True), geometry=geoms.to_numpy(), crs=METRIC_CRS)
+            out = out.set_geometry(out.geometry.centroid)
         return out.to_crs("EPSG:4326")
+
+    def totals(self) -> pd.DataFrame:
+        """Places, weekly visits and officer-hours per neighbourhood, then the borough.
+
+        Columns ``neighbourhood_rank`` (0 for the borough row), ``neighbourhood``,
+        ``places``, ``visits_per_week``, ``officer_hours_per_week``, ``trial_weeks``,
+        ``officer_hours_trial``; every neighbourhood with places, in rank order.
+        """
+        cols = ["places", "visits_per_week", "officer_hours_per_week", "officer_hours_trial"]
+        p = self.plan.assign(places=1)
+        by = p.groupby(["neighbourhood_rank", "neighbourhood"], sort=True)[cols].sum().reset_index()
+        borough = pd.DataFrame([{"neighbourhood_rank": 0, "neighbourhood": BOROUGH, **p[cols].sum().to_dict()}])
+        out = pd.concat([by, borough], ignore_index=True) if len(by) else borough
+        out["places"] = out["places"].astype(np.int64)
+        out["visits_per_week"] = out["visits_per_week"].astype(np.int64)
+        out.insert(5, "trial_weeks", int(self.options.get("trial_weeks", 12)))
+        return out
 
     def kde_frame(self) -> Optional[gpd.GeoDataFrame]:
         """The kernel density surface as EPSG:27700 square cells, or None without ``kde=True``.
@@ -183,7 +217,8 @@ class PatrolPlan:
         ``window_months``, ``records_selected`` (chosen types and months, with a
         point), ``records_outside_area``, ``records_used``, ``grid``, ``cell_size_m``,
         ``cells``, ``snap_places``, ``plan_place_kind``, ``places_planned``,
-        ``visits_per_day``, ``neighbourhoods_without_places``, ``hotspot_method``,
+        ``visits_per_week``, ``officer_hours_per_week``, ``trial_weeks``,
+        ``officer_hours_trial``, ``neighbourhoods_without_places``, ``hotspot_method``,
         ``permutations``, ``seed``, ``alpha``, ``fdr``, ``hot_cells``, ``floor`` (the
         planning options), ``concentration_borough_wide`` and ``kde``.
         """
@@ -210,7 +245,10 @@ class PatrolPlan:
             "snap_places": int((kinds == "snap").sum()),
             "plan_place_kind": plan_kind,
             "places_planned": len(self.plan),
-            "visits_per_day": int(self.plan["visits_per_day"].sum()) if len(self.plan) else 0,
+            "visits_per_week": int(self.plan["visits_per_week"].sum()) if len(self.plan) else 0,
+            "officer_hours_per_week": float(self.plan["officer_hours_per_week"].sum()) if len(self.plan) else 0.0,
+            "trial_weeks": opts.get("trial_weeks"),
+            "officer_hours_trial": float(self.plan["officer_hours_trial"].sum()) if len(self.plan) else 0.0,
             "neighbourhoods_without_places": list(self.neighbourhoods_without_places),
             "hotspot_method": self.hotspots.method,
             "permutations": self.hotspots.permutations,
@@ -219,8 +257,9 @@ class PatrolPlan:
             "fdr": self.hotspots.fdr,
             "hot_cells": int(((hot["gi_q"] <= self.hotspots.alpha) & (hot["gi_z"] > 0)).sum()),
             "floor": {k: opts.get(k) for k in (
-                "min_events", "events_per_daily_visit", "min_records_for_a_visit", "top_places",
-                "visit_minutes", "max_visits_per_day", "daily_minutes_budget",
+                "min_events", "harm_per_weekly_visit", "top_places", "visit_minutes", "max_visits_per_day",
+                "daily_minutes_budget", "trial_weeks", "peak_window_hours", "harm_spot_sd_threshold",
+                "power_few_harm_cutoff",
             )},
             "concentration_borough_wide": borough.iloc[0].drop(["neighbourhood_rank", "neighbourhood"]).to_dict()
             if len(borough) else None,
@@ -255,8 +294,8 @@ def patrol_options(spec: Any) -> dict[str, Any]:
         "cell_size_m", "grid", "categories", "top_places", "permutations", "alpha", "fdr",
         "contiguity", "hotspot_method", "max_permutation_cells", "start_month", "end_month",
         "window_months", "kde", "kde_bandwidth_m", "kde_cell_size_m", "visit_minutes",
-        "max_visits_per_day", "min_events", "events_per_daily_visit", "daily_minutes_budget",
-        "plan_place_kind", "scheme", "snap",
+        "max_visits_per_day", "min_events", "harm_per_weekly_visit", "daily_minutes_budget",
+        "plan_place_kind", "scheme", "snap", "trial_weeks", "peak_window_hours",
     )
     out = {n: getattr(spec, n) for n in names if hasattr(spec, n)}
     if not out.get("categories"):
@@ -329,10 +368,12 @@ def plan_patrols(
     visit_minutes: int = 15,
     max_visits_per_day: int = 3,
     min_events: int = 3,
-    events_per_daily_visit: float = 1.0,
+    harm_per_weekly_visit: float = 100.0,
     daily_minutes_budget: Optional[float] = None,
     plan_place_kind: Literal["grid", "snap"] = "grid",
     snap: Optional[bool] = None,
+    trial_weeks: int = 12,
+    peak_window_hours: int = 4,
 ) -> PatrolPlan:
     """Plan micro-patrols in each priority neighbourhood.
 
@@ -363,16 +404,18 @@ def plan_patrols(
     kde, kde_bandwidth_m, kde_cell_size_m
         Also compute a harm-weighted :func:`kde_surface` (:meth:`PatrolPlan.kde_frame`).
     visit_minutes, max_visits_per_day
-        Length of a visit and the most visits a place gets in a day.
+        Length of a visit (10-15 minutes: the Koper curve) and the most visits a place
+        gets in a day (the weekly cap is seven times this).
     min_events : int
         A place needs at least this many records in the window to be planned.
-    events_per_daily_visit : float
-        Recorded events a month that earn one daily visit; visits per day are
-        ``events_per_month / events_per_daily_visit`` rounded half up, capped at
-        ``max_visits_per_day``. A place rounding to 0 visits is not planned.
+    harm_per_weekly_visit : float
+        Harm a month (days of the harm scheme) that earns one weekly visit;
+        ``visits_per_week = round_half_up(harm_per_month / harm_per_weekly_visit)``,
+        capped at ``7 * max_visits_per_day``. A place rounding to 0 is not planned.
     daily_minutes_budget : float, optional
-        Patrol minutes a day per neighbourhood. When the plan asks for more, visits are
-        taken away from the lowest-ranked places first (logged). None: no cap.
+        Patrol minutes a day per neighbourhood (seven times that a week). When the plan
+        asks for more, weekly visits are taken away from the lowest-ranked places first
+        (logged). None: no cap.
     plan_place_kind : {"grid", "snap"}
         Which micro-places the plan ranks: grid cells (default) or police.uk snap points.
     snap : bool, optional
@@ -381,6 +424,10 @@ def plan_patrols(
         points by construction; for other sources only when the records look snapped
         (at most half as many distinct coordinates, to the metre, as records). The
         choice is logged.
+    trial_weeks : int
+        Length of the patrol trial the plan's officer-hours are totalled over.
+    peak_window_hours : int
+        Width of the peak window, when the records carry times of day.
 
     Returns
     -------
@@ -388,38 +435,37 @@ def plan_patrols(
 
     Notes
     -----
+    **Which neighbourhood.** A grid cell belongs to the neighbourhood holding most of
+    its records (``share_in_neighbourhood``; the centre decides only for empty cells).
+    When fewer than half of its records lie in that neighbourhood (the rest outside
+    every priority neighbourhood), the planned place is the part of the cell inside it
+    (``clipped``), holding only those records. So every planned place has at least half
+    of its records inside its neighbourhood. A snap place belongs to the neighbourhood
+    containing its point.
+
     **The floor.** Patrol time is scarce, so a place is planned only when all of these
-    hold (for the place kind the plan ranks, in one neighbourhood):
+    hold (for the place kind the plan ranks):
 
     1. it holds at least ``min_events`` records in the window, so no place is chosen
-       on one or two incidents, which recur at random (guards short windows);
-    2. there is evidence it is a hot place, not just the busiest of a quiet area: it is
-       a Gi* hot spot after FDR (``gi_q <= alpha``, ``gi_z > 0``; snap places take
-       their cell's Gi*) **or** it is in the neighbourhood's *power few*, the fewest
-       places holding half its harm (places tied with the last of them included; the
-       law of crime concentration, Weisburd 2015). Both arms are needed: Gi* under
-       conditional permutation holds the cell's own value fixed and asks whether its
-       surroundings are unusually harmed, so it finds clusters but not an isolated
-       busy cell, which the power few catches;
-    3. its absolute rate earns at least one daily visit: ``events_per_month = count /
-       window_months`` (the months from the first to the last month present among the
-       selected records) and ``visits_per_day = min(max_visits_per_day,
-       round_half_up(events_per_month / events_per_daily_visit))`` is at least 1. With
-       the default of one daily visit per recorded event a month, a place needs about
-       one event every two months (6 in a 12-month window) for a daily visit, 1.5 a
-       month for two and 2.5 a month for three.
+       on one or two incidents, which recur at random;
+    2. it is a harm spot by a borough-wide test from the literature: harm at least 2
+       SD above the mean of all the borough's places of its kind, or in the borough's
+       power few (the fewest places holding half the harm), or a Gi* hot spot after FDR
+       (``gi_q <= alpha``, ``gi_z > 0``; snap places take their cell's Gi*). The
+       ``evidence`` column names the tests passed, with the numbers;
+    3. its harm earns at least one weekly visit (see :mod:`pli.patrols.dosage`).
 
-    Dosage is thus absolute, not relative to the other places in the neighbourhood: a
-    quiet neighbourhood gets no micro-places (logged: patrol it by the neighbourhood plan
-    instead) rather than its least-quiet cells at full dose. ``events_per_daily_visit``
-    is a planning convention to set locally, not a published constant; the 15-minute
-    visit length follows Koper (1995), see the module notes.
+    Dosage is absolute, not relative to the other places in the neighbourhood: a quiet
+    neighbourhood gets no micro-places (logged: patrol it by the neighbourhood plan
+    instead). Timing comes only from the data: with times of day the plan gives the
+    neighbourhood's peak window (and busiest days, with dates); without them it says
+    "no time of day in the data" and names no time.
 
-    **Ranking.** Places that clear the floor are ranked by harm, then Gi* bin (so of two
-    equally harmed places the significant hot spot comes first), then count, Gi* z and
-    id. The top ``top_places`` are kept; ``daily_minutes_budget`` then trims visits from
-    the bottom of the ranking. A grid cell belongs to the neighbourhood containing its
-    centre; a snap place to the one containing its point.
+    **Ranking and numbering.** Places that clear the floor are ranked by harm, then Gi*
+    bin, count, Gi* z and id. The top ``top_places`` per neighbourhood are kept;
+    ``daily_minutes_budget`` then trims visits from the bottom. ``place_number`` runs
+    1..n across the borough in neighbourhood, then place, order, so the same inputs
+    give the same numbers on the maps and in the list.
 
     Examples
     --------
@@ -448,14 +494,28 @@ def plan_patrols(
     if isinstance(min_events, bool) or not isinstance(min_events, numbers.Integral) or min_events < 1:
         raise InputError(f"min_events: expected a whole number of records, 1 or more, got {min_events!r}")
     if (
-        isinstance(events_per_daily_visit, bool)
-        or not isinstance(events_per_daily_visit, numbers.Real)
-        or not math.isfinite(events_per_daily_visit)
-        or events_per_daily_visit <= 0
+        isinstance(harm_per_weekly_visit, bool)
+        or not isinstance(harm_per_weekly_visit, numbers.Real)
+        or not math.isfinite(harm_per_weekly_visit)
+        or harm_per_weekly_visit <= 0
     ):
         raise InputError(
-            f"events_per_daily_visit: expected a positive number of records a month per daily visit "
-            f"(e.g. 1.0), got {events_per_daily_visit!r}"
+            f"harm_per_weekly_visit: expected a positive harm a month (days of the harm scheme) per weekly "
+            f"visit (e.g. 100), got {harm_per_weekly_visit!r}"
+        )
+    if isinstance(trial_weeks, bool) or not isinstance(trial_weeks, numbers.Integral) or not 1 <= trial_weeks <= 104:
+        raise InputError(f"trial_weeks: expected a whole number of weeks, 1-104 (e.g. 12), got {trial_weeks!r}")
+    if (
+        isinstance(peak_window_hours, bool)
+        or not isinstance(peak_window_hours, numbers.Integral)
+        or not 1 <= peak_window_hours <= 24
+    ):
+        raise InputError(
+            f"peak_window_hours: expected a whole number of hours, 1-24 (e.g. 4), got {peak_window_hours!r}"
+        )
+    if not 10 <= visit_minutes <= 15:
+        logger.warning(
+            "visit_minutes=%s: the Koper curve puts the most residual deterrence at 10-15 minute visits", visit_minutes
         )
     if daily_minutes_budget is not None and (
         isinstance(daily_minutes_budget, bool)
@@ -512,9 +572,16 @@ def plan_patrols(
         max_permutation_cells=max_permutation_cells,
     )
     cx, cy = _cell_centres(cells["cell_i"].to_numpy(), cells["cell_j"].to_numpy(), cell_size_m, grid)
-    cell_scope = _assign_scopes(cx, cy, nb, polys=cells.geometry.to_numpy())
+    # A cell belongs to the neighbourhood holding most of its events (the centre only
+    # decides for empty cells): a cell whose centre lies in a neighbourhood but whose
+    # records lie outside it must not be credited to it.
+    rec_scope = _assign_scopes(rec.x, rec.y, nb)
+    centre_scope = _assign_scopes(cx, cy, nb, polys=cells.geometry.to_numpy())
+    cell_scope, cell_share = _majority_scopes(pos, rec_scope, centre_scope, len(nb))
+    own = (cell_scope[pos] >= 0) & (rec_scope == cell_scope[pos])
+    own_counts = _count_frame(cells.index, pos[own], rec.take(own))
     grid_places = pd.concat([cells[["place_kind", "area_share"]], cell_counts, hot.table], axis=1).assign(
-        cell_id=cells.index.to_numpy(), easting=cx, northing=cy
+        cell_id=cells.index.to_numpy(), easting=cx, northing=cy, share_in_neighbourhood=cell_share
     )
 
     # --- snap places
@@ -532,7 +599,8 @@ def plan_patrols(
     snap_cell = np.where(snap_cell >= 0, snap_cell, rec_cell)
     snap_scope = _assign_scopes(snaps["easting"].to_numpy(), snaps["northing"].to_numpy(), nb)
     snap_places = pd.concat([snaps.drop(columns="geometry"), snap_counts], axis=1).assign(
-        area_share=np.nan, cell_id=cells.index.to_numpy()[snap_cell]
+        area_share=np.nan, cell_id=cells.index.to_numpy()[snap_cell],
+        share_in_neighbourhood=np.where(snap_scope >= 0, 1.0, np.nan),
     )
     for col in hot.table.columns:
         snap_places[col] = hot.table[col].to_numpy()[snap_cell]
@@ -558,6 +626,7 @@ def plan_patrols(
         "lon",
         "lat",
         "area_share",
+        "share_in_neighbourhood",
         "location",
         "count",
         "harm",
@@ -585,49 +654,94 @@ def plan_patrols(
             rows.append({"neighbourhood_rank": r, "neighbourhood": n, "place_kind": kind, **concentration(h).to_dict()})
     conc = pd.DataFrame(rows)
 
-    # --- profiles and peak hours
-    plan_kind = cell_kind if plan_place_kind == "grid" else "snap"
-    if plan_place_kind == "grid":
-        profiles, peaks = _profiles(rec, cell_scope[pos], ranks, names, max_visits_per_day)
-    else:
-        profiles, peaks = _profiles(snap_rec, snap_scope[snap_pos], ranks, names, max_visits_per_day)
-
     # --- plan
+    plan_kind = cell_kind if plan_place_kind == "grid" else "snap"
+    profiles = _profiles(rec, rec_scope, ranks, names)
+    scope_times = _scope_times(rec, rec_scope, names)
+    kind_rows = (table["place_kind"] == plan_kind).to_numpy()
+    cand = table.loc[kind_rows & (table["neighbourhood_rank"] > 0).to_numpy()].copy()
+    clipped = np.zeros(len(cand), dtype=bool)
+    if plan_place_kind == "grid":
+        # Fewer than half of the cell's records in its neighbourhood: the place is the
+        # part of the cell inside it, holding only those records.
+        clipped = (cand["share_in_neighbourhood"] < 0.5).to_numpy()
+        ids = cand.index[clipped]
+        for col in ("location", "count", "harm", *type_cols):
+            cand.loc[ids, col] = own_counts.loc[ids, col].to_numpy()
+        cand.loc[ids, "share_in_neighbourhood"] = 1.0
+    cand["clipped"] = clipped
     slug_of = dict(zip(ranks, nb["slug"].astype(str) if "slug" in nb.columns else [_slug(n) for n in names]))
-    plan, min_records = _floor_and_dose(
-        table.loc[(table["place_kind"] == plan_kind) & (table["neighbourhood_rank"] > 0)],
+    plan, tests = _floor_and_dose(
+        cand,
+        borough_harm=table.loc[kind_rows, "harm"].to_numpy(dtype=float),
         n_months=n_months,
         alpha=alpha,
         min_events=int(min_events),
-        events_per_daily_visit=float(events_per_daily_visit),
+        harm_per_weekly_visit=float(harm_per_weekly_visit),
         max_visits_per_day=int(max_visits_per_day),
         top_places=int(top_places),
     )
     if daily_minutes_budget is not None:
         plan = _apply_budget(plan, float(daily_minutes_budget), int(visit_minutes))
-    scope_harm = table.loc[table["place_kind"] == plan_kind].groupby("neighbourhood_rank")["harm"].sum()
+    plan = plan.reset_index(drop=True)
+    scope_harm = table.loc[kind_rows].groupby("neighbourhood_rank")["harm"].sum()
     plan["harm_share"] = plan["harm"] / plan["neighbourhood_rank"].map(scope_harm).to_numpy()
     plan["window_months"] = np.int64(n_months)
     plan["visit_minutes"] = int(visit_minutes)
+    plan["officer_hours_per_week"] = plan["visits_per_week"] * int(visit_minutes) / 60.0
+    plan["trial_weeks"] = int(trial_weeks)
+    plan["officer_hours_trial"] = plan["officer_hours_per_week"] * int(trial_weeks)
     plan["neighbourhood_slug"] = plan["neighbourhood_rank"].map(slug_of)
-    peak_lists = plan["neighbourhood_rank"].map(peaks)
-    plan["suggested_times"] = [
-        _times_text(p, v) for p, v in zip(peak_lists, plan["visits_per_day"])
-    ]  # one short string per planned place (at most top_places per neighbourhood)
+    row_of = {int(r): k for k, r in enumerate(ranks)}
+    scope_k = plan["neighbourhood_rank"].map(row_of).to_numpy(dtype=np.int64)
+    timing = [
+        _timing(
+            int(v), int(visit_minutes), hours=scope_times[k][0], dow=scope_times[k][1], width=int(peak_window_hours)
+        )
+        for k, v in zip(scope_k, plan["visits_per_week"])
+    ]
+    plan["suggested_times"] = [t[0] for t in timing]
+    plan["peak_hours"] = [t[1] for t in timing]
+    plan["peak_days"] = [t[2] for t in timing]
     plan["period"] = period
     plan["categories"] = categories_label
+
+    # --- where each planned place is, for the list on paper and the maps
+    place_geoms = places.geometry.reindex(plan["place_id"].to_numpy()).to_numpy()
+    nb_geoms = nb.geometry.to_numpy()[scope_k] if len(plan) else np.empty(0, dtype=object)
+    inside_geoms = shapely.intersection(place_geoms, nb_geoms) if len(plan) else place_geoms
+    is_clipped = plan["clipped"].to_numpy(dtype=bool)
+    plan_geoms = np.where(is_clipped, inside_geoms, place_geoms)
+    if is_clipped.any():
+        centre = shapely.centroid(plan_geoms[is_clipped])
+        plan.loc[is_clipped, "easting"] = shapely.get_x(centre)
+        plan.loc[is_clipped, "northing"] = shapely.get_y(centre)
+        lonlat_c = gpd.GeoSeries(centre, crs=METRIC_CRS).to_crs("EPSG:4326")
+        plan.loc[is_clipped, "lon"] = np.round(lonlat_c.x.to_numpy(), 6)
+        plan.loc[is_clipped, "lat"] = np.round(lonlat_c.y.to_numpy(), 6)
+    rep = shapely.point_on_surface(inside_geoms) if len(plan) else np.empty(0, dtype=object)
+    plan["ward"] = _ward_of((shapely.get_x(rep), shapely.get_y(rep)), area)
+    plan["street"] = plan["location"].astype("string").str.replace(r"(?i)^\s*on or near\s+", "", regex=True)
+    plan = plan.sort_values(["neighbourhood_rank", "place_rank"], kind="stable")
+    plan_geoms = plan_geoms[plan.index.to_numpy()]
+    plan["place_number"] = np.arange(1, len(plan) + 1, dtype=np.int64)
     plan_cols = [
+        "place_number",
         "neighbourhood_rank",
         "neighbourhood",
         "neighbourhood_slug",
         "place_rank",
         "place_id",
         "place_kind",
+        "street",
         "location",
+        "ward",
         "lon",
         "lat",
         "easting",
         "northing",
+        "share_in_neighbourhood",
+        "clipped",
         "count",
         "harm",
         "harm_share",
@@ -639,25 +753,34 @@ def plan_patrols(
         "power_few",
         "evidence",
         "events_per_month",
+        "harm_per_month",
         "window_months",
-        "visits_per_day",
+        "visits_per_week",
         "visit_minutes",
+        "officer_hours_per_week",
+        "trial_weeks",
+        "officer_hours_trial",
+        "peak_hours",
+        "peak_days",
         "suggested_times",
         "period",
         "categories",
     ]
     plan = plan[plan_cols].reset_index(drop=True)
+    for col in ("count", *[c for c in type_cols if c.startswith("count_")]):
+        plan[col] = plan[col].astype(np.int64)
+    for col in ("harm", *[c for c in type_cols if c.startswith("harm_")], "share_in_neighbourhood"):
+        plan[col] = plan[col].astype(float)
+    plan_geometry = gpd.GeoSeries(plan_geoms, index=plan.index, crs=METRIC_CRS)
     planned = set(plan["neighbourhood"])
     empty = tuple(n for n in names if n not in planned)
     for name in empty:
         logger.warning(
-            "no micro-place in %s clears the floor of %d events (%s records in %s, a Gi* hot spot or in the "
-            "power few, and %.2g a month for one daily visit); patrol by the neighbourhood plan instead",
+            "no micro-place in %s clears the floor (%d records, borough-wide harm-spot evidence and a harm that "
+            "earns a weekly visit: %g a month); patrol it by the neighbourhood plan instead",
             name,
-            min_records,
-            f"{min_records:,}",
-            period,
-            0.5 * float(events_per_daily_visit),
+            int(min_events),
+            0.5 * float(harm_per_weekly_visit),
         )
 
     kde_result = None
@@ -667,7 +790,7 @@ def plan_patrols(
         )
     logger.info(
         "patrol plan (%s; %s): %s records, %s %s cells, %s snap places, %d places planned in %d of %d "
-        "neighbourhoods, %d visits a day",
+        "neighbourhoods, %d visits and %.1f officer-hours a week",
         categories_label,
         _period_text(first_month, last_month),
         f"{len(rec):,}",
@@ -677,7 +800,8 @@ def plan_patrols(
         len(plan),
         len(planned),
         len(names),
-        int(plan["visits_per_day"].sum()),
+        int(plan["visits_per_week"].sum()),
+        float(plan["officer_hours_per_week"].sum()),
     )
     return PatrolPlan(
         places=places,
@@ -706,8 +830,11 @@ def plan_patrols(
             "max_visits_per_day": max_visits_per_day,
             "scheme": scheme,
             "min_events": int(min_events),
-            "events_per_daily_visit": float(events_per_daily_visit),
-            "min_records_for_a_visit": min_records,
+            "harm_per_weekly_visit": float(harm_per_weekly_visit),
+            "trial_weeks": int(trial_weeks),
+            "peak_window_hours": int(peak_window_hours),
+            "harm_spot_sd_threshold": tests["sd_threshold"],
+            "power_few_harm_cutoff": tests["power_few_cutoff"],
             "daily_minutes_budget": daily_minutes_budget,
             "requested_start_month": start_month,
             "requested_end_month": end_month,
@@ -716,14 +843,33 @@ def plan_patrols(
         window_months=n_months,
         categories_label=categories_label,
         neighbourhoods_without_places=empty,
+        plan_geometry=plan_geometry,
     )
 
 
+def _majority_scopes(
+    pos: np.ndarray, rec_scope: np.ndarray, centre_scope: np.ndarray, n_scopes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's neighbourhood (the one holding most of its records; ties to the better
+    rank; the centre's for empty cells; -1 when none of its records is in one) and the
+    share of its records inside it (NaN for empty cells)."""
+    n_cells = len(centre_scope)
+    tally = np.bincount(pos * (n_scopes + 1) + rec_scope + 1, minlength=n_cells * (n_scopes + 1))
+    tally = tally.reshape(n_cells, n_scopes + 1)
+    total = tally.sum(axis=1)
+    inside = tally[:, 1:]
+    best = inside.argmax(axis=1) if n_scopes else np.zeros(n_cells, dtype=np.int64)
+    n_best = inside.max(axis=1) if n_scopes else np.zeros(n_cells, dtype=np.int64)
+    scope = np.where(total == 0, centre_scope, np.where(n_best > 0, best, -1)).astype(np.int64)
+    share = np.where(total > 0, n_best / np.maximum(total, 1), np.nan)
+    return scope, share
+
+
 def _profiles(
-    rec: _Records, rec_scope: np.ndarray, ranks: np.ndarray, names: np.ndarray, n_peaks: int
-) -> tuple[Optional[pd.DataFrame], dict[int, list[int]]]:
+    rec: _Records, rec_scope: np.ndarray, ranks: np.ndarray, names: np.ndarray
+) -> Optional[pd.DataFrame]:
     if rec.hour is None or not (rec.hour >= 0).any():
-        return None, {int(r): [] for r in ranks}
+        return None
     timed = rec.hour >= 0
     dow = rec.dow if rec.dow is not None else np.full(len(rec), -1, dtype=np.int64)
     harm = rec.harm
@@ -743,7 +889,7 @@ def _profiles(
     d, h = np.divmod(rem, 24)
     scope_rank = np.append(ranks, 0)[s]
     scope_name = np.append(names, BOROUGH)[s]
-    frames = pd.DataFrame(
+    return pd.DataFrame(
         {
             "neighbourhood_rank": scope_rank.astype(np.int64),
             "neighbourhood": scope_name,
@@ -754,16 +900,37 @@ def _profiles(
             "harm": harms[nz],
         }
     )
-    borough_hours = rec.hour[timed]
-    peaks: dict[int, list[int]] = {}
-    for k, r in enumerate(ranks):
-        hours = rec.hour[timed & (rec_scope == k)]
-        if len(hours) < 20:
+
+
+def _scope_times(
+    rec: _Records, rec_scope: np.ndarray, names: np.ndarray
+) -> dict[int, tuple[Optional[np.ndarray], Optional[np.ndarray]]]:
+    """Hours and days of week of each neighbourhood's timed records (the borough's when
+    it has fewer than 20), keyed by row position; (None, None) without times."""
+    if rec.hour is None or not (rec.hour >= 0).any():
+        return {k: (None, None) for k in range(len(names))}
+    timed = rec.hour >= 0
+    out: dict[int, tuple[Optional[np.ndarray], Optional[np.ndarray]]] = {}
+    for k in range(len(names)):
+        mask = timed & (rec_scope == k)
+        if mask.sum() < 20:
             # Too few timed records to trust a local profile; borrow the borough's.
-            logger.info("neighbourhood %r: %d timed records; using the borough hour profile", names[k], len(hours))
-            hours = borough_hours
-        peaks[int(r)] = _peak_hours(hours, n_peaks)
-    return frames, peaks
+            logger.info("neighbourhood %r: %d timed records; using the borough hour profile", names[k], int(mask.sum()))
+            mask = timed
+        out[k] = (rec.hour[mask], None if rec.dow is None else rec.dow[mask])
+    return out
+
+
+def _ward_of(points_xy: tuple[np.ndarray, np.ndarray], area: Any) -> np.ndarray:
+    """Ward name of the area polygon holding each point ("" when the area has no
+    ``ward_name`` column or no polygon holds it)."""
+    out = np.full(len(points_xy[0]), "", dtype=object)
+    if not isinstance(area, gpd.GeoDataFrame) or "ward_name" not in area.columns or not len(out):
+        return out
+    pts = gpd.GeoDataFrame(geometry=shapely.points(*points_xy), crs=METRIC_CRS)
+    hit = gpd.sjoin(pts, area[["ward_name", "geometry"]].reset_index(drop=True), how="left", predicate="intersects")
+    first = hit[~hit.index.duplicated(keep="first")]["ward_name"].reindex(pts.index)
+    return first.fillna("").astype(str).to_numpy(dtype=object)
 
 
 def plan_from_config(
