@@ -74,6 +74,16 @@ def _assert_valid(result, lsoa, weights, spec):
     assert hoods["name"].is_unique and hoods["slug"].is_unique
 
 
+def _assert_top_accounted(result):
+    """Every top-share LSOA is in a neighbourhood or listed once, with a reason."""
+    inside = set(result.membership.dropna().index)
+    listed = list(result.excluded["lsoa_code"])
+    assert len(listed) == len(set(listed))
+    assert set(result.cover_top) == (set(result.cover_top) & inside) | set(listed)
+    assert not inside & set(listed)
+    assert (result.excluded["reason"].str.len() > 20).all()
+
+
 # --------------------------------------------------------------------------- real data
 
 
@@ -85,16 +95,18 @@ def test_croydon_nine_neighbourhoods_are_valid(croydon, croydon_result):
     assert len(hoods) == spec.count
     _assert_valid(croydon_result, croydon, weights, spec)
     assert hoods.crs.to_epsg() == 27700
-    # Ranked by population-weighted mean score; every member passed the score threshold.
-    assert hoods["population_weighted_score"].is_monotonic_decreasing
+    # Chosen and ranked by concentration (priority per resident over the borough's);
+    # every neighbourhood grew from a candidate, the rest of its LSOAs fill the floor.
+    assert hoods["concentration"].is_monotonic_decreasing
+    borough = croydon["population"].sum()
     for row in hoods.itertuples():
         members = croydon.loc[row.lsoa_codes.split(";")]
         assert row.population_weighted_score == pytest.approx(
             np.average(members["score"], weights=members["population"])
         )
         assert row.priority_share == pytest.approx(croydon_result.priority[members.index].sum())
-    member_codes = croydon_result.membership.dropna().index
-    assert (croydon.loc[member_codes, "score"] >= croydon_result.threshold).all()
+        assert row.concentration == pytest.approx(row.priority_share / (members["population"].sum() / borough))
+        assert members.index.isin(croydon_result.candidates).any()
     assert croydon_result.coverage == pytest.approx(hoods["priority_share"].sum())
     harm_share = croydon.loc[hoods["lsoa_codes"].iloc[0].split(";"), "harm"].sum() / croydon["harm"].sum()
     assert hoods["harm_share"].iloc[0] == pytest.approx(harm_share)
@@ -194,7 +206,9 @@ def test_large_high_block_is_split_into_bounded_pieces():
     assert result.neighbourhoods["n_lsoas"].max() <= 6  # 10,000 residents / 1,500 each
 
 
-def test_isolated_high_lsoa_forms_a_neighbourhood_only_when_top():
+def test_isolated_high_lsoa_is_grown_to_the_population_floor():
+    """An isolated top LSOA is the seed of a neighbourhood that meets the floor (issue 12:
+    the earlier method left such an LSOA out, or made a one-LSOA neighbourhood)."""
     grid = _grid(10)
     grid["score"] = 1.0 + np.random.default_rng(4).uniform(0, 0.1, len(grid))
     lone = "G0505"
@@ -202,11 +216,21 @@ def test_isolated_high_lsoa_forms_a_neighbourhood_only_when_top():
     spec = PrioritySpec(count=3, top_lsoas=1, min_score_quantile=0.99)
     weights = build_weights(grid)
     result = select_neighbourhoods(grid, weights, spec, harm=None)
-    assert result.neighbourhoods["lsoa_codes"].iloc[0] == lone
-    assert result.neighbourhoods["n_lsoas"].iloc[0] == 1
-    none = select_neighbourhoods(grid, weights, PrioritySpec(count=3, top_lsoas=0, min_score_quantile=0.99), harm=None)
-    assert lone not in set(none.membership.dropna().index)
+    first = result.neighbourhoods.iloc[0]
+    assert lone in first["lsoa_codes"].split(";")
+    assert first["n_lsoas"] == 4  # 4 x 1,500 residents is the least that clears 5,000
+    _assert_valid(result, grid, weights, spec)
+    # The other top-5% LSOAs are noise-level ties: inside, or listed as outranked.
+    _assert_top_accounted(result)
+    assert result.excluded["reason"].str.contains("outside the 3 chosen").all()
     assert np.isnan(result.neighbourhoods["harm_share"].iloc[0])
+    # The earlier method without a floor drops it when it is not among top_lsoas, and
+    # the drop is now listed with its reason instead of passing silently.
+    ward = PrioritySpec(count=3, top_lsoas=0, min_population=0, min_score_quantile=0.99, method="ward")
+    none = select_neighbourhoods(grid, weights, ward, harm=None)
+    assert lone not in set(none.membership.dropna().index)
+    assert lone in set(none.excluded["lsoa_code"])
+    assert none.excluded.set_index("lsoa_code").loc[lone, "score_rank"] == 1
 
 
 def test_names_two_wards_and_compass_suffixes():
@@ -219,7 +243,8 @@ def test_names_two_wards_and_compass_suffixes():
     grid.loc[west_a, "score"] = 90.0
     grid.loc[west_b, "score"] = 80.0
     grid.loc[straddle, "score"] = 70.0
-    spec = PrioritySpec(count=3, min_score_quantile=0.9, max_lsoas=8)
+    # No floor: the patches are 2-4 cells and the test is about their names.
+    spec = PrioritySpec(count=3, min_score_quantile=0.9, max_lsoas=8, min_population=0)
     result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
     names = dict(zip(result.neighbourhoods["lsoa_codes"].str.split(";").str[0], result.neighbourhoods["name"]))
     assert names["G0000"] == "Westham (south)"
@@ -311,7 +336,7 @@ def test_empty_harm_column_ranks_by_score_and_partial_harm_counts_as_zero(caplog
     assert "G0000" in caplog.text
 
 
-def test_rank_follows_population_weighted_score_not_size():
+def test_rank_follows_concentration_not_size():
     """A big, moderately high block covers more priority but ranks below a small intense one."""
     grid = _grid(12)
     grid["score"] = 1.0 + np.random.default_rng(5).uniform(0, 0.1, len(grid))
@@ -319,10 +344,13 @@ def test_rank_follows_population_weighted_score_not_size():
     small = grid["col"].between(8, 9) & grid["row"].between(9, 9)  # 2 LSOAs
     grid.loc[big, "score"] = 20.0
     grid.loc[small, "score"] = 30.0
-    spec = PrioritySpec(count=2, top_lsoas=0, min_score_quantile=0.9, max_lsoas=8, max_population=20_000)
+    spec = PrioritySpec(
+        count=2, top_lsoas=0, min_score_quantile=0.9, max_lsoas=8, max_population=20_000, min_population=3000
+    )
     result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
     hoods = result.neighbourhoods
     assert len(hoods) == 2
+    assert hoods["concentration"].iloc[0] > hoods["concentration"].iloc[1]
     first, second = hoods.iloc[0], hoods.iloc[1]
     assert set(first["lsoa_codes"].split(";")) == set(grid.index[small])
     assert set(second["lsoa_codes"].split(";")) == set(grid.index[big])
