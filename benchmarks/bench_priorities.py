@@ -38,7 +38,7 @@ import pandas as pd
 
 from pli import boundaries as bnd_stage
 from pli import clustering, harm, index, indicators, presets
-from pli.config import PrioritySpec, load_config
+from pli.config import load_config
 from pli.priorities import perturbed_scores, select_neighbourhoods
 from pli.priorities import selection as sel
 from pli.priorities.regions import split_regions
@@ -161,11 +161,12 @@ def main() -> int:
     cfg, lsoa, weights, score_runs, t_index = real_inputs(args.runs)
     spec = cfg.priorities
     print(f"index rebuilt {args.runs} times with +-{spec.stability_spread:.0%} weights: {t_index:.2f} s")
-    rows = [
-        evaluate("ward, as shipped", draw_as_shipped, lsoa, weights, score_runs, spec),
-        evaluate("ward + floor", draw_spec(dataclasses.replace(spec, method="ward")), lsoa, weights, score_runs, spec),
-        evaluate("grow (default)", draw_spec(dataclasses.replace(spec, method="grow")), lsoa, weights, score_runs, spec),
-    ]
+    methods = {
+        "ward, as shipped": draw_as_shipped,
+        "ward + floor": draw_spec(dataclasses.replace(spec, method="ward")),
+        "grow (default)": draw_spec(dataclasses.replace(spec, method="grow")),
+    }
+    rows = [evaluate(name, draw, lsoa, weights, score_runs, spec) for name, draw in methods.items()]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(pd.DataFrame(rows).set_index("method").T.to_string())
     t0 = time.perf_counter()

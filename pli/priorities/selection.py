@@ -380,10 +380,10 @@ def _excluded(
     score_rank[order] = np.arange(1, len(s) + 1)
     region_of = {int(i): k for k, r in enumerate(draw.regions) for i in r}
     # Rank of every region by the selection key, to say how far below the cut a region fell.
-    standing = {k: pos for pos, k in enumerate(np.argsort(-draw.region_concentration, kind="stable"), start=1)}
+    by_conc = np.argsort(-draw.region_concentration, kind="stable")
+    standing = {int(k): pos for pos, k in enumerate(by_conc, start=1)}
     rows = []
-    for i in np.flatnonzero(draw.cover & (rank_of == 0)):
-        i = int(i)
+    for i in map(int, np.flatnonzero(draw.cover & (rank_of == 0))):
         if i in draw.notes:
             reason = draw.notes[i]
         elif i in region_of:
@@ -419,7 +419,8 @@ def _excluded(
     if len(out):
         logger.warning(
             "%d of the top %d LSOAs are in no priority neighbourhood (see excluded_high_priority.csv): %s",
-            len(out), int(draw.cover.sum()), ", ".join(f"{c} (rank {r})" for c, r in zip(out["lsoa_code"], out["score_rank"])),
+            len(out), int(draw.cover.sum()),
+            ", ".join(f"{c} (rank {r})" for c, r in zip(out["lsoa_code"], out["score_rank"])),
         )
     return out.sort_values("score_rank", kind="stable").reset_index(drop=True)
 
