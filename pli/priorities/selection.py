@@ -14,6 +14,7 @@ import pandas as pd
 from libpysal.graph import Graph
 from scipy import sparse
 
+from pli._codes import list_codes
 from pli.config import ClusteringSpec, ConfigError, PrioritySpec
 from pli.config.parsing import priority_problems
 from pli.errors import InputError
@@ -230,7 +231,8 @@ def select_neighbourhoods(
     ...      "harm": 10.0, "ward_code": [f"W{i // 12}" for i in range(36)],
     ...      "ward_name": [f"Ward {i // 12}" for i in range(36)]},
     ...     geometry=cells, crs=27700, index=[f"E01{i:06d}" for i in range(36)])
-    >>> result = select_neighbourhoods(lsoa, None, PrioritySpec(count=2, max_lsoas=3, min_score_quantile=0.8))
+    >>> spec = PrioritySpec(count=2, max_lsoas=3, min_population=4000, min_score_quantile=0.8)
+    >>> result = select_neighbourhoods(lsoa, None, spec)
     >>> sorted(sorted(group.index) for _, group in lsoa.groupby(result.membership))
     [['E01000000', 'E01000001', 'E01000006'], ['E01000029', 'E01000034', 'E01000035']]
     """
@@ -420,7 +422,7 @@ def _excluded(
         logger.warning(
             "%d of the top %d LSOAs are in no priority neighbourhood (see excluded_high_priority.csv): %s",
             len(out), int(draw.cover.sum()),
-            ", ".join(f"{c} (rank {r})" for c, r in zip(out["lsoa_code"], out["score_rank"])),
+            list_codes(f"{c} (rank {r})" for c, r in zip(out["lsoa_code"], out["score_rank"])),
         )
     return out.sort_values("score_rank", kind="stable").reset_index(drop=True)
 

@@ -70,9 +70,12 @@ def perturbed_scores(
     >>> values = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [4.0, 1.0, 3.0, 2.0]},
     ...                       index=pd.Index(["L1", "L2", "L3", "L4"], name="lsoa_code"))
     >>> specs = [IndicatorSpec("a", "s", domain="d"), IndicatorSpec("b", "s", domain="d")]
-    >>> runs = perturbed_scores(values, specs, IndexSpec(normalisation="zscore", weighting="manual"), runs=3)
+    >>> spec = IndexSpec(normalisation="zscore", weighting="manual", domain_weights={"d": 1})
+    >>> runs = perturbed_scores(values, specs, spec, runs=3, seed=1)
     >>> runs.shape
     (3, 4)
+    >>> bool(runs.loc[0, "L1"] != runs.loc[1, "L1"])  # each run draws its own weights
+    True
     """
     if runs < 1:
         raise InputError(f"runs: expected 1 or more, got {runs}", path="perturbed_scores")
