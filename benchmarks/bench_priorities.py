@@ -17,12 +17,14 @@ neighbourhood, stability (share of 200 +-20% weight runs re-finding each neighbo
 Jaccard >= 0.5: mean and min; and the share of runs choosing the identical nine), time
 per draw, and the time to rebuild the index 200 times.
 
-spopt's MaxP/AZP/SKATER are not in the table: spopt is not a dependency, and all three
-partition the whole borough (max-p into as many regions as the floor allows, AZP and
-SKATER into k) instead of drawing k hot spots (see the module docstring of
-:mod:`pli.priorities`).
+* ``max-p (spopt)``, only when spopt is importable (it is not a dependency): spopt's
+  ``MaxPHeuristic`` partitions the whole borough into contiguous regions of at least
+  5,000 residents (homogeneous in score), and the nine most concentrated regions within
+  the ceilings are chosen. One solve takes seconds, so its stability uses only the first
+  ``--maxp-runs`` runs (default 10). AZP and SKATER are left out: they fix k for a full
+  partition with no population floor.
 
-Run: ``.venv/bin/python benchmarks/bench_priorities.py [--runs 200]``
+Run: ``.venv/bin/python benchmarks/bench_priorities.py [--runs 200] [--maxp-runs 10]``
 """
 
 from __future__ import annotations
@@ -94,6 +96,29 @@ def draw_spec(spec):
     return draw
 
 
+def draw_maxp(spec):
+    """spopt max-p over the whole borough, then the nine most concentrated regions."""
+    from libpysal.weights import WSP
+    from spopt.region import MaxPHeuristic
+
+    def draw(s, pop, h, adjacency, coords, ids, _spec):
+        priority = sel._draw(s, pop, h, adjacency, coords, ids, spec).priority
+        frame = pd.DataFrame({"score": s, "population": pop})
+        w = WSP(adjacency.astype(float)).to_W(silence_warnings=True)
+        np.random.seed(0)  # spopt's construction phase draws from the global state
+        model = MaxPHeuristic(frame, w, attrs_name=["score"], threshold_name="population",
+                              threshold=spec.min_population, top_n=2)
+        model.solve()
+        labels = np.asarray(model.labels_, dtype=int)
+        people = np.maximum(pop, 1.0)
+        regions = [np.flatnonzero(labels == k) for k in np.unique(labels) if k > 0]
+        regions = [r for r in regions if len(r) <= spec.max_lsoas and pop[r].sum() <= spec.max_population]
+        regions.sort(key=lambda r: (-(priority[r].sum() / people[r].sum()), str(ids[r[0]])))
+        return regions[: spec.count], priority
+
+    return draw
+
+
 def evaluate(name, draw, lsoa, weights, score_runs, spec):
     frame, _ = sel._validate_lsoa(lsoa, score="score", population="population", harm="harm")
     adjacency = sel._contiguity_matrix(frame, weights)
@@ -153,6 +178,7 @@ def evaluate(name, draw, lsoa, weights, score_runs, spec):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--maxp-runs", type=int, default=10, help="stability runs for spopt max-p (slow)")
     args = parser.parse_args()
     if not (DATA / "croydon_lsoa11_bgc.geojson").is_file():
         print(f"skipped: real Croydon snapshot not found at {DATA}")
@@ -167,6 +193,13 @@ def main() -> int:
         "grow (default)": draw_spec(dataclasses.replace(spec, method="grow")),
     }
     rows = [evaluate(name, draw, lsoa, weights, score_runs, spec) for name, draw in methods.items()]
+    try:
+        import spopt  # noqa: F401
+    except ImportError:
+        print("spopt not installed: the max-p column is left out")
+    else:
+        maxp_runs = score_runs.iloc[: args.maxp_runs]
+        rows.append(evaluate(f"max-p (spopt), {len(maxp_runs)} runs", draw_maxp(spec), lsoa, weights, maxp_runs, spec))
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(pd.DataFrame(rows).set_index("method").T.to_string())
     t0 = time.perf_counter()
