@@ -238,6 +238,7 @@ def test_isolated_high_lsoa_is_grown_to_the_population_floor():
     assert lone not in set(none.membership.dropna().index)
     assert lone in set(none.excluded["lsoa_code"])
     assert none.excluded.set_index("lsoa_code").loc[lone, "score_rank"] == 1
+    assert "one-LSOA neighbourhood" in none.excluded.set_index("lsoa_code").loc[lone, "reason"]
 
 
 def test_names_two_wards_and_compass_suffixes():

@@ -153,6 +153,7 @@ class _Draw:
     concentration: np.ndarray
     regions: list[np.ndarray]
     region_concentration: np.ndarray
+    eligible: np.ndarray
     notes: dict[int, str]
     priority: np.ndarray
     basis: str
@@ -361,6 +362,7 @@ def _draw(
         concentration=conc[picked] if picked else np.array([]),
         regions=regions,
         region_concentration=conc,
+        eligible=np.asarray(eligible, dtype=bool),
         notes=notes,
         priority=priority,
         basis=basis,
@@ -382,7 +384,9 @@ def _excluded(
     score_rank[order] = np.arange(1, len(s) + 1)
     region_of = {int(i): k for k, r in enumerate(draw.regions) for i in r}
     # Rank of every region by the selection key, to say how far below the cut a region fell.
-    by_conc = np.argsort(-draw.region_concentration, kind="stable")
+    # Standing among the regions that met the size rules, in the order selection used.
+    ok = np.flatnonzero(draw.eligible)
+    by_conc = ok[np.argsort(-np.round(draw.region_concentration[ok], 10), kind="stable")]
     standing = {int(k): pos for pos, k in enumerate(by_conc, start=1)}
     rows = []
     for i in map(int, np.flatnonzero(draw.cover & (rank_of == 0))):
@@ -399,11 +403,16 @@ def _excluded(
                 )
             elif people > spec.max_population:
                 reason = f"alone has more residents than priorities.max_population ({spec.max_population:,})"
+            elif not draw.eligible[k]:
+                reason = (
+                    f"its contiguous group of candidates is this LSOA alone, and method: ward allows a "
+                    f"one-LSOA neighbourhood only for the priorities.top_lsoas ({spec.top_lsoas}) highest"
+                )
             else:
                 reason = (
                     f"its best neighbourhood ({len(r)} LSOAs, {people:,.0f} residents, concentration "
                     f"{draw.region_concentration[k]:.2f}x the borough average) comes {standing[k]} of "
-                    f"{len(draw.regions)} by concentration, outside the {spec.count} chosen"
+                    f"{len(ok)} by concentration, outside the {spec.count} chosen"
                 )
         else:
             reason = "in no contiguous group of candidates"
