@@ -565,3 +565,25 @@ def test_priority_spec_checks_name_the_field():
     assert any(p.startswith("priorities.cover_top_share") for p in problems)
     with pytest.raises(ConfigError, match="min_population"):
         select_neighbourhoods(_grid(4), None, PrioritySpec(min_population=20_000, max_population=15_000))
+
+
+def test_top_lsoa_that_cannot_reach_the_floor_is_listed_with_the_reason():
+    grid = _grid(6)
+    grid["score"] = np.linspace(0, 1, len(grid))
+    grid.loc["G0000", "score"] = 50.0
+    # Four LSOAs are needed for 5,000 residents but at most three are allowed.
+    spec = PrioritySpec(count=2, max_lsoas=3, min_population=5000, cover_top_share=0.05)
+    result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
+    assert result.neighbourhoods.empty
+    _assert_top_accounted(result)
+    reasons = result.excluded.set_index("lsoa_code")["reason"]
+    assert "could not reach priorities.min_population (5,000)" in reasons["G0000"]
+
+
+@pytest.mark.shared
+def test_croydon_top_lsoas_outside_a_short_list_are_explained(croydon):
+    result = select_neighbourhoods(croydon, build_weights(croydon), PrioritySpec(count=3))
+    _assert_top_accounted(result)
+    assert len(result.excluded) >= 1
+    assert result.excluded["reason"].str.contains("outside the 3 chosen").all()
+    assert result.excluded["score_rank"].is_monotonic_increasing
