@@ -210,8 +210,9 @@ def _run_index(
         lsoa = lsoa.join(clusters.to_frame())
 
     with step("priority neighbourhoods"):
+        runs = priorities.perturbed_scores(table.values, cfg.indicators, index_spec, runs=cfg.priorities.stability_runs, spread=cfg.priorities.stability_spread, seed=cfg.seed, wards=boundaries.lsoa["ward_code"], reference_values=table.study_area_rates()) if cfg.priorities.stability_runs else None  # noqa: E501
         nb = priorities.select_neighbourhoods(
-            lsoa, weights, cfg.priorities, drivers=result.contributions, seed=cfg.seed
+            lsoa, weights, cfg.priorities, drivers=result.contributions, score_runs=runs, seed=cfg.seed
         )
         lsoa = lsoa.assign(neighbourhood_rank=nb.membership.reindex(lsoa.index))
 

@@ -1,7 +1,8 @@
 """The tables and GeoPackage a run publishes, assembled from the stages' frames.
 
 ``rankings.csv`` (one row per LSOA), ``indicator_inputs.csv`` (numerators and
-denominators), ``wards.csv``, ``priority_neighbourhoods.{csv,geojson}``, the patrol plan
+denominators), ``wards.csv``, ``priority_neighbourhoods.{csv,geojson}``,
+``excluded_high_priority.csv`` (top LSOAs outside every neighbourhood, with the reason), the patrol plan
 (marked OFFICIAL-SENSITIVE inside the file) and ``concentration.csv``, and the layers of
 ``pli.gpkg``. Writers come from :mod:`pli.outputs` (deterministic bytes, formulas
 defused); this module only decides what goes where.
@@ -83,6 +84,7 @@ def write_run_tables(tx: Any, lsoa: gpd.GeoDataFrame, rankings: pd.DataFrame, ra
     layers.append(("priority_neighbourhoods", nbh))
     outputs.write_csv(pd.DataFrame(nbh.drop(columns="geometry")), tx.path("output", "priority_neighbourhoods.csv"))
     outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
+    outputs.write_csv(pd.DataFrame(nb.excluded), tx.path("output", "excluded_high_priority.csv"))
     if plan is not None:
         # Point-level outputs carry their handling marking inside the file itself.
         outputs.write_csv(plan.plan, tx.path("output", "patrol_plan.csv"), comment=SENSITIVE_BANNER)

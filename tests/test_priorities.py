@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import types
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -16,9 +17,15 @@ from scipy.sparse import csgraph
 from pli.clustering import build_weights
 from pli.config import ConfigError, PrioritySpec
 from pli.errors import InputError
-from pli.priorities import NEIGHBOURHOOD_COLUMN_DESCRIPTIONS, select_neighbourhoods, summarise_wards
+from pli.priorities import (
+    EXCLUDED_COLUMNS,
+    NEIGHBOURHOOD_COLUMN_DESCRIPTIONS,
+    perturbed_scores,
+    select_neighbourhoods,
+    summarise_wards,
+)
 
-from conftest import load_croydon_imd_frame
+from conftest import SHARED_DATA, load_croydon_imd_frame
 
 
 def _load_croydon() -> gpd.GeoDataFrame:
@@ -74,6 +81,16 @@ def _assert_valid(result, lsoa, weights, spec):
     assert hoods["name"].is_unique and hoods["slug"].is_unique
 
 
+def _assert_top_accounted(result):
+    """Every top-share LSOA is in a neighbourhood or listed once, with a reason."""
+    inside = set(result.membership.dropna().index)
+    listed = list(result.excluded["lsoa_code"])
+    assert len(listed) == len(set(listed))
+    assert set(result.cover_top) == (set(result.cover_top) & inside) | set(listed)
+    assert not inside & set(listed)
+    assert (result.excluded["reason"].str.len() > 20).all()
+
+
 # --------------------------------------------------------------------------- real data
 
 
@@ -85,16 +102,18 @@ def test_croydon_nine_neighbourhoods_are_valid(croydon, croydon_result):
     assert len(hoods) == spec.count
     _assert_valid(croydon_result, croydon, weights, spec)
     assert hoods.crs.to_epsg() == 27700
-    # Ranked by population-weighted mean score; every member passed the score threshold.
-    assert hoods["population_weighted_score"].is_monotonic_decreasing
+    # Chosen and ranked by concentration (priority per resident over the borough's);
+    # every neighbourhood grew from a candidate, the rest of its LSOAs fill the floor.
+    assert hoods["concentration"].is_monotonic_decreasing
+    borough = croydon["population"].sum()
     for row in hoods.itertuples():
         members = croydon.loc[row.lsoa_codes.split(";")]
         assert row.population_weighted_score == pytest.approx(
             np.average(members["score"], weights=members["population"])
         )
         assert row.priority_share == pytest.approx(croydon_result.priority[members.index].sum())
-    member_codes = croydon_result.membership.dropna().index
-    assert (croydon.loc[member_codes, "score"] >= croydon_result.threshold).all()
+        assert row.concentration == pytest.approx(row.priority_share / (members["population"].sum() / borough))
+        assert members.index.isin(croydon_result.candidates).any()
     assert croydon_result.coverage == pytest.approx(hoods["priority_share"].sum())
     harm_share = croydon.loc[hoods["lsoa_codes"].iloc[0].split(";"), "harm"].sum() / croydon["harm"].sum()
     assert hoods["harm_share"].iloc[0] == pytest.approx(harm_share)
@@ -194,7 +213,9 @@ def test_large_high_block_is_split_into_bounded_pieces():
     assert result.neighbourhoods["n_lsoas"].max() <= 6  # 10,000 residents / 1,500 each
 
 
-def test_isolated_high_lsoa_forms_a_neighbourhood_only_when_top():
+def test_isolated_high_lsoa_is_grown_to_the_population_floor():
+    """An isolated top LSOA is the seed of a neighbourhood that meets the floor (issue 12:
+    the earlier method left such an LSOA out, or made a one-LSOA neighbourhood)."""
     grid = _grid(10)
     grid["score"] = 1.0 + np.random.default_rng(4).uniform(0, 0.1, len(grid))
     lone = "G0505"
@@ -202,11 +223,22 @@ def test_isolated_high_lsoa_forms_a_neighbourhood_only_when_top():
     spec = PrioritySpec(count=3, top_lsoas=1, min_score_quantile=0.99)
     weights = build_weights(grid)
     result = select_neighbourhoods(grid, weights, spec, harm=None)
-    assert result.neighbourhoods["lsoa_codes"].iloc[0] == lone
-    assert result.neighbourhoods["n_lsoas"].iloc[0] == 1
-    none = select_neighbourhoods(grid, weights, PrioritySpec(count=3, top_lsoas=0, min_score_quantile=0.99), harm=None)
-    assert lone not in set(none.membership.dropna().index)
+    first = result.neighbourhoods.iloc[0]
+    assert lone in first["lsoa_codes"].split(";")
+    assert first["n_lsoas"] == 4  # 4 x 1,500 residents is the least that clears 5,000
+    _assert_valid(result, grid, weights, spec)
+    # The other top-5% LSOAs are noise-level ties: inside, or listed as outranked.
+    _assert_top_accounted(result)
+    assert result.excluded["reason"].str.contains("outside the 3 chosen").all()
     assert np.isnan(result.neighbourhoods["harm_share"].iloc[0])
+    # The earlier method without a floor drops it when it is not among top_lsoas, and
+    # the drop is now listed with its reason instead of passing silently.
+    ward = PrioritySpec(count=3, top_lsoas=0, min_population=0, min_score_quantile=0.99, method="ward")
+    none = select_neighbourhoods(grid, weights, ward, harm=None)
+    assert lone not in set(none.membership.dropna().index)
+    assert lone in set(none.excluded["lsoa_code"])
+    assert none.excluded.set_index("lsoa_code").loc[lone, "score_rank"] == 1
+    assert "one-LSOA neighbourhood" in none.excluded.set_index("lsoa_code").loc[lone, "reason"]
 
 
 def test_names_two_wards_and_compass_suffixes():
@@ -219,7 +251,8 @@ def test_names_two_wards_and_compass_suffixes():
     grid.loc[west_a, "score"] = 90.0
     grid.loc[west_b, "score"] = 80.0
     grid.loc[straddle, "score"] = 70.0
-    spec = PrioritySpec(count=3, min_score_quantile=0.9, max_lsoas=8)
+    # No floor: the patches are 2-4 cells and the test is about their names.
+    spec = PrioritySpec(count=3, min_score_quantile=0.9, max_lsoas=8, min_population=0)
     result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
     names = dict(zip(result.neighbourhoods["lsoa_codes"].str.split(";").str[0], result.neighbourhoods["name"]))
     assert names["G0000"] == "Westham (south)"
@@ -311,7 +344,7 @@ def test_empty_harm_column_ranks_by_score_and_partial_harm_counts_as_zero(caplog
     assert "G0000" in caplog.text
 
 
-def test_rank_follows_population_weighted_score_not_size():
+def test_rank_follows_concentration_not_size():
     """A big, moderately high block covers more priority but ranks below a small intense one."""
     grid = _grid(12)
     grid["score"] = 1.0 + np.random.default_rng(5).uniform(0, 0.1, len(grid))
@@ -319,10 +352,13 @@ def test_rank_follows_population_weighted_score_not_size():
     small = grid["col"].between(8, 9) & grid["row"].between(9, 9)  # 2 LSOAs
     grid.loc[big, "score"] = 20.0
     grid.loc[small, "score"] = 30.0
-    spec = PrioritySpec(count=2, top_lsoas=0, min_score_quantile=0.9, max_lsoas=8, max_population=20_000)
+    spec = PrioritySpec(
+        count=2, top_lsoas=0, min_score_quantile=0.9, max_lsoas=8, max_population=20_000, min_population=3000
+    )
     result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
     hoods = result.neighbourhoods
     assert len(hoods) == 2
+    assert hoods["concentration"].iloc[0] > hoods["concentration"].iloc[1]
     first, second = hoods.iloc[0], hoods.iloc[1]
     assert set(first["lsoa_codes"].split(";")) == set(grid.index[small])
     assert set(second["lsoa_codes"].split(";")) == set(grid.index[big])
@@ -389,3 +425,165 @@ def test_column_descriptions_cover_every_column():
     hoods = select_neighbourhoods(grid, build_weights(grid), PrioritySpec(count=2)).neighbourhoods
     assert list(NEIGHBOURHOOD_COLUMN_DESCRIPTIONS) == list(hoods.columns)
     assert "cut-off" in NEIGHBOURHOOD_COLUMN_DESCRIPTIONS["priority_share"]
+
+
+# --------------------------------------------------------------------------- issue 12: coverage, floor, stability
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """One run of the real open-data config (no maps): its output folder."""
+    if not (SHARED_DATA / "croydon_lsoa11_bgc.geojson").is_file():
+        pytest.skip(f"real Croydon snapshot not found at {SHARED_DATA} (needs ../shared/data beside the repo)")
+    from pli.config import load_config
+    from pli.pipeline import run_index
+
+    cfg = load_config(REPO / "configs" / "croydon-open-data.yml", data_dir=SHARED_DATA)
+    out = tmp_path_factory.mktemp("open-data") / "output"
+    run_index(cfg, out_dir=out)
+    return cfg, out
+
+
+@pytest.mark.shared
+def test_real_config_no_top_lsoa_silently_left_out(real_run):
+    cfg, out = real_run
+    rankings = pd.read_csv(out / "rankings.csv", dtype={"lsoa_code": str})
+    hoods = pd.read_csv(out / "priority_neighbourhoods.csv")
+    excluded = pd.read_csv(out / "excluded_high_priority.csv", dtype={"lsoa_code": str})
+    assert list(excluded.columns) == EXCLUDED_COLUMNS
+    n_top = int(np.ceil(cfg.priorities.cover_top_share * len(rankings)))
+    top = set(rankings.sort_values(["score", "lsoa_code"], ascending=[False, True])["lsoa_code"].head(n_top))
+    inside = set(hoods["lsoa_codes"].str.split(";").explode())
+    assert top <= inside | set(excluded["lsoa_code"]), "a top-5% LSOA is neither in a neighbourhood nor listed"
+    assert excluded["reason"].notna().all()
+    # The rank-3 LSOA the audit found outside every neighbourhood is now inside one.
+    third = rankings.sort_values("score", ascending=False)["lsoa_code"].iloc[2]
+    assert third in inside
+
+
+@pytest.mark.shared
+def test_real_config_every_neighbourhood_meets_the_floor_and_reports_stability(real_run):
+    cfg, out = real_run
+    hoods = pd.read_csv(out / "priority_neighbourhoods.csv")
+    assert len(hoods) == cfg.priorities.count
+    assert cfg.priorities.min_population == 5000
+    assert (hoods["population"] >= cfg.priorities.min_population).all()
+    assert (hoods["n_lsoas"] >= 2).all()
+    assert "stability" in hoods.columns
+    assert hoods["stability"].between(0, 1).all()
+    # 200 runs: shares are multiples of 1/200.
+    np.testing.assert_allclose(hoods["stability"] * 200, (hoods["stability"] * 200).round(), atol=1e-9)
+    assert hoods["concentration"].is_monotonic_decreasing
+    # The profile on the map says the same number.
+    assert "stability" in NEIGHBOURHOOD_COLUMN_DESCRIPTIONS
+
+
+@pytest.mark.shared
+def test_real_config_perturbed_scores_rebuild_the_index(real_run):
+    """The vectorised runs equal build_index called with the same perturbed weights."""
+    cfg, _ = real_run
+    from pli import boundaries as bnd_stage
+    from pli import harm, indicators, presets
+    from pli.index import build_index
+
+    boundaries = bnd_stage.load_boundaries(cfg)
+    sources = {
+        n: indicators.load_source(n, s, resolve=cfg.resolve, lsoa=boundaries.lsoa) for n, s in cfg.sources.items()
+    }
+    reconcile = bnd_stage.CodeReconciler(boundaries, cfg.sources)
+    table = indicators.build_indicators(
+        cfg, boundaries, sources, reconcile=reconcile, harm_weights=harm.load_harm_weights(None)
+    )
+    index_spec = presets.resolve_index_spec(cfg.index, raw=cfg.raw.get("index"))
+    kw = dict(wards=boundaries.lsoa["ward_code"], reference_values=table.study_area_rates())
+    runs = perturbed_scores(table.values, cfg.indicators, index_spec, runs=5, spread=0.2, seed=7, **kw)
+    factors = np.random.default_rng(7).uniform(0.8, 1.2, size=(5, len(cfg.indicators)))
+    for r in (0, 4):
+        specs = [dataclasses.replace(s, weight=s.weight * f) for s, f in zip(cfg.indicators, factors[r])]
+        direct = build_index(table.values, specs, index_spec, seed=7, **kw).scores
+        np.testing.assert_allclose(runs.loc[r, direct.index], direct, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(runs.loc[0], runs.loc[1])
+    same = perturbed_scores(table.values, cfg.indicators, index_spec, runs=2, spread=0.0, seed=7, **kw)
+    base = build_index(table.values, cfg.indicators, index_spec, seed=7, **kw).scores
+    np.testing.assert_allclose(same.loc[1, base.index], base, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.shared
+def test_stability_counts_runs_that_find_the_neighbourhood_again(croydon, croydon_result):
+    """Half the runs erase the top neighbourhood's scores: its stability is 0.5, the
+    others' stays high."""
+    spec = PrioritySpec()
+    base = croydon["score"]
+    first = croydon_result.neighbourhoods["lsoa_codes"].iloc[0].split(";")
+    erased = base.copy()
+    erased[first] = base.min()
+    runs = pd.DataFrame([base, erased] * 10, index=pd.RangeIndex(20, name="run"))
+    result = select_neighbourhoods(croydon, build_weights(croydon), spec, score_runs=runs)
+    stab = result.neighbourhoods["stability"]
+    assert result.stability_runs == 20
+    assert stab.iloc[0] == pytest.approx(0.5)
+    assert (stab.iloc[1:] >= 0.5).all()
+    assert np.isnan(croydon_result.neighbourhoods["stability"]).all()
+    with pytest.raises(InputError, match="score_runs"):
+        select_neighbourhoods(croydon, build_weights(croydon), spec, score_runs=runs.drop(columns=first[0]))
+
+
+@pytest.mark.shared
+def test_croydon_both_methods_meet_the_floor_and_account_for_the_top(croydon):
+    weights = build_weights(croydon)
+    for method in ("grow", "ward"):
+        spec = PrioritySpec(method=method)
+        result = select_neighbourhoods(croydon, weights, spec)
+        _assert_valid(result, croydon, weights, spec)
+        _assert_top_accounted(result)
+        assert len(result.cover_top) == 11  # 5% of 220
+
+
+def test_grow_keeps_a_core_compact_instead_of_swallowing_every_candidate():
+    """Past the floor a region takes a candidate only while that keeps its concentration."""
+    grid = _grid(12)
+    grid["score"] = 1.0 + np.random.default_rng(9).uniform(0, 0.1, len(grid))
+    core = grid["col"].between(2, 3) & grid["row"].between(2, 3)  # 4 cells, 6,000 residents
+    ring = grid["col"].between(1, 4) & grid["row"].between(1, 4) & ~core
+    grid.loc[ring, "score"] = 5.0
+    grid.loc[core, "score"] = 20.0
+    spec = PrioritySpec(count=2, min_score_quantile=0.85, max_lsoas=12, max_population=30_000)
+    weights = build_weights(grid)
+    result = select_neighbourhoods(grid, weights, spec, harm=None)
+    _assert_valid(result, grid, weights, spec)
+    assert set(result.neighbourhoods["lsoa_codes"].iloc[0].split(";")) == set(grid.index[core])
+
+
+def test_priority_spec_checks_name_the_field():
+    from pli.config.parsing import priority_problems
+
+    problems = priority_problems(PrioritySpec(stability_runs=-1, stability_spread=1.5, cover_top_share=1.0))
+    assert any(p.startswith("priorities.stability_runs") for p in problems)
+    assert any(p.startswith("priorities.stability_spread") and "0.2 = +-20%" in p for p in problems)
+    assert any(p.startswith("priorities.cover_top_share") for p in problems)
+    with pytest.raises(ConfigError, match="min_population"):
+        select_neighbourhoods(_grid(4), None, PrioritySpec(min_population=20_000, max_population=15_000))
+
+
+def test_top_lsoa_that_cannot_reach_the_floor_is_listed_with_the_reason():
+    grid = _grid(6)
+    grid["score"] = np.linspace(0, 1, len(grid))
+    grid.loc["G0000", "score"] = 50.0
+    # Four LSOAs are needed for 5,000 residents but at most three are allowed.
+    spec = PrioritySpec(count=2, max_lsoas=3, min_population=5000, cover_top_share=0.05)
+    result = select_neighbourhoods(grid, build_weights(grid), spec, harm=None)
+    assert result.neighbourhoods.empty
+    _assert_top_accounted(result)
+    reasons = result.excluded.set_index("lsoa_code")["reason"]
+    assert "could not reach priorities.min_population (5,000)" in reasons["G0000"]
+
+
+@pytest.mark.shared
+def test_croydon_top_lsoas_outside_a_short_list_are_explained(croydon):
+    result = select_neighbourhoods(croydon, build_weights(croydon), PrioritySpec(count=3))
+    _assert_top_accounted(result)
+    assert len(result.excluded) >= 1
+    assert result.excluded["reason"].str.contains("outside the 3 chosen").all()
+    assert result.excluded["score_rank"].is_monotonic_increasing

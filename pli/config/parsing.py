@@ -11,13 +11,14 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, StudyConfig, default_data_dir
+from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, PrioritySpec, StudyConfig, default_data_dir
 from pli.config.yaml_reading import MAX_NUMBER, read_yaml
 
 __all__ = [
     "check_seed",
     "load_config",
     "parse_config",
+    "priority_problems",
 ]
 
 
@@ -207,6 +208,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
         if w is not None and w < 0:
             problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
     problems.extend(_check_harm_scheme(cfg.index))
+    problems.extend(priority_problems(cfg.priorities))
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
     if cfg.patrols is not None:
@@ -232,6 +234,40 @@ def _patrol_problems(spec: PatrolSpec) -> list[str]:
         problems.append(
             f"patrols.harm_per_weekly_visit: expected a positive harm a month per weekly visit (e.g. 100 CCHI "
             f"days), got {spec.harm_per_weekly_visit}"
+        )
+    return problems
+
+
+def priority_problems(spec: PrioritySpec) -> list[str]:
+    """Every inconsistency in a :class:`PrioritySpec`, as ``priorities.<field>: ...`` lines."""
+    problems = []
+    if spec.count < 1:
+        problems.append(f"priorities.count: expected 1 or more, got {spec.count}")
+    if spec.min_lsoas < 1:
+        problems.append(f"priorities.min_lsoas: expected 1 or more, got {spec.min_lsoas}")
+    if spec.max_lsoas < spec.min_lsoas:
+        problems.append(f"priorities.max_lsoas: expected at least min_lsoas ({spec.min_lsoas}), got {spec.max_lsoas}")
+    if spec.min_population < 0:
+        problems.append(f"priorities.min_population: expected 0 or more, got {spec.min_population}")
+    if spec.max_population <= spec.min_population:
+        problems.append(
+            f"priorities.max_population: expected more than min_population ({spec.min_population}), "
+            f"got {spec.max_population}"
+        )
+    if not 0 <= spec.min_score_quantile < 1:
+        problems.append(f"priorities.min_score_quantile: expected a quantile in [0, 1), got {spec.min_score_quantile}")
+    if spec.top_lsoas < 0:
+        problems.append(f"priorities.top_lsoas: expected 0 or more, got {spec.top_lsoas}")
+    if not 0 <= spec.harm_weight <= 1:
+        problems.append(f"priorities.harm_weight: expected a share in [0, 1], got {spec.harm_weight}")
+    if not 0 <= spec.cover_top_share < 1:
+        problems.append(f"priorities.cover_top_share: expected a share in [0, 1), got {spec.cover_top_share}")
+    if spec.stability_runs < 0:
+        problems.append(f"priorities.stability_runs: expected 0 (off) or more, got {spec.stability_runs}")
+    if not 0 <= spec.stability_spread < 1:
+        problems.append(
+            f"priorities.stability_spread: expected a relative change in [0, 1) (0.2 = +-20%), "
+            f"got {spec.stability_spread}"
         )
     return problems
 

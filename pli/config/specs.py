@@ -344,21 +344,33 @@ class ClusteringSpec:
 class PrioritySpec:
     """How priority neighbourhoods are drawn (see :mod:`pli.priorities`).
 
-    ``count`` neighbourhoods of ``min_lsoas``..``max_lsoas`` contiguous LSOAs and at most
-    ``max_population`` residents are chosen from LSOAs scoring at or above the
-    ``min_score_quantile`` quantile plus the ``top_lsoas`` highest (only those may form a
-    single-LSOA neighbourhood). ``harm_weight`` (0-1) blends the harm rate into the
-    priority that selection maximises; 0 by default because the index already holds harm.
+    ``count`` contiguous neighbourhoods, each of at least ``min_population`` residents
+    (default 5,000: about three LSOAs, enough for one team's beat and for rates that do
+    not swing on a handful of offences) and at most ``max_lsoas`` LSOAs and
+    ``max_population`` residents, are grown around the highest-scoring LSOAs (candidates:
+    the ``min_score_quantile`` quantile and above, plus the ``top_lsoas`` highest) and
+    chosen by their concentration of priority. Every LSOA in the top ``cover_top_share``
+    of scores is either inside a neighbourhood or listed with the reason in
+    ``excluded_high_priority.csv``. ``method`` is ``"grow"`` (the default, seeded region
+    growing) or ``"ward"`` (the earlier constrained Ward splitting, kept for comparison).
+    ``harm_weight`` (0-1) blends the harm rate into priority; 0 by default because the
+    index already holds harm. ``stability_runs`` Monte Carlo runs with indicator weights
+    scaled by up to +-``stability_spread`` give each neighbourhood's ``stability``
+    (0 turns it off).
     """
 
     count: int = 9
     top_lsoas: int = 20
     min_lsoas: int = 1
     max_lsoas: int = 8
-    min_population: int = 0
+    min_population: int = 5000
     max_population: int = 15000
     min_score_quantile: float = 0.75
     harm_weight: float = 0.0
+    cover_top_share: float = 0.05
+    method: Literal["grow", "ward"] = "grow"
+    stability_runs: int = 200
+    stability_spread: float = 0.2
 
 
 @dataclass(frozen=True)

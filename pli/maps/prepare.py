@@ -378,6 +378,7 @@ def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, labels: dict[str, str
         + "<tr><th>Share of borough harm</th><td>" + format_number(share, ".1f") + "% of borough crime harm</td></tr>"
         + "<tr><th>Mean index score</th><td>" + format_number(nb["mean_score"], ".2f")
         + " (0 = borough average)</td></tr>"
+        + "<tr><th>Stability</th><td>" + format_number(pd.to_numeric(nb.get("stability", pd.Series(index=nb.index)), errors="coerce") * 100, ".0f") + "% of runs with perturbed indicator weights choose it again</td></tr>"  # noqa: E501
         + "<tr><th>Top drivers</th><td>" + escape_series(_readable_drivers(nb["top_drivers"], labels)) + "</td></tr>"
         + "<tr><th>LSOAs (" + format_number(nb["n_lsoas"], ".0f") + ")</th><td>"
         + '<ul class="pli-lsoas" style="margin:0;padding-left:16px">' + lsoa_list + "</ul></td></tr>"

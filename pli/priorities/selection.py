@@ -1,112 +1,35 @@
-"""Priority neighbourhoods: contiguous, workable groups of high-priority LSOAs.
+"""The neighbourhood stage: validation, priority per LSOA, selection, profiles, ward summary.
 
-A community-safety partnership cannot work a list of 220 ranked LSOAs; it works a
-handful of places, each small enough for one team and named so residents recognise it.
-:func:`select_neighbourhoods` draws those places (nine by default) and profiles them,
-and summarises every ward.
-
-Method
-------
-1. **Candidates.** LSOAs scoring at or above the ``min_score_quantile`` quantile, plus the
-   ``top_lsoas`` highest-scoring LSOAs (in case the quantile is set high). The
-   *cut-off* is the highest score among the LSOAs that are not candidates.
-2. **Priority per LSOA** (the ``priority_basis`` string on the result says the same)::
-
-       need_i     = max(score_i - cut-off, 0) * population_i / borough population
-       priority_i = need_i / sum(need)                       (harm_weight = 0, default)
-       priority_i = (1 - w) * need_i / sum(need) + w * rate_i / sum(rate)   (w = harm_weight)
-
-   with ``rate_i = harm_i / population_i`` (crime harm per resident). Priority is the
-   need *above the priority cut-off*, borne by residents: an LSOA just over the cut-off
-   adds almost nothing, one far above it adds a lot, and a neighbourhood cannot climb
-   just by holding more ordinary LSOAs. Measuring from the cut-off rather than from the
-   borough minimum matters: from the minimum, every candidate carries a large constant
-   share and the biggest pieces win whatever their scores. The priorities sum to 1, so
-   a neighbourhood's total (``priority_share``) is the share of the borough's priority
-   it covers.
-
-   Why harm is *not* blended by default: the index already carries crime harm (the
-   standard configs weight a harm-rate indicator double), so adding it again counts it
-   twice. Partnerships whose index leaves crime out can set ``harm_weight``; harm then
-   enters as its *rate* share, because raw counts follow population and footfall and
-   would favour big, busy groups (the town centre) over where residents are most at
-   risk.
-3. **Contiguous groups.** Connected components of the contiguity graph restricted to the
-   candidates.
-4. **Regionalisation.** Every group with more than ``max_lsoas`` LSOAs or more than
-   ``max_population`` residents is split by spatially constrained agglomerative
-   clustering: scikit-learn's :class:`~sklearn.cluster.AgglomerativeClustering` with
-   Ward linkage and the contiguity graph as ``connectivity``, on the centroid
-   coordinates (scaled to unit spread) and the score standardised within the group
-   (weighted like one coordinate axis, ``SCORE_WEIGHT``), into ``ceil(max(n /
-   max_lsoas, pop / max_population))`` parts. Pieces that are still too large are
-   split again. Giving the score that weight keeps a very high LSOA with similar
-   neighbours instead of diluting it among ordinary ones, so the borough's top LSOAs
-   land in top-ranked neighbourhoods (on the Croydon open data: hull-area ratio 0.66
-   against 0.67 with a weaker score term, 2 points less priority covered).
-
-   Why this method: the connectivity constraint only merges adjacent clusters, so every
-   piece is contiguous by construction; Ward linkage on coordinates yields compact,
-   similarly sized pieces (walkable patrol areas) while the score term keeps
-   high-scoring cores together; it is deterministic (no random starts, so the seed has
-   nothing to vary), needs no extra dependency and scales to tens of thousands of
-   candidates. Max-p or SKATER (spopt) would also respect contiguity, but max-p
-   optimises a floor (minimum size), not the ceiling a partnership needs, and both
-   add a dependency and random restarts.
-5. **Eligibility.** A piece needs at least ``min_lsoas`` LSOAs and ``min_population``
-   residents and at most ``max_population`` (a single LSOA that is too populous cannot
-   be split and is skipped with a warning). A single-LSOA piece, e.g. an isolated high
-   LSOA, qualifies only when that LSOA is among the ``top_lsoas`` highest scoring.
-6. **Selection.** Pieces are disjoint by construction; the ``count`` with the largest
-   total priority are kept (ties: higher total score, then first LSOA code), which
-   maximises the share of borough priority covered given the pieces.
-7. **Ranking.** The chosen neighbourhoods are ranked by their population-weighted mean
-   score (``population_weighted_score``, 1 = highest; plain mean when nobody lives
-   there), ties broken by total crime harm, then first LSOA code. Selection answers
-   "which places cover most of the need", ranking answers "which of them is most
-   intense", so rank 1 is the place whose residents score highest on the index, not
-   the biggest place.
-
-Names come from the ward holding most of the neighbourhood's residents ("Selhurst"),
-"A / B" when the second ward holds at least a third ("Broad Green / Selhurst"), and
-neighbourhoods that would share a name get a compass suffix from their centroids
-relative to each other ("West Thornton (west)", "West Thornton (east)").
-
-Examples
---------
->>> from pli.clustering import build_weights                          # doctest: +SKIP
->>> from pli.priorities import select_neighbourhoods                  # doctest: +SKIP
->>> result = select_neighbourhoods(lsoa, build_weights(lsoa), cfg.priorities)  # doctest: +SKIP
->>> result.neighbourhoods[["rank", "name", "n_lsoas", "population"]]  # doctest: +SKIP
-"""
+The method is described in :mod:`pli.priorities`."""
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
 from scipy import sparse
-from scipy.sparse import csgraph
-from sklearn.cluster import AgglomerativeClustering
 
+from pli._codes import list_codes
 from pli.config import ClusteringSpec, ConfigError, PrioritySpec
+from pli.config.parsing import priority_problems
 from pli.errors import InputError
+from pli.priorities.regions import grow_regions, split_regions
 from pli.stats.weights import SpatialWeights, build_weights
 
 __all__ = [
+    "EXCLUDED_COLUMNS",
     "NEIGHBOURHOOD_COLUMN_DESCRIPTIONS",
     "NeighbourhoodResult",
     "select_neighbourhoods",
     "summarise_wards",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("pli.priorities")
 
 NEIGHBOURHOOD_COLUMNS = [
     "rank",
@@ -119,14 +42,16 @@ NEIGHBOURHOOD_COLUMNS = [
     "population_weighted_score",
     "total_score",
     "priority_share",
+    "concentration",
     "harm_share",
+    "stability",
     "top_drivers",
     "wards",
     "geometry",
 ]
 NEIGHBOURHOOD_COLUMN_DESCRIPTIONS = {
-    "rank": "1 = highest population-weighted mean score among the chosen neighbourhoods "
-    "(ties: more crime harm first)",
+    "rank": "1 = highest concentration of priority (the measure they were chosen by; "
+    "ties: more crime harm first)",
     "name": "ward holding most residents, 'A / B' when the second holds a third or more; "
     "compass suffix when names repeat",
     "slug": "name in lower case with hyphens, for file names and URLs",
@@ -135,22 +60,29 @@ NEIGHBOURHOOD_COLUMN_DESCRIPTIONS = {
     "population": "residents (sum over member LSOAs)",
     "mean_score": "plain mean of the member LSOAs' index scores",
     "population_weighted_score": "mean index score per resident (member scores weighted by "
-    "population); the ranking key",
+    "population)",
     "total_score": "sum of the member LSOAs' index scores",
     "priority_share": "share (0-1) of the borough's priority this neighbourhood covers; an "
     "LSOA's priority is its index score above the candidate cut-off times its share of "
     "borough residents (blended with its crime-harm rate share when priorities.harm_weight "
-    "> 0; see priority_basis in the log); the neighbourhoods were chosen to maximise the total",
+    "> 0; see priority_basis in the log)",
+    "concentration": "priority per resident relative to the borough average (priority_share / "
+    "share of borough residents; 1 = average): the mean score above the cut-off per resident, "
+    "blended with harm per resident when priorities.harm_weight > 0; neighbourhoods are chosen "
+    "and ranked by it",
     "harm_share": "share (0-1) of the borough's crime harm recorded in the neighbourhood "
     "(NaN without a harm source)",
+    "stability": "share (0-1) of Monte Carlo runs with every indicator weight scaled by a random "
+    "factor within +-priorities.stability_spread in which a neighbourhood overlapping this one "
+    "by Jaccard >= 0.5 is chosen (NaN when not run)",
     "top_drivers": "the three indicators with the largest positive summed contributions "
     "to the members' scores, '; '-joined",
     "wards": "wards of the member LSOAs, most residents first, '; '-joined",
     "geometry": "dissolved outline of the member LSOAs (EPSG:27700)",
 }
-# Weight of the (group-standardised) score against each standardised centroid axis when
-# splitting large groups: 1 keeps high cores together at a small cost in compactness.
-SCORE_WEIGHT = 1.0
+EXCLUDED_COLUMNS = ["lsoa_code", "score_rank", "score", "population", "ward_name", "reason"]
+# A neighbourhood counts as found again in a perturbed run at this Jaccard overlap.
+STABILITY_JACCARD = 0.5
 # Second ward named alongside the first when it holds at least this share of residents.
 SECOND_WARD_SHARE = 1 / 3
 
@@ -162,12 +94,12 @@ class NeighbourhoodResult:
     Attributes
     ----------
     neighbourhoods : GeoDataFrame
-        One row per neighbourhood, indexed by ``rank`` (1 = highest population-weighted
-        mean score), columns ``rank, name, slug, lsoa_codes`` (";"-joined), ``n_lsoas,
+        One row per neighbourhood, indexed by ``rank`` (1 = highest concentration of
+        priority), columns ``rank, name, slug, lsoa_codes`` (";"-joined), ``n_lsoas,
         population, mean_score, population_weighted_score, total_score,
-        priority_share, harm_share, top_drivers`` ("; "-joined), ``wards`` ("; "-joined)
-        and the dissolved ``geometry``; :data:`NEIGHBOURHOOD_COLUMN_DESCRIPTIONS` says
-        what each column means.
+        priority_share, concentration, harm_share, stability, top_drivers`` ("; "-joined),
+        ``wards`` ("; "-joined) and the dissolved ``geometry``;
+        :data:`NEIGHBOURHOOD_COLUMN_DESCRIPTIONS` says what each column means.
     membership : Series
         ``lsoa_code`` -> neighbourhood rank (nullable Int64, NA outside), input order.
     wards : DataFrame
@@ -188,6 +120,13 @@ class NeighbourhoodResult:
         Score the need is measured from: the highest score among non-candidates.
     priority_basis : str
         One-sentence definition of ``priority`` as used in this run.
+    excluded : DataFrame
+        The top ``cover_top_share`` LSOAs outside every neighbourhood, one row each with
+        the ``reason`` (columns :data:`EXCLUDED_COLUMNS`); empty when all are covered.
+    cover_top : Index
+        The LSOAs that must be covered or explained (top ``cover_top_share`` by score).
+    stability_runs : int
+        Monte Carlo runs behind the ``stability`` column (0: not run).
     """
 
     neighbourhoods: gpd.GeoDataFrame
@@ -201,6 +140,27 @@ class NeighbourhoodResult:
     priority: pd.Series
     cutoff: float
     priority_basis: str
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
+    cover_top: pd.Index = field(default_factory=lambda: pd.Index([], name="lsoa_code"))
+    stability_runs: int = 0
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One draw of the neighbourhoods from one score vector (row positions)."""
+
+    chosen: list[np.ndarray]
+    concentration: np.ndarray
+    regions: list[np.ndarray]
+    region_concentration: np.ndarray
+    eligible: np.ndarray
+    notes: dict[int, str]
+    priority: np.ndarray
+    basis: str
+    cutoff: float
+    threshold: float
+    cand: np.ndarray
+    cover: np.ndarray
 
 
 def select_neighbourhoods(
@@ -212,9 +172,10 @@ def select_neighbourhoods(
     population: str = "population",
     harm: str | None = "harm",
     drivers: pd.DataFrame | None = None,
+    score_runs: pd.DataFrame | None = None,
     seed: int = 0,
 ) -> NeighbourhoodResult:
-    """Draw the priority neighbourhoods (see the module docstring for the method).
+    """Draw the priority neighbourhoods (see :mod:`pli.priorities` for the method).
 
     Parameters
     ----------
@@ -226,9 +187,9 @@ def select_neighbourhoods(
         weights (knn, distance band) or None: queen contiguity is built (logged).
     spec : PrioritySpec, optional
         ``count``, ``top_lsoas``, ``min_lsoas``, ``max_lsoas``, ``min_population``,
-        ``max_population``, ``min_score_quantile`` and ``harm_weight`` (0-1, default 0:
-        share of priority given to the crime-harm rate; read with a default of 0 so
-        older specs without the field work).
+        ``max_population``, ``min_score_quantile``, ``harm_weight`` (0-1, default 0:
+        share of priority given to the crime-harm rate), ``cover_top_share`` and
+        ``method``.
     score, population : str
         Column names.
     harm : str or None, default "harm"
@@ -239,8 +200,13 @@ def select_neighbourhoods(
     drivers : DataFrame, optional
         Per-LSOA contribution of each indicator to the score (columns = indicator
         names); a neighbourhood's ``top_drivers`` are the three largest positive sums.
+    score_runs : DataFrame, optional
+        Scores of the same LSOAs under perturbed indicator weights, one row per run, one
+        column per LSOA (:func:`pli.priorities.perturbed_scores`). Each run is drawn with
+        the same rules; a neighbourhood's ``stability`` is the share of runs that choose a
+        neighbourhood overlapping it by Jaccard >= 0.5. None: ``stability`` is NaN.
     seed : int, default 0
-        Stored on the result; the method is deterministic.
+        Stored on the result; the method itself is deterministic.
 
     Returns
     -------
@@ -266,7 +232,8 @@ def select_neighbourhoods(
     ...      "harm": 10.0, "ward_code": [f"W{i // 12}" for i in range(36)],
     ...      "ward_name": [f"Ward {i // 12}" for i in range(36)]},
     ...     geometry=cells, crs=27700, index=[f"E01{i:06d}" for i in range(36)])
-    >>> result = select_neighbourhoods(lsoa, None, PrioritySpec(count=2, max_lsoas=3, min_score_quantile=0.8))
+    >>> spec = PrioritySpec(count=2, max_lsoas=3, min_population=4000, min_score_quantile=0.8)
+    >>> result = select_neighbourhoods(lsoa, None, spec)
     >>> sorted(sorted(group.index) for _, group in lsoa.groupby(result.membership))
     [['E01000000', 'E01000001', 'E01000006'], ['E01000029', 'E01000034', 'E01000035']]
     """
@@ -274,26 +241,20 @@ def select_neighbourhoods(
     _check_spec(spec)
     frame, harm = _validate_lsoa(lsoa, score=score, population=population, harm=harm)
     adjacency = _contiguity_matrix(frame, weights)
+    cent = frame.geometry.centroid
+    coords = np.column_stack([cent.x.to_numpy(), cent.y.to_numpy()])
 
     s = frame[score].to_numpy(dtype=float)
     pop = frame[population].to_numpy(dtype=float)
     h = frame[harm].to_numpy(dtype=float) if harm else None
 
-    threshold = float(np.quantile(s, spec.min_score_quantile))
-    top_rank = pd.Series(s).rank(ascending=False, method="first").to_numpy()
-    is_top = top_rank <= spec.top_lsoas
-    is_cand = (s >= threshold) | is_top
-    cand = np.flatnonzero(is_cand)
+    draw = _draw(s, pop, h, adjacency, coords, frame.index, spec)
     logger.info(
         "priority candidates: %s LSOAs with score >= %.4g (quantile %.2f) or in the top %s",
-        f"{len(cand):,}", threshold, spec.min_score_quantile, f"{spec.top_lsoas:,}",
+        f"{len(draw.cand):,}", draw.threshold, spec.min_score_quantile, f"{spec.top_lsoas:,}",
     )
-    cutoff = float(s[~is_cand].max()) if (~is_cand).any() else float(s.min())
-    priority, basis = _priority(s, pop, h, cutoff=cutoff, harm_weight=_harm_weight(spec))
-    logger.info("priority per LSOA: %s", basis)
-
-    pieces = _regionalise(frame, cand, adjacency, s, pop, spec)
-    chosen = _rank(_choose(pieces, s, pop, priority, is_top, frame.index, spec), s, pop, h, frame.index)
+    logger.info("priority per LSOA: %s", draw.basis)
+    chosen, priority = draw.chosen, draw.priority
 
     rank_of = np.full(len(frame), 0, dtype=int)
     for r, piece in enumerate(chosen, start=1):
@@ -306,57 +267,223 @@ def select_neighbourhoods(
     neighbourhoods = _profiles(
         frame, membership, priority, score=score, population=population, harm=harm, drivers=drivers
     )
+    n_runs = 0
+    stability = np.full(len(chosen), np.nan)
+    if score_runs is not None and len(score_runs) and chosen:
+        runs = _check_runs(score_runs, frame.index)
+        n_runs = len(runs)
+        stability = _stability(chosen, runs, pop, h, adjacency, coords, frame.index, spec)
+    if len(neighbourhoods):
+        neighbourhoods["concentration"] = draw.concentration
+        neighbourhoods["stability"] = stability
+    excluded = _excluded(frame, draw, rank_of, spec, score=score, population=population)
     wards = summarise_wards(frame, membership, score=score, population=population)
     coverage = float(priority[rank_of > 0].sum())
     logger.info(
         "%s priority neighbourhoods: %s LSOAs, %s residents, %.1f%% of borough priority; "
-        "ranked by population-weighted mean score",
+        "chosen and ranked by concentration of priority; %d of the top %d LSOAs outside (listed with reasons)",
         f"{len(chosen):,}", f"{int((rank_of > 0).sum()):,}", f"{pop[rank_of > 0].sum():,.0f}", 100 * coverage,
+        len(excluded), int(draw.cover.sum()),
     )
     return NeighbourhoodResult(
         neighbourhoods=neighbourhoods,
         membership=membership,
         wards=wards,
-        candidates=frame.index[cand],
-        threshold=threshold,
+        candidates=frame.index[draw.cand],
+        threshold=draw.threshold,
         coverage=coverage,
         spec=spec,
         seed=int(seed),
         priority=pd.Series(priority, index=frame.index, name="priority"),
-        cutoff=cutoff,
-        priority_basis=basis,
+        cutoff=draw.cutoff,
+        priority_basis=draw.basis,
+        excluded=excluded,
+        cover_top=frame.index[draw.cover],
+        stability_runs=n_runs,
     )
+
+
+def _draw(
+    s: np.ndarray,
+    pop: np.ndarray,
+    h: np.ndarray | None,
+    adjacency: sparse.csr_matrix,
+    coords: np.ndarray,
+    ids: pd.Index,
+    spec: PrioritySpec,
+) -> _Draw:
+    """Candidates, priority, regions and the chosen neighbourhoods for one score vector."""
+    n = len(s)
+    threshold = float(np.quantile(s, spec.min_score_quantile))
+    # Rank by score, ties in row (= code) order, so draws never depend on the sort.
+    order = np.lexsort((np.arange(n), -s))
+    top_rank = np.empty(n, dtype=int)
+    top_rank[order] = np.arange(1, n + 1)
+    cover = top_rank <= int(np.ceil(spec.cover_top_share * n - 1e-9))
+    is_cand = (s >= threshold) | (top_rank <= spec.top_lsoas) | cover
+    cand = np.flatnonzero(is_cand)
+    cutoff = float(s[~is_cand].max()) if (~is_cand).any() else float(s.min())
+    priority, basis = _priority(s, pop, h, cutoff=cutoff, harm_weight=spec.harm_weight)
+    people = np.maximum(pop, 1.0)
+    # Priority per resident relative to the borough's: the concentration measure.
+    intensity = priority / people * people.sum()
+    notes: dict[int, str] = {}
+    if spec.method == "grow":
+        regions, notes = grow_regions(intensity, s, pop, is_cand, cover, adjacency, spec)
+    else:
+        regions = split_regions(cand, adjacency, coords, s, pop, spec)
+    conc = np.array([intensity[r] @ people[r] / people[r].sum() for r in regions])
+    harm_sum = np.array([h[r].sum() if h is not None else 0.0 for r in regions])
+    sizes = np.array([len(r) for r in regions])
+    residents = np.array([pop[r].sum() for r in regions])
+    eligible = (
+        (sizes >= spec.min_lsoas)
+        & (residents >= spec.min_population)
+        & (residents <= spec.max_population)
+    )
+    if spec.method == "ward":
+        # The earlier rule: a lone LSOA only when among the top_lsoas.
+        eligible &= (sizes > 1) | np.array([top_rank[r[0]] <= spec.top_lsoas for r in regions], dtype=bool)
+    first = [str(ids[r[0]]) for r in regions]
+    # Rounded so floating-point noise cannot outrank the harm tie-break.
+    table = pd.DataFrame({"conc": np.round(conc, 10), "harm": harm_sum, "first": first})
+    ranked = table[eligible].sort_values(["conc", "harm", "first"], ascending=[False, False, True], kind="stable")
+    picked = list(ranked.index[: spec.count])
+    if regions and len(picked) < spec.count:
+        logger.warning(
+            "only %d of %d priority neighbourhoods could be drawn within the size rules; "
+            "lower priorities.min_score_quantile or min_population to get more",
+            len(picked), spec.count,
+        )
+    if not regions:
+        logger.warning("no LSOA passed the score threshold: no priority neighbourhoods drawn")
+    return _Draw(
+        chosen=[regions[i] for i in picked],
+        concentration=conc[picked] if picked else np.array([]),
+        regions=regions,
+        region_concentration=conc,
+        eligible=np.asarray(eligible, dtype=bool),
+        notes=notes,
+        priority=priority,
+        basis=basis,
+        cutoff=cutoff,
+        threshold=threshold,
+        cand=cand,
+        cover=cover,
+    )
+
+
+def _excluded(
+    frame: gpd.GeoDataFrame, draw: _Draw, rank_of: np.ndarray, spec: PrioritySpec, *, score: str, population: str
+) -> pd.DataFrame:
+    """Every top LSOA outside the chosen neighbourhoods, with the reason."""
+    s = frame[score].to_numpy(dtype=float)
+    pop = frame[population].to_numpy(dtype=float)
+    order = np.lexsort((np.arange(len(s)), -s))
+    score_rank = np.empty(len(s), dtype=int)
+    score_rank[order] = np.arange(1, len(s) + 1)
+    region_of = {int(i): k for k, r in enumerate(draw.regions) for i in r}
+    # Rank of every region by the selection key, to say how far below the cut a region fell.
+    # Standing among the regions that met the size rules, in the order selection used.
+    ok = np.flatnonzero(draw.eligible)
+    by_conc = ok[np.argsort(-np.round(draw.region_concentration[ok], 10), kind="stable")]
+    standing = {int(k): pos for pos, k in enumerate(by_conc, start=1)}
+    rows = []
+    for i in map(int, np.flatnonzero(draw.cover & (rank_of == 0))):
+        if i in draw.notes:
+            reason = draw.notes[i]
+        elif i in region_of:
+            k = region_of[i]
+            r = draw.regions[k]
+            people = pop[r].sum()
+            if people < spec.min_population or len(r) < spec.min_lsoas:
+                reason = (
+                    f"its contiguous group ({len(r)} LSOAs, {people:,.0f} residents) is below "
+                    f"priorities.min_population ({spec.min_population:,}) or min_lsoas ({spec.min_lsoas})"
+                )
+            elif people > spec.max_population:
+                reason = f"alone has more residents than priorities.max_population ({spec.max_population:,})"
+            elif not draw.eligible[k]:
+                reason = (
+                    f"its contiguous group of candidates is this LSOA alone, and method: ward allows a "
+                    f"one-LSOA neighbourhood only for the priorities.top_lsoas ({spec.top_lsoas}) highest"
+                )
+            else:
+                reason = (
+                    f"its best neighbourhood ({len(r)} LSOAs, {people:,.0f} residents, concentration "
+                    f"{draw.region_concentration[k]:.2f}x the borough average) comes {standing[k]} of "
+                    f"{len(ok)} by concentration, outside the {spec.count} chosen"
+                )
+        else:
+            reason = "in no contiguous group of candidates"
+        rows.append(
+            {
+                "lsoa_code": str(frame.index[i]),
+                "score_rank": int(score_rank[i]),
+                "score": float(s[i]),
+                "population": int(round(pop[i])),
+                "ward_name": str(frame["ward_name"].iloc[i]),
+                "reason": reason,
+            }
+        )
+    out = pd.DataFrame(rows, columns=EXCLUDED_COLUMNS)
+    if len(out):
+        logger.warning(
+            "%d of the top %d LSOAs are in no priority neighbourhood (see excluded_high_priority.csv): %s",
+            len(out), int(draw.cover.sum()),
+            list_codes(f"{c} (rank {r})" for c, r in zip(out["lsoa_code"], out["score_rank"])),
+        )
+    return out.sort_values("score_rank", kind="stable").reset_index(drop=True)
+
+
+def _check_runs(score_runs: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    missing = ids.difference(pd.Index(score_runs.columns))
+    if len(missing):
+        raise InputError(
+            f"score_runs: expected one column per LSOA; {len(missing)} LSOA(s) missing "
+            f"({', '.join(map(str, missing[:5]))})",
+            path="score_runs",
+        )
+    runs = score_runs[ids].to_numpy(dtype=float)
+    if not np.isfinite(runs).all():
+        raise InputError("score_runs: expected finite scores in every run", path="score_runs")
+    return runs
+
+
+def _stability(
+    chosen: list[np.ndarray],
+    runs: np.ndarray,
+    pop: np.ndarray,
+    h: np.ndarray | None,
+    adjacency: sparse.csr_matrix,
+    coords: np.ndarray,
+    ids: pd.Index,
+    spec: PrioritySpec,
+) -> np.ndarray:
+    """Share of runs choosing a neighbourhood with Jaccard >= 0.5 to each chosen one."""
+    n = len(pop)
+    base = np.zeros((len(chosen), n), dtype=bool)
+    for k, piece in enumerate(chosen):
+        base[k, piece] = True
+    hits = np.zeros(len(chosen))
+    for run in runs:
+        picked = _draw(run, pop, h, adjacency, coords, ids, spec).chosen
+        if not picked:
+            continue
+        other = np.zeros((len(picked), n), dtype=bool)
+        for k, piece in enumerate(picked):
+            other[k, piece] = True
+        inter = base.astype(np.int32) @ other.T.astype(np.int32)
+        union = base.sum(axis=1)[:, None] + other.sum(axis=1)[None, :] - inter
+        hits += ((inter / union) >= STABILITY_JACCARD).any(axis=1)
+    return hits / len(runs)
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def _check_spec(spec: PrioritySpec) -> None:
-    problems = []
-    if spec.count < 1:
-        problems.append(f"priorities.count: expected 1 or more, got {spec.count}")
-    if spec.min_lsoas < 1:
-        problems.append(f"priorities.min_lsoas: expected 1 or more, got {spec.min_lsoas}")
-    if spec.max_lsoas < spec.min_lsoas:
-        problems.append(
-            f"priorities.max_lsoas: expected at least min_lsoas ({spec.min_lsoas}), got {spec.max_lsoas}"
-        )
-    if spec.min_population < 0:
-        problems.append(f"priorities.min_population: expected 0 or more, got {spec.min_population}")
-    if spec.max_population <= spec.min_population:
-        problems.append(
-            f"priorities.max_population: expected more than min_population ({spec.min_population}), "
-            f"got {spec.max_population}"
-        )
-    if not 0 <= spec.min_score_quantile < 1:
-        problems.append(
-            f"priorities.min_score_quantile: expected a quantile in [0, 1), got {spec.min_score_quantile}"
-        )
-    if spec.top_lsoas < 0:
-        problems.append(f"priorities.top_lsoas: expected 0 or more, got {spec.top_lsoas}")
-    harm_weight = _harm_weight(spec)
-    if not 0 <= harm_weight <= 1:
-        problems.append(f"priorities.harm_weight: expected a share in [0, 1], got {harm_weight}")
+    problems = priority_problems(spec)
     if problems:
         raise ConfigError(problems)
 
@@ -446,11 +573,6 @@ def _contiguity_matrix(frame: gpd.GeoDataFrame, weights: SpatialWeights | Graph 
     return matrix
 
 
-def _harm_weight(spec: PrioritySpec) -> float:
-    # PrioritySpec gains harm_weight in pli.config; older specs mean "index only".
-    return float(getattr(spec, "harm_weight", 0.0))
-
-
 def _priority(
     s: np.ndarray, pop: np.ndarray, h: np.ndarray | None, *, cutoff: float, harm_weight: float
 ) -> tuple[np.ndarray, str]:
@@ -486,123 +608,6 @@ def _priority(
         "borough's summed crime-harm rates (harm per resident)"
     )
     return (1 - harm_weight) * need + harm_weight * rate / rate.sum(), basis
-
-
-# --------------------------------------------------------------------------- regionalisation
-
-
-def _regionalise(
-    frame: gpd.GeoDataFrame,
-    cand: np.ndarray,
-    adjacency: sparse.csr_matrix,
-    s: np.ndarray,
-    pop: np.ndarray,
-    spec: PrioritySpec,
-) -> list[np.ndarray]:
-    """Contiguous pieces of candidates that fit the size bounds (positions in ``frame``)."""
-    if len(cand) == 0:
-        return []
-    sub = adjacency[cand][:, cand]
-    _, labels = csgraph.connected_components(sub, directed=False)
-    cent = frame.geometry.centroid
-    coords = np.column_stack([cent.x.to_numpy(), cent.y.to_numpy()])[cand]
-    score = s[cand]
-    order = np.argsort(labels, kind="stable")
-    stack = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
-    done: list[np.ndarray] = []
-    n_split = 0
-    while stack:
-        piece = stack.pop()
-        n, people = len(piece), pop[cand[piece]].sum()
-        if (n <= spec.max_lsoas and people <= spec.max_population) or n == 1:
-            done.append(piece)
-            continue
-        k = min(n, max(2, math.ceil(n / spec.max_lsoas), math.ceil(people / spec.max_population)))
-        xy = coords[piece] - coords[piece].mean(axis=0)
-        spread = np.sqrt((xy**2).mean()) or 1.0
-        # Score standardised within the group and weighted like one coordinate axis:
-        # with the borough-wide z the coordinates dominated, so the top LSOA was split
-        # off with ordinary neighbours and its neighbourhood ranked below tighter cores.
-        z = score[piece] - score[piece].mean()
-        features = np.column_stack([xy / spread, SCORE_WEIGHT * z / (z.std() or 1.0)])
-        model = AgglomerativeClustering(n_clusters=k, connectivity=sub[piece][:, piece], linkage="ward")
-        parts = model.fit_predict(features)
-        stack.extend(piece[parts == p] for p in range(k))
-        n_split += 1
-    if n_split:
-        logger.info(
-            "priority candidates: groups too large for one neighbourhood were split %d time(s) "
-            "(spatially constrained Ward clustering), giving %d contiguous pieces",
-            n_split, len(done),
-        )
-    return sorted((np.sort(cand[p]) for p in done), key=lambda p: p[0])
-
-
-def _choose(
-    pieces: list[np.ndarray],
-    s: np.ndarray,
-    pop: np.ndarray,
-    priority: np.ndarray,
-    is_top: np.ndarray,
-    ids: pd.Index,
-    spec: PrioritySpec,
-) -> list[np.ndarray]:
-    if not pieces:
-        logger.warning("no LSOA passed the score threshold: no priority neighbourhoods drawn")
-        return []
-    table = pd.DataFrame(
-        {
-            "n": [len(p) for p in pieces],
-            "population": [pop[p].sum() for p in pieces],
-            "priority": [priority[p].sum() for p in pieces],
-            "total_score": [s[p].sum() for p in pieces],
-            "first_code": [str(ids[p[0]]) for p in pieces],
-            "top_single": [len(p) == 1 and bool(is_top[p[0]]) for p in pieces],
-        }
-    )
-    too_big = table["population"] > spec.max_population
-    for code in table.loc[too_big, "first_code"]:
-        logger.warning(
-            "LSOA %s alone has more residents than priorities.max_population (%d): skipped",
-            code, spec.max_population,
-        )
-    eligible = (
-        (table["n"] >= spec.min_lsoas)
-        & (table["population"] >= spec.min_population)
-        & ~too_big
-        & ((table["n"] > 1) | table["top_single"])
-    )
-    ranked = table[eligible].sort_values(
-        ["priority", "total_score", "first_code"], ascending=[False, False, True], kind="stable"
-    )
-    picked = ranked.index[: spec.count]
-    if len(picked) < spec.count:
-        logger.warning(
-            "only %d of %d priority neighbourhoods could be drawn within the size rules; "
-            "lower priorities.min_score_quantile or min_lsoas to get more",
-            len(picked), spec.count,
-        )
-    return [pieces[i] for i in picked]
-
-
-def _rank(
-    chosen: list[np.ndarray], s: np.ndarray, pop: np.ndarray, h: np.ndarray | None, ids: pd.Index
-) -> list[np.ndarray]:
-    """Order pieces by population-weighted mean score, then total harm, then first code."""
-    if not chosen:
-        return chosen
-    people = np.array([pop[p].sum() for p in chosen])
-    plain = np.array([s[p].mean() for p in chosen])
-    weighted = np.array([(s[p] * pop[p]).sum() for p in chosen])
-    key = pd.DataFrame(
-        {
-            "score": np.divide(weighted, people, out=plain.copy(), where=people > 0),
-            "harm": [h[p].sum() if h is not None else 0.0 for p in chosen],
-            "first_code": [str(ids[p[0]]) for p in chosen],
-        }
-    )
-    order = key.sort_values(["score", "harm", "first_code"], ascending=[False, False, True], kind="stable").index
-    return [chosen[i] for i in order]
 
 
 # --------------------------------------------------------------------------- profiles
@@ -646,6 +651,9 @@ def _profiles(
             "harm_share": grouped[harm].sum() / total_harm if harm and total_harm > 0 else np.nan,
         }
     )
+    # Filled by the caller: they need the draw and the Monte Carlo runs.
+    table["concentration"] = np.nan
+    table["stability"] = np.nan
     table["top_drivers"] = _top_drivers(members["rank"], drivers)
     ward_pop = (
         members.groupby(["rank", "ward_name"], sort=True)[population].sum().rename("people").reset_index()
