@@ -39,9 +39,10 @@ Design
   lines, the manifest's ``headline`` and the maps' first layers show; the uncorrected
   set stays in the tables and as a map layer labelled "uncorrected".
 * Permutations: a two-sided pseudo p bottoms out at ``2 / (R + 1)`` and BH needs the
-  smallest p at most ``alpha / n``, so with FDR on the count is raised to about
-  ``2 n / alpha`` (8,999 for 220 LSOAs at 0.05) and logged
-  (:func:`effective_permutations`). ``seed_stability`` in the manifest reruns the LISA
+  smallest p at most ``alpha / n``, so with FDR on the count is raised to
+  ``10 n / alpha`` (43,999 for 220 LSOAs at 0.05: an LSOA at that first threshold
+  expects 5 permutations as extreme, so labels near it stop moving with the seed) and
+  logged (:func:`effective_permutations`). ``seed_stability`` in the manifest reruns the LISA
   permutations with ``stability_seeds`` seeds and counts the LSOAs whose label moves.
 
 Examples
@@ -178,7 +179,7 @@ def compute_clustering(
     >>> from pli.clustering import build_weights, compute_clustering
     >>> result = compute_clustering(lsoa["score"], build_weights(lsoa), seed=0)
     >>> round(result.moran.I, 3), result.permutations  # 999 raised for 36 LSOAs at alpha 0.05
-    (0.822, 1999)
+    (0.822, 7999)
     """
     spec = spec or ClusteringSpec()
     graph = weights.graph if isinstance(weights, SpatialWeights) else weights
@@ -194,44 +195,58 @@ def compute_clustering(
     )
 
 
+#: Permutations as extreme as an LSOA at the first BH threshold that the automatic count aims for.
+FDR_HITS = 5
+
+
 def effective_permutations(spec: ClusteringSpec, n: int) -> int:
-    """``spec.permutations``, raised so the most extreme of ``n`` LSOAs can pass FDR.
+    """``spec.permutations``, raised so FDR can reject and labels do not move with the seed.
 
     A two-sided pseudo p is at least ``2 / (R + 1)`` and Benjamini-Hochberg rejects
     nothing unless the smallest p is at most ``alpha / n``; with fewer permutations the
     FDR-corrected LISA map is empty whatever the data (99 permutations, 220 LSOAs:
-    0.02 against 0.00023). With ``spec.fdr`` on, the count is raised to
-    :func:`pli.stats.permutation.permutations_for_fdr` and logged; at
-    ``spec.max_permutations`` it stops there with a warning. 0 (normal approximation)
-    is kept.
+    0.02 against 0.00023). Just reaching that floor is not enough either: LSOAs near the
+    threshold then flip with the seed. With ``spec.fdr`` on, the count is raised to
+    :func:`pli.stats.permutation.permutations_for_fdr` with ``hits=FDR_HITS`` (an LSOA
+    at the first threshold expects 5 permutations as extreme; 43,999 for 220 LSOAs at
+    0.05) and logged, but not beyond ``spec.max_permutations``; when even the floor
+    (``hits=1``) is above that cap it warns that FDR may find nothing for want of
+    permutations. 0 (normal approximation) is kept.
 
     Examples
     --------
     >>> from pli.clustering import effective_permutations
     >>> from pli.config import ClusteringSpec
     >>> effective_permutations(ClusteringSpec(permutations=99, alpha=0.05), 220)
-    8999
+    43999
+    >>> effective_permutations(ClusteringSpec(permutations=99, max_permutations=9_999), 220)
+    9999
     """
     requested = int(spec.permutations)
     if requested == 0 or not spec.fdr:
         return requested
-    need = permutations_for_fdr(n, spec.alpha)
-    if requested >= need:
+    floor = permutations_for_fdr(n, spec.alpha)
+    target = permutations_for_fdr(n, spec.alpha, hits=FDR_HITS)
+    if requested >= target:
         return requested
-    if need > spec.max_permutations:
+    cap = int(spec.max_permutations)
+    if floor > cap:
         logger.warning(
             "clustering: %s permutations are needed for the most extreme of %s LSOAs to pass FDR at alpha %g, "
             "but clustering.max_permutations is %s; using %s, so the FDR-corrected clusters may be empty "
             "for lack of permutations, not of evidence (raise max_permutations)",
-            f"{need:,}", f"{n:,}", spec.alpha, f"{spec.max_permutations:,}", f"{spec.max_permutations:,}",
+            f"{floor:,}", f"{n:,}", spec.alpha, f"{cap:,}", f"{max(requested, cap):,}",
         )
-        return max(requested, int(spec.max_permutations))
-    logger.info(
-        "clustering: permutations raised from %s to %s so the most extreme of %s LSOAs can pass FDR at alpha %g "
-        "(smallest two-sided pseudo p 2/(R+1) <= alpha/n)",
-        f"{requested:,}", f"{need:,}", f"{n:,}", spec.alpha,
-    )
-    return need
+        return max(requested, cap)
+    chosen = max(requested, min(target, cap))
+    if chosen > requested:
+        logger.info(
+            "clustering: permutations raised from %s to %s for %s LSOAs at alpha %g: FDR needs at least %s "
+            "(smallest two-sided pseudo p 2/(R+1) <= alpha/n) and %s resolve the LSOAs at that threshold%s",
+            f"{requested:,}", f"{chosen:,}", f"{n:,}", spec.alpha, f"{floor:,}", f"{target:,}",
+            "" if chosen == target else f" (capped by clustering.max_permutations = {cap:,})",
+        )
+    return chosen
 
 
 def _seed_stability(

@@ -418,15 +418,18 @@ def test_too_few_permutations_are_raised_for_fdr_and_logged(croydon, queen, capl
     spec = ClusteringSpec(permutations=99, alpha=0.05, stability_seeds=0)
     with caplog.at_level(logging.INFO, logger="pli.clustering"):
         result = compute_clustering(croydon["score"], queen, spec, seed=0)
-    # 2 / (R + 1) <= 0.05 / 220 needs R >= 8,799.
-    assert result.permutations == 8999 and result.lisa.permutations == 8999 and result.moran.permutations == 8999
+    # 2 / (R + 1) <= 0.05 / 220 needs R >= 8,799; five times that resolves the threshold.
+    assert result.permutations == 43999 and result.lisa.permutations == 43999 and result.moran.permutations == 43999
     assert 2 / (result.permutations + 1) <= 0.05 / len(croydon)
-    assert "permutations raised from 99 to 8,999" in caplog.text
+    assert "permutations raised from 99 to 43,999" in caplog.text and "at least 8,999" in caplog.text
     # With 99 the FDR LISA map was empty whatever the data; now the strongest clusters pass.
     assert (local_moran(croydon["score"], queen, permutations=99, seed=0).p_fdr > 0.05).all()
     assert (result.lisa.p_fdr <= 0.05).sum() > 0
-    assert result.to_dict()["permutations"] == 8999
-    # At the cap it warns loudly and stops there; without FDR nothing is raised.
+    assert result.to_dict()["permutations"] == 43999
+    # A cap above the floor limits the raise quietly; below the floor it warns and stops there.
+    assert compute_clustering(
+        croydon["score"], queen, ClusteringSpec(permutations=99, max_permutations=9999, stability_seeds=0)
+    ).permutations == 9999
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="pli.clustering"):
         capped = compute_clustering(

@@ -332,9 +332,10 @@ class IndexSpec:
 class ClusteringSpec:
     """Spatial weights and clustering statistics.
 
-    ``permutations`` is a floor: with ``fdr`` on it is raised to the count with which the
-    most extreme LSOA can pass Benjamini-Hochberg at ``alpha`` (``2 n / alpha``, logged),
-    up to ``max_permutations`` (a warning when the cap binds). ``gi_inference`` chooses
+    ``permutations`` is a floor: with ``fdr`` on it is raised (logged) to ``10 n / alpha``,
+    five times the count with which the most extreme LSOA can just pass
+    Benjamini-Hochberg at ``alpha``, up to ``max_permutations`` (a warning when even
+    ``2 n / alpha`` is above that cap). ``gi_inference`` chooses
     the Gi* p behind the bins: ``normal`` (of the analytic z, as ArcGIS and spdep) or
     ``permutation`` (every value permuted, own included). ``stability_seeds`` reruns the
     LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for the

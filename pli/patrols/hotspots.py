@@ -19,7 +19,7 @@ import pandas as pd
 from pli.errors import InputError
 from pli.patrols.grid import _cell_keys, _grid_spec
 from pli.stats.fdr import benjamini_hochberg
-from pli.stats.getis_ord import gi_bins, gi_star
+from pli.stats.getis_ord import GiInference, gi_bins, gi_star
 from pli.stats.permutation import permutations_for_fdr
 
 __all__ = [
@@ -234,7 +234,7 @@ def grid_hotspots(
     n = len(y)
     if y.sum() <= 0 or np.ptp(y) == 0 or n < 3:
         logger.warning("Gi*: the cell values are constant (%s cells); no hot spots can be found", f"{n:,}")
-    inference = "permutation" if chosen == "permutation" else "normal"
+    inference: GiInference = "permutation" if chosen == "permutation" else "normal"
     # Enough permutations that one cell alone could pass BH: 2/(R+1) <= alpha/n.
     refine_to = min(max_refine_permutations, permutations_for_fdr(n, alpha)) if fdr else 0
     core = gi_star(y, graph, inference=inference, permutations=permutations, seed=seed, refine_to=refine_to)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
 from typing import Literal
 
 import numpy as np
@@ -212,7 +211,7 @@ def gi_star(
     >>> lsoa = lattice()
     >>> core = gi_star(lsoa["score"].to_numpy(), build_weights(lsoa).graph)
     >>> round(float(core.z.max()), 3), float(core.p.min()) < 0.001
-    (3.464, True)
+    (4.243, True)
     """
     if inference not in ("normal", "permutation"):
         raise InputError(f"gi_inference: expected 'normal' or 'permutation', got {inference!r}")

@@ -48,21 +48,26 @@ _SEQUENTIAL_HITS = 10  # refine a pseudo p while fewer permutations than this ar
 _REFINE_BLOCK = 4_000_000  # drawn neighbour indices per block (32 MB of int64)
 
 
-def permutations_for_fdr(n: int, alpha: float) -> int:
-    """Fewest permutations with which the most extreme of ``n`` tests can pass BH at ``alpha``.
+def permutations_for_fdr(n: int, alpha: float, *, hits: int = 1) -> int:
+    """Permutations with which the most extreme of ``n`` tests can pass BH at ``alpha``.
 
     A two-sided pseudo p (twice the folded one) cannot fall below ``2 / (R + 1)``, and
     Benjamini-Hochberg rejects anything only when the smallest p is at most
-    ``alpha / n``; so ``R + 1 >= 2 n / alpha``. Rounded up to a whole thousand minus
-    one (999, 1,999, ...) so runs on areas of similar size share a count.
+    ``alpha / n``; so ``R + 1 >= 2 n / alpha`` (``hits=1``). With ``hits=h`` a unit
+    whose true p sits at that first threshold expects ``h`` permutations as extreme as
+    itself, so its pseudo p is resolved rather than at the floor (Besag & Clifford
+    1991) and labels near the threshold stop moving with the seed. Rounded up to a
+    whole thousand minus one (999, 1,999, ...) so areas of similar size share a count.
 
     Examples
     --------
     >>> from pli.stats.permutation import permutations_for_fdr
     >>> permutations_for_fdr(220, 0.05)  # 2 * 220 / 0.05 = 8,800 draws
     8999
+    >>> permutations_for_fdr(220, 0.05, hits=5)
+    43999
     """
-    need = math.ceil(2.0 * n / alpha - 1e-9)
+    need = math.ceil(2.0 * hits * n / alpha - 1e-9)
     return int(math.ceil(need / 1000.0) * 1000 - 1)
 
 
