@@ -93,7 +93,12 @@ def test_manifest_records_config_inputs_versions_and_seed(demo_run):
     assert manifest["row_counts"]["lsoa"] == 220
     assert manifest["packages"]["esda"] != "not installed"
     moran = manifest["clustering"]["moran"]
-    assert moran["permutations"] == 999 and moran["seed"] == 0 and moran["I"] > 0
+    # 999 is raised so FDR can reject among 220 LSOAs (10 n / alpha, pli.clustering.effective_permutations).
+    assert manifest["clustering"]["permutations"] == 43_999 == moran["permutations"]
+    assert moran["seed"] == 0 and moran["I"] > 0
+    stability = manifest["clustering"]["seed_stability"]
+    assert stability["seeds"] == [0, 1, 2, 3, 4] and len(stability["high_high_fdr"]) == 5
+    assert manifest["clustering"]["gi_inference"] == "normal"
     assert verify_outputs(base / "output").current
 
 

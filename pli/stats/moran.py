@@ -145,7 +145,7 @@ def global_moran(
         weights=desc,
     )
     logger.info(
-        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.4f, %s permutations)",
+        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.2g, %s permutations)",
         result.I, result.expected_I, result.z, result.p_sim, f"{permutations:,}",
     )
     return result
