@@ -19,23 +19,31 @@ Design
   never changed; esda's Local Moran and Gi* reseed NumPy's *global* generator, so the
   global state is saved and restored around each call. Global Moran's I permutations use
   a local :func:`numpy.random.default_rng` (esda draws from the unseeded global one).
-* Pseudo p-values are two-sided: esda returns the *directed* (folded) pseudo p, the
-  share of permutations at least as extreme as the observed value in the tail it falls
-  in. Doubling it (capped at 1) gives the equal-tails two-sided p that esda itself will
-  switch to ("alternative='two-sided' ... will generally double the p-value returned").
-  Global Moran's I keeps esda's directed ``p_sim`` so it matches published values.
+* Local Moran p-values are two-sided conditional-permutation pseudo p-values: esda
+  returns the *directed* (folded) pseudo p; doubling it (capped at 1) gives the
+  equal-tails two-sided p. Global Moran's I keeps esda's directed ``p_sim`` so it
+  matches published values.
+* Gi* bins come from the analytic z and its two-sided normal p (ArcGIS, spdep), so a
+  bin always agrees with the z beside it. The conditional permutation esda offers for
+  Gi* holds the LSOA's own value fixed, which for a statistic that includes that value
+  leaves only the neighbours' sum to test: its p equalled the LISA p for 219 of 220
+  Croydon LSOAs. ``ClusteringSpec.gi_inference = "permutation"`` uses a total
+  permutation instead (own value permuted too). The same core
+  (:func:`pli.stats.getis_ord.gi_star`) serves the patrol grid.
 * False Discovery Rate: Benjamini-Hochberg adjusted p-values over all units, so a unit
-  is significant after correction when ``p_fdr <= alpha``. This is the same rejection set
-  as ``p <= esda.fdr(p, alpha)`` whenever BH rejects anything (esda falls back to the
-  Bonferroni bound when it rejects nothing). Gi* confidence bins are computed twice, on
-  the raw two-sided p (``gi_bin``, ``gi_label``) and on the BH-adjusted p
-  (``gi_bin_fdr``, ``gi_label_fdr``): 99/95/90% then mean a false discovery rate of
-  1/5/10% among the flagged LSOAs. Both sets of columns are always written (the maps
-  read the uncorrected ones); ``ClusteringSpec.fdr`` chooses which set the log lines and
-  the manifest's ``headline`` counts quote, and the log says "(FDR-corrected)" when it
-  is the corrected set. Permutation p-values bottom out at 2 / (permutations + 1), so
-  with 999 permutations an LSOA reaches the FDR 99% bin only when at least one in five
-  LSOAs is at that floor; raise ``permutations`` when the 99% FDR bin matters.
+  is significant after correction when ``p_fdr <= alpha`` (the same rejection set as
+  ``p <= esda.fdr(p, alpha)`` whenever BH rejects anything). Gi* bins are computed on
+  the raw p (``gi_bin``, ``gi_label``) and on the BH-adjusted p (``gi_bin_fdr``,
+  ``gi_label_fdr``): 99/95/90% then mean a false discovery rate of 1/5/10%. Both sets
+  are always written; ``ClusteringSpec.fdr`` (on by default) chooses which set the log
+  lines, the manifest's ``headline`` and the maps' first layers show; the uncorrected
+  set stays in the tables and as a map layer labelled "uncorrected".
+* Permutations: a two-sided pseudo p bottoms out at ``2 / (R + 1)`` and BH needs the
+  smallest p at most ``alpha / n``, so with FDR on the count is raised to
+  ``10 n / alpha`` (43,999 for 220 LSOAs at 0.05: an LSOA at that first threshold
+  expects 5 permutations as extreme, so labels near it stop moving with the seed) and
+  logged (:func:`effective_permutations`). ``seed_stability`` in the manifest reruns the LISA
+  permutations with ``stability_seeds`` seeds and counts the LSOAs whose label moves.
 
 Examples
 --------
@@ -44,6 +52,7 @@ Each function carries a runnable example; see :func:`compute_clustering`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +70,7 @@ from pli.stats.moran import (
     global_moran,
     local_moran,
 )
+from pli.stats.permutation import permutations_for_fdr
 from pli.stats.weights import SpatialWeights, build_weights
 
 __all__ = [
@@ -74,10 +84,13 @@ __all__ = [
     "benjamini_hochberg",
     "build_weights",
     "compute_clustering",
+    "effective_permutations",
     "getis_ord",
     "global_moran",
     "local_moran",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +108,8 @@ class ClusteringResult:
     gi: GetisOrdResult
     fdr: bool = True
     seed: int = 0
+    permutations: int = 0
+    seed_stability: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -128,6 +143,9 @@ class ClusteringResult:
             "gi_counts": self.gi.counts(fdr=False),
             "gi_counts_fdr": self.gi.counts(fdr=True),
             "headline": self.headline(),
+            "gi_inference": self.gi.inference,
+            "permutations": self.permutations,
+            "seed_stability": self.seed_stability,
             "seed": self.seed,
         }
 
@@ -147,11 +165,12 @@ def compute_clustering(
         Score indexed by ``lsoa_code``.
     weights : SpatialWeights or libpysal Graph
     spec : ClusteringSpec, optional
-        ``permutations``, ``alpha`` and ``fdr`` (True: the log lines and the
-        manifest's ``headline`` quote the FDR-corrected LISA clusters and Gi* bins; both
-        sets of columns are always in :meth:`ClusteringResult.to_frame`).
+        ``permutations`` (raised when too few for FDR, see :func:`effective_permutations`),
+        ``alpha``, ``fdr`` (True: the log lines, the manifest's ``headline`` and the maps
+        quote the FDR-corrected LISA clusters and Gi* bins; both sets of columns are always
+        in :meth:`ClusteringResult.to_frame`), ``gi_inference`` and ``stability_seeds``.
     seed : int, default 0
-        Used by all three statistics.
+        Used by all three statistics; the stability check adds seeds ``seed + 1 ..``.
 
     Examples
     --------
@@ -159,11 +178,100 @@ def compute_clustering(
     >>> lsoa = lattice()  # 6 x 6 squares, score rising to the north-east
     >>> from pli.clustering import build_weights, compute_clustering
     >>> result = compute_clustering(lsoa["score"], build_weights(lsoa), seed=0)
-    >>> round(result.moran.I, 3)
-    0.822
+    >>> round(result.moran.I, 3), result.permutations  # 999 raised for 36 LSOAs at alpha 0.05
+    (0.822, 7999)
     """
     spec = spec or ClusteringSpec()
-    moran = global_moran(y, weights, permutations=spec.permutations, seed=seed)
-    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=spec.permutations, seed=seed, fdr=spec.fdr)
-    gi = getis_ord(y, weights, permutations=spec.permutations, seed=seed, fdr=spec.fdr)
-    return ClusteringResult(weights=weights, moran=moran, lisa=lisa, gi=gi, fdr=spec.fdr, seed=int(seed))
+    graph = weights.graph if isinstance(weights, SpatialWeights) else weights
+    n = int(graph.n)
+    perms = effective_permutations(spec, n)
+    moran = global_moran(y, weights, permutations=perms, seed=seed)
+    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed, fdr=spec.fdr)
+    gi = getis_ord(y, weights, inference=spec.gi_inference, permutations=perms, seed=seed, fdr=spec.fdr)
+    stability = _seed_stability(y, weights, spec, lisa, perms=perms, seed=int(seed))
+    return ClusteringResult(
+        weights=weights, moran=moran, lisa=lisa, gi=gi, fdr=spec.fdr, seed=int(seed), permutations=perms,
+        seed_stability=stability,
+    )
+
+
+#: Permutations as extreme as an LSOA at the first BH threshold that the automatic count aims for.
+FDR_HITS = 5
+
+
+def effective_permutations(spec: ClusteringSpec, n: int) -> int:
+    """``spec.permutations``, raised so FDR can reject and labels do not move with the seed.
+
+    A two-sided pseudo p is at least ``2 / (R + 1)`` and Benjamini-Hochberg rejects
+    nothing unless the smallest p is at most ``alpha / n``; with fewer permutations the
+    FDR-corrected LISA map is empty whatever the data (99 permutations, 220 LSOAs:
+    0.02 against 0.00023). Just reaching that floor is not enough either: LSOAs near the
+    threshold then flip with the seed. With ``spec.fdr`` on, the count is raised to
+    :func:`pli.stats.permutation.permutations_for_fdr` with ``hits=FDR_HITS`` (an LSOA
+    at the first threshold expects 5 permutations as extreme; 43,999 for 220 LSOAs at
+    0.05) and logged, but not beyond ``spec.max_permutations``; when even the floor
+    (``hits=1``) is above that cap it warns that FDR may find nothing for want of
+    permutations. 0 (normal approximation) is kept.
+
+    Examples
+    --------
+    >>> from pli.clustering import effective_permutations
+    >>> from pli.config import ClusteringSpec
+    >>> effective_permutations(ClusteringSpec(permutations=99, alpha=0.05), 220)
+    43999
+    >>> effective_permutations(ClusteringSpec(permutations=99, max_permutations=9_999), 220)
+    9999
+    """
+    requested = int(spec.permutations)
+    if requested == 0 or not spec.fdr:
+        return requested
+    floor = permutations_for_fdr(n, spec.alpha)
+    target = permutations_for_fdr(n, spec.alpha, hits=FDR_HITS)
+    if requested >= target:
+        return requested
+    cap = int(spec.max_permutations)
+    if floor > cap:
+        logger.warning(
+            "clustering: %s permutations are needed for the most extreme of %s LSOAs to pass FDR at alpha %g, "
+            "but clustering.max_permutations is %s; using %s, so the FDR-corrected clusters may be empty "
+            "for lack of permutations, not of evidence (raise max_permutations)",
+            f"{floor:,}", f"{n:,}", spec.alpha, f"{cap:,}", f"{max(requested, cap):,}",
+        )
+        return max(requested, cap)
+    chosen = max(requested, min(target, cap))
+    if chosen > requested:
+        logger.info(
+            "clustering: permutations raised from %s to %s for %s LSOAs at alpha %g: FDR needs at least %s "
+            "(smallest two-sided pseudo p 2/(R+1) <= alpha/n) and %s resolve the LSOAs at that threshold%s",
+            f"{requested:,}", f"{chosen:,}", f"{n:,}", spec.alpha, f"{floor:,}", f"{target:,}",
+            "" if chosen == target else f" (capped by clustering.max_permutations = {cap:,})",
+        )
+    return chosen
+
+
+def _seed_stability(
+    y: pd.Series, weights: SpatialWeights | Graph, spec: ClusteringSpec, lisa: LocalMoranResult, *, perms: int,
+    seed: int,
+) -> dict[str, Any]:
+    """LISA labels under seeds ``seed .. seed + k - 1``: how many LSOAs change label."""
+    k = int(spec.stability_seeds)
+    if perms == 0 or k < 2:
+        return {}
+    runs = [lisa] + [
+        local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed + i, fdr=spec.fdr, log=False)
+        for i in range(1, k)
+    ]
+    out: dict[str, Any] = {"seeds": [seed + i for i in range(k)], "permutations": perms}
+    for suffix, attr in (("_fdr", "cluster_fdr"), ("", "cluster")):
+        labels = pd.DataFrame({i: getattr(r, attr) for i, r in enumerate(runs)})
+        out[f"high_high{suffix}"] = [int((labels[i] == "High-High").sum()) for i in labels]
+        out[f"significant{suffix}"] = [int((labels[i] != NOT_SIGNIFICANT).sum()) for i in labels]
+        out[f"lsoas_changing_label{suffix}"] = int((labels.nunique(axis=1) > 1).sum())
+    out["gi_depends_on_seed"] = spec.gi_inference == "permutation"
+    logger.info(
+        "LISA across seeds %s-%s (%s permutations): High-High (FDR) %s; %s LSOAs change their FDR label "
+        "(%s uncorrected)",
+        seed, seed + k - 1, f"{perms:,}", out["high_high_fdr"], out["lsoas_changing_label_fdr"],
+        out["lsoas_changing_label"],
+    )
+    return out

@@ -359,3 +359,98 @@ def test_headline_log_and_manifest_follow_spec_fdr(croydon, queen, caplog, fdr):
     assert ("(FDR-corrected)" in lisa_line) is fdr and ("(FDR-corrected)" in gi_line) is fdr
     assert f"High-High {headline['lisa']['High-High']}," in lisa_line
     assert f": {headline['hotspots']} hotspot and {headline['coldspots']} coldspot" in gi_line
+
+
+# --------------------------------------------------------------------------- inference (issue 12, item 2)
+
+
+@pytest.mark.shared
+def test_gi_bins_agree_with_the_normal_p_of_the_reported_z_for_every_lsoa(croydon, queen):
+    from scipy import stats
+
+    lisa = local_moran(croydon["score"], queen, permutations=999, seed=0)
+    frame = getis_ord(croydon["score"], queen, seed=0).to_frame()
+    p = 2 * stats.norm.sf(frame["gi_z"].abs())
+    np.testing.assert_allclose(frame["gi_p"], p, rtol=1e-12)
+    for bins, q in (("gi_bin", p), ("gi_bin_fdr", benjamini_hochberg(p))):
+        level = np.select([q <= 0.01, q <= 0.05, q <= 0.10], [3, 2, 1], 0)
+        np.testing.assert_array_equal(frame[bins], np.sign(frame["gi_z"]).astype(int) * level, err_msg=bins)
+    # Every |z| >= 2.58 is a 99% spot (the audit found the top LSOA "not significant").
+    assert (frame.loc[frame["gi_z"].abs() >= 2.5758, "gi_bin"].abs() == 3).all()
+    assert frame.loc[frame["gi_z"].idxmax(), "gi_bin_fdr"] == 3
+    # No longer Local Moran's p under another name (219 of 220 were equal before).
+    assert int(np.isclose(frame["gi_p"], lisa.p).sum()) < 10
+
+
+@pytest.mark.shared
+def test_gi_total_permutation_option_tracks_the_normal_p_not_the_lisa_p(croydon, queen):
+    normal = getis_ord(croydon["score"], queen, seed=0)
+    perm = getis_ord(croydon["score"], queen, inference="permutation", permutations=4999, seed=0)
+    lisa = local_moran(croydon["score"], queen, permutations=4999, seed=0)
+    assert perm.inference == "permutation" and perm.permutations == 4999 and normal.permutations == 0
+    np.testing.assert_allclose(perm.z, normal.z)
+    np.testing.assert_allclose(perm.p, np.minimum(1, 2 * perm.p_directed))
+    # The pseudo p lives on the 1/5000 lattice and follows the normal p of the same z.
+    assert np.allclose(perm.p_directed * 5000, np.rint(perm.p_directed * 5000))
+    assert np.corrcoef(perm.p, normal.p)[0, 1] > 0.99 and np.abs(perm.p - normal.p).max() < 0.08
+    assert int(np.isclose(perm.p, lisa.p).sum()) < 20
+    result = compute_clustering(
+        croydon["score"], queen, ClusteringSpec(gi_inference="permutation", stability_seeds=0), seed=0
+    )
+    assert result.to_dict()["gi_inference"] == "permutation" and result.gi.permutations == result.permutations
+
+
+def test_grid_and_lsoa_gi_share_one_core():
+    from pli.patrols import build_grid, grid_hotspots
+
+    grid = build_grid(gpd.GeoSeries([shapely.box(0, 0, 1_500, 1_500)], crs=27700), cell_size_m=150)
+    y = pd.Series(np.random.default_rng(5).gamma(2.0, 1.0, len(grid)), index=grid.index)
+    cells = grid_hotspots(y, grid, permutations=0, fdr=False).table
+    polygons = gpd.GeoDataFrame(geometry=grid.geometry, index=grid.index.rename("lsoa_code"))
+    lsoa = getis_ord(y, build_weights(polygons), seed=0)
+    np.testing.assert_allclose(cells["gi_z"], lsoa.z, rtol=1e-10)
+    np.testing.assert_allclose(cells["gi_p"], lsoa.p, rtol=1e-10)
+    np.testing.assert_array_equal(cells["gi_bin"], lsoa.bin)
+
+
+@pytest.mark.shared
+def test_too_few_permutations_are_raised_for_fdr_and_logged(croydon, queen, caplog):
+    spec = ClusteringSpec(permutations=99, alpha=0.05, stability_seeds=0)
+    with caplog.at_level(logging.INFO, logger="pli.clustering"):
+        result = compute_clustering(croydon["score"], queen, spec, seed=0)
+    # 2 / (R + 1) <= 0.05 / 220 needs R >= 8,799; five times that resolves the threshold.
+    assert result.permutations == 43999 and result.lisa.permutations == 43999 and result.moran.permutations == 43999
+    assert 2 / (result.permutations + 1) <= 0.05 / len(croydon)
+    assert "permutations raised from 99 to 43,999" in caplog.text and "at least 8,999" in caplog.text
+    # With 99 the FDR LISA map was empty whatever the data; now the strongest clusters pass.
+    assert (local_moran(croydon["score"], queen, permutations=99, seed=0).p_fdr > 0.05).all()
+    assert (result.lisa.p_fdr <= 0.05).sum() > 0
+    assert result.to_dict()["permutations"] == 43999
+    # A cap above the floor limits the raise quietly; below the floor it warns and stops there.
+    assert compute_clustering(
+        croydon["score"], queen, ClusteringSpec(permutations=99, max_permutations=9999, stability_seeds=0)
+    ).permutations == 9999
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pli.clustering"):
+        capped = compute_clustering(
+            croydon["score"], queen, ClusteringSpec(permutations=99, max_permutations=999, stability_seeds=0)
+        )
+    assert capped.permutations == 999
+    assert any(r.levelno == logging.WARNING and "max_permutations" in r.getMessage() for r in caplog.records)
+    plain = compute_clustering(croydon["score"], queen, ClusteringSpec(permutations=99, fdr=False, stability_seeds=0))
+    assert plain.permutations == 99
+
+
+@pytest.mark.shared
+def test_seed_stability_reruns_lisa_with_five_seeds(croydon, queen):
+    result = compute_clustering(croydon["score"], queen, ClusteringSpec(), seed=3)
+    stab = json.loads(json.dumps(result.to_dict()))["seed_stability"]
+    assert stab["seeds"] == [3, 4, 5, 6, 7] and stab["permutations"] == result.permutations
+    assert stab["high_high_fdr"][0] == result.lisa.counts(fdr=True)["High-High"]
+    for seed, hh in zip(stab["seeds"][1:], stab["high_high_fdr"][1:]):
+        rerun = local_moran(croydon["score"], queen, permutations=result.permutations, seed=seed)
+        assert hh == rerun.counts(fdr=True)["High-High"]
+    assert len(stab["high_high"]) == 5 and stab["gi_depends_on_seed"] is False
+    assert 0 <= stab["lsoas_changing_label_fdr"] <= stab["significant_fdr"][0] + max(stab["significant_fdr"])
+    off = compute_clustering(croydon["score"], queen, ClusteringSpec(stability_seeds=0), seed=3)
+    assert off.to_dict()["seed_stability"] == {}

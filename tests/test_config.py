@@ -91,3 +91,23 @@ def test_missing_file_and_bad_yaml(tmp_path):
     p.write_text("area: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(p)
+
+
+def test_clustering_inference_options_are_checked(demo_mapping):
+    bad = copy.deepcopy(demo_mapping)
+    bad["clustering"] = {"gi_inference": "conditional", "permutations": 999, "max_permutations": 99,
+                         "stability_seeds": -1}
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad)
+    text = "\n".join(err.value.problems)
+    assert "clustering.gi_inference" in text and "'normal'" in text
+    bad["clustering"]["gi_inference"] = "normal"
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad)
+    text = "\n".join(err.value.problems)
+    assert "clustering.max_permutations: expected at least permutations (999) and 1, got 99" in text
+    assert "clustering.stability_seeds: expected 0 to 20, got -1" in text
+    ok = copy.deepcopy(demo_mapping)
+    ok["clustering"] = {"gi_inference": "permutation", "max_permutations": 9999}
+    cfg = parse_config(ok)
+    assert cfg.clustering.gi_inference == "permutation" and cfg.clustering.max_permutations == 9999

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -345,3 +346,48 @@ def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
         assert names and len(names) <= len(bundle.wards)
     finally:
         map_figures.plt.close(fig)
+
+
+# ------------------------------------------------------------------ significance layers
+
+
+def _base_layers(html: str) -> tuple[list[str], set[str]]:
+    """Layer-switcher names of the base layers, in order, and the names added to the map at load."""
+    block = re.search(r"base_layers : \{(.*?)\}", html, re.S)
+    assert block, "no layer control on the page"
+    pairs = re.findall(r'"([^"]+)" : (geo_json_[0-9a-f]+)', block.group(1))
+    shown = {name for name, var in pairs if re.search(rf"{var}\.addTo\(map_", html)}
+    return [name for name, _ in pairs], shown
+
+
+def test_maps_lead_with_fdr_results_and_label_the_uncorrected_layers(written, bundle):
+    out, paths = written
+    for page in [p for p in paths if p.suffix == ".html"]:
+        html = page.read_text(encoding="utf-8")
+        names, shown = _base_layers(html)
+        stats = [n for n in names if "LISA" in n or "Gi*" in n]
+        # Corrected layers come first in the switcher; every other one says "uncorrected".
+        assert stats == [
+            "Clusters (LISA, FDR-corrected)", "Hotspots and coldspots (Gi*, FDR-corrected)",
+            "Clusters (LISA), uncorrected", "Hotspots and coldspots (Gi*), uncorrected",
+        ], (page.name, stats)
+        expected = {"Clusters (LISA, FDR-corrected)"} if page.name == "hotspots.html" else {names[0]}
+        assert shown == expected, (page.name, shown)
+        text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), html)
+        assert "Clusters (LISA), uncorrected: pseudo p &lt; 0.05" in text
+        assert "Hotspots and coldspots (Gi*), uncorrected confidence" in text
+        assert "Clusters (LISA, FDR-corrected, q &lt; 0.05)" in text
+        assert "Uncorrected: each area tested on its own" in text
+    # Each layer colours its own bins: here 6 LSOAs are 99% hot spots uncorrected, 2 after FDR.
+    lsoa = bundle.lsoa.copy()
+    lsoa["gi_bin"], lsoa["gi_bin_fdr"] = 0, 0
+    lsoa.iloc[:6, lsoa.columns.get_loc("gi_bin")] = 3
+    lsoa.iloc[:2, lsoa.columns.get_loc("gi_bin_fdr")] = 3
+    lsoa["gi_label"] = lsoa["gi_bin"].map({3: "Hotspot 99%", 0: "Not significant"})
+    lsoa["gi_label_fdr"] = lsoa["gi_bin_fdr"].map({3: "Hotspot 99%", 0: "Not significant"})
+    prep = map_prepare._prepare(dataclasses.replace(bundle, lsoa=lsoa), MapSpec(), public=False)
+    hot = maps.GI_COLOURS[3]
+    assert (prep.lsoa["c_gi"] == hot).sum() == 6 and (prep.lsoa["c_gi_fdr"] == hot).sum() == 2
+    code = lsoa.index[4]
+    assert "Gi* (uncorrected): <b>Hotspot 99%" in prep.lsoa.loc[code, "tip_gi"]
+    assert "Gi* (FDR-corrected): <b>Not significant" in prep.lsoa.loc[code, "tip_gi_fdr"]

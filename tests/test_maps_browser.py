@@ -261,21 +261,29 @@ def test_pages_load_offline_with_layers_legends_and_no_js_errors(offline_maps):
         assert console[uri] == [], f"{page.name}: JavaScript console messages {console[uri]}"
         assert report["errors"] == [] and report["leaflet"], f"{page.name}: {report['errors']}"
         assert report["base"][0].startswith("Priority Localities Index (quintiles")
-        assert {"Clusters (LISA)", "Clusters, strict test (FDR)", "Hotspots and coldspots (Gi*)"} <= set(report["base"])
+        stats = [n for n in report["base"] if "LISA" in n or "Gi*" in n]
+        assert stats == [
+            "Clusters (LISA, FDR-corrected)", "Hotspots and coldspots (Gi*, FDR-corrected)",
+            "Clusters (LISA), uncorrected", "Hotspots and coldspots (Gi*), uncorrected",
+        ], stats
         assert {"Domain: Crime", "Domain: Deprivation", "Domain: Demography"} <= set(report["base"])
         assert {"Ward boundaries", "Ward names", "Priority neighbourhoods (numbered by rank)", "Micro-patrol places"} <= set(
             report["overlays"]
         ), report["overlays"]
         legends = {leg["key"]: leg for leg in report["legends"]}
-        assert {"index", "lisa", "lisa_fdr", "gi", "neighbourhoods", "patrol", "domain_crime"} <= set(legends)
+        assert {"index", "lisa", "lisa_fdr", "gi", "gi_fdr", "neighbourhoods", "patrol", "domain_crime"} <= set(legends)
         # Exactly one theme legend is visible: the theme that is switched on.
         themes = [k for k, leg in legends.items() if leg["visible"] and k not in ("neighbourhoods", "patrol")]
-        assert themes == (["lisa"] if page.name == "hotspots.html" else ["index"]), (page.name, themes)
+        # The hotspot page opens on the FDR-corrected clusters, never on an uncorrected layer.
+        assert themes == (["lisa_fdr"] if page.name == "hotspots.html" else ["index"]), (page.name, themes)
         assert "High-High" in legends["lisa"]["text"] and "Hotspot 99% confidence" in legends["gi"]["text"]
         # Plain-language notes explain the score and each statistic on every page.
         assert "0 = borough average" in legends["index"]["text"]
-        assert "chance" in legends["lisa"]["text"] and "stricter test" in legends["lisa_fdr"]["text"]
-        assert "hotspot is a group" in legends["gi"]["text"]
+        assert "chance" in legends["lisa"]["text"] and "false discovery rate" in legends["lisa_fdr"]["text"]
+        assert "hotspot is a group" in legends["gi"]["text"] and "hotspot is a group" in legends["gi_fdr"]["text"]
+        for key in ("lisa", "gi"):
+            assert "uncorrected" in legends[key]["text"] and "Uncorrected:" in legends[key]["text"], key
+            assert "uncorrected" not in legends[f"{key}_fdr"]["text"].lower().replace("fdr-corrected", ""), key
         title = report["panels"]["title"]
         assert "Croydon (demo)" in title and PERIOD in title and "simulated data" in title
         assert "Crown copyright" in report["attribution"]
@@ -345,7 +353,7 @@ function () {
         if (v instanceof L.Map) { map = v; }
         if (!(v instanceof L.GeoJSON) || !v.getLayers().length) { return; }
         var props = v.getLayers()[0].feature.properties;
-        if ('c_gi' in props) { named.gi = v; }
+        if ('c_gi_fdr' in props) { named.gi = v; }
         if ('tip' in props && Object.keys(props).length === 1 && v.options.interactive === false) { named.wards = v; }
       } catch (e) {}
     });
@@ -372,7 +380,7 @@ function () {
     out.layers_expanded = !!document.querySelector('.leaflet-control-layers-expanded');
 
     document.querySelectorAll('.leaflet-control-layers-base label').forEach(function (l) {
-      if (l.textContent.indexOf('Gi*') >= 0) { l.querySelector('input').click(); }
+      if (l.textContent.indexOf('Gi*, FDR') >= 0) { l.querySelector('input').click(); }
     });
     var gi = named.gi, wards = named.wards;
     out.gi_on = map.hasLayer(gi);

@@ -679,14 +679,20 @@ def test_gi_star_permutation_p_is_pseudo_p_and_empty_cells_are_not_cold():
     import esda
 
     grid = build_grid(gpd.GeoSeries([shapely.box(0, 0, 3_000, 3_000)], crs=BNG), cell_size_m=150)
-    # Continuous values (no ties): the p is esda's folded p_sim, doubled.
+    # Continuous values: z is esda's analytic Zs; the p is a total-permutation pseudo p
+    # (own value permuted too), doubled, which for a 9-cell window of gamma values
+    # tracks the normal p of that z. (A conditional permutation, esda's p_sim, would
+    # test only the 8 neighbours.)
     y = np.random.default_rng(2).gamma(2.0, 1.0, len(grid))
-    res = grid_hotspots(y, grid, permutations=99, seed=1, fdr=False)
+    res = grid_hotspots(y, grid, permutations=4999, seed=1, fdr=False, method="permutation")
     from pli.patrols.hotspots import _grid_graph
 
-    g = esda.G_Local(y, _grid_graph(grid, "queen")[0], transform="B", star=True, permutations=99, seed=1, n_jobs=1)
-    np.testing.assert_allclose(res.table["gi_p_sim"], g.p_sim, atol=1e-6)
+    g = esda.G_Local(y, _grid_graph(grid, "queen")[0], transform="B", star=True, permutations=0)
+    np.testing.assert_allclose(res.table["gi_z"], g.Zs, atol=1e-9)
     np.testing.assert_allclose(res.table["gi_p"], np.minimum(1, 2 * res.table["gi_p_sim"]))
+    normal = grid_hotspots(y, grid, permutations=0, fdr=False).table["gi_p"]
+    assert np.corrcoef(res.table["gi_p"], normal)[0, 1] > 0.97
+    assert (res.table["gi_p"] - normal).abs().max() < 0.15
     # Sparse counts: an empty cell among empty cells is the smallest Gi* any permutation
     # can give; ties count in both tails, so it is not a "cold spot".
     sparse = np.zeros(len(grid))

@@ -93,8 +93,30 @@ def test_manifest_records_config_inputs_versions_and_seed(demo_run):
     assert manifest["row_counts"]["lsoa"] == 220
     assert manifest["packages"]["esda"] != "not installed"
     moran = manifest["clustering"]["moran"]
-    assert moran["permutations"] == 999 and moran["seed"] == 0 and moran["I"] > 0
+    # 999 is raised so FDR can reject among 220 LSOAs (10 n / alpha, pli.clustering.effective_permutations).
+    assert manifest["clustering"]["permutations"] == 43_999 == moran["permutations"]
+    assert moran["seed"] == 0 and moran["I"] > 0
+    stability = manifest["clustering"]["seed_stability"]
+    assert stability["seeds"] == [0, 1, 2, 3, 4] and len(stability["high_high_fdr"]) == 5
+    assert manifest["clustering"]["gi_inference"] == "normal"
     assert verify_outputs(base / "output").current
+
+
+def test_published_gi_bins_follow_the_normal_p_of_the_published_z(demo_run):
+    from scipy import stats
+
+    from pli.stats.fdr import benjamini_hochberg
+
+    base, _ = demo_run
+    r = pd.read_csv(base / "output" / "rankings.csv", index_col="lsoa_code")
+    p = 2 * stats.norm.sf(r["gi_z"].abs())
+    assert (abs(r["gi_p"] - p) <= 1e-4 * p + 1e-9).all()  # z and p are written to 6 significant digits
+    for col, q in (("gi_bin", p), ("gi_bin_fdr", benjamini_hochberg(p))):
+        level = pd.Series(q, index=r.index).map(lambda v: 3 if v <= 0.01 else 2 if v <= 0.05 else 1 if v <= 0.10 else 0)
+        # A p right at a cut may round either way in the CSV; nowhere else may the bin disagree.
+        near_cut = pd.Series(q, index=r.index).apply(lambda v: min(abs(v - c) for c in (0.01, 0.05, 0.10)) < 1e-5)
+        expected = (r["gi_z"].apply(lambda z: (z > 0) - (z < 0)) * level)
+        assert (r.loc[~near_cut, col] == expected[~near_cut]).all(), col
 
 
 def test_same_seed_gives_byte_identical_tables(demo_run, tmp_path):

@@ -224,7 +224,8 @@ def test_disk_full_while_staging_names_the_cause_and_keeps_the_old_run(tmp_path,
 def quick_config(tmp_path_factory) -> Path:
     """The demo config with fewer permutations (the commit, not the statistics, is under test)."""
     raw = yaml.safe_load((ROOT / "configs" / "croydon-demo.yml").read_text())
-    raw.setdefault("clustering", {})["permutations"] = 99
+    # A cap keeps the automatic raise (pli.clustering.effective_permutations) out of these runs.
+    raw.setdefault("clustering", {}).update(permutations=99, max_permutations=99, stability_seeds=0)
     path = tmp_path_factory.mktemp("cfg") / "quick.yml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

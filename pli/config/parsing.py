@@ -218,6 +218,13 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
         problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
     if cfg.clustering.permutations < 0:
         problems.append("clustering.permutations: expected 0 or more")
+    if cfg.clustering.max_permutations < max(cfg.clustering.permutations, 1):
+        problems.append(
+            f"clustering.max_permutations: expected at least permutations ({cfg.clustering.permutations}) "
+            f"and 1, got {cfg.clustering.max_permutations}"
+        )
+    if not 0 <= cfg.clustering.stability_seeds <= 20:
+        problems.append(f"clustering.stability_seeds: expected 0 to 20, got {cfg.clustering.stability_seeds}")
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
     return problems

@@ -330,7 +330,17 @@ class IndexSpec:
 
 @dataclass(frozen=True)
 class ClusteringSpec:
-    """Spatial weights and clustering statistics."""
+    """Spatial weights and clustering statistics.
+
+    ``permutations`` is a floor: with ``fdr`` on it is raised (logged) to ``10 n / alpha``,
+    five times the count with which the most extreme LSOA can just pass
+    Benjamini-Hochberg at ``alpha``, up to ``max_permutations`` (a warning when even
+    ``2 n / alpha`` is above that cap). ``gi_inference`` chooses
+    the Gi* p behind the bins: ``normal`` (of the analytic z, as ArcGIS and spdep) or
+    ``permutation`` (every value permuted, own included). ``stability_seeds`` reruns the
+    LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for the
+    manifest's ``seed_stability`` (0 or 1 skips it).
+    """
 
     weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
     k: int = 6
@@ -338,6 +348,9 @@ class ClusteringSpec:
     permutations: int = 999
     alpha: float = 0.05
     fdr: bool = True
+    gi_inference: Literal["normal", "permutation"] = "normal"
+    max_permutations: int = 99_999
+    stability_seeds: int = 5
 
 
 @dataclass(frozen=True)

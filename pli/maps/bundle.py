@@ -21,7 +21,7 @@ __all__ = [
 
 _LSOA_COLUMNS = (
     "lsoa_name", "ward_code", "ward_name", "score", "rank", "decile",
-    "lisa_cluster", "lisa_cluster_fdr", "gi_bin", "gi_label",
+    "lisa_cluster", "lisa_cluster_fdr", "gi_bin", "gi_label", "gi_bin_fdr", "gi_label_fdr",
     "driver_1", "driver_1_value", "driver_2", "driver_2_value", "driver_3", "driver_3_value",
     "population",
 )  # fmt: skip
@@ -49,6 +49,7 @@ class MapBundle:
         Index ``lsoa_code``; columns ``lsoa_name, ward_code, ward_name, score, rank``
         (1 = highest priority), ``decile`` (1 = highest 10%), ``domain_<name>`` scores,
         ``lisa_cluster``, ``lisa_cluster_fdr``, ``gi_bin`` (-3..3), ``gi_label``,
+        ``gi_bin_fdr``, ``gi_label_fdr`` (the FDR-corrected bins the maps show first),
         ``driver_1..3`` and ``driver_1..3_value``, ``population`` and optional ``harm``.
     wards : GeoDataFrame
         Index ``ward_code``; column ``ward_name``.
@@ -131,7 +132,7 @@ def _validate(bundle: MapBundle) -> None:
         if not lsoa.index.is_unique:
             dupes = lsoa.index[lsoa.index.duplicated()].unique()[:5]
             problems.append(f"lsoa: index lsoa_code has duplicates ({', '.join(map(str, dupes))})")
-        for col in ("score", "rank", "decile", "population", "gi_bin", *bundle.domains):
+        for col in ("score", "rank", "decile", "population", "gi_bin", "gi_bin_fdr", *bundle.domains):
             if not pd.api.types.is_numeric_dtype(lsoa[col]):
                 problems.append(f"lsoa.{col}: expected numbers, got dtype {lsoa[col].dtype}")
         allowed = set(LISA_COLOURS)
@@ -142,12 +143,14 @@ def _validate(bundle: MapBundle) -> None:
                     f"lsoa.{col}: unexpected categories {', '.join(map(repr, bad))}; "
                     f"expected {', '.join(LISA_COLOURS)}"
                 )
-        if pd.api.types.is_numeric_dtype(lsoa["gi_bin"]):
-            outside = lsoa["gi_bin"].dropna()
+        for col in ("gi_bin", "gi_bin_fdr"):
+            if not pd.api.types.is_numeric_dtype(lsoa[col]):
+                continue
+            outside = lsoa[col].dropna()
             outside = outside[(outside < -3) | (outside > 3) | (outside % 1 != 0)]
             if len(outside):
                 problems.append(
-                    f"lsoa.gi_bin: expected whole numbers -3..3, got {outside.iloc[0]!r} "
+                    f"lsoa.{col}: expected whole numbers -3..3, got {outside.iloc[0]!r} "
                     f"for {outside.index[0]} ({len(outside)} LSOAs)"
                 )
         if lsoa["score"].isna().all():

@@ -30,7 +30,6 @@ from pli._map_assets import (
 from pli.config import AreaSpec
 from pli.maps.prepare import _Prepared
 from pli.maps.style import (
-    FDR_NOTE,
     GI_COLOURS,
     GI_LABELS,
     GI_NOTE,
@@ -48,6 +47,19 @@ from pli.maps.style import (
 
 __all__ = [
 ]
+
+
+# Which significance test a layer shows, in its legend: corrected layers lead.
+CORRECTED_NOTE = (
+    "Corrected for testing every area at once (false discovery rate): "
+    "these are the results to act on."
+)
+
+
+UNCORRECTED_NOTE = (
+    "Uncorrected: each area tested on its own, so among hundreds of areas some "
+    "flags are chance. Use the FDR-corrected layer for decisions."
+)
 
 
 def _style(colour_col: str, *, opacity: float) -> Callable[[dict], dict]:
@@ -304,10 +316,13 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
     themes: list[tuple[str, str, str, str]] = [("index", prep.index_classes.title, "c_index", "tip")]
     for d in prep.domain_classes:
         themes.append((d, f"Domain: {prep.domain_titles[d]}", f"c_{d}", f"tip_{d}"))
+    # FDR-corrected layers first (the hotspot page opens on one); the uncorrected ones
+    # follow, named "uncorrected" in the layer switcher and in their legends.
     themes += [
-        ("lisa", "Clusters (LISA)", "c_lisa_cluster", "tip_lisa_cluster"),
-        ("lisa_fdr", "Clusters, strict test (FDR)", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr"),
-        ("gi", "Hotspots and coldspots (Gi*)", "c_gi", "tip_gi"),
+        ("lisa_fdr", "Clusters (LISA, FDR-corrected)", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr"),
+        ("gi_fdr", "Hotspots and coldspots (Gi*, FDR-corrected)", "c_gi_fdr", "tip_gi_fdr"),
+        ("lisa", "Clusters (LISA), uncorrected", "c_lisa_cluster", "tip_lisa_cluster"),
+        ("gi", "Hotspots and coldspots (Gi*), uncorrected", "c_gi", "tip_gi"),
     ]
     lisa_items = [(LISA_COLOURS[k], LISA_LABELS[k]) for k in LISA_COLOURS]
     gi_items = [(GI_COLOURS[b], GI_LABELS[b]) for b in sorted(GI_COLOURS, reverse=True)]
@@ -320,12 +335,26 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
         elif key in prep.domain_classes:
             cls = prep.domain_classes[key]
             body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
-        elif key == "lisa":
-            body = legend_html(f"Clusters (LISA, pseudo p < {alpha})", lisa_items, note=LISA_NOTE, opacity=opacity)
         elif key == "lisa_fdr":
-            body = legend_html(f"Clusters, strict test (FDR, q < {alpha})", lisa_items, note=FDR_NOTE, opacity=opacity)
+            body = legend_html(
+                f"Clusters (LISA, FDR-corrected, q < {alpha})", lisa_items, note=f"{LISA_NOTE} {CORRECTED_NOTE}",
+                opacity=opacity,
+            )
+        elif key == "lisa":
+            body = legend_html(
+                f"Clusters (LISA), uncorrected: pseudo p < {alpha}", lisa_items, note=f"{LISA_NOTE} {UNCORRECTED_NOTE}",
+                opacity=opacity,
+            )
+        elif key == "gi_fdr":
+            body = legend_html(
+                "Hotspots and coldspots (Gi*, FDR-corrected confidence)", gi_items, note=f"{GI_NOTE} {CORRECTED_NOTE}",
+                opacity=opacity,
+            )
         else:
-            body = legend_html("Hotspots and coldspots (Gi*, confidence)", gi_items, note=GI_NOTE, opacity=opacity)
+            body = legend_html(
+                "Hotspots and coldspots (Gi*), uncorrected confidence", gi_items, note=f"{GI_NOTE} {UNCORRECTED_NOTE}",
+                opacity=opacity,
+            )
         LegendControl(body, layer=layer, key=key).add_to(m)
 
 
@@ -364,7 +393,8 @@ def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, 
     extra = (
         "<p>Clusters (LISA): an area and its neighbours are all high (High-High) or all low. "
         "Hotspots (Gi*): groups of high or low scores too strong to be chance. "
-        "Switch views with the layer list.</p>"
+        "Both are corrected for testing every area at once (FDR); the uncorrected layers "
+        "flag more areas, some by chance. Switch views with the layer list.</p>"
     )
     MapPanel(
         _title_html(area, period, heading, prep, extra=extra),
@@ -372,7 +402,7 @@ def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, 
         position="topleft",
         css_class="pli-panel pli-title",
     ).add_to(m)
-    _add_themes(m, prep.lsoa_features, prep, first="lisa")
+    _add_themes(m, prep.lsoa_features, prep, first="lisa_fdr")
     front = _add_context(m, prep)
     _finish(m, front, attribution=_attribution(prep, area))
     return _render(m, offline=offline)

@@ -220,14 +220,17 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
             + format_number(lsoa[d], ".2f") + "</b> (0 = borough average), " + cls.position_text()
             + score_line
         )  # fmt: skip
-    for col in ("lisa_cluster", "lisa_cluster_fdr"):
+    # The FDR-corrected results are the ones the maps lead with; the tooltips say which
+    # test a layer shows, so an uncorrected "99% hotspot" is never read as the headline.
+    for col, test in (("lisa_cluster_fdr", "FDR-corrected"), ("lisa_cluster", "uncorrected")):
         cat = lsoa[col].astype("string").fillna("Not significant")
         props[f"c_{col}"] = cat.map(LISA_COLOURS).astype(object)
-        props[f"tip_{col}"] = head + "<br>Cluster: <b>" + escape_series(cat) + "</b>" + score_line
-    gi = pd.to_numeric(lsoa["gi_bin"], errors="coerce").fillna(0).astype(int)
-    props["c_gi"] = gi.map(GI_COLOURS).astype(object)
-    gi_text = lsoa["gi_label"].astype("string").fillna(gi.map(GI_LABELS).astype("string"))
-    props["tip_gi"] = head + "<br>Gi*: <b>" + escape_series(gi_text) + "</b>" + score_line
+        props[f"tip_{col}"] = head + f"<br>Cluster ({test}): <b>" + escape_series(cat) + "</b>" + score_line
+    for suffix, test in (("_fdr", "FDR-corrected"), ("", "uncorrected")):
+        gi = pd.to_numeric(lsoa[f"gi_bin{suffix}"], errors="coerce").fillna(0).astype(int)
+        props[f"c_gi{suffix}"] = gi.map(GI_COLOURS).astype(object)
+        gi_text = lsoa[f"gi_label{suffix}"].astype("string").fillna(gi.map(GI_LABELS).astype("string"))
+        props[f"tip_gi{suffix}"] = head + f"<br>Gi* ({test}): <b>" + escape_series(gi_text) + "</b>" + score_line
     web = _to_web(gpd.GeoDataFrame(props, geometry=metric, crs=METRIC_CRS))
 
     wards_metric = bundle.wards.copy()

@@ -1,21 +1,26 @@
-"""Getis-Ord Gi* hot spots on a micro-place grid, with refined permutation p-values and FDR."""
+"""Getis-Ord Gi* hot spots on a micro-place grid, with refined permutation p-values and FDR.
+
+z, p and bins come from the Gi* core shared with the LSOAs (:func:`pli.stats.getis_ord.gi_star`);
+this module holds what is grid-specific: the arithmetic contiguity graph, the automatic
+choice between permutations and the normal p, and the floor check.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pli.errors import InputError
 from pli.patrols.grid import _cell_keys, _grid_spec
-from pli.stats.permutation import folded_pseudo_p, refine_pseudo_p
+from pli.stats.fdr import benjamini_hochberg
+from pli.stats.getis_ord import GiInference, gi_bins, gi_star
+from pli.stats.permutation import permutations_for_fdr
 
 __all__ = [
     "GiStarResult",
@@ -43,7 +48,7 @@ class GiStarResult:
     Attributes
     ----------
     table : DataFrame
-        Indexed by ``place_id``: ``gi_z`` (analytic or permutation z), ``gi_p``
+        Indexed by ``place_id``: ``gi_z`` (analytic z), ``gi_p``
         (two-sided: ``min(1, 2 * gi_p_sim)`` with permutations, normal when analytic),
         ``gi_p_sim`` (one-sided pseudo p in the observation's tail, see
         :func:`grid_hotspots`; NaN when analytic), ``gi_permutations`` (permutations
@@ -105,11 +110,6 @@ def _grid_graph(grid: gpd.GeoDataFrame, contiguity: str):
     return Graph.from_arrays(f[order], nb[order], w[order]), len(islands)
 
 
-def _bins(z: np.ndarray, q: np.ndarray) -> np.ndarray:
-    level = np.select([q <= 0.01, q <= 0.05, q <= 0.10], [3, 2, 1], default=0)
-    return (np.sign(z) * level).astype(np.int64)
-
-
 def grid_hotspots(
     cell_values: Any,
     grid: gpd.GeoDataFrame,
@@ -162,17 +162,17 @@ def grid_hotspots(
 
     Notes
     -----
-    With permutations, ``gi_z`` is esda's ``z_sim`` (the observed Gi* standardised by
-    the mean and standard deviation of its seeded conditional permutations) and
-    ``gi_p`` is the two-sided pseudo p-value ``min(1, 2 * gi_p_sim)`` from the folded
-    one-sided ``gi_p_sim``, as :func:`pli.clustering.getis_ord` does for LSOAs: cell
-    counts are sparse (most cells hold 0 or 1 record), so a normal tail on ``z_sim``
-    would overstate significance. ``gi_p_sim`` is esda's folded ``p_sim``
-    (``(min(#sim >= obs, #sim < obs) + 1) / (permutations + 1)``) except that ties count
-    in both tails: esda counts them only in the upper one, which makes every empty cell
-    among empty cells a significant cold spot. Analytically (``permutations=0``, or ``auto`` above
-    ``max_permutation_cells``) ``gi_z`` is esda's ``Zs`` (normality moments, Getis & Ord
-    1995) and ``gi_p = 2 * sf(|gi_z|)``.
+    ``gi_z`` is always the analytic Gi* z (Getis & Ord 1995; esda ``Zs``), from the
+    core shared with the LSOAs (:func:`pli.stats.getis_ord.gi_star`). With permutations
+    ``gi_p`` is ``min(1, 2 * gi_p_sim)``, where ``gi_p_sim`` is the folded one-sided
+    pseudo p of a *total* permutation (every cell's value, its own included, is
+    permuted: the null of Gi*; holding the own value fixed would test only the
+    neighbours). Cell counts are sparse (most cells hold 0 or 1 record), so the
+    permutation p is kept by default up to ``max_permutation_cells``: a normal tail
+    would overstate the significance of a skewed window sum. Ties count in both tails,
+    so an empty cell among empty cells gets p = 1 rather than becoming a cold spot.
+    Analytically (``permutations=0``, or ``auto`` above ``max_permutation_cells``)
+    ``gi_p = 2 * sf(|gi_z|)``.
 
     ``gi_q`` is the Benjamini-Hochberg adjusted ``gi_p``
     (:func:`pli.clustering.benjamini_hochberg`) and the bins use it when ``fdr`` is on.
@@ -183,8 +183,8 @@ def grid_hotspots(
     (163 of 4,075 cells at alpha 0.05), so a small, intense cluster in a large grid
     would pass the permutation test cell by cell yet vanish after FDR. With ``fdr`` on,
     cells whose pseudo p is resolution-limited (fewer than 10 permutations as extreme)
-    are therefore re-tested with 10, 100, ... times more fresh conditional
-    permutations (sequential Monte Carlo, Besag & Clifford 1991), up to enough for one
+    are therefore re-tested with 10, 100, ... times more fresh draws of their
+    window (sequential Monte Carlo, Besag & Clifford 1991), up to enough for one
     cell alone to pass BH (``2 * n_cells / alpha``) or ``max_refine_permutations``;
     ``gi_permutations`` records how many each cell's p rests on. Only the few extreme
     cells are re-tested, so this costs seconds; the log says when the floor still binds.
@@ -209,10 +209,6 @@ def grid_hotspots(
     >>> frame["gi_z"].idxmax()  # the cell holding the cluster
     'G125-530625-160625'
     """
-    from esda import G_Local
-
-    from pli.stats.fdr import benjamini_hochberg
-
     _grid_spec(grid)
     if isinstance(cell_values, pd.Series):
         y = cell_values.reindex(grid.index).fillna(0.0).to_numpy(dtype=float)
@@ -236,46 +232,15 @@ def grid_hotspots(
         raise InputError("permutations: expected 1 or more for method='permutation'")
     graph, n_islands = _grid_graph(grid, contiguity)
     n = len(y)
-    p_sim = np.full(n, np.nan)
-    used = np.zeros(n, dtype=np.int64)
     if y.sum() <= 0 or np.ptp(y) == 0 or n < 3:
-        z = np.zeros(n)
-        p = np.ones(n)
         logger.warning("Gi*: the cell values are constant (%s cells); no hot spots can be found", f"{n:,}")
-    else:
-        perms = permutations if chosen == "permutation" else 0
-        with warnings.catch_warnings():
-            # esda warns that the default alternative of its folded ("directed") pseudo
-            # p-value will change; the folded value is what is doubled below.
-            warnings.filterwarnings("ignore", message="The alternative hypothesis", category=DeprecationWarning)
-            g = G_Local(
-                y, graph, transform="B", star=True, permutations=perms, seed=seed, n_jobs=1,
-                keep_simulations=bool(perms),
-            )
-        z = np.nan_to_num(np.asarray(g.Zs, dtype=float), nan=0.0)
-        if perms:
-            # A cell whose permutations never vary (all-zero surroundings) has no
-            # permutation z; its analytic z stands in.
-            z_sim = np.asarray(g.z_sim, dtype=float)
-            z = np.where(np.isfinite(z_sim), z_sim, z)
-            p_sim = folded_pseudo_p(np.asarray(g.Gs, dtype=float), np.asarray(g.rGs, dtype=float))
-            used = np.full(n, perms, dtype=np.int64)
-            if fdr:
-                adj = graph.sparse.tocsr()
-                window = adj @ y + y
-                card = np.diff(adj.indptr) - np.bincount(np.repeat(np.arange(n), np.diff(adj.indptr))[adj.data == 0],
-                                                         minlength=n)
-                # Enough permutations that one cell alone could pass BH: 2/(R+1) <= alpha/n.
-                target = min(max_refine_permutations, math.ceil(2.0 * n / alpha) - 1)
-                p_sim, used = refine_pseudo_p(y, window, card, p_sim, perms, target, seed)
-            # Two-sided from the folded one-sided pseudo p, as pli.clustering.getis_ord:
-            # sparse counts (most cells 0 or 1) are far from normal, so the normal
-            # tail of z_sim would overstate significance.
-            p = np.minimum(1.0, 2.0 * p_sim)
-        else:
-            p = np.minimum(1.0, 2.0 * stats.norm.sf(np.abs(z)))
+    inference: GiInference = "permutation" if chosen == "permutation" else "normal"
+    # Enough permutations that one cell alone could pass BH: 2/(R+1) <= alpha/n.
+    refine_to = min(max_refine_permutations, permutations_for_fdr(n, alpha)) if fdr else 0
+    core = gi_star(y, graph, inference=inference, permutations=permutations, seed=seed, refine_to=refine_to)
+    z, p, p_sim, used = core.z, core.p, core.p_sim, core.used
     q = benjamini_hochberg(p) if fdr else p
-    gbin = _bins(z, q)
+    gbin = gi_bins(z, q)
     if chosen == "permutation" and fdr and n > 1 and not (q <= alpha).any() and y.sum() > 0:
         floor = 2.0 / (int(used.max()) + 1)
         at_floor = int((p <= floor * (1 + 1e-9)).sum())

@@ -145,7 +145,7 @@ def global_moran(
         weights=desc,
     )
     logger.info(
-        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.4f, %s permutations)",
+        "Moran's I = %.4f (E[I] = %.4f, z = %.2f, pseudo p = %.2g, %s permutations)",
         result.I, result.expected_I, result.z, result.p_sim, f"{permutations:,}",
     )
     return result
@@ -243,6 +243,7 @@ def local_moran(
     permutations: int = 999,
     seed: int = 0,
     fdr: bool = True,
+    log: bool = True,
 ) -> LocalMoranResult:
     """Local Moran's I with two-sided conditional-permutation pseudo p-values.
 
@@ -261,6 +262,8 @@ def local_moran(
     fdr : bool, default True
         Which labels the log line quotes: FDR-corrected (True) or uncorrected. Both are
         always on the result.
+    log : bool, default True
+        False keeps the summary out of the log (the seed-stability reruns).
 
     Returns
     -------
@@ -311,7 +314,8 @@ def local_moran(
         permutations=int(permutations),
         seed=int(seed),
     )
-    _log_lisa(result, fdr=fdr)
+    if log:
+        _log_lisa(result, fdr=fdr)
     return result
 
 

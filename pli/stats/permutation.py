@@ -1,21 +1,26 @@
-"""The permutation core: conditional permutation sums and folded pseudo p-values.
+"""The permutation core: permutation sums, folded pseudo p-values and how many are needed.
 
 Used by every local statistic pli tests by permutation, so the null distribution is
-drawn one way everywhere: neighbour values are drawn without replacement from the other
-units (esda's conditional randomisation), and a pseudo p-value sitting at its floor is
-refined by drawing more permutations for that unit only.
+drawn one way everywhere. Local Moran uses esda's conditional randomisation (the unit's
+own value fixed, its neighbours drawn without replacement from the other units). Gi*
+includes the unit itself in its window, so holding the own value fixed would leave only
+the neighbours' test (Local Moran's p again); its permutation option draws the whole
+window, own value included, from all units (``total=True``). A pseudo p-value sitting at
+its floor is refined by drawing more permutations for that unit only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 __all__ = [
+    "permutations_for_fdr",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,54 @@ _SEQUENTIAL_HITS = 10  # refine a pseudo p while fewer permutations than this ar
 _REFINE_BLOCK = 4_000_000  # drawn neighbour indices per block (32 MB of int64)
 
 
+def permutations_for_fdr(n: int, alpha: float, *, hits: int = 1) -> int:
+    """Permutations with which the most extreme of ``n`` tests can pass BH at ``alpha``.
+
+    A two-sided pseudo p (twice the folded one) cannot fall below ``2 / (R + 1)``, and
+    Benjamini-Hochberg rejects anything only when the smallest p is at most
+    ``alpha / n``; so ``R + 1 >= 2 n / alpha`` (``hits=1``). With ``hits=h`` a unit
+    whose true p sits at that first threshold expects ``h`` permutations as extreme as
+    itself, so its pseudo p is resolved rather than at the floor (Besag & Clifford
+    1991) and labels near the threshold stop moving with the seed. Rounded up to a
+    whole thousand minus one (999, 1,999, ...) so areas of similar size share a count.
+
+    Examples
+    --------
+    >>> from pli.stats.permutation import permutations_for_fdr
+    >>> permutations_for_fdr(220, 0.05)  # 2 * 220 / 0.05 = 8,800 draws
+    8999
+    >>> permutations_for_fdr(220, 0.05, hits=5)
+    43999
+    """
+    need = math.ceil(2.0 * hits * n / alpha - 1e-9)
+    return int(math.ceil(need / 1000.0) * 1000 - 1)
+
+
+def total_pseudo_p(
+    y: np.ndarray, window: Callable[[np.ndarray], np.ndarray], observed: np.ndarray, permutations: int, seed: int
+) -> np.ndarray:
+    """Folded one-sided pseudo p of ``observed`` against whole-vector permutations of ``y``.
+
+    ``window(block)`` maps an ``(n, b)`` block of permuted columns to the ``(n, b)``
+    statistics (for Gi*, the window sums ``(W + I) @ block``). Every value, the unit's
+    own included, is permuted, which is the null of Gi* (Getis & Ord 1992: the value
+    set is fixed, its arrangement random). Ties count in both tails, as
+    :func:`folded_pseudo_p`. Blocks keep memory at ``n * PERMUTATION_BLOCK`` floats.
+    """
+    rng = np.random.default_rng([int(seed), 0x70A1])
+    n = len(y)
+    upper = np.zeros(n, dtype=np.int64)
+    lower = np.zeros(n, dtype=np.int64)
+    tol = 1e-9 * np.maximum(np.abs(observed), 1e-300)
+    for start in range(0, permutations, PERMUTATION_BLOCK):
+        size = min(PERMUTATION_BLOCK, permutations - start)
+        block = rng.permuted(np.broadcast_to(y, (size, n)), axis=1).T
+        sims = np.asarray(window(block))
+        upper += (sims >= (observed - tol)[:, None]).sum(axis=1)
+        lower += (sims <= (observed + tol)[:, None]).sum(axis=1)
+    return (np.minimum(upper, lower) + 1.0) / (permutations + 1.0)
+
+
 def refine_pseudo_p(
     y: np.ndarray,
     window: np.ndarray,
@@ -51,6 +104,8 @@ def refine_pseudo_p(
     permutations: int,
     target: int,
     seed: int,
+    *,
+    total: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sequential Monte Carlo: more permutations for cells whose pseudo p is at the floor.
 
@@ -61,7 +116,9 @@ def refine_pseudo_p(
     conditional permutations, and again, until ``target`` permutations or until its
     p is resolved. Each round draws the cell's ``card`` neighbours without replacement
     from the other cells (rejection of repeated draws), exactly as esda's conditional
-    randomisation, so the refined p tests the same null.
+    randomisation, so the refined p tests the same null. With ``total`` the whole
+    window (``card + 1`` values, the cell's own slot included) is drawn from all cells,
+    the null of :func:`total_pseudo_p`.
 
     Returns the one-sided p per cell and the permutations behind it.
     """
@@ -86,7 +143,10 @@ def refine_pseudo_p(
                 upper = np.zeros(len(block), dtype=np.int64)
                 lower = np.zeros(len(block), dtype=np.int64)
                 for r0 in range(0, r, chunk):
-                    sims = conditional_sums(y, block, k, min(chunk, r - r0), rng)
+                    if total:
+                        sims = total_sums(y, len(block), k + 1, min(chunk, r - r0), rng)
+                    else:
+                        sims = conditional_sums(y, block, k, min(chunk, r - r0), rng)
                     upper += (sims >= (window[block] - tol[block])[:, None]).sum(axis=1)
                     lower += (sims <= (window[block] + tol[block])[:, None]).sum(axis=1)
                 p_out[block] = (np.minimum(upper, lower) + 1.0) / (r + 1.0)
@@ -117,6 +177,21 @@ def conditional_sums(y: np.ndarray, cells: np.ndarray, k: int, r: int, rng: np.r
         redo += redo >= np.broadcast_to(focal[:, None], dup.shape)[dup][:, None]
         idx[dup] = redo
     return y[idx.astype(np.intp)].sum(axis=2) + y[cells][:, None]
+
+
+def total_sums(y: np.ndarray, cells: int, m: int, r: int, rng: np.random.Generator) -> np.ndarray:
+    """Sums of ``m`` values drawn without replacement from all of ``y``, ``r`` times for ``cells`` cells."""
+    n = len(y)
+    idx = rng.integers(0, n, size=(cells, r, m), dtype=np.int32)
+    while True:
+        dup = np.zeros(idx.shape[:2], dtype=bool)
+        for a in range(m):
+            for b in range(a + 1, m):
+                dup |= idx[:, :, a] == idx[:, :, b]
+        if not dup.any():
+            break
+        idx[dup] = rng.integers(0, n, size=(int(dup.sum()), m), dtype=np.int32)
+    return y[idx.astype(np.intp)].sum(axis=2)
 
 
 # Permutations are run in blocks so memory stays bounded at ~n * block floats.
