@@ -2,6 +2,7 @@
 
 ``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
+``pli track``  time series, trends and emerging hot spots in a folder of its own
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p_verify.add_argument(
         "--data-dir", default=None, help="where the inputs are now (default: the data folder recorded in the manifest)"
     )
+
+    p_track = sub.add_parser("track", help="time series, trends and emerging hot spots (config 'track:' section)")
+    p_track.add_argument("--config", default=None, help=f"study-area YAML with a track: section (default {DEFAULT_CONFIG})")
+    p_track.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p_track.add_argument("--out", default="output-track",
+                         help="its own output folder, replaced whole; never the index's (default: output-track)")
+    p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
     return parser
 
 
@@ -87,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_index(args)
         if args.command == "verify":
             return _cmd_verify(args)
+        if args.command == "track":
+            return _cmd_track(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -120,6 +130,16 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         step=_step,
     )
+    print(run.summary())
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from pli.config import default_data_dir, load_config
+    from pli.track.command import run_track
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
     print(run.summary())
     return 0
 
