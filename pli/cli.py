@@ -68,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     p_track = sub.add_parser("track", help="time series, trends and emerging hot spots (config 'track:' section)")
-    p_track.add_argument("--config", default=None, help=f"study-area YAML with a track: section (default {DEFAULT_CONFIG})")
+    p_track.add_argument("--config", default=None, help=f"YAML with a track: section (default {DEFAULT_CONFIG})")
     p_track.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")

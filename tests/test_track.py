@@ -86,17 +86,17 @@ def test_gi_star_z_matches_esda_on_a_lattice():
 _Z_UP = np.linspace(2, 6, 20)
 _Z_FLAT = np.tile([3.0, 3.2], 10)
 _Z_DOWN = np.linspace(6, 2, 20)
-H, C, O = 1, -1, 0
+H, C, N = 1, -1, 0  # hot, cold, neither
 CASES = {
-    "new hot spot": ([O] * 19 + [H], _Z_FLAT),
-    "consecutive hot spot": ([O] * 16 + [H] * 4, _Z_FLAT),
+    "new hot spot": ([N] * 19 + [H], _Z_FLAT),
+    "consecutive hot spot": ([N] * 16 + [H] * 4, _Z_FLAT),
     "intensifying hot spot": ([H] * 20, _Z_UP),
-    "persistent hot spot": ([O] + [H] * 19, _Z_FLAT),
+    "persistent hot spot": ([N] + [H] * 19, _Z_FLAT),
     "diminishing hot spot": ([H] * 20, _Z_DOWN),
-    "sporadic hot spot": ([O, H, O, O, H, O, H, O, O, O, H, O, O, H, O, O, O, O, O, H], _Z_FLAT),
-    "oscillating hot spot": ([O, C, O, O, H, O, C, O, O, O, H, O, O, C, O, O, O, O, O, H], _Z_FLAT),
-    "historical hot spot": ([H] * 18 + [O, O], _Z_FLAT),
-    "no pattern": ([O, H, O, H] + [O] * 16, _Z_FLAT),
+    "sporadic hot spot": ([N, H, N, N, H, N, H, N, N, N, H, N, N, H, N, N, N, N, N, H], _Z_FLAT),
+    "oscillating hot spot": ([N, C, N, N, H, N, C, N, N, N, H, N, N, C, N, N, N, N, N, H], _Z_FLAT),
+    "historical hot spot": ([H] * 18 + [N, N], _Z_FLAT),
+    "no pattern": ([N, H, N, H] + [N] * 16, _Z_FLAT),
 }
 
 
@@ -114,8 +114,8 @@ def test_emerging_class_cold_mirror(label):
 
 def test_consecutive_needs_a_clean_history_and_a_run_of_two():
     # A hot spot before the final run makes it sporadic; a final run of one after a gap too.
-    assert classify_pattern(np.array([O, H] + [O] * 14 + [H] * 4), _Z_FLAT) == "sporadic hot spot"
-    assert classify_pattern(np.array([O] * 18 + [H, H]), _Z_FLAT) == "consecutive hot spot"
+    assert classify_pattern(np.array([N, H] + [N] * 14 + [H] * 4), _Z_FLAT) == "sporadic hot spot"
+    assert classify_pattern(np.array([N] * 18 + [H, H]), _Z_FLAT) == "consecutive hot spot"
 
 
 def test_emerging_hot_spots_finds_a_growing_cluster_on_a_lattice():

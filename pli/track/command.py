@@ -114,8 +114,8 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
     -------
     TrackRun
     """
-    from pli import harm, outputs, transaction
     from pli import boundaries as bnd_stage
+    from pli import harm, outputs, transaction
 
     if cfg.track is None or not cfg.track.series:
         raise InputError("the config has no 'track:' section; add track.series (see README, Tracking change)",
