@@ -271,3 +271,25 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     top = run.changing.sort_values("sen_slope_per_year", ascending=False).iloc[0]
     assert top["area_name"] == "Fairfield"
     assert len(run.patterns) == 28
+
+
+def test_harm_chart_draws_dollar_names_as_written(tmp_path):
+    from pli.track.charts import plot_harm_chart
+
+    values = pd.Series(np.arange(30, dtype=float), index=[f"2020-{m:02d}" for m in range(1, 13)]
+                       + [f"2021-{m:02d}" for m in range(1, 13)] + [f"2022-{m:02d}" for m in range(1, 7)])
+    fig = plot_harm_chart(values, title="Price $5$ and $$ ward", period="month")
+    assert fig.axes[0].get_title() == "Price $5$ and $$ ward"
+    assert not fig.axes[0].title.get_parse_math()
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert any(label.startswith("Sen trend +12 a year") for label in labels)
+    fig.savefig(tmp_path / "c.png")  # mathtext would fail to parse "$$"
+
+
+def test_run_track_charts_are_listed_in_the_manifest(tmp_path):
+    cfg = _demo_track_config(tmp_path, [{"name": "w", "source": "crime", "level": "ward"}])
+    out = tmp_path / "t"
+    run_track(cfg, out_dir=out, charts=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    charts = [k for k in manifest["outputs"] if k.startswith("output:charts/w/")]
+    assert "output:charts/w/study_area.png" in charts and len(charts) > 1
