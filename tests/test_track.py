@@ -166,6 +166,15 @@ def test_read_met_monthly_refuses_suppressed_cells_and_wrong_layouts(tmp_path):
         read_met_monthly(q)
 
 
+def test_stub_months_at_the_ends_are_left_out_but_a_quiet_month_inside_stays():
+    from pli.track.series import _drop_partial_months
+
+    months = ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05"]
+    long = pd.DataFrame({"code": "A", "category": "X/Y", "month": months, "n": [3.0, 100, 2, 100, 100]})
+    kept = _drop_partial_months(long, "t")
+    assert list(kept["month"]) == ["2020-02", "2020-03", "2020-04", "2020-05"]
+
+
 def test_period_label_quarters():
     assert list(period_label(pd.Index(["2011-01", "2011-03", "2011-04", "2011-12"]), "quarter")) == [
         "2011-Q1", "2011-Q1", "2011-Q2", "2011-Q4"]
@@ -256,7 +265,8 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     import yaml
 
     raw = read_yaml(ROOT / "configs" / "croydon-open-data.yml")
-    raw["track"] = {"series": [s for s in raw["track"]["series"] if s["name"] == "ward_crime"]}
+    raw["track"] = {"series": [s for s in raw["track"]["series"] if s["name"] == "ward_crime"]
+                    + [{"name": "met_lsoa", "source": "crime", "level": "lsoa"}]}
     path = tmp_path / "real.yml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path, data_dir=SHARED_DATA)
@@ -265,12 +275,16 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     assert s.counts.shape == (167, 28)  # 2010-04 .. 2024-02, the 28 wards of 2018
     assert s.counts.index[0] == "2010-04" and s.counts.index[-1] == "2024-02"
     assert s.dropped == 0
-    up = set(run.changing.loc[run.changing["change"] == "deteriorating", "area_name"])
+    ward = run.changing[run.changing["series"] == "ward_crime"]
+    up = set(ward.loc[ward["change"] == "deteriorating", "area_name"])
     # Fairfield (the town centre) has the steepest rise in harm.
     assert "Fairfield" in up
-    top = run.changing.sort_values("sen_slope_per_year", ascending=False).iloc[0]
+    top = ward.sort_values("sen_slope_per_year", ascending=False).iloc[0]
     assert top["area_name"] == "Fairfield"
-    assert len(run.patterns) == 28
+    assert (run.patterns["series"] == "ward_crime").sum() == 28
+    # The Met LSOA table: its 2024-02 stub month left out, 2021 codes reconciled onto 220 LSOAs.
+    lsoa = run.series[1]
+    assert lsoa.counts.shape == (24, 220) and lsoa.counts.index[0] == "2024-03"
 
 
 def test_harm_chart_draws_dollar_names_as_written(tmp_path):

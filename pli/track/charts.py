@@ -81,7 +81,8 @@ def write_charts(series: TrackSeries, trends: pd.DataFrame, folder: Path, *, are
     written.append(path)
     t = trends[(trends["series"] == series.name) & (trends["measure"] == "harm_days")]
     if series.level != "ward":
-        t = t[t["significant"]].reindex(t["sen_slope_per_year"].abs().sort_values(ascending=False).index)
+        t = t[t["significant"]]
+        t = t.loc[t["sen_slope_per_year"].abs().sort_values(ascending=False, kind="stable").index]
         t = t.head(MAX_AREA_CHARTS)
     for _, row in t.iterrows():
         code, name = str(row["area_code"]), str(row["area_name"])

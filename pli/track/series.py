@@ -3,7 +3,9 @@
 Sources: point records (``police_uk``, ``points``; all months present, whatever the
 source's ``window_months``) are placed in LSOA or ward polygons, or grid cells, by their
 coordinates; Met monthly tables (``mps_lsoa_crime``, or a ``path`` to the LSOA table or
-the ward history file keyed by ``WardCode``) are read month by month. Harm is every
+the ward history file keyed by ``WardCode``) are read month by month, stub months at
+either end left out as the index does; an LSOA table summed to wards gives each LSOA
+wholly to the ward holding most of its area (``Boundaries.lsoa.ward_code``). Harm is every
 offence times its weight in the run's harm table; offences the Cambridge Crime Harm Index
 leaves out of harm totals (proactive drugs and weapons finds, nominal categories,
 anti-social behaviour) add to ``count`` but not to ``harm_days``.
@@ -249,6 +251,8 @@ def build_series(cfg: StudyConfig, spec: TrackSeriesSpec, boundaries, harm_weigh
     if spec.path is not None or cfg.sources[spec.source or ""].kind == "mps_lsoa_crime":
         path = cfg.resolve(spec.path if spec.path is not None else cfg.sources[spec.source or ""].path)
         long, key = read_met_monthly(Path(path), name=spec.name)
+        if spec.source is None or cfg.sources[spec.source].drop_partial_months:
+            long = _drop_partial_months(long, spec.name)
         files: tuple[Path, ...] = (Path(path),)
         scheme = "mps"
         if key == "ward" and spec.level != "ward":
@@ -291,6 +295,22 @@ def build_series(cfg: StudyConfig, spec: TrackSeriesSpec, boundaries, harm_weigh
                 all_months[0] if all_months else "-", all_months[-1] if all_months else "-")
     return TrackSeries(name=spec.name, level=spec.level, period=spec.period, counts=counts, harm=harm,
                        areas=areas, files=files, dropped=int(round(dropped)))
+
+
+def _drop_partial_months(long: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Leave out stub months at either end (total below 10% of the median month), as the index does."""
+    from pli.indicators.window import _PARTIAL_MONTH_SHARE
+
+    totals = long.groupby("month")["n"].sum().sort_index()
+    low = (totals < _PARTIAL_MONTH_SHARE * float(totals.median())).to_numpy()
+    if low.all() or not low.any():
+        return long
+    lead, trail = int(np.argmin(low)), int(np.argmin(low[::-1]))
+    dropped = list(totals.index[:lead]) + (list(totals.index[len(low) - trail:]) if trail else [])
+    if dropped:
+        logger.warning("track series %s: left out partial month(s) %s (below 10%% of the median month)",
+                       name, ", ".join(dropped))
+    return long[~long["month"].isin(dropped)]
 
 
 def _reconcile_long(long: pd.DataFrame, reconcile, spec: TrackSeriesSpec, boundaries) -> pd.DataFrame:
