@@ -45,6 +45,31 @@ def test_sens_slope_equals_scipy_theilslopes_on_a_noisy_series():
     assert r.tau == pytest.approx(stats.kendalltau(np.arange(40), y).statistic)
 
 
+def test_seasonal_mann_kendall_matches_hand_computed_values():
+    from pli.track import seasonal_mann_kendall
+
+    # Two seasons, each 1, 2, 3 (+9 in the second): S = 3 + 3, var = 2 * (3*2*11/18).
+    r = seasonal_mann_kendall([1, 10, 2, 11, 3, 12], period=2)
+    assert r.s == 6 and r.var_s == pytest.approx(2 * 66 / 18)
+    assert r.p == pytest.approx(2 * stats.norm.sf(5 / np.sqrt(132 / 18)))
+    assert r.tau == 1.0 and r.slope == pytest.approx(0.5)  # +1 a cycle of 2 slices
+
+
+def test_seasonal_test_sees_no_trend_in_a_cycle_and_recovers_a_trend_under_it():
+    from pli.track import seasonal_mann_kendall
+
+    cycle = np.array([1, 1, 2, 2, 3, 3, 5, 8, 12, 16, 20, 24], dtype=float) * 10
+    assert seasonal_mann_kendall(np.tile(cycle, 5), period=12).p == 1.0
+    rng = np.random.default_rng(5)
+    x = np.tile(cycle, 5) + 0.5 * np.arange(60) + rng.normal(0, 3, 60)
+    r = seasonal_mann_kendall(x, period=12)
+    assert r.p < 1e-6 and r.slope == pytest.approx(0.5, abs=0.05)
+    # Plain Sen's slope is pulled by the cycle's within-year swings; the seasonal one is not.
+    assert abs(mann_kendall(x).slope - 0.5) > abs(r.slope - 0.5)
+    with pytest.raises(ValueError, match="two cycles"):
+        seasonal_mann_kendall(x[:20], period=12)
+
+
 def test_mann_kendall_refuses_short_or_missing_series():
     with pytest.raises(ValueError, match="3 or more"):
         mann_kendall([1, 2])
@@ -200,6 +225,13 @@ def test_track_config_problems_are_listed_together():
     for part in ("exactly one of 'source'", "duplicate name 'a'", "unknown source 'nope'", "alpha",
                  "'grid' needs point records"):
         assert part in text
+
+
+def test_track_config_names_the_allowed_trend_tests():
+    raw = _demo_raw()
+    raw["track"] = {"series": [{"name": "c", "source": "crime", "trend_test": "sen"}]}
+    with pytest.raises(ConfigError, match="trend_test: expected one of 'mann_kendall', 'seasonal', got 'sen'"):
+        parse_config(raw, data_dir=ROOT)
 
 
 # --- the command ------------------------------------------------------------------------

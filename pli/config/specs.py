@@ -443,6 +443,9 @@ class TrackSeriesSpec:
         Grid cell side (``level: grid``).
     vintage : {2011, 2021}
         LSOA codes of a ``path`` table keyed by LSOA.
+    trend_test : {"mann_kendall", "seasonal"}
+        ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
+        quarter, compared only with the same one in other years).
     """
 
     name: str
@@ -454,6 +457,7 @@ class TrackSeriesSpec:
     categories: tuple[str, ...] = ()
     cell_size_m: float = 250.0
     vintage: Literal[2011, 2021] = 2021
+    trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Sen's slope, FDR), ``emerging`` (Gi* per slice and the ArcGIS emerging hot spot 
 from pli.track.command import TrackRun, run_track
 from pli.track.emerging import CLASSES, EmergingHotSpots, classify_pattern, emerging_hot_spots, gi_star_z
 from pli.track.series import TrackSeries, build_series, read_met_monthly
-from pli.track.trend import MannKendall, mann_kendall, trend_table
+from pli.track.trend import MannKendall, mann_kendall, seasonal_mann_kendall, trend_table
 
 __all__ = [
     "CLASSES",
@@ -23,5 +23,6 @@ __all__ = [
     "mann_kendall",
     "read_met_monthly",
     "run_track",
+    "seasonal_mann_kendall",
     "trend_table",
 ]

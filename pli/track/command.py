@@ -57,7 +57,8 @@ class TrackRun:
                          f"({s.counts.index[0]} to {s.counts.index[-1]}); harm trend up in {len(up)}, "
                          f"down in {int((t['direction'] == 'down').sum())} (FDR)")
             for _, r in up.sort_values("sen_slope_per_year", ascending=False).iterrows():
-                lines.append(f"    up: {r['area_code']} {r['area_name']}: +{r['sen_slope_per_year']:,.1f} "
+                name = "" if r["area_name"] == r["area_code"] else f" {r['area_name']}"
+                lines.append(f"    up: {r['area_code']}{name}: {r['sen_slope_per_year']:+,.1f} "
                              f"harm days a year (tau {r['tau']:.2f}, q {r['q']:.2g})")
             pat = self.patterns[self.patterns["series"] == s.name]["pattern"].value_counts()
             lines.append("    emerging hot spots: " + ", ".join(f"{k} {v}" for k, v in pat.items()))
@@ -65,13 +66,15 @@ class TrackRun:
         return "\n".join(lines)
 
 
-def _trends(s: TrackSeries, alpha: float) -> pd.DataFrame:
+def _trends(s: TrackSeries, alpha: float, test: str = "mann_kendall") -> pd.DataFrame:
     frames = []
+    period = _STEPS_PER_YEAR[s.period] if test == "seasonal" else None
     for measure, wide in (("count", s.counts), ("harm_days", s.harm)):
-        t = trend_table(wide, alpha=alpha).reset_index()
+        t = trend_table(wide, alpha=alpha, seasonal_period=period).reset_index()
         t.insert(0, "measure", measure)
         t.insert(0, "series", s.name)
         t.insert(3, "area_name", t["area_code"].map(s.areas["area_name"]))
+        t.insert(4, "test", test)
         t["sen_slope_per_year"] = t["sen_slope"] * _STEPS_PER_YEAR[s.period]
         t["mean_per_step"] = wide.mean().reindex(t["area_code"]).to_numpy()
         frames.append(t)
@@ -136,7 +139,7 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
     for spec in cfg.track.series:
         s = build_series(cfg, spec, boundaries, harm_weights, reconcile=reconcile, loaded=loaded)
         built.append(s)
-        trends.append(_trends(s, spec.alpha))
+        trends.append(_trends(s, spec.alpha, spec.trend_test))
         ehs = emerging_hot_spots(s.counts, _neighbours(s.areas), alpha=spec.alpha).to_frame().reset_index()
         ehs.insert(0, "series", s.name)
         ehs.insert(2, "area_name", ehs["area_code"].map(s.areas["area_name"]))
@@ -156,8 +159,9 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
         if charts:
             from pli.track.charts import write_charts
 
-            for s in built:
-                write_charts(s, trend, tx.staging_dir("output") / "charts" / s.name)
+            for s, spec in zip(built, cfg.track.series):
+                write_charts(s, trend, tx.staging_dir("output") / "charts" / s.name,
+                             seasonal=spec.trend_test == "seasonal")
         manifest = _manifest(cfg, built, pattern, harm_path, tx)
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
