@@ -342,3 +342,12 @@ def test_run_track_charts_are_listed_in_the_manifest(tmp_path):
     changing = run.trends[(run.trends["measure"] == "harm_days") & run.trends["significant"]]
     assert "output:charts/w/study_area.png" in charts
     assert len(charts) == 1 + min(len(changing), 30)
+
+
+def test_cli_track_reports_a_missing_section_and_writes_nothing(tmp_path, capsys):
+    from pli.cli import main
+
+    code = main(["-q", "track", "--config", str(ROOT / "configs" / "croydon-demo.yml"), "--out", str(tmp_path / "t")])
+    assert code == 2
+    assert "no 'track:' section" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
