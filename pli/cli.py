@@ -3,6 +3,7 @@
 ``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
 ``pli compare`` compare two runs: rank changes, top-N churn, neighbourhood matches, settings
+``pli track``  time series, trends and emerging hot spots in a folder of its own
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p_compare.add_argument("--top", type=int, default=20, help="size of the top list to compare (default: 20)")
     p_compare.add_argument("--out", default="comparison", help="folder for the comparison (default: comparison)")
     p_compare.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the page")
+    p_track = sub.add_parser("track", help="time series, trends and emerging hot spots (config 'track:' section)")
+    p_track.add_argument("--config", default=None, help=f"YAML with a track: section (default {DEFAULT_CONFIG})")
+    p_track.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p_track.add_argument("--out", default="output-track",
+                         help="its own output folder, replaced whole; never the index's (default: output-track)")
+    p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
     return parser
 
 
@@ -97,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_verify(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "track":
+            return _cmd_track(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -141,6 +150,16 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         step=_step,
     )
+    print(run.summary())
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from pli.config import default_data_dir, load_config
+    from pli.track.command import run_track
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
     print(run.summary())
     return 0
 

@@ -227,6 +227,38 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
         problems.append(f"clustering.stability_seeds: expected 0 to 20, got {cfg.clustering.stability_seeds}")
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
+    problems.extend(_check_track(cfg))
+    return problems
+
+
+def _check_track(cfg: StudyConfig) -> list[str]:
+    """``track.series``: unique names, one input each, known point sources for grids."""
+    if cfg.track is None:
+        return []
+    problems: list[str] = []
+    names = [s.name for s in cfg.track.series]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"track.series: duplicate name {dup!r}")
+    for i, s in enumerate(cfg.track.series):
+        key = f"track.series[{i}] ({s.name})"
+        if (s.source is None) == (s.path is None):
+            problems.append(f"{key}: give exactly one of 'source' (a name under sources) or 'path' "
+                            "(a Met monthly table)")
+        if s.source is not None and s.source not in cfg.sources:
+            problems.append(f"{key}.source: unknown source {s.source!r}; sources are: {', '.join(cfg.sources)}")
+        elif s.source is not None and cfg.sources[s.source].kind not in ("police_uk", "points", "mps_lsoa_crime"):
+            problems.append(f"{key}.source: {s.source!r} is a {cfg.sources[s.source].kind} source; "
+                            "expected crime records with months (police_uk, points or mps_lsoa_crime)")
+        if not 0 < s.alpha < 1:
+            problems.append(f"{key}.alpha: expected between 0 and 1, got {s.alpha}")
+        if s.cell_size_m <= 0:
+            problems.append(f"{key}.cell_size_m: expected a positive length in metres, got {s.cell_size_m}")
+        if s.level == "grid" and (s.path is not None or (
+                s.source in cfg.sources and cfg.sources[s.source].kind == "mps_lsoa_crime")):
+            problems.append(f"{key}.level: 'grid' needs point records (a police_uk or points source); "
+                            "a Met table is already counted per LSOA or ward")
+    if not cfg.track.series:
+        problems.append("track.series: expected at least one series")
     return problems
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "StudyConfig",
+    "TrackSeriesSpec",
+    "TrackSpec",
     "TreatmentSpec",
     "UpperFromTableSpec",
     "VintageLookupSpec",
@@ -446,6 +448,57 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class TrackSeriesSpec:
+    """One time series analysis of ``pli track`` (issue 13).
+
+    Parameters
+    ----------
+    name : str
+        Label used in the output files (``series.csv`` column ``series``).
+    source : str, optional
+        A crime source under ``sources:`` (``police_uk``/``points``: every month present is
+        used, whatever its ``window_months``).
+    path : str, optional
+        Instead of ``source``: a Met monthly table (``YYYYMM`` columns, ``MajorText`` and
+        ``MinorText``) keyed by LSOA (``LSOA Code``) or ward (``WardCode``), such as the
+        ward history file. Give exactly one of ``source`` and ``path``.
+    level : {"lsoa", "ward", "grid"}
+        Areas the counts are built on (``grid``: square cells of ``cell_size_m``; points only).
+    period : {"month", "quarter"}
+        Time slice.
+    alpha : float
+        Significance level for trends (after Benjamini-Hochberg FDR across areas) and Gi*.
+    categories : tuple of str
+        Keep only these crime categories (police.uk types or Met ``MAJOR/MINOR``); empty keeps all.
+    cell_size_m : float
+        Grid cell side (``level: grid``).
+    vintage : {2011, 2021}
+        LSOA codes of a ``path`` table keyed by LSOA.
+    trend_test : {"mann_kendall", "seasonal"}
+        ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
+        quarter, compared only with the same one in other years).
+    """
+
+    name: str
+    source: Optional[str] = None
+    path: Optional[str] = None
+    level: Literal["lsoa", "ward", "grid"] = "lsoa"
+    period: Literal["month", "quarter"] = "month"
+    alpha: float = 0.05
+    categories: tuple[str, ...] = ()
+    cell_size_m: float = 250.0
+    vintage: Literal[2011, 2021] = 2021
+    trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """``track:`` section: the series ``pli track`` builds (time series, trends, emerging hot spots)."""
+
+    series: tuple[TrackSeriesSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study-area configuration.
 
@@ -472,6 +525,7 @@ class StudyConfig:
     data_dir: Path = field(default=Path("."), metadata={"yaml": False})
     config_path: Optional[Path] = field(default=None, metadata={"yaml": False})
     raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
+    track: Optional[TrackSpec] = None
 
     def resolve(self, relative: str | Path) -> Path:
         """Resolve a path from the config against the data directory."""

@@ -1,0 +1,201 @@
+"""``pli track``: time series, trends and emerging hot spots on the config of ``pli index``.
+
+Its own entry point and its own output folder (``--out``, default ``output-track``): the
+folder is replaced all-or-nothing like an index run's, so it must not be the index's
+output folder; a folder holding an index run is refused. It writes
+
+* ``series.csv``: ``series, area_code, area_name, period, count, harm_days``;
+* ``trends.csv``: Mann-Kendall and Sen's slope of count and harm per area (FDR across
+  the areas of one series and measure);
+* ``changing_areas.csv``: areas whose harm trend is significantly up (deteriorating) or
+  down (improving);
+* ``emerging_hotspots.csv``: Gi* classes of the counts (:mod:`pli.track.emerging`);
+* ``charts/<series>/*.png`` when charts are asked for;
+* ``manifest.json``: inputs, outputs (``pli verify`` reads it) and the class counts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pli.config.specs import StudyConfig
+from pli.errors import InputError
+from pli.track.emerging import emerging_hot_spots
+from pli.track.series import TrackSeries, build_series
+from pli.track.trend import trend_table
+
+__all__ = ["TrackRun", "run_track"]
+
+logger = logging.getLogger(__name__)
+
+_STEPS_PER_YEAR = {"month": 12, "quarter": 4}
+
+
+@dataclass(frozen=True)
+class TrackRun:
+    """What ``pli track`` wrote: the folder, its files and the headline tables."""
+
+    out_dir: Path
+    files: tuple[Path, ...]
+    series: tuple[TrackSeries, ...]
+    trends: pd.DataFrame
+    changing: pd.DataFrame
+    patterns: pd.DataFrame
+
+    def summary(self) -> str:
+        lines = []
+        for s in self.series:
+            t = self.trends[(self.trends["series"] == s.name) & (self.trends["measure"] == "harm_days")]
+            up = t[t["direction"] == "up"]
+            lines.append(f"{s.name}: {s.counts.shape[1]} {s.level} areas x {s.counts.shape[0]} {s.period}s "
+                         f"({s.counts.index[0]} to {s.counts.index[-1]}); harm trend up in {len(up)}, "
+                         f"down in {int((t['direction'] == 'down').sum())} (FDR)")
+            for _, r in up.sort_values("sen_slope_per_year", ascending=False).iterrows():
+                name = "" if r["area_name"] == r["area_code"] else f" {r['area_name']}"
+                lines.append(f"    up: {r['area_code']}{name}: {r['sen_slope_per_year']:+,.1f} "
+                             f"harm days a year (tau {r['tau']:.2f}, q {r['q']:.2g})")
+            pat = self.patterns[self.patterns["series"] == s.name]["pattern"].value_counts()
+            lines.append("    emerging hot spots: " + ", ".join(f"{k} {v}" for k, v in pat.items()))
+        lines.append(f"Outputs: {self.out_dir}")
+        return "\n".join(lines)
+
+
+def _trends(s: TrackSeries, alpha: float, test: str = "mann_kendall") -> pd.DataFrame:
+    frames = []
+    period = _STEPS_PER_YEAR[s.period] if test == "seasonal" else None
+    for measure, wide in (("count", s.counts), ("harm_days", s.harm)):
+        t = trend_table(wide, alpha=alpha, seasonal_period=period).reset_index()
+        t.insert(0, "measure", measure)
+        t.insert(0, "series", s.name)
+        t.insert(3, "area_name", t["area_code"].map(s.areas["area_name"]))
+        t.insert(4, "test", test)
+        t["sen_slope_per_year"] = t["sen_slope"] * _STEPS_PER_YEAR[s.period]
+        t["mean_per_step"] = wide.mean().reindex(t["area_code"]).to_numpy()
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _neighbours(areas) -> dict[str, list[str]]:
+    from pli.stats.weights import build_weights
+
+    w = build_weights(areas)
+    return {str(k): [str(v) for v in vs] for k, vs in w.graph.neighbors.items()}
+
+
+def _refuse_index_folder(out_dir: Path) -> None:
+    manifest = out_dir / "manifest.json"
+    if manifest.is_file():
+        try:
+            role = json.loads(manifest.read_text(encoding="utf-8")).get("role")
+        except (OSError, ValueError, AttributeError):
+            role = None
+        if role != "track":
+            raise InputError(f"{out_dir} holds a `pli index` run (or another folder with a manifest); "
+                             "`pli track` replaces its whole output folder, so give it a folder of its own "
+                             "(--out, default output-track)", path=str(out_dir))
+
+
+def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> TrackRun:
+    """Build every ``track.series`` of the config and write the track outputs.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        A config with a ``track:`` section.
+    out_dir : Path
+        Output folder of its own (replaced all-or-nothing; an index output folder is refused).
+    charts : bool
+        Also draw the charts (PNG) of :mod:`pli.track.charts`.
+
+    Returns
+    -------
+    TrackRun
+    """
+    from pli import boundaries as bnd_stage
+    from pli import harm, outputs, transaction
+
+    if cfg.track is None or not cfg.track.series:
+        raise InputError("the config has no 'track:' section; add track.series (see README, Tracking change)",
+                         path=str(cfg.config_path) if cfg.config_path else None)
+    out_dir = Path(out_dir)
+    inputs = [cfg.resolve(p) for _, p in cfg.input_paths()]
+    inputs += [cfg.resolve(s.path) for s in cfg.track.series if s.path is not None]
+    targets = {"output": out_dir}
+    transaction.check_output_paths(targets, data_dir=cfg.data_dir, config_path=cfg.config_path, inputs=inputs)
+    _refuse_index_folder(out_dir)
+
+    boundaries = bnd_stage.load_boundaries(cfg)
+    reconcile = bnd_stage.CodeReconciler(boundaries, cfg.sources)
+    harm_path = cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights else None
+    harm_weights = harm.load_harm_weights(harm_path)
+    built, trends, patterns = [], [], []
+    loaded: dict = {}
+    for spec in cfg.track.series:
+        s = build_series(cfg, spec, boundaries, harm_weights, reconcile=reconcile, loaded=loaded)
+        built.append(s)
+        trends.append(_trends(s, spec.alpha, spec.trend_test))
+        ehs = emerging_hot_spots(s.counts, _neighbours(s.areas), alpha=spec.alpha).to_frame().reset_index()
+        ehs.insert(0, "series", s.name)
+        ehs.insert(2, "area_name", ehs["area_code"].map(s.areas["area_name"]))
+        patterns.append(ehs)
+    trend = pd.concat(trends, ignore_index=True)
+    pattern = pd.concat(patterns, ignore_index=True)
+    changing = trend[(trend["measure"] == "harm_days") & trend["significant"]].copy()
+    changing.insert(1, "change", changing["direction"].map({"up": "deteriorating", "down": "improving"}))
+    changing = changing.sort_values(["series", "change", "sen_slope_per_year"], ascending=[True, True, False])
+    series_long = pd.concat([s.to_frame() for s in built], ignore_index=True)
+
+    with transaction.TargetLock(targets) as lock, outputs.OutputTransaction(targets, lock=lock) as tx:
+        outputs.write_csv(series_long, tx.path("output", "series.csv"))
+        outputs.write_csv(trend, tx.path("output", "trends.csv"))
+        outputs.write_csv(changing.reset_index(drop=True), tx.path("output", "changing_areas.csv"))
+        outputs.write_csv(pattern, tx.path("output", "emerging_hotspots.csv"))
+        if charts:
+            from pli.track.charts import write_charts
+
+            for s, spec in zip(built, cfg.track.series):
+                write_charts(s, trend, tx.staging_dir("output") / "charts" / s.name,
+                             seasonal=spec.trend_test == "seasonal")
+        manifest = _manifest(cfg, built, pattern, harm_path, tx)
+        outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
+        files = tuple(tx.commit())
+    return TrackRun(out_dir=out_dir, files=files, series=tuple(built), trends=trend, changing=changing,
+                    patterns=pattern)
+
+
+def _manifest(cfg: StudyConfig, built, pattern: pd.DataFrame, harm_path, tx) -> dict:
+    from pli import __version__, outputs
+    from pli.harm import DEFAULT_HARM_WEIGHTS
+
+    paths = {p for s in built for p in s.files}
+    inputs = outputs.hash_inputs(sorted(paths), relative_to=cfg.data_dir)
+    for p in (harm_path or DEFAULT_HARM_WEIGHTS, cfg.config_path):
+        if p is not None and Path(p).is_file():
+            inputs[outputs.input_key(p, cfg.data_dir)] = outputs.file_sha256(p)
+    staged = tx.staged_files()
+    return {
+        "pli_version": __version__,
+        "role": "track",
+        "run_id": tx.run_id,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "area": cfg.area.name,
+        "config_path": str(cfg.config_path) if cfg.config_path else None,
+        "config": cfg.raw,
+        "data_dir": str(cfg.data_dir),
+        "inputs": inputs,
+        "series": {s.name: {"level": s.level, "period": s.period, "areas": int(s.counts.shape[1]),
+                            "slices": int(s.counts.shape[0]), "first": str(s.counts.index[0]),
+                            "last": str(s.counts.index[-1]), "offences": int(s.counts.to_numpy().sum()),
+                            "left_out_outside_areas": s.dropped,
+                            "patterns": {str(k): int(v) for k, v in
+                                         pattern.loc[pattern["series"] == s.name, "pattern"].value_counts().items()}}
+                   for s in built},
+        "outputs": {f"{name}:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir(name) / rel)
+                    for name, rels in staged.items() for rel in rels},
+    }
