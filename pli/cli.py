@@ -168,9 +168,10 @@ def _cmd_trial(args: argparse.Namespace) -> int:
                              alpha=spec.alpha, target_power=spec.target_power, crossover_weeks=spec.crossover_weeks,
                              period_weeks=spec.period_weeks, washout_weeks=spec.washout_weeks,
                              seed=cfg.seed if seed is None else seed)
-    src = cfg.sources[trial.source]
-    inputs = (config_path, cfg.resolve(src.path), run / "patrol_plan.csv" if spec.places == "plan" else run / "rankings.csv")
-    write_trial(trial, Path(args.out), inputs=tuple(p for p in inputs if spec.places != "cells" or p.name != "rankings.csv"),
+    inputs = [config_path, cfg.resolve(cfg.sources[trial.source].path)]
+    if spec.places != "cells":
+        inputs.append(run / ("patrol_plan.csv" if spec.places == "plan" else "rankings.csv"))
+    write_trial(trial, Path(args.out), inputs=tuple(inputs),
                 data_dir=cfg.data_dir, config={"trial": dataclasses.asdict(spec), "config_path": str(config_path)},
                 offline=args.offline)
     print(trial.summary())

@@ -231,9 +231,9 @@ def _trial_problems(t: TrialSpec) -> list[str]:
         found.append(f"trial.months: expected trial lengths of 1 month or more, got {list(t.months)}")
     if not 0 <= t.effect < 1:
         found.append(f"trial.effect: expected a relative reduction from 0 up to (not including) 1, got {t.effect}")
-    for key, value in (("alpha", t.alpha), ("target_power", t.target_power)):
-        if not 0 < value < 1:
-            found.append(f"trial.{key}: expected between 0 and 1, got {value}")
+    for key, share in (("alpha", t.alpha), ("target_power", t.target_power)):
+        if not 0 < share < 1:
+            found.append(f"trial.{key}: expected between 0 and 1, got {share}")
     return found
 
 

@@ -159,7 +159,7 @@ def allocate_blocks(harm: pd.Series, blocks: pd.Series, *, seed: int = 0) -> Tri
                              + (f"; missing for {', '.join(missing)}" if missing else ""))
         blocks = blocks.reindex(values.index)
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[tuple[str, str, str, float]] = []
     odd: list[tuple[str, str]] = []
     for label in sorted(blocks.astype(str).unique()):
         members = sorted(values.index[blocks.astype(str) == label], key=lambda k: (-values[k], str(k)))
@@ -245,5 +245,6 @@ def crossover_schedule(places: pd.Index | list, *, weeks: int = 8, period_weeks:
     frame = pd.DataFrame(rows, columns=["place_id", "week", "period", "arm", "sequence"])
     if start is not None:
         first = pd.Timestamp(start)
-        frame.insert(2, "week_start", (first + pd.to_timedelta(7 * (frame["week"] - 1), unit="D")).dt.strftime("%Y-%m-%d"))
+        monday = first + pd.to_timedelta(7 * (frame["week"] - 1), unit="D")
+        frame.insert(2, "week_start", monday.dt.strftime("%Y-%m-%d"))
     return frame

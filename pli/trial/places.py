@@ -128,7 +128,8 @@ def read_places(run_dir: str | Path, *, source: Literal["plan", "lsoa"] = "plan"
         plan = pd.read_csv(path, comment="#", dtype={"place_id": str})
         missing = {"place_id", "neighbourhood"} - set(plan.columns)
         if missing:
-            raise InputError(f"{path}: expected columns place_id and neighbourhood; missing {', '.join(sorted(missing))}")
+            raise InputError(f"{path}: expected columns place_id and neighbourhood; "
+                             f"missing {', '.join(sorted(missing))}")
         plan = plan.drop_duplicates("place_id")
         cols = [c for c in ("place_id", "neighbourhood", "easting", "northing", "lon", "lat") if c in plan.columns]
         out = plan[cols].copy()

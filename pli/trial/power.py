@@ -127,7 +127,8 @@ def simulate_power(counts: pd.DataFrame, allocation: TrialAllocation, *, effect:
     >>> import numpy as np, pandas as pd
     >>> from pli.trial import allocate_pairs, simulate_power
     >>> rng = np.random.default_rng(0)
-    >>> counts = pd.DataFrame(rng.poisson(np.linspace(2, 10, 30)[:, None], (30, 12)), index=[f"p{i}" for i in range(30)])
+    >>> counts = pd.DataFrame(rng.poisson(np.linspace(2, 10, 30)[:, None], (30, 12)),
+    ...                       index=[f"p{i}" for i in range(30)])
     >>> design = allocate_pairs(counts.sum(axis=1), seed=0)
     >>> simulate_power(counts, design, effect=0.5, months=6, simulations=100, seed=0) > 0.8
     True
@@ -232,18 +233,18 @@ def power_curve(counts: pd.DataFrame, allocation: TrialAllocation, *,
     >>> import numpy as np, pandas as pd
     >>> from pli.trial import allocate_pairs, power_curve
     >>> rng = np.random.default_rng(0)
-    >>> counts = pd.DataFrame(rng.poisson(np.linspace(2, 10, 30)[:, None], (30, 12)), index=[f"p{i}" for i in range(30)])
+    >>> counts = pd.DataFrame(rng.poisson(np.linspace(2, 10, 30)[:, None], (30, 12)),
+    ...                       index=[f"p{i}" for i in range(30)])
     >>> curve = power_curve(counts, allocation=allocate_pairs(counts.sum(axis=1)), effects=(0, 0.3, 0.6),
     ...                     months=(6,), length_grid=(1, 6), simulations=60, permutations=99)
     >>> curve.table.shape
     (3, 4)
     """
     rows = []
-    seeds = np.random.SeedSequence(seed).spawn(len(months) * len(effects) + len(length_grid))
-    k = 0
+    streams = iter(np.random.SeedSequence(seed).spawn(len(months) * len(effects) + len(length_grid)))
     for m in months:
         for e in effects:
-            s = int(seeds[k].generate_state(1)[0]); k += 1
+            s = int(next(streams).generate_state(1)[0])
             p = simulate_power(counts, allocation, effect=e, months=int(m), simulations=simulations,
                                permutations=permutations, alpha=alpha, seed=s)
             rows.append((int(m), float(e), p, float(np.sqrt(p * (1 - p) / simulations))))
@@ -253,7 +254,7 @@ def power_curve(counts: pd.DataFrame, allocation: TrialAllocation, *,
                   for m, g in table.groupby("months")}
     needed: Optional[int] = None
     for m in sorted(length_grid):
-        s = int(seeds[k].generate_state(1)[0]); k += 1
+        s = int(next(streams).generate_state(1)[0])
         p = simulate_power(counts, allocation, effect=target_effect, months=int(m), simulations=simulations,
                            permutations=permutations, alpha=alpha, seed=s)
         if p >= target_power:
