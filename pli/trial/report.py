@@ -91,6 +91,8 @@ class TrialDesign:
         if self.allocation.excluded:
             lines.append(f"  left out (odd place): {', '.join(self.allocation.excluded)}")
         lines.append(self.power.summary())
+        if self.schedule is not None:
+            lines.append("  (power above is for the paired parallel design; the crossover schedule reuses its places)")
         return "\n".join(lines)
 
 
