@@ -13,7 +13,8 @@ from the config's point source, and
    (:func:`simulate_power`, :func:`power_curve`): the detectable reduction for each trial
    length and the length needed for a target reduction;
 3. optionally lays out a crossover schedule for daily patrol trials: places alternate
-   treated and control weeks with a washout between (:func:`crossover_schedule`);
+   treated and control weeks with a washout between (:func:`crossover_schedule`), with
+   its own power by simulation (:func:`simulate_crossover_power`);
 4. writes the allocation list, the pre-period counts, the power curve (CSV and PNG), the
    schedule, a map of the arms and a manifest into a folder of its own, all or nothing.
 
@@ -34,7 +35,14 @@ TrialAllocation('pairs', 10 places, 5 treated, 5 groups, seed=0)
 
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
 from pli.trial.places import cell_centres, monthly_counts, read_places, top_cells
-from pli.trial.power import PowerCurve, draw_counts, power_curve, simulate_power
+from pli.trial.power import (
+    PowerCurve,
+    crossover_power_curve,
+    draw_counts,
+    power_curve,
+    simulate_crossover_power,
+    simulate_power,
+)
 from pli.trial.report import TrialDesign, design_trial, power_figure, trial_page, write_trial
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "allocate_blocks",
     "allocate_pairs",
     "cell_centres",
+    "crossover_power_curve",
     "crossover_schedule",
     "design_trial",
     "draw_counts",
@@ -51,6 +60,7 @@ __all__ = [
     "power_curve",
     "power_figure",
     "read_places",
+    "simulate_crossover_power",
     "simulate_power",
     "top_cells",
     "trial_page",

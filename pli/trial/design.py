@@ -23,8 +23,9 @@ class TrialAllocation:
 
     Attributes
     ----------
-    design : {"pairs", "blocks"}
-        Matched pairs (one treated per pair) or blocks (half of each block treated).
+    design : {"pairs", "blocks", "crossover"}
+        Matched pairs (one treated per pair), blocks (half of each block treated), or a
+        crossover (``group`` = sequence, ``arm`` = the arm each place starts in).
     allocation : pandas.DataFrame
         Index ``place_id``; columns ``group`` (pair or block label), ``arm``
         (``"treated"``/``"control"``) and ``pre_harm``.
@@ -34,7 +35,7 @@ class TrialAllocation:
         Seed of the draw.
     """
 
-    design: Literal["pairs", "blocks"]
+    design: Literal["pairs", "blocks", "crossover"]
     allocation: pd.DataFrame
     excluded: tuple[str, ...] = ()
     seed: int = 0

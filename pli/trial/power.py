@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,8 @@ import pandas as pd
 from pli.errors import InputError
 from pli.trial.design import TrialAllocation
 
-__all__ = ["PowerCurve", "draw_counts", "power_curve", "simulate_power"]
+__all__ = ["PowerCurve", "crossover_power_curve", "draw_counts", "power_curve", "simulate_crossover_power",
+           "simulate_power"]
 
 log = logging.getLogger(__name__)
 
@@ -173,26 +174,30 @@ class PowerCurve:
     Attributes
     ----------
     table : pandas.DataFrame
-        ``months``, ``effect``, ``power``, ``mc_se`` (Monte Carlo standard error).
+        ``months`` (or ``weeks``, see ``unit``), ``effect``, ``power``, ``mc_se`` (Monte
+        Carlo standard error).
     target_power, alpha : float
     detectable_effect : dict
-        Trial length (months) -> smallest relative reduction with power >= target
-        (linear interpolation on the grid; NaN when no effect on the grid reaches it).
-    months_needed : int or None
+        Trial length -> smallest relative reduction with power >= target (linear
+        interpolation on the grid; NaN when no effect on the grid reaches it).
+    length_needed : int or None
         Shortest length on the grid with power >= target for ``target_effect``.
     target_effect : float
     simulations, permutations, seed : int
+    unit : {"months", "weeks"}
+        Unit of the trial lengths (weeks for the crossover design).
     """
 
     table: pd.DataFrame
     target_power: float
     alpha: float
     detectable_effect: dict[int, float]
-    months_needed: Optional[int]
+    length_needed: Optional[int]
     target_effect: float
     simulations: int
     permutations: int
     seed: int
+    unit: str = "months"
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`."""
@@ -203,8 +208,8 @@ class PowerCurve:
         lines = [f"Power (alpha {self.alpha}, {self.simulations} simulations): detectable reduction "
                  f"at {self.target_power:.0%} power"]
         for m, e in self.detectable_effect.items():
-            lines.append(f"  {m:>2} months: " + ("beyond the grid" if np.isnan(e) else f"{e:.0%}"))
-        need = "not within the grid" if self.months_needed is None else f"{self.months_needed} months"
+            lines.append(f"  {m:>2} {self.unit}: " + ("beyond the grid" if np.isnan(e) else f"{e:.0%}"))
+        need = "not within the grid" if self.length_needed is None else f"{self.length_needed} {self.unit}"
         lines.append(f"  a {self.target_effect:.0%} reduction needs {need}")
         return "\n".join(lines)
 
@@ -240,25 +245,126 @@ def power_curve(counts: pd.DataFrame, allocation: TrialAllocation, *,
     >>> curve.table.shape
     (3, 4)
     """
+    def simulate(effect: float, length: int, stream: int) -> float:
+        return simulate_power(counts, allocation, effect=effect, months=length, simulations=simulations,
+                              permutations=permutations, alpha=alpha, seed=stream)
+
+    return _curve(simulate, effects, months, length_grid, "months", target_effect=target_effect,
+                  target_power=target_power, simulations=simulations, permutations=permutations, alpha=alpha,
+                  seed=seed)
+
+
+def _curve(simulate: Callable[[float, int, int], float], effects: Sequence[float], lengths: Sequence[int],
+           length_grid: Sequence[int], unit: str, *, target_effect: float, target_power: float, simulations: int,
+           permutations: int, alpha: float, seed: int) -> PowerCurve:
     rows = []
-    streams = iter(np.random.SeedSequence(seed).spawn(len(months) * len(effects) + len(length_grid)))
-    for m in months:
+    streams = iter(np.random.SeedSequence(seed).spawn(len(lengths) * len(effects) + len(length_grid)))
+    for m in lengths:
         for e in effects:
-            s = int(next(streams).generate_state(1)[0])
-            p = simulate_power(counts, allocation, effect=e, months=int(m), simulations=simulations,
-                               permutations=permutations, alpha=alpha, seed=s)
+            p = simulate(float(e), int(m), int(next(streams).generate_state(1)[0]))
             rows.append((int(m), float(e), p, float(np.sqrt(p * (1 - p) / simulations))))
-        log.info("power: %d months done (%d effects)", m, len(effects))
-    table = pd.DataFrame(rows, columns=["months", "effect", "power", "mc_se"])
+        log.info("power: %d %s done (%d effects)", m, unit, len(effects))
+    table = pd.DataFrame(rows, columns=[unit, "effect", "power", "mc_se"])
     detectable = {int(m): _first_crossing(g["effect"].to_numpy(), g["power"].to_numpy(), target_power)
-                  for m, g in table.groupby("months")}
+                  for m, g in table.groupby(unit)}
     needed: Optional[int] = None
     for m in sorted(length_grid):
-        s = int(next(streams).generate_state(1)[0])
-        p = simulate_power(counts, allocation, effect=target_effect, months=int(m), simulations=simulations,
-                           permutations=permutations, alpha=alpha, seed=s)
-        if p >= target_power:
+        if simulate(target_effect, int(m), int(next(streams).generate_state(1)[0])) >= target_power:
             needed = int(m)
             break
     return PowerCurve(table, target_power, alpha, detectable, needed, target_effect, simulations, permutations,
-                      int(seed))
+                      int(seed), unit)
+
+
+def simulate_crossover_power(counts: pd.DataFrame, *, effect: float, weeks: int, period_weeks: int = 1,
+                             washout_weeks: int = 1, simulations: int = 500, permutations: int = 199,
+                             alpha: float = 0.05, seed: int = 0) -> float:
+    """Power of the crossover design (:func:`~pli.trial.crossover_schedule`) by simulation.
+
+    Every place is its own control. Each month of the trial gets a rate drawn from a gamma
+    with the place's pre-period monthly mean and excess variance (constant when its months
+    are not over-dispersed), and its weeks Poisson counts at 12/52 of that rate, so the
+    monthly sums have the place's own mean and variance; the treated weeks' mean is cut by
+    ``effect``. Washout weeks are not analysed (residual deterrence is assumed to have
+    faded by their end). Each place gives ``(rate_A - rate_B) / sqrt(rate_A + rate_B)``
+    over its first-arm (A) and second-arm (B) weeks, signed by the arm it started in, and
+    the test is the randomisation test of which half of the places started treated.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from pli.trial import simulate_crossover_power
+    >>> counts = pd.DataFrame(np.random.default_rng(0).poisson(8, (30, 12)))
+    >>> simulate_crossover_power(counts, effect=0.0, weeks=8, simulations=200, permutations=99) < 0.12
+    True
+    """
+    from pli.trial.design import crossover_schedule
+
+    values = _check_counts(counts)
+    if not 0 <= effect < 1:
+        raise InputError(f"effect: expected a relative reduction from 0 up to (not including) 1, got {effect}")
+    pre = values.to_numpy()
+    n = len(pre)
+    mean_m, var_m = pre.mean(axis=1), pre.var(axis=1, ddof=1)
+    # Month-to-month over-dispersion is a rate shared by the weeks of a month (gamma with
+    # the excess variance), weeks within it Poisson: monthly sums keep the place's mean and
+    # variance, and alternating weeks see the same slow swings, as they would on the street.
+    over = (var_m > mean_m) & (mean_m > 0)
+    shape = np.where(over, mean_m**2 / np.where(over, var_m - mean_m, 1.0), np.inf)
+    week_share = 12.0 / 52.0
+    # Which weeks belong to the place's first arm (A) and to its second (B): one schedule
+    # starting treated gives them for every place.
+    one = crossover_schedule(["a", "b"], weeks=weeks, period_weeks=period_weeks, washout_weeks=washout_weeks, seed=0)
+    first = one[one["sequence"] == one["sequence"].iloc[0]].sort_values("week")
+    first_arm = first["arm"].iloc[0]
+    in_a = (first["arm"] == first_arm).to_numpy()
+    in_b = ((first["arm"] != first_arm) & (first["arm"] != "washout")).to_numpy()
+    if not in_b.any():
+        raise InputError(f"crossover: {weeks} weeks hold no second period; make the trial longer")
+    rng = np.random.default_rng(seed)
+
+    def halves(k: int) -> np.ndarray:
+        # +1: the place starts treated (its A weeks are treated); half the places do.
+        ranks = np.argsort(np.argsort(rng.random((k, n)), axis=1), axis=1)
+        return np.where(ranks < n // 2, 1.0, -1.0)
+
+    observed = halves(simulations)
+    n_months = int(np.ceil(weeks * week_share)) + 1
+    month_rate = np.broadcast_to(mean_m, (simulations, n_months, n)).copy()
+    if over.any():
+        k = shape[over]
+        month_rate[:, :, over] = rng.gamma(k, mean_m[over] / k, size=(simulations, n_months, int(over.sum())))
+    month_of_week = np.floor(np.arange(weeks) * week_share).astype(int)
+    weekly = np.zeros((simulations, n, weeks))
+    for w in np.flatnonzero(in_a | in_b):
+        treated = (observed > 0) == in_a[w]  # A weeks are treated for places starting treated
+        mu = month_rate[:, month_of_week[w], :] * week_share * np.where(treated, 1.0 - effect, 1.0)
+        weekly[:, :, w] = rng.poisson(mu)
+    rate_a, rate_b = weekly[:, :, in_a].mean(axis=2), weekly[:, :, in_b].mean(axis=2)
+    # A variance-stabilised difference: low-count places, whose log ratios are mostly
+    # noise, weigh less than in a mean of log ratios (simulated power 0.39 against 0.29 for
+    # a 20 % cut over 24 weeks on over-dispersed counts; size is alpha either way).
+    d = (rate_a - rate_b) / np.sqrt(rate_a + rate_b + 1e-9)  # (sims, places)
+    stat = (d * observed).mean(axis=1)
+    reference = halves(permutations)
+    null = d @ reference.T / n
+    exceed = (np.abs(null) >= np.abs(stat)[:, None] - 1e-12).sum(axis=1)
+    return float(((1 + exceed) / (permutations + 1) <= alpha).mean())
+
+
+def crossover_power_curve(counts: pd.DataFrame, *,
+                          effects: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5),
+                          weeks: Sequence[int] = (4, 8, 16), length_grid: Sequence[int] = (4, 8, 12, 16, 26, 52),
+                          period_weeks: int = 1, washout_weeks: int = 1, target_effect: float = 0.2,
+                          target_power: float = 0.8, simulations: int = 500, permutations: int = 199,
+                          alpha: float = 0.05, seed: int = 0) -> PowerCurve:
+    """Crossover power over a grid of effects and trial lengths in weeks (see :func:`power_curve`)."""
+
+    def simulate(effect: float, length: int, stream: int) -> float:
+        return simulate_crossover_power(counts, effect=effect, weeks=length, period_weeks=period_weeks,
+                                        washout_weeks=washout_weeks, simulations=simulations,
+                                        permutations=permutations, alpha=alpha, seed=stream)
+
+    return _curve(simulate, effects, weeks, length_grid, "weeks", target_effect=target_effect,
+                  target_power=target_power, simulations=simulations, permutations=permutations, alpha=alpha,
+                  seed=seed)

@@ -28,7 +28,7 @@ from pli._map_assets import (
 from pli.errors import InputError
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
 from pli.trial.places import cell_centres, monthly_counts, read_places, top_cells
-from pli.trial.power import PowerCurve, power_curve
+from pli.trial.power import PowerCurve, crossover_power_curve, power_curve
 
 __all__ = ["TrialDesign", "design_trial", "power_figure", "trial_page", "write_trial"]
 
@@ -92,7 +92,7 @@ class TrialDesign:
             lines.append(f"  left out (odd place): {', '.join(self.allocation.excluded)}")
         lines.append(self.power.summary())
         if self.schedule is not None:
-            lines.append("  (power above is for the paired parallel design; the crossover schedule reuses its places)")
+            lines.append("  (crossover: every place is its own control; arms above are the arm each place starts in)")
         return "\n".join(lines)
 
 
@@ -156,18 +156,31 @@ def design_trial(cfg: Any, run_dir: str | Path, *, places: str = "plan", top: in
     harm = counts.sum(axis=1).astype(float)
     log.info("trial: %d eligible places, %d pre-period months (%s to %s), %d records", len(counts),
              counts.shape[1], counts.columns[0], counts.columns[-1], int(harm.sum()))
-    if design == "blocks":
-        allocation = allocate_blocks(harm, eligible["neighbourhood"].astype(str), seed=seed)
-    else:
-        allocation = allocate_pairs(harm, seed=seed)
-    curve = power_curve(counts, allocation, months=months, target_effect=effect, target_power=target_power,
-                        simulations=simulations, permutations=permutations, alpha=alpha, seed=seed)
     schedule = None
     if design == "crossover":
-        schedule = crossover_schedule(list(allocation.allocation.index), weeks=crossover_weeks,
-                                      period_weeks=period_weeks, washout_weeks=washout_weeks, seed=seed)
+        schedule = crossover_schedule(list(counts.index), weeks=crossover_weeks, period_weeks=period_weeks,
+                                      washout_weeks=washout_weeks, seed=seed)
+        allocation = _crossover_allocation(schedule, harm, seed)
+        curve = crossover_power_curve(counts, weeks=sorted({4, 8, 16, int(crossover_weeks)}),
+                                      period_weeks=period_weeks, washout_weeks=washout_weeks, target_effect=effect,
+                                      target_power=target_power, simulations=simulations,
+                                      permutations=permutations, alpha=alpha, seed=seed)
+    else:
+        if design == "blocks":
+            allocation = allocate_blocks(harm, eligible["neighbourhood"].astype(str), seed=seed)
+        else:
+            allocation = allocate_pairs(harm, seed=seed)
+        curve = power_curve(counts, allocation, months=months, target_effect=effect, target_power=target_power,
+                            simulations=simulations, permutations=permutations, alpha=alpha, seed=seed)
     period = f"{counts.columns[0]} to {counts.columns[-1]}"
     return TrialDesign(eligible, counts, allocation, curve, schedule, design, source, period, int(seed))
+
+
+def _crossover_allocation(schedule: pd.DataFrame, harm: pd.Series, seed: int) -> TrialAllocation:
+    """The crossover as an allocation list: every place, grouped by sequence, ``arm`` = its first arm."""
+    first = schedule[schedule["week"] == 1].set_index("place_id")
+    frame = pd.DataFrame({"group": first["sequence"], "arm": first["arm"], "pre_harm": harm.reindex(first.index)})
+    return TrialAllocation("crossover", frame.rename_axis("place_id"), (), int(seed))
 
 
 def power_figure(curve: PowerCurve) -> bytes:
@@ -179,9 +192,9 @@ def power_figure(curve: PowerCurve) -> bytes:
 
     with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for m, g in curve.table.groupby("months"):
+        for m, g in curve.table.groupby(curve.unit):
             ax.errorbar(g["effect"] * 100, g["power"], yerr=1.96 * g["mc_se"], marker="o", capsize=2,
-                        label=f"{m} months")
+                        label=f"{m} {curve.unit}")
         ax.axhline(curve.target_power, color="grey", ls="--", lw=1)
         ax.axhline(curve.alpha, color="grey", ls=":", lw=1)
         ax.set_xlabel("Reduction in treated places (%)")
@@ -259,7 +272,8 @@ def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, 
             "excluded": list(trial.allocation.excluded),
             "power": {"simulations": trial.power.simulations, "permutations": trial.power.permutations,
                       "alpha": trial.power.alpha, "target_power": trial.power.target_power,
-                      "target_effect": trial.power.target_effect, "months_needed": trial.power.months_needed,
+                      "target_effect": trial.power.target_effect,
+                      "unit": trial.power.unit, "length_needed": trial.power.length_needed,
                       "detectable_effect": {str(k): (None if np.isnan(v) else round(v, 4))
                                             for k, v in trial.power.detectable_effect.items()}},
             "config": config or {},
