@@ -161,7 +161,7 @@ def design_trial(cfg: Any, run_dir: str | Path, *, places: str = "plan", top: in
         schedule = crossover_schedule(list(counts.index), weeks=crossover_weeks, period_weeks=period_weeks,
                                       washout_weeks=washout_weeks, seed=seed)
         allocation = _crossover_allocation(schedule, harm, seed)
-        curve = crossover_power_curve(counts, weeks=sorted({4, 8, 16, int(crossover_weeks)}),
+        curve = crossover_power_curve(counts, weeks=sorted({8, 26, 52, int(crossover_weeks)}),
                                       period_weeks=period_weeks, washout_weeks=washout_weeks, target_effect=effect,
                                       target_power=target_power, simulations=simulations,
                                       permutations=permutations, alpha=alpha, seed=seed)
