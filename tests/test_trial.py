@@ -78,6 +78,35 @@ def test_lsoa_places_are_the_top_of_the_rankings(demo_run):
     assert (points > 0).all() and len(trial.allocation.allocation) == 12
 
 
+def test_top_cells_are_the_busiest_and_counted_in_full(demo_run):
+    cfg, out = demo_run
+    trial = design_trial(cfg, out, places="cells", top=16, months=(3,), simulations=10, permutations=9)
+    totals = trial.counts.sum(axis=1)
+    assert len(totals) == 16 and totals.is_monotonic_decreasing
+    # No cell outside the chosen 16 has more records than the least busy chosen one.
+    from pli.patrols import select_points
+    from pli.trial import top_cells
+
+    points = select_points(trial_points(cfg), categories=list(cfg.patrols.categories))
+    wider = top_cells(points, n=40, cell_size_m=cfg.patrols.cell_size_m).set_index("place_id")["count"]
+    assert (wider.drop(totals.index) <= totals.min()).all()
+    assert (wider.reindex(totals.index) == totals).all()
+
+
+def trial_points(cfg):
+    from pli.boundaries import load_boundaries
+    from pli.indicators import load_source
+
+    lsoa = load_boundaries(cfg).lsoa
+    return load_source(cfg.patrols.source, cfg.sources[cfg.patrols.source], resolve=cfg.resolve, lsoa=lsoa).points
+
+
+def test_a_run_without_a_patrol_plan_is_refused(demo_run, tmp_path):
+    cfg, _ = demo_run
+    with pytest.raises(InputError, match="no patrol plan in this run folder"):
+        design_trial(cfg, tmp_path, places="plan")
+
+
 def test_snap_place_ids_are_refused_with_a_reason():
     from pli.examples import clustered_points
 

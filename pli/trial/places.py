@@ -97,7 +97,27 @@ def monthly_counts(points: gpd.GeoDataFrame, place_ids: pd.Index | list, *,
 def top_cells(points: gpd.GeoDataFrame, *, n: int = 20, cell_size_m: float = 150.0) -> pd.DataFrame:
     """The ``n`` square grid cells with the most records (ties by id), as place rows.
 
-    Returns ``place_id``, ``count``, ``easting``, ``northing`` (cell centre).
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        EPSG:27700 records.
+    n : int
+        How many cells.
+    cell_size_m : float
+        Side of the square cells, on the British National Grid origin.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_id``, ``count``, ``easting``, ``northing`` (cell centre).
+
+    Examples
+    --------
+    >>> from pli.examples import clustered_points
+    >>> from pli.trial import top_cells
+    >>> points, _ = clustered_points()  # a cluster near (530625, 160625)
+    >>> top_cells(points, n=1, cell_size_m=250)[["place_id", "easting", "northing"]].to_dict("records")
+    [{'place_id': 'G250-530500-160500', 'easting': 530625.0, 'northing': 160625.0}]
     """
     s = float(cell_size_m)
     i, j = locate_cells(points.geometry.x.to_numpy(), points.geometry.y.to_numpy(), cell_size_m=s)
@@ -149,7 +169,14 @@ def read_places(run_dir: str | Path, *, source: Literal["plan", "lsoa"] = "plan"
 
 
 def cell_centres(place_ids: pd.Index | list) -> pd.DataFrame:
-    """Centres of grid cells from their ids (``easting``, ``northing``), indexed by id."""
+    """Centres of grid cells from their ids (``easting``, ``northing``), indexed by id.
+
+    Examples
+    --------
+    >>> from pli.trial import cell_centres
+    >>> cell_centres(["G150-530550-160650"]).iloc[0].tolist()
+    [530625.0, 160725.0]
+    """
     keys, size, kind = _cell_keys(pd.Index([str(p) for p in place_ids]))
     i = np.array([k[0] for k in keys.to_numpy()])
     j = np.array([k[1] for k in keys.to_numpy()])
