@@ -4,6 +4,7 @@
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
 ``pli compare`` compare two runs: rank changes, top-N churn, neighbourhood matches, settings
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
+``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 """
 
 from __future__ import annotations
@@ -80,6 +81,22 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")
     p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
+
+    p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
+    p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
+    p_trial.add_argument("--config", default=None, help=f"the run's study-area YAML (default {DEFAULT_CONFIG})")
+    p_trial.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p_trial.add_argument("--out", default="trial", help="folder for the trial design (default: trial)")
+    p_trial.add_argument("--design", choices=["pairs", "blocks", "crossover"], default=None,
+                         help="matched pairs, blocks by neighbourhood, or crossover with washout (default: config)")
+    p_trial.add_argument("--places", choices=["plan", "lsoa", "cells"], default=None,
+                         help="patrol places of the run, its top LSOAs, or the top grid cells (default: config)")
+    p_trial.add_argument("--top", type=int, default=None, help="number of LSOAs or cells with --places lsoa/cells")
+    p_trial.add_argument("--months", default=None, help="trial lengths to simulate, comma-separated (e.g. 3,6,12)")
+    p_trial.add_argument("--effect", type=float, default=None, help="target relative reduction (e.g. 0.2)")
+    p_trial.add_argument("--simulations", type=int, default=None, help="simulated trials per power point")
+    p_trial.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
+    p_trial.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map")
     return parser
 
 
@@ -106,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "track":
             return _cmd_track(args)
+        if args.command == "trial":
+            return _cmd_trial(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -123,6 +142,49 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     write_comparison(comparison, Path(args.out), run_a=run_a, run_b=run_b, offline=args.offline)
     print(comparison.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'comparison.html'})")
+    return 0
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from pli.config import default_data_dir, load_config
+    from pli.errors import InputError
+    from pli.trial import design_trial, write_trial
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    seed = _parse_seed(args.seed)
+    spec = cfg.trial
+    months = spec.months
+    if args.months is not None:
+        try:
+            months = tuple(int(m) for m in args.months.split(",") if m.strip())
+        except ValueError:
+            raise InputError(f"--months: expected whole numbers separated by commas, got {args.months!r}") from None
+    options = {k: v for k, v in (("design", args.design), ("places", args.places), ("top", args.top),
+                                 ("effect", args.effect), ("simulations", args.simulations)) if v is not None}
+    spec = dataclasses.replace(spec, months=months, **options)
+    from pli.config.parsing import _trial_problems
+
+    problems = _trial_problems(spec)
+    if problems:
+        raise InputError(problems)
+    run = Path(args.run)
+    with _step("trial design and power"):
+        trial = design_trial(cfg, run, places=spec.places, top=spec.top, design=spec.design, months=spec.months,
+                             effect=spec.effect, simulations=spec.simulations, permutations=spec.permutations,
+                             alpha=spec.alpha, target_power=spec.target_power, crossover_weeks=spec.crossover_weeks,
+                             period_weeks=spec.period_weeks, washout_weeks=spec.washout_weeks,
+                             seed=cfg.seed if seed is None else seed)
+    inputs = [config_path, cfg.resolve(cfg.sources[trial.source].path)]
+    if spec.places != "cells":
+        inputs.append(run / ("patrol_plan.csv" if spec.places == "plan" else "rankings.csv"))
+    write_trial(trial, Path(args.out), inputs=tuple(inputs),
+                data_dir=cfg.data_dir, config={"trial": dataclasses.asdict(spec), "config_path": str(config_path)},
+                offline=args.offline)
+    print(trial.summary())
+    print(f"Outputs: {args.out} (open {Path(args.out) / 'trial.html'})")
     return 0
 
 

@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, PrioritySpec, StudyConfig, default_data_dir
+from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, PrioritySpec, StudyConfig, TrialSpec, default_data_dir
 from pli.config.yaml_reading import MAX_NUMBER, read_yaml
 
 __all__ = [
@@ -214,6 +214,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     if cfg.patrols is not None:
         problems.extend(_patrol_problems(cfg.patrols))
     problems.extend(_seed_problems(cfg.seed))
+    problems.extend(_trial_problems(cfg.trial))
     if cfg.output.suppress_below < 1:
         problems.append(f"output.suppress_below: expected 1 or more, got {cfg.output.suppress_below}")
     if cfg.clustering.permutations < 0:
@@ -309,6 +310,23 @@ def priority_problems(spec: PrioritySpec) -> list[str]:
             f"got {spec.stability_spread}"
         )
     return problems
+
+
+def _trial_problems(t: TrialSpec) -> list[str]:
+    found = []
+    for key, value, low in (("top", t.top, 2), ("simulations", t.simulations, 1), ("permutations", t.permutations, 1),
+                            ("crossover_weeks", t.crossover_weeks, 2), ("period_weeks", t.period_weeks, 1),
+                            ("washout_weeks", t.washout_weeks, 0)):
+        if value < low:
+            found.append(f"trial.{key}: expected {low} or more, got {value}")
+    if not t.months or any(m < 1 for m in t.months):
+        found.append(f"trial.months: expected trial lengths of 1 month or more, got {list(t.months)}")
+    if not 0 <= t.effect < 1:
+        found.append(f"trial.effect: expected a relative reduction from 0 up to (not including) 1, got {t.effect}")
+    for key, share in (("alpha", t.alpha), ("target_power", t.target_power)):
+        if not 0 < share < 1:
+            found.append(f"trial.{key}: expected between 0 and 1, got {share}")
+    return found
 
 
 def _check_harm_scheme(index: IndexSpec) -> list[str]:

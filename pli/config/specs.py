@@ -27,6 +27,7 @@ __all__ = [
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
+    "TrialSpec",
     "UpperFromTableSpec",
     "VintageLookupSpec",
     "default_data_dir",
@@ -499,6 +500,31 @@ class TrackSpec:
 
 
 @dataclass(frozen=True)
+class TrialSpec:
+    """Options of ``pli trial`` (see :mod:`pli.trial`); command-line flags override them.
+
+    ``design`` pairs, blocks (by neighbourhood) or crossover (pairs plus a schedule of
+    ``period_weeks`` treated/control periods separated by ``washout_weeks``);
+    ``places`` the run's patrol places, its ``top`` LSOAs or the ``top`` grid cells;
+    power is simulated for trials of ``months`` months, with the detectable relative
+    reduction at ``target_power`` and the length needed for ``effect``.
+    """
+
+    design: Literal["pairs", "blocks", "crossover"] = "pairs"
+    places: Literal["plan", "lsoa", "cells"] = "plan"
+    top: int = 20
+    months: tuple[int, ...] = (3, 6, 12)
+    effect: float = 0.2
+    target_power: float = 0.8
+    alpha: float = 0.05
+    simulations: int = 500
+    permutations: int = 199
+    crossover_weeks: int = 8
+    period_weeks: int = 1
+    washout_weeks: int = 1
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study-area configuration.
 
@@ -526,6 +552,7 @@ class StudyConfig:
     config_path: Optional[Path] = field(default=None, metadata={"yaml": False})
     raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
     track: Optional[TrackSpec] = None
+    trial: TrialSpec = field(default_factory=TrialSpec)
 
     def resolve(self, relative: str | Path) -> Path:
         """Resolve a path from the config against the data directory."""
