@@ -45,15 +45,10 @@ from pli.patrols.grid import METRIC_CRS, build_grid, locate_cells
 from pli.patrols.hotspots import GiStarResult, grid_hotspots
 from pli.patrols.kde import KDESurface, kde_surface
 from pli.patrols.places import count_places, snap_locations
-from pli.patrols.plan import (
-    BOROUGH,
-    PatrolPlan,
-    patrol_options,
-    plan_from_config,
-    plan_patrols,
-    warn_period_mismatch,
-)
+from pli.patrols.plan import patrol_options, plan_patrols
 from pli.patrols.records import DEFAULT_CATEGORIES, select_points
+from pli.patrols.result import BOROUGH, PatrolPlan
+from pli.patrols.wiring import plan_from_config, warn_period_mismatch
 
 __all__ = [
     "BOROUGH",
