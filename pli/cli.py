@@ -34,13 +34,20 @@ def _step(label: str) -> Iterator[None]:
     log.info("%s done in %.1f s", label, dt)
 
 
+def _add_logging_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    # After the subcommand the defaults are suppressed, so an option given before it stays set.
+    default: object = argparse.SUPPRESS if after_command else False
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="only warnings and errors")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging, no tracebacks")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from pli import __version__
 
     parser = argparse.ArgumentParser(prog="pli", description="Priority Localities Index toolkit")
     parser.add_argument("--version", action="version", version=f"pli {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_logging_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_index = sub.add_parser("index", help="build rankings, neighbourhoods, patrol plan and maps")
@@ -97,6 +104,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p_trial.add_argument("--simulations", type=int, default=None, help="simulated trials per power point")
     p_trial.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_trial.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map")
+    # Accept the logging options after the subcommand too (`pli index ... -q`).
+    for subparser in sub.choices.values():
+        _add_logging_options(subparser, after_command=True)
     return parser
 
 
@@ -104,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pli`` console script."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    level = logging.DEBUG if args.debug or args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

@@ -213,3 +213,27 @@ def test_point_level_outputs_carry_the_handling_marking(demo_run):
     geo = json.loads((out / "patrol_plan.geojson").read_text())
     assert geo["classification"] == "OFFICIAL-SENSITIVE: not for publication"
     assert "OFFICIAL-SENSITIVE: not for publication" in (base / "maps" / "priority_localities.html").read_text()
+
+
+@pytest.mark.parametrize("flags", [["-q", "index"], ["index", "-q"], ["index", "--quiet"]])
+def test_quiet_is_accepted_before_or_after_the_command(tmp_path, flags):
+    import subprocess
+    import sys
+
+    cmd, rest = flags, ["--out", str(tmp_path / "out"), "--no-maps"]
+    proc = subprocess.run([sys.executable, "-m", "pli", *cmd, *rest], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert " INFO " not in proc.stderr  # quiet: warnings and errors only
+    assert (tmp_path / "out" / "rankings.csv").is_file()
+
+
+def test_verbose_is_accepted_after_the_command(demo_run):
+    import subprocess
+    import sys
+
+    base, _ = demo_run
+    proc = subprocess.run([sys.executable, "-m", "pli", "verify", str(base / "output"), "-v"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("outputs are current")
