@@ -3,6 +3,7 @@
 ``pli index``  build the index, clusters, neighbourhoods, patrol plan, outputs and maps
 ``pli verify`` re-hash inputs and outputs and say whether outputs are still current
 ``pli compare`` compare two runs: rank changes, top-N churn, neighbourhood matches, settings
+``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p_compare.add_argument("--top", type=int, default=20, help="size of the top list to compare (default: 20)")
     p_compare.add_argument("--out", default="comparison", help="folder for the comparison (default: comparison)")
     p_compare.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the page")
+
+    p_eval = sub.add_parser("evaluate", help="did crime fall where the intervention was, and did it move?")
+    p_eval.add_argument("--config", required=True, help="study-area YAML with an 'evaluate:' section")
+    p_eval.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p_eval.add_argument("--run", default=None, help="pli index output folder: its priority neighbourhoods are treated")
+    p_eval.add_argument("--start", default=None, help="first month of the intervention, YYYY-MM")
+    p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
+    p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
+    p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
     return parser
 
 
@@ -97,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_verify(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -114,6 +126,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     write_comparison(comparison, Path(args.out), run_a=run_a, run_b=run_b, offline=args.offline)
     print(comparison.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'comparison.html'})")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pli.config import load_config
+    from pli.evaluate import run_evaluation, write_evaluation
+
+    cfg = load_config(Path(args.config), data_dir=args.data_dir)
+    seed = _parse_seed(args.seed)
+    seed = cfg.seed if seed is None else seed
+    with _step("Evaluation"):
+        evaluation, inputs = run_evaluation(cfg, run_dir=args.run, start=args.start, end=args.end, seed=seed)
+    out = Path(args.out) / "evaluation"
+    write_evaluation(evaluation, out, cfg=cfg, inputs=inputs, seed=seed, run_dir=args.run)
+    cols = ["group", "n_treated", "n_controls", "rate_ratio", "ci_low", "ci_high", "p_placebo", "pretrend_p", "wdq"]
+    print(evaluation.effects[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"Outputs: {out} (open {out / 'evaluation.html'})")
     return 0
 
 
