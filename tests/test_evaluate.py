@@ -69,7 +69,7 @@ def test_planted_effect_is_recovered():
     assert row["rate_ratio"] == pytest.approx(0.7, abs=0.04)
     assert row["ci_low"] < 0.7 < row["ci_high"]
     assert row["p_placebo"] <= 0.01  # 4 treated, 12 controls: 1,820 possible assignments
-    assert row["pretrend_p"] > 0.05
+    assert row["pretrend_p"] > 0.05 and row["pretrend_slope_p"] > 0.05
     lags = ev.event_study[ev.event_study["kind"] == "lag"]
     assert (lags["rate_ratio"] < 0.85).all()
 
@@ -128,6 +128,9 @@ def test_planted_pre_trend_is_flagged():
                             buffers={"centre": buffer})
     ev = evaluate_panel(series, design, start=START, permutations=99)
     assert ev.effects.iloc[0]["pretrend_p"] < 0.01
+    # 2% a month planted = 0.24 a year on the log scale.
+    assert ev.effects.iloc[0]["pretrend_slope_per_year"] == pytest.approx(0.24, abs=0.05)
+    assert ev.effects.iloc[0]["pretrend_slope_p"] < 0.01
     leads = ev.event_study[ev.event_study["kind"] == "lead"].sort_values("bin")
     assert leads["rate_ratio"].iloc[0] < leads["rate_ratio"].iloc[-1]
 

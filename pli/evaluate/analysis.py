@@ -76,6 +76,14 @@ def _one_group(series, treated, controls, buffer, months, start, *, bin_months, 
                         pd.DataFrame(cols))
     leads = [n for n in names if int(n[4:]) < -1]
     chi2, df, p_pre = es.wald(leads) if leads else (float("nan"), 0, float("nan"))
+    # The joint lead test compares every lead with one reference bin, so a single odd
+    # quarter just before the start can fail it; a differential linear trend over the
+    # whole baseline is the complementary check (one number, per year).
+    before = ~post
+    slope_fit = fit_poisson_fe(panel["y"].to_numpy()[before], panel["area"].to_numpy()[before],
+                               panel["month"].to_numpy()[before],
+                               pd.DataFrame({"trend": (is_t[before] * rel[before] / 12.0)}))
+    slope, slope_se = float(slope_fit.params["trend"]), float(slope_fit.se["trend"])
     totals_pre = series.loc[codes, [m for m in months if m < start]].sum(axis=1).to_numpy(float)
     totals_post = series.loc[codes, [m for m in months if m >= start]].sum(axis=1).to_numpy(float)
     placebo = placebo_test(totals_pre, totals_post, np.isin(codes, list(treated)),
@@ -98,9 +106,15 @@ def _one_group(series, treated, controls, buffer, months, start, *, bin_months, 
         "p_placebo": placebo.p_value, "placebo_permutations": len(placebo.placebo),
         "placebo_assignments": math.comb(len(codes), len(treated)),
         "pretrend_chi2": chi2, "pretrend_df": df, "pretrend_p": p_pre,
+        "pretrend_slope_per_year": slope,
+        "pretrend_slope_p": float(2 * stats.norm.sf(abs(slope / slope_se))) if slope_se > 0 else float("nan"),
         "treated_pre": rb, "treated_post": ra, "expected_post": rb * ca / cb if cb > 0 else float("nan"),
         "control_pre": cb, "control_post": ca, "buffer_pre": db, "buffer_post": da,
-        "wdq": disp.wdq if disp else float("nan"),
+        # Bowers & Johnson: with no fall in the treated area there is nothing to displace,
+        # and the quotient's sign no longer means what the reading says.
+        "wdq": disp.wdq if disp and disp.success < 0 else float("nan"),
+        "wdq_success": disp.success if disp else float("nan"),
+        "wdq_buffer_change": disp.buffer_change if disp else float("nan"),
         "total_net_effect": disp.total_net_effect if disp else float("nan"),
         "wdq_reading": disp.reading if disp else "no buffer areas",
     }

@@ -45,16 +45,23 @@ def plot_group(evaluation: Evaluation, group: str, *, outcome: str) -> plt.Figur
     """Mean per area by month: treated, matched controls and buffer, start (and end) marked."""
     m = evaluation.monthly[evaluation.monthly["group"] == group]
     x = pd.PeriodIndex(m["month"], freq="M").to_timestamp()
-    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
-    ax.plot(x, m["treated_mean"], color="#b2182b", lw=2, label="treated (mean per area)")
-    ax.plot(x, m["control_mean"], color="#2166ac", lw=1.6, label="matched controls")
-    if m["buffer_mean"].notna().any():
-        ax.plot(x, m["buffer_mean"], color="#999999", lw=1.2, ls="--", label="buffer (touching areas)")
-    ax.axvline(evaluation.start.to_timestamp(), color="black", lw=1)
-    ax.text(evaluation.start.to_timestamp(), ax.get_ylim()[1], f" start {evaluation.start}", va="top", fontsize=8)
-    ax.set_title(f"{group}", fontsize=11)
-    ax.set_ylabel(outcome)
-    ax.legend(fontsize=8, frameon=False)
+    before = (pd.PeriodIndex(m["month"], freq="M") < evaluation.start)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=110)
+    lines = (("treated_mean", "#b2182b", "-", "treated (mean per area)"),
+             ("control_mean", "#2166ac", "-", "matched controls"),
+             ("buffer_mean", "#999999", "--", "buffer (touching areas)"))
+    for ax, indexed in zip(axes, (False, True)):
+        for col, colour, style, label in lines:
+            if m[col].notna().any():
+                y = m[col] / m.loc[before, col].mean() * 100 if indexed else m[col]
+                ax.plot(x, y, color=colour, ls=style, lw=1.8 if col == "treated_mean" else 1.3, label=label)
+        ax.axvline(evaluation.start.to_timestamp(), color="black", lw=1)
+        if evaluation.end < max(pd.PeriodIndex(m["month"], freq="M")):
+            ax.axvline(evaluation.end.to_timestamp(), color="black", lw=1, ls=":")
+        ax.set_ylabel("index, baseline mean = 100" if indexed else outcome)
+        ax.set_title("relative to each series' baseline" if indexed else "mean per area", fontsize=9)
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.suptitle(f"{group} (intervention from {evaluation.start})", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -84,9 +91,15 @@ def _verdict(row: pd.Series, alpha: float) -> str:
     else:
         text += (f"{row['p_placebo']:.0%} of random reassignments of the treatment gave a change at least this "
                  "large, so the change cannot be told apart from ordinary variation between areas. ")
-    if isinstance(row["pretrend_p"], float) and math.isfinite(row["pretrend_p"]) and row["pretrend_p"] <= alpha:
-        text += ("Warning: treated and control areas already moved apart before the start "
-                 f"(pre-trend test p = {row['pretrend_p']:.3f}); the estimate may reflect that, not the intervention. ")
+    flags = []
+    if math.isfinite(row["pretrend_p"]) and row["pretrend_p"] <= alpha:
+        flags.append(f"lead test p = {row['pretrend_p']:.3f}")
+    if math.isfinite(row["pretrend_slope_p"]) and row["pretrend_slope_p"] <= alpha:
+        flags.append(f"baseline trend {100 * (math.exp(row['pretrend_slope_per_year']) - 1):+.0f}% a year "
+                     f"relative to the controls, p = {row['pretrend_slope_p']:.3f}")
+    if flags:
+        text += ("Warning: treated and control areas already differed before the start ("
+                 + "; ".join(flags) + "); the estimate may reflect that, not the intervention. ")
     return text
 
 
