@@ -248,6 +248,7 @@ def test_cli_evaluate_writes_effects_charts_page_and_manifest(tmp_path, monkeypa
     page = (folder / "evaluation.html").read_text(encoding="utf-8")
     assert "<b>$1$" not in page and "&lt;b&gt;" in page
     assert "cannot tell you" in page
+    assert f"{wards.loc[treated[0], 'ward_name']} ({treated[0]})" in page  # names, not only codes
     assert len(list(folder.glob("*.png"))) == 1
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "pli evaluate"
@@ -270,3 +271,14 @@ def test_config_checks_for_evaluate():
         assert part in text
     assert load_config(default_data_dir() / "configs" / "croydon-demo.yml").evaluate is None
     assert Design  # re-exported for users building designs by hand
+
+
+def test_verify_treats_a_nested_evaluation_folder_as_its_own_output(tmp_path):
+    from pli.outputs import _run_files
+
+    (tmp_path / "rankings.csv").write_text("x\n", encoding="utf-8")
+    (tmp_path / "evaluation").mkdir()
+    (tmp_path / "evaluation" / "effects.csv").write_text("x\n", encoding="utf-8")
+    assert _run_files(tmp_path) == {"rankings.csv", "evaluation/effects.csv"}
+    (tmp_path / "evaluation" / "manifest.json").write_text("{}", encoding="utf-8")
+    assert _run_files(tmp_path) == {"rankings.csv"}

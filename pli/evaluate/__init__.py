@@ -119,7 +119,9 @@ def run_evaluation(cfg: StudyConfig, *, run_dir: str | Path | None = None, start
         series, design, start=start_p, end=pd.Period(spec.end_month, "M") if spec.end_month else None,
         pre_months=spec.pre_months, bin_months=spec.bin_months, permutations=spec.permutations,
         seed=cfg.seed if seed is None else seed, alpha=spec.alpha)
-    return evaluation, [*boundaries.files, *files]
+    layer = boundaries.wards["ward_name"] if spec.level == "ward" else boundaries.lsoa["lsoa_name"]
+    names = {str(k): str(v) for k, v in layer.dropna().items()}
+    return dataclasses.replace(evaluation, names=names), [*boundaries.files, *files]
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: str | Path, *, cfg: StudyConfig, inputs: list[Path],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,8 @@ class Evaluation:
         Per group and month: mean per treated, control and buffer area.
     design : Design
     start, end : Period
+    names : dict
+        Area code -> name, for the report (codes are shown where a name is missing).
     """
 
     effects: pd.DataFrame
@@ -43,6 +45,7 @@ class Evaluation:
     start: pd.Period
     end: pd.Period
     pre_months: int
+    names: dict = field(default_factory=dict)
 
 
 def _long(series: pd.DataFrame, codes: list[str], months: list[pd.Period]) -> pd.DataFrame:

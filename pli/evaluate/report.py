@@ -129,10 +129,13 @@ def summary_page(evaluation: Evaluation, *, title: str, outcome: str, charts: di
                      f"{e(net)} ({e(outcome)}; positive = less than expected).</p>")
         if g in charts:
             parts.append(f"<img src='{e(charts[g])}' alt='{e(g)}: treated and control series'>")
-        ctrl = ", ".join(evaluation.design.controls.get(g, ()))
-        if ctrl:
-            parts.append(f"<p><small>Treated: {e(', '.join(evaluation.design.groups[g]))}. "
-                         f"Controls: {e(ctrl)}.</small></p>")
+        def named(codes) -> str:
+            return ", ".join(f"{evaluation.names[c]} ({c})" if c in evaluation.names else c for c in codes)
+
+        if g in evaluation.design.controls:
+            parts.append(f"<p><small>Treated: {e(named(evaluation.design.groups[g]))}. "
+                         f"Controls: {e(named(evaluation.design.controls[g]))}. "
+                         f"Buffer: {e(named(evaluation.design.buffers[g])) or 'none'}.</small></p>")
     parts.append("<h2>What this design cannot tell you</h2><ul>")
     parts.extend(f"<li>{e(text)}</li>" for text in LIMITS)
     parts.append("</ul><p>Tables: effects.csv, event_study.csv, matches.csv, monthly.csv.</p></body></html>")
