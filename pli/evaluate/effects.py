@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["PoissonFit", "fit_poisson_fe", "did_log_ratio", "placebo_test", "PlaceboResult"]
+__all__ = ["PoissonFit", "fit_poisson_fe", "did_log_ratio", "placebo_test", "PlaceboResult", "pretrend_test",
+           "PretrendResult"]
 
 
 @dataclass(frozen=True)
@@ -210,11 +211,87 @@ def placebo_test(pre: np.ndarray, post: np.ndarray, treated: np.ndarray, *, perm
     if permutations < 1:
         raise ValueError(f"placebo_test: permutations must be 1 or more, got {permutations}")
     rng = np.random.default_rng(seed)
-    n, k = len(treated), int(treated.sum())
-    order = np.argsort(rng.random((permutations, n)), axis=1)[:, :k]
-    assign = np.zeros((permutations, n), dtype=bool)
-    np.put_along_axis(assign, order, True, axis=1)
+    assign = _assignments(rng, len(treated), int(treated.sum()), permutations)
     observed = float(did_log_ratio(pre, post, treated))
     placebo = did_log_ratio(pre, post, assign)
     extreme = np.sum(np.abs(placebo) >= abs(observed) - 1e-12)
     return PlaceboResult(observed, placebo, float((1 + extreme) / (1 + permutations)))
+
+
+def _assignments(rng: np.random.Generator, n: int, k: int, permutations: int) -> np.ndarray:
+    order = np.argsort(rng.random((permutations, n)), axis=1)[:, :k]
+    assign = np.zeros((permutations, n), dtype=bool)
+    np.put_along_axis(assign, order, True, axis=1)
+    return assign
+
+
+@dataclass(frozen=True)
+class PretrendResult:
+    """Permutation tests that treated and control areas ran parallel before the start.
+
+    Attributes
+    ----------
+    gaps : ndarray
+        ``log(T_k / C_k)`` per baseline bin ``k`` (0.5 added to each total so an empty bin
+        stays finite).
+    departure, departure_p : float
+        Sum of squared deviations of the gaps from their mean (any non-parallel movement)
+        and its permutation p-value.
+    slope, slope_p : float
+        Least-squares slope of the gaps per bin (a steady divergence) and its two-sided
+        permutation p-value.
+    """
+
+    gaps: np.ndarray
+    departure: float
+    departure_p: float
+    slope: float
+    slope_p: float
+
+
+def pretrend_test(bins: np.ndarray, treated: np.ndarray, *, permutations: int = 999, seed: int = 0
+                  ) -> PretrendResult:
+    """Are the baseline gaps between treated and controls flat? Permutation tests.
+
+    Clustered Wald tests of many leads over-reject badly with few areas (on null panels
+    of 16 areas and 11 leads they rejected every time), so both statistics here are
+    judged against random reassignments of the treatment, like :func:`placebo_test`.
+
+    Parameters
+    ----------
+    bins : array, shape (n_areas, n_bins)
+        Each area's total in each baseline bin, oldest first.
+    treated : array of bool, shape (n_areas,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> flat = rng.poisson(100, (20, 8)).astype(float)
+    >>> pretrend_test(flat, np.arange(20) < 4, permutations=199).slope_p > 0.05
+    True
+    >>> rising = flat * np.where(np.arange(20)[:, None] < 4, np.exp(0.1 * np.arange(8)), 1.0)
+    >>> pretrend_test(rising, np.arange(20) < 4, permutations=199).slope_p <= 0.01
+    True
+    """
+    bins = np.asarray(bins, dtype=float)
+    treated = np.asarray(treated, dtype=bool)
+    if bins.ndim != 2 or bins.shape[0] != len(treated) or bins.shape[1] < 2:
+        raise ValueError("pretrend_test: bins must be (areas, at least 2 bins) matching treated")
+    if treated.sum() == 0 or treated.all():
+        raise ValueError("pretrend_test: need at least one treated and one control area")
+    rng = np.random.default_rng(seed)
+    assign = np.vstack([treated[None], _assignments(rng, len(treated), int(treated.sum()), permutations)])
+    t = assign.astype(float) @ bins + 0.5
+    c = bins.sum(axis=0)[None] - t + 1.0
+    gaps = np.log(t / c)
+    dev = gaps - gaps.mean(axis=1, keepdims=True)
+    departure = (dev ** 2).sum(axis=1)
+    k = np.arange(bins.shape[1], dtype=float)
+    k -= k.mean()
+    slope = dev @ k / (k @ k)
+
+    def p(stat: np.ndarray) -> float:
+        return float((1 + np.sum(stat[1:] >= stat[0] - 1e-12)) / (1 + permutations))
+
+    return PretrendResult(gaps[0], float(departure[0]), p(departure), float(slope[0]), p(np.abs(slope)))

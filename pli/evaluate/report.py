@@ -93,9 +93,9 @@ def _verdict(row: pd.Series, alpha: float) -> str:
                  "large, so the change cannot be told apart from ordinary variation between areas. ")
     flags = []
     if math.isfinite(row["pretrend_p"]) and row["pretrend_p"] <= alpha:
-        flags.append(f"lead test p = {row['pretrend_p']:.3f}")
+        flags.append(f"the gap between them moved around more than chance allows, p = {row['pretrend_p']:.3f}")
     if math.isfinite(row["pretrend_slope_p"]) and row["pretrend_slope_p"] <= alpha:
-        flags.append(f"baseline trend {100 * (math.exp(row['pretrend_slope_per_year']) - 1):+.0f}% a year "
+        flags.append(f"treated areas drifted {100 * (math.exp(row['pretrend_slope_per_year']) - 1):+.0f}% a year "
                      f"relative to the controls, p = {row['pretrend_slope_p']:.3f}")
     if flags:
         text += ("Warning: treated and control areas already differed before the start ("
