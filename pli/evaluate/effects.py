@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,14 +179,18 @@ class PlaceboResult:
     statistic : float
         The observed log-ratio statistic.
     placebo : ndarray
-        The statistic under each random reassignment.
+        The statistic under each random reassignment (every possible one when there are
+        no more than ``permutations``; the observed assignment is then among them).
     p_value : float
-        Two-sided: ``(1 + #{|placebo| >= |observed|}) / (1 + n)``.
+        Two-sided: ``(1 + #{|placebo| >= |observed|}) / (1 + n)``, or the exact share
+        ``#{|placebo| >= |observed|} / n`` when every assignment was enumerated.
+    exact : bool
     """
 
     statistic: float
     placebo: np.ndarray
     p_value: float
+    exact: bool = False
 
 
 def placebo_test(pre: np.ndarray, post: np.ndarray, treated: np.ndarray, *, permutations: int = 999,
@@ -203,6 +209,9 @@ def placebo_test(pre: np.ndarray, post: np.ndarray, treated: np.ndarray, *, perm
     >>> r = placebo_test(pre, post, np.arange(20) < 4, permutations=199, seed=0)
     >>> 0 < r.p_value <= 1, r.placebo.shape
     (True, (199,))
+    >>> small = placebo_test(pre[:5], post[:5], np.arange(5) < 1, permutations=199)
+    >>> small.exact, small.placebo.shape, small.p_value >= 1 / 5
+    (True, (5,), True)
     """
     pre, post = np.asarray(pre, dtype=float), np.asarray(post, dtype=float)
     treated = np.asarray(treated, dtype=bool)
@@ -214,11 +223,22 @@ def placebo_test(pre: np.ndarray, post: np.ndarray, treated: np.ndarray, *, perm
     assign = _assignments(rng, len(treated), int(treated.sum()), permutations)
     observed = float(did_log_ratio(pre, post, treated))
     placebo = did_log_ratio(pre, post, assign)
-    extreme = np.sum(np.abs(placebo) >= abs(observed) - 1e-12)
+    extreme = int(np.sum(np.abs(placebo) >= abs(observed) - 1e-12))
+    if math.comb(len(treated), int(treated.sum())) <= permutations:
+        return PlaceboResult(observed, placebo, extreme / len(assign), exact=True)
     return PlaceboResult(observed, placebo, float((1 + extreme) / (1 + permutations)))
 
 
 def _assignments(rng: np.random.Generator, n: int, k: int, permutations: int) -> np.ndarray:
+    """Random treated sets of size ``k``; every set once when there are no more than asked.
+
+    Enumerated sets include the observed one, so callers count it once (``exact``).
+    """
+    if math.comb(n, k) <= permutations:
+        sets = np.array(list(itertools.combinations(range(n), k)))
+        assign = np.zeros((len(sets), n), dtype=bool)
+        np.put_along_axis(assign, sets, True, axis=1)
+        return assign
     order = np.argsort(rng.random((permutations, n)), axis=1)[:, :k]
     assign = np.zeros((permutations, n), dtype=bool)
     np.put_along_axis(assign, order, True, axis=1)
@@ -281,7 +301,11 @@ def pretrend_test(bins: np.ndarray, treated: np.ndarray, *, permutations: int = 
     if treated.sum() == 0 or treated.all():
         raise ValueError("pretrend_test: need at least one treated and one control area")
     rng = np.random.default_rng(seed)
-    assign = np.vstack([treated[None], _assignments(rng, len(treated), int(treated.sum()), permutations)])
+    drawn = _assignments(rng, len(treated), int(treated.sum()), permutations)
+    exact = math.comb(len(treated), int(treated.sum())) <= permutations
+    # The observed assignment goes first; when every assignment was enumerated it is also
+    # among the rest, so it is not added again to the reference set.
+    assign = np.vstack([treated[None], drawn])
     t = assign.astype(float) @ bins + 0.5
     c = bins.sum(axis=0)[None] - t + 1.0
     gaps = np.log(t / c)
@@ -292,6 +316,7 @@ def pretrend_test(bins: np.ndarray, treated: np.ndarray, *, permutations: int = 
     slope = dev @ k / (k @ k)
 
     def p(stat: np.ndarray) -> float:
-        return float((1 + np.sum(stat[1:] >= stat[0] - 1e-12)) / (1 + permutations))
+        hits = int(np.sum(stat[1:] >= stat[0] - 1e-12))
+        return hits / len(drawn) if exact else (1 + hits) / (1 + len(drawn))
 
     return PretrendResult(gaps[0], float(departure[0]), p(departure), float(slope[0]), p(np.abs(slope)))
