@@ -5,6 +5,7 @@
 ``pli compare`` compare two runs: rank changes, top-N churn, neighbourhood matches, settings
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
+``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 """
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p_trial.add_argument("--simulations", type=int, default=None, help="simulated trials per power point")
     p_trial.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_trial.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map")
+
+    p_eval = sub.add_parser("evaluate", help="did crime fall where the intervention was, and did it move?")
+    p_eval.add_argument("--config", required=True, help="study-area YAML with an 'evaluate:' section")
+    p_eval.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p_eval.add_argument("--run", default=None, help="pli index output folder: its priority neighbourhoods are treated")
+    p_eval.add_argument("--start", default=None, help="first month of the intervention, YYYY-MM")
+    p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
+    p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
+    p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -135,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_track(args)
         if args.command == "trial":
             return _cmd_trial(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -195,6 +207,20 @@ def _cmd_trial(args: argparse.Namespace) -> int:
                 offline=args.offline)
     print(trial.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'trial.html'})")
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pli.config import load_config
+    from pli.evaluate import run_evaluation, write_evaluation
+
+    cfg = load_config(Path(args.config), data_dir=args.data_dir)
+    seed = _parse_seed(args.seed)
+    seed = cfg.seed if seed is None else seed
+    with _step("Evaluation"):
+        evaluation, inputs = run_evaluation(cfg, run_dir=args.run, start=args.start, end=args.end, seed=seed)
+    out = Path(args.out) / "evaluation"
+    write_evaluation(evaluation, out, cfg=cfg, inputs=inputs, seed=seed, run_dir=args.run)
+    cols = ["group", "n_treated", "n_controls", "rate_ratio", "ci_low", "ci_high", "p_placebo", "pretrend_p", "wdq"]
+    print(evaluation.effects[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"Outputs: {out} (open {out / 'evaluation.html'})")
     return 0
 
 

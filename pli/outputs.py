@@ -262,10 +262,14 @@ def _manifest_roots(manifest: dict, out_dir: Path, maps_dir: Path | None) -> dic
 
 
 def _run_files(root: Path) -> set[str]:
-    """Every file of a run folder, relative, skipping lock/journal/staging entries."""
+    """Every file of a run folder, relative, skipping lock/journal/staging entries.
+
+    A subfolder with its own manifest (``pli evaluate`` writes ``OUT/evaluation/``) is a
+    separate output, checked on its own, not an unexpected part of this run.
+    """
     found = set()
     for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not is_control_name(d)]
+        dirs[:] = [d for d in dirs if not is_control_name(d) and not (Path(dirpath) / d / MANIFEST_NAME).is_file()]
         for name in files:
             if not is_control_name(name):
                 found.add((Path(dirpath) / name).relative_to(root).as_posix())

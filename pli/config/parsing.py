@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -209,6 +210,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
             problems.append(f"index.domain_weights.{dom}: weights must not be negative, got {w}")
     problems.extend(_check_harm_scheme(cfg.index))
     problems.extend(priority_problems(cfg.priorities))
+    problems.extend(_check_evaluate(cfg))
     if cfg.patrols is not None and cfg.patrols.source is not None and cfg.patrols.source not in cfg.sources:
         problems.append(f"patrols.source: unknown source {cfg.patrols.source!r}")
     if cfg.patrols is not None:
@@ -327,6 +329,37 @@ def _trial_problems(t: TrialSpec) -> list[str]:
         if not 0 < share < 1:
             found.append(f"trial.{key}: expected between 0 and 1, got {share}")
     return found
+
+
+def _check_evaluate(cfg: StudyConfig) -> list[str]:
+    ev = cfg.evaluate
+    if ev is None:
+        return []
+    problems = []
+    if (ev.ward_history is None) == (ev.source is None):
+        problems.append("evaluate: give exactly one of 'ward_history' (the Met ward table) or 'source'")
+    if ev.ward_history is not None and ev.level != "ward":
+        problems.append("evaluate.level: the Met ward history is by ward; set level: ward")
+    for key in ("source", "deprivation_source"):
+        name = getattr(ev, key)
+        if name is not None and name not in cfg.sources:
+            problems.append(f"evaluate.{key}: unknown source {name!r} (sources are: {', '.join(cfg.sources)})")
+    if (ev.deprivation_source is None) != (ev.deprivation_column is None):
+        problems.append("evaluate: give deprivation_source and deprivation_column together")
+    for key in ("start_month", "end_month"):
+        text = getattr(ev, key)
+        if text is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+            problems.append(f"evaluate.{key}: expected a month as YYYY-MM, got {text!r}")
+    if ev.start_month and ev.end_month and ev.end_month < ev.start_month:
+        problems.append(f"evaluate: end_month {ev.end_month} is before start_month {ev.start_month}")
+    for key, low in (("controls_per_treated", 1), ("pre_months", 3), ("bin_months", 1), ("permutations", 19)):
+        if getattr(ev, key) < low:
+            problems.append(f"evaluate.{key}: expected {low} or more, got {getattr(ev, key)}")
+    if ev.run_neighbourhoods is not None and ev.run_neighbourhoods < 1:
+        problems.append(f"evaluate.run_neighbourhoods: expected 1 or more, got {ev.run_neighbourhoods}")
+    if not 0 < ev.alpha < 1:
+        problems.append(f"evaluate.alpha: expected between 0 and 1, got {ev.alpha}")
+    return problems
 
 
 def _check_harm_scheme(index: IndexSpec) -> list[str]:

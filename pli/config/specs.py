@@ -525,6 +525,39 @@ class TrialSpec:
 
 
 @dataclass(frozen=True)
+class EvaluateSpec:
+    """What ``pli evaluate`` measures: treated areas, intervention months, controls.
+
+    ``ward_history`` (the Met's monthly ward table) or ``source`` (a police.uk source,
+    whose records carry ``month``) gives the monthly series; ``level`` says whether areas
+    are LSOAs or wards. Treated areas: ``treated`` (group name -> codes) or the priority
+    neighbourhoods of a run (``pli evaluate --run``; ``run_neighbourhoods``: only the first
+    N of them, as buffers around many treated wards can leave too few controls). Controls: ``controls`` (a fixed
+    list) or ``controls_per_treated`` nearest neighbours on pre-period level and trend
+    (and ``deprivation_source``/``deprivation_column`` when given), never touching a
+    treated area.
+    """
+
+    start_month: Optional[str] = None
+    end_month: Optional[str] = None
+    level: Literal["lsoa", "ward"] = "ward"
+    ward_history: Optional[str] = None
+    source: Optional[str] = None
+    categories: tuple[str, ...] = ()
+    harm: bool = True
+    treated: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    run_neighbourhoods: Optional[int] = None
+    controls: tuple[str, ...] = ()
+    controls_per_treated: int = 2
+    pre_months: int = 24
+    bin_months: int = 3
+    deprivation_source: Optional[str] = None
+    deprivation_column: Optional[str] = None
+    permutations: int = 999
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study-area configuration.
 
@@ -553,6 +586,7 @@ class StudyConfig:
     raw: dict = field(default_factory=dict, metadata={"yaml": False}, compare=False)
     track: Optional[TrackSpec] = None
     trial: TrialSpec = field(default_factory=TrialSpec)
+    evaluate: Optional[EvaluateSpec] = None
 
     def resolve(self, relative: str | Path) -> Path:
         """Resolve a path from the config against the data directory."""
@@ -570,6 +604,8 @@ class StudyConfig:
         found.extend((f"sources.{name}.path", src.path) for name, src in self.sources.items())
         if self.index.harm_weights:
             found.append(("index.harm_weights", self.index.harm_weights))
+        if self.evaluate is not None and self.evaluate.ward_history:
+            found.append(("evaluate.ward_history", self.evaluate.ward_history))
         return found
 
     def is_inside_data_dir(self, path: str | Path) -> bool:
