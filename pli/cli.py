@@ -207,6 +207,9 @@ def _cmd_trial(args: argparse.Namespace) -> int:
                 offline=args.offline)
     print(trial.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'trial.html'})")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pli.config import load_config
     from pli.evaluate import run_evaluation, write_evaluation
