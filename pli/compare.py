@@ -50,18 +50,17 @@ from scipy.optimize import linear_sum_assignment
 from pli import outputs
 from pli._codes import list_codes
 from pli._map_assets import (
-    PAGE_CSS,
     Attribution,
     FitView,
     LegendControl,
     MapPanel,
     escape_text,
     inline_assets,
-    lean_assets,
     legend_html,
     stable_element_ids,
 )
 from pli.errors import InputError
+from pli.maps.pages import plain_map
 
 __all__ = ["RunComparison", "RunOutputs", "compare_runs", "read_run", "write_comparison"]
 
@@ -350,10 +349,7 @@ def comparison_page(comparison: RunComparison, lsoa: gpd.GeoDataFrame, *, offlin
         })
     west, south, east, north = geo.total_bounds
     with stable_element_ids("comparison.html"):
-        m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12, tiles=None,
-                       prefer_canvas=True, control_scale=True, zoom_control="bottomright", zoom_snap=0.25)
-        m.default_js, m.default_css = lean_assets()
-        m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
+        m = plain_map((west, south, east, north), zoom_start=12)
         layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
             name=escape_text("Rank change"),

@@ -427,3 +427,25 @@ def _neighbourhood_page(
     front = _add_context(m, prep, lsoa_bounds=bounds, focus_rank=rank)
     _finish(m, front, attribution=_attribution(prep, area))
     return _render(m, offline=offline)
+
+
+def plain_map(bounds_wgs84: tuple[float, float, float, float], *, zoom_start: int = 12) -> folium.Map:
+    """A pli-styled Leaflet map without base tiles, for the pages of other commands.
+
+    ``pli compare`` and ``pli trial`` draw one layer each on it; the same lean assets and
+    page CSS as the index maps keep every page looking and printing alike. Call inside
+    :func:`pli._map_assets.stable_element_ids` for reproducible bytes.
+
+    Parameters
+    ----------
+    bounds_wgs84 : tuple of float
+        ``(west, south, east, north)`` in degrees.
+    zoom_start : int
+        Initial zoom before the page fits the bounds.
+    """
+    west, south, east, north = bounds_wgs84
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=zoom_start, tiles=None,
+                   prefer_canvas=True, control_scale=True, zoom_control="bottomright", zoom_snap=0.25)
+    m.default_js, m.default_css = lean_assets()
+    m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
+    return m

@@ -14,18 +14,17 @@ import pandas as pd
 
 from pli import outputs
 from pli._map_assets import (
-    PAGE_CSS,
     Attribution,
     FitView,
     LegendControl,
     MapPanel,
     escape_text,
     inline_assets,
-    lean_assets,
     legend_html,
     stable_element_ids,
 )
 from pli.errors import InputError
+from pli.maps.pages import plain_map
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
 from pli.trial.places import cell_centres, monthly_counts, read_places, top_cells
 from pli.trial.power import PowerCurve, crossover_power_curve, power_curve
@@ -220,10 +219,7 @@ def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
                            crs=27700).to_crs(4326)
     west, south, east, north = geo.total_bounds
     with stable_element_ids("trial.html"):
-        m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=13, tiles=None,
-                       prefer_canvas=True, control_scale=True, zoom_control="bottomright", zoom_snap=0.25)
-        m.default_js, m.default_css = lean_assets()
-        m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
+        m = plain_map((west, south, east, north), zoom_start=13)
         for _, row in geo.iterrows():
             tip = (f"<b>{escape_text(row['place_id'])}</b> {escape_text(row['arm'])}<br>"
                    f"{escape_text(row['neighbourhood'])}, group {escape_text(row['group'])}<br>"
