@@ -59,7 +59,7 @@ class IndexRun:
         m = self.moran
         if m:
             lines.append(
-                f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.4f}, {m['permutations']} permutations)"
+                f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.2g}, {m['permutations']:,} permutations)"
             )
         lines.append(f"Outputs: {self.out_dir}" + (f"; maps: {self.maps_dir}" if self.maps_dir else ""))
         return "\n".join(lines)
@@ -204,7 +204,7 @@ def _run_index(
     lsoa = boundaries.lsoa.join(table.values).join(result.to_frame()).join(result.top_drivers(3))
     lsoa = lsoa.assign(population=population, harm=table.harm_total())
 
-    with step(f"spatial clustering ({cfg.clustering.permutations} permutations)"):
+    with step(f"spatial clustering (at least {cfg.clustering.permutations:,} permutations; raised for FDR)"):
         weights = clustering.build_weights(lsoa, cfg.clustering)
         clusters = clustering.compute_clustering(lsoa["score"], weights, cfg.clustering, seed=cfg.seed)
         lsoa = lsoa.join(clusters.to_frame())
