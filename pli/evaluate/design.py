@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pli.errors import PliError
+from pli.indicators.mps import read_met_monthly
 
 __all__ = ["EvaluationError", "Design", "pre_features", "touching", "match_controls", "read_ward_history",
            "points_series", "treated_from_run"]
@@ -162,34 +163,30 @@ def read_ward_history(path: str | Path, *, weights: Mapping[str, float] | None =
                       categories: Iterable[str] = ()) -> pd.DataFrame:
     """The Met's ward crime history (one column per month ``YYYYMM``) as wards x months.
 
-    ``weights`` maps ``"MAJOR/MINOR"`` to harm days (None: counts); ``categories`` keeps
-    rows whose major or ``MAJOR/MINOR`` text is listed (empty: all).
+    Read by :func:`pli.indicators.mps.read_met_monthly`, the reader ``pli track`` uses, so a
+    suppressed cell stops the run instead of counting as 0. ``weights`` maps
+    ``"MAJOR/MINOR"`` to harm days (None: counts); ``categories`` keeps rows whose major or
+    ``MAJOR/MINOR`` text is listed (empty: all).
     """
-    raw = pd.read_csv(path, dtype={"wardcode": str, "majortext": str, "minortext": str})
-    need = {"wardcode", "majortext", "minortext"}
-    if not need <= set(raw.columns):
-        raise EvaluationError(f"{path}: expected columns {', '.join(sorted(need))} (the Met ward history)")
-    months = [c for c in raw.columns if len(str(c)) == 6 and str(c).isdigit()]
-    if not months:
-        raise EvaluationError(f"{path}: no monthly columns named YYYYMM")
-    cat = raw["majortext"].str.strip() + "/" + raw["minortext"].str.strip()
-    keep = pd.Series(True, index=raw.index)
+    long, level = read_met_monthly(Path(path), what=f"evaluate.ward_history ({Path(path).name})")
+    if level != "ward":
+        raise EvaluationError(f"{path}: keyed by LSOA, expected the Met ward history (keyed by WardCode)")
     cats = {c.upper() for c in categories}
     if cats:
-        keep = raw["majortext"].str.strip().str.upper().isin(cats) | cat.str.upper().isin(cats)
-        if not keep.any():
+        major = long["category"].str.split("/", n=1).str[0].str.upper()
+        long = long[major.isin(cats) | long["category"].str.upper().isin(cats)]
+        if long.empty:
             raise EvaluationError(f"{path}: no rows in categories {', '.join(sorted(cats))}")
-    values = raw.loc[keep, months].apply(pd.to_numeric, errors="coerce").fillna(0.0)
     if weights is not None:
-        w = cat[keep].map(weights)
-        unknown = sorted(cat[keep][w.isna()].unique())
+        w = long["category"].map(weights)
+        unknown = sorted(long.loc[w.isna(), "category"].unique())
         if unknown:
             raise EvaluationError(f"{path}: no harm weight for {', '.join(unknown[:5])}")
-        values = values.mul(w.to_numpy(), axis=0)
-    out = values.groupby(raw.loc[keep, "wardcode"].str.strip()).sum()
-    out.columns = pd.PeriodIndex([f"{c[:4]}-{c[4:]}" for c in months], freq="M")
+        long = long.assign(n=long["n"] * w)
+    out = long.pivot_table(index="code", columns="month", values="n", aggfunc="sum", fill_value=0.0)
+    out.columns = pd.PeriodIndex(out.columns, freq="M")
     out.index.name = "area"
-    return out.sort_index(axis=1)
+    return out.astype(float).sort_index(axis=1)
 
 
 def points_series(points: pd.DataFrame, area_column: str, *, weights: np.ndarray | None = None) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, SourceTable
 from pli.indicators.window import _PARTIAL_MONTH_SHARE, _period, _select_window
 
 __all__ = [
+    "read_met_monthly",
 ]
 
 logger = logging.getLogger(__name__)
@@ -181,3 +182,64 @@ def _load_mps_lsoa_crime(name: str, spec: SourceSpec, path: Path) -> SourceTable
 
 def _month_col(month_cols: Sequence[str], month: str) -> str:
     return next(c for c in month_cols if c.strip() == month.replace("-", ""))
+
+
+# Met monthly tables keyed by LSOA or ward, read whole (no month window).
+_MONTH = re.compile(r"\d{4}(?:0[1-9]|1[0-2])")
+_KEYS = {"lsoacode": "lsoa", "wardcode": "ward"}
+
+
+def read_met_monthly(path: Path, *, what: str = "Met monthly table") -> tuple[pd.DataFrame, str]:
+    """Read a Met monthly crime table (LSOA or ward keyed) into a long frame.
+
+    Used by ``pli track`` and ``pli evaluate`` for whole histories (every month, no
+    window); a suppressed or non-numeric cell is an error, never a silent 0.
+
+    Parameters
+    ----------
+    path : Path
+    what : str
+        How messages name the table's user, e.g. ``"track series 'ward_crime'"``.
+
+    Returns
+    -------
+    (DataFrame, str)
+        Columns ``code``, ``category`` (``"MAJOR/MINOR"``), ``month`` (``YYYY-MM``), ``n``;
+        and the key level, ``"lsoa"`` or ``"ward"``.
+    """
+    if not path.is_file():
+        raise InputError(f"{what}: file not found; check its path and --data-dir",
+                         path=str(path))
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    squeezed = {re.sub(r"[\s_]+", "", c.casefold()): c for c in raw.columns}
+    key = [k for k in _KEYS if k in squeezed]
+    major = squeezed.get("majortext") or squeezed.get("majorcategory")
+    minor = squeezed.get("minortext") or squeezed.get("minorcategory")
+    months = [c for c in raw.columns if _MONTH.fullmatch(c.strip())]
+    missing = [label for label, ok in (("an 'LSOA Code' or 'WardCode' column", len(key) == 1),
+                                       ("'MajorText'", major), ("'MinorText'", minor),
+                                       ("monthly columns named YYYYMM", months)) if not ok]
+    if missing:
+        raise InputError(f"{what}: not a Met monthly crime table: expected {', '.join(missing)}; "
+                         f"found columns {list_codes(list(raw.columns), 12)}", path=str(path))
+    assert major is not None and minor is not None
+    text = raw[months].apply(lambda s: s.str.strip())
+    numbers = text.apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna() & text.ne("")
+    if bad.to_numpy().any():
+        r, c = np.nonzero(bad.to_numpy())
+        shown = [f"line {i + 2} column {months[j]!r}: {text.iat[i, j]!r}" for i, j in zip(r[:5], c[:5])]
+        raise InputError(f"{what}: {len(r)} count cell(s) are not numbers ({', '.join(shown)}); "
+                         "a gap cannot be read as 0 in a time series: get the unsuppressed table",
+                         path=str(path))
+    if (numbers < 0).to_numpy().any():
+        raise InputError(f"{what}: negative counts; expected offence counts of 0 or more",
+                         path=str(path))
+    numbers = numbers.fillna(0)
+    numbers.columns = [f"{c.strip()[:4]}-{c.strip()[4:]}" for c in months]
+    numbers["code"] = raw[squeezed[key[0]]].str.strip().str.upper()
+    numbers["category"] = raw[major].str.strip() + "/" + raw[minor].str.strip()
+    numbers = numbers[numbers["code"] != ""]
+    long = numbers.melt(id_vars=["code", "category"], var_name="month", value_name="n")
+    long = long.groupby(["code", "category", "month"], sort=True, as_index=False)["n"].sum()
+    return long, _KEYS[key[0]]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +25,12 @@ import pandas as pd
 from pli._codes import list_codes
 from pli.config.specs import StudyConfig, TrackSeriesSpec
 from pli.errors import InputError
+from pli.indicators.mps import read_met_monthly
 
 __all__ = ["TrackSeries", "build_series", "period_label", "read_met_monthly"]
 
 logger = logging.getLogger(__name__)
 
-_MONTH = re.compile(r"\d{4}(?:0[1-9]|1[0-2])")
-_KEYS = {"lsoacode": "lsoa", "wardcode": "ward"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,53 +85,6 @@ def period_label(months: pd.Series | pd.Index, period: str) -> pd.Index:
         return m
     q = (m.str[5:7].astype(int) - 1) // 3 + 1
     return pd.Index(m.str[:4] + "-Q" + q.astype(str))
-
-
-def read_met_monthly(path: Path, *, name: str = "") -> tuple[pd.DataFrame, str]:
-    """Read a Met monthly crime table (LSOA or ward keyed) into a long frame.
-
-    Returns
-    -------
-    (DataFrame, str)
-        Columns ``code``, ``category`` (``"MAJOR/MINOR"``), ``month`` (``YYYY-MM``), ``n``;
-        and the key level, ``"lsoa"`` or ``"ward"``.
-    """
-    if not path.is_file():
-        raise InputError(f"track series {name!r}: file not found; check track.series path and --data-dir",
-                         path=str(path))
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    squeezed = {re.sub(r"[\s_]+", "", c.casefold()): c for c in raw.columns}
-    key = [k for k in _KEYS if k in squeezed]
-    major = squeezed.get("majortext") or squeezed.get("majorcategory")
-    minor = squeezed.get("minortext") or squeezed.get("minorcategory")
-    months = [c for c in raw.columns if _MONTH.fullmatch(c.strip())]
-    missing = [label for label, ok in (("an 'LSOA Code' or 'WardCode' column", len(key) == 1),
-                                       ("'MajorText'", major), ("'MinorText'", minor),
-                                       ("monthly columns named YYYYMM", months)) if not ok]
-    if missing:
-        raise InputError(f"track series {name!r}: not a Met monthly crime table: expected {', '.join(missing)}; "
-                         f"found columns {list_codes(list(raw.columns), 12)}", path=str(path))
-    assert major is not None and minor is not None
-    text = raw[months].apply(lambda s: s.str.strip())
-    numbers = text.apply(pd.to_numeric, errors="coerce")
-    bad = numbers.isna() & text.ne("")
-    if bad.to_numpy().any():
-        r, c = np.nonzero(bad.to_numpy())
-        shown = [f"line {i + 2} column {months[j]!r}: {text.iat[i, j]!r}" for i, j in zip(r[:5], c[:5])]
-        raise InputError(f"track series {name!r}: {len(r)} count cell(s) are not numbers ({', '.join(shown)}); "
-                         "a gap cannot be read as 0 in a time series: get the unsuppressed table",
-                         path=str(path))
-    if (numbers < 0).to_numpy().any():
-        raise InputError(f"track series {name!r}: negative counts; expected offence counts of 0 or more",
-                         path=str(path))
-    numbers = numbers.fillna(0)
-    numbers.columns = [f"{c.strip()[:4]}-{c.strip()[4:]}" for c in months]
-    numbers["code"] = raw[squeezed[key[0]]].str.strip().str.upper()
-    numbers["category"] = raw[major].str.strip() + "/" + raw[minor].str.strip()
-    numbers = numbers[numbers["code"] != ""]
-    long = numbers.melt(id_vars=["code", "category"], var_name="month", value_name="n")
-    long = long.groupby(["code", "category", "month"], sort=True, as_index=False)["n"].sum()
-    return long, _KEYS[key[0]]
 
 
 def _harm_weights_for(categories: pd.Index, harm_weights, scheme: str) -> pd.Series:
@@ -250,7 +201,7 @@ def build_series(cfg: StudyConfig, spec: TrackSeriesSpec, boundaries, harm_weigh
     scheme: str | None
     if spec.path is not None or cfg.sources[spec.source or ""].kind == "mps_lsoa_crime":
         path = cfg.resolve(spec.path if spec.path is not None else cfg.sources[spec.source or ""].path)
-        long, key = read_met_monthly(Path(path), name=spec.name)
+        long, key = read_met_monthly(Path(path), what=f"track series {spec.name!r}")
         if spec.source is None or cfg.sources[spec.source].drop_partial_months:
             long = _drop_partial_months(long, spec.name)
         files: tuple[Path, ...] = (Path(path),)
