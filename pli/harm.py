@@ -65,6 +65,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: police.uk's anti-social behaviour category: incidents, not recorded crimes.
+ANTI_SOCIAL_BEHAVIOUR = "Anti-social behaviour"
+
 Scheme = Literal["police_uk", "mps"]
 SCHEMES: tuple[str, ...] = ("police_uk", "mps")
 _INDICATORS_DIR = Path(__file__).resolve().parent.parent / "indicators"
@@ -235,6 +238,23 @@ class HarmWeights:
     def to_frame(self) -> pd.DataFrame:
         """The table (a copy)."""
         return self.table.copy()
+
+    def left_out_of_harm(self, scheme: str) -> frozenset[str]:
+        """Categories a harm total leaves out by default, as the Cambridge Crime Harm Index does.
+
+        Proactively detected offences (drugs, weapons possession; flagged ``proactive``)
+        measure police activity rather than harm to victims; nominal weights (``sentence_type``
+        ``nominal``) and anti-social behaviour are not crimes. The index, ``pli track`` and any
+        other harm total leave them out unless a config names them.
+        """
+        frame = self.table[self.table["scheme"] == scheme] if "scheme" in self.table.columns else self.table
+        flagged: set[str] = set()
+        if "proactive" in frame.columns:
+            flagged |= set(frame.loc[frame["proactive"].astype(str).str.lower().isin(("true", "1")), "category"])
+        if "sentence_type" in frame.columns:
+            flagged |= set(frame.loc[frame["sentence_type"] == "nominal", "category"])
+        flagged.add(ANTI_SOCIAL_BEHAVIOUR)
+        return frozenset(flagged)
 
 
 def sentence_days(sentence_type: str, *, custody_days: float | None = None) -> float:

@@ -8,6 +8,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from pli.harm import ANTI_SOCIAL_BEHAVIOUR
+
 __all__ = [
     "POLICE_UK_CRIME_TYPES",
     "ALL_CRIME",
@@ -23,7 +25,7 @@ ALL_CRIME = "all_crime"
 """Column holding every recorded crime in a crime source (anti-social behaviour excluded)."""
 
 
-ASB = "Anti-social behaviour"
+ASB = ANTI_SOCIAL_BEHAVIOUR
 
 
 """police.uk's anti-social behaviour category: incidents, not recorded crimes."""

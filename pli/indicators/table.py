@@ -144,16 +144,9 @@ def _harm_exclusions(spec: IndicatorSpec, cols: list[str], harm_weights: Any, sc
     weight table) measure police activity rather than harm to victims, and anti-social
     behaviour is not a crime. Naming a category exactly in ``columns`` keeps it.
     """
-    frame = harm_weights.to_frame() if hasattr(harm_weights, "to_frame") else None
-    if frame is None or "category" not in frame.columns:
-        return []
-    frame = frame[frame["scheme"] == scheme] if "scheme" in frame.columns else frame
-    flagged: set[str] = set()
-    if "proactive" in frame.columns:
-        flagged |= set(frame.loc[frame["proactive"].astype(str).str.lower().isin(("true", "1")), "category"])
-    if "sentence_type" in frame.columns:
-        flagged |= set(frame.loc[frame["sentence_type"] == "nominal", "category"])
-    flagged.add(ASB)
+    if not hasattr(harm_weights, "left_out_of_harm"):
+        return []  # a stand-in weight table without flags leaves nothing out
+    flagged = harm_weights.left_out_of_harm(scheme)
     explicit = set(spec.columns)
     return [c for c in cols if c in flagged and c not in explicit]
 

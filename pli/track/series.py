@@ -90,12 +90,7 @@ def period_label(months: pd.Series | pd.Index, period: str) -> pd.Index:
 def _harm_weights_for(categories: pd.Index, harm_weights, scheme: str) -> pd.Series:
     """Harm days per category, 0 for those the CCHI leaves out of harm totals."""
     w = pd.Series(harm_weights.weight_for(categories, scheme), index=categories)
-    t = harm_weights.to_frame()
-    t = t[t["scheme"] == scheme]
-    flagged = set(t.loc[t["proactive"].astype(bool), "category"]) if "proactive" in t else set()
-    if "sentence_type" in t:
-        flagged |= set(t.loc[t["sentence_type"] == "nominal", "category"])
-    flagged.add("Anti-social behaviour")
+    flagged = harm_weights.left_out_of_harm(scheme)
     left_out = [c for c in categories if c in flagged]
     if left_out:
         logger.info("harm leaves out proactive/non-crime categories %s (still counted)", list_codes(left_out))
