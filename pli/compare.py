@@ -396,7 +396,6 @@ def write_comparison(comparison: RunComparison, out_dir: str | Path, *, run_a: R
         if geometry is not None:
             page = comparison_page(comparison, geometry, offline=offline)
             tx.path("output", "comparison.html").write_text(page, encoding="utf-8")
-        staged = tx.staged_files()["output"]
         manifest = {
             "command": "pli compare",
             "run_id": tx.run_id,
@@ -405,8 +404,7 @@ def write_comparison(comparison: RunComparison, out_dir: str | Path, *, run_a: R
             "run_b": {"folder": str(run_b.folder.resolve()), "run_id": run_b.manifest.get("run_id"),
                       "manifest_sha256": outputs.file_sha256(run_b.folder / outputs.MANIFEST_NAME)},
             "top_n": comparison.top_n,
-            "outputs": {f"output:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir("output") / rel)
-                        for rel in staged},
+            "outputs": outputs.staged_hashes(tx),
         }
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         return tuple(tx.commit())

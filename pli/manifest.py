@@ -64,11 +64,7 @@ def build_manifest(cfg: StudyConfig, *, boundaries: Any, sources: Mapping[str, A
     for p in (harm_path, default_harm, cfg.config_path):
         if p is not None and Path(p).is_file():
             inputs[outputs.input_key(p, cfg.data_dir)] = outputs.file_sha256(p)
-    staged = tx.staged_files()
-    output_hashes = {
-        f"{name}:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir(name) / rel)
-        for name, rels in staged.items() for rel in rels
-    }
+    output_hashes = outputs.staged_hashes(tx)
     weights = result.weights.reset_index().to_dict(orient="records")
     return {
         "pli_version": __version__,

@@ -35,6 +35,7 @@ __all__ = [
     "OutputTransaction",
     "VerifyResult",
     "file_sha256",
+    "staged_hashes",
     "folder_manifest",
     "hash_inputs",
     "input_key",
@@ -189,6 +190,12 @@ def input_key(path: str | Path, data_dir: str | Path) -> str:
     """How the manifest names an input: relative to the data folder when inside it."""
     p, root = Path(path).resolve(), Path(data_dir).resolve()
     return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
+
+
+def staged_hashes(tx: OutputTransaction) -> dict[str, str]:
+    """SHA-256 of every staged file, keyed ``"<target>:<relative path>"``, for a manifest."""
+    return {f"{name}:{rel.as_posix()}": file_sha256(tx.staging_dir(name) / rel)
+            for name, rels in tx.staged_files().items() for rel in rels}
 
 
 def folder_manifest(tx: OutputTransaction, target: str) -> dict:

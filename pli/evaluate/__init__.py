@@ -150,8 +150,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path, *, cfg: StudyC
             "treated_from_run": str(Path(run_dir).resolve()) if run_dir else None,
             "inputs": outputs.hash_inputs(inputs, relative_to=cfg.data_dir),
             "versions": outputs.package_versions(),
-            "outputs": {f"evaluation:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir("evaluation") / rel)
-                        for rel in tx.staged_files()["evaluation"]},
+            "outputs": outputs.staged_hashes(tx),
         }
         outputs.write_json(manifest, tx.path("evaluation", outputs.MANIFEST_NAME))
         return tuple(tx.commit())

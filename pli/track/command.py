@@ -178,7 +178,6 @@ def _manifest(cfg: StudyConfig, built, pattern: pd.DataFrame, harm_path, tx) -> 
     for p in (harm_path or DEFAULT_HARM_WEIGHTS, cfg.config_path):
         if p is not None and Path(p).is_file():
             inputs[outputs.input_key(p, cfg.data_dir)] = outputs.file_sha256(p)
-    staged = tx.staged_files()
     return {
         "pli_version": __version__,
         "role": "track",
@@ -196,6 +195,5 @@ def _manifest(cfg: StudyConfig, built, pattern: pd.DataFrame, harm_path, tx) -> 
                             "patterns": {str(k): int(v) for k, v in
                                          pattern.loc[pattern["series"] == s.name, "pattern"].value_counts().items()}}
                    for s in built},
-        "outputs": {f"{name}:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir(name) / rel)
-                    for name, rels in staged.items() for rel in rels},
+        "outputs": outputs.staged_hashes(tx),
     }

@@ -256,7 +256,6 @@ def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, 
             outputs.write_csv(trial.schedule, tx.path("output", "crossover_schedule.csv"), comment=marking)
         if maps:
             tx.path("output", "trial.html").write_text(trial_page(trial, offline=offline), encoding="utf-8")
-        staged = tx.staged_files()["output"]
         manifest = {
             "command": "pli trial",
             "run_id": tx.run_id,
@@ -275,8 +274,7 @@ def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, 
             "config": config or {},
             "inputs": outputs.hash_inputs(inputs, relative_to=data_dir),
             "packages": outputs.package_versions(),
-            "outputs": {f"output:{rel.as_posix()}": outputs.file_sha256(tx.staging_dir("output") / rel)
-                        for rel in staged},
+            "outputs": outputs.staged_hashes(tx),
         }
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         return tuple(tx.commit())
