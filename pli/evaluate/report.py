@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pandas as pd  # noqa: E402
 from pli import outputs  # noqa: E402
 from pli._map_assets import escape_text  # noqa: E402
 from pli.evaluate.analysis import Evaluation  # noqa: E402
-from pli.maps.figures import _literal_text  # noqa: E402
+from pli.maps.figures import _literal_text, png_bytes  # noqa: E402
 
 __all__ = ["plot_group", "summary_page", "slug", "LIMITS"]
 
@@ -67,10 +66,7 @@ def plot_group(evaluation: Evaluation, group: str, *, outcome: str) -> plt.Figur
 
 
 def figure_png(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=fig.dpi)
 
 
 def _num(v: float, fmt: str = "{:,.2f}") -> str:

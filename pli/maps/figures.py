@@ -269,14 +269,20 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _save_figure(fig: plt.Figure, path: Path) -> None:
+def png_bytes(fig: plt.Figure, *, dpi: float = 200) -> bytes:
+    """The figure as PNG bytes that depend only on what is drawn; the figure is closed.
+
+    No "Software" chunk: the manifest records package versions instead.
+    """
     import io
 
     buf = io.BytesIO()
     try:
-        # No "Software" chunk: the manifest records package versions, and the PNG's
-        # bytes then depend only on what is drawn.
-        fig.savefig(buf, format="png", dpi=200, facecolor="white", metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
     finally:
         plt.close(fig)
-    _write_atomic(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def _save_figure(fig: plt.Figure, path: Path) -> None:
+    _write_atomic(path, png_bytes(fig))

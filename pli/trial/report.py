@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pli._map_assets import (
     stable_element_ids,
 )
 from pli.errors import InputError
+from pli.maps.figures import png_bytes
 from pli.maps.pages import plain_map
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
 from pli.trial.places import cell_centres, monthly_counts, read_places, top_cells
@@ -202,10 +202,7 @@ def power_figure(curve: PowerCurve) -> bytes:
         ax.set_title(f"Power by simulation ({curve.simulations} trials per point, alpha {curve.alpha})")
         ax.legend(title="Trial length")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=150, facecolor="white", metadata={"Software": None})
-        plt.close(fig)
-    return buf.getvalue()
+        return png_bytes(fig, dpi=150)
 
 
 def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
