@@ -434,18 +434,36 @@ class MapSpec:
     """Interactive map options."""
 
     offline: bool = False
-    classes: int = 5
-    scheme: Literal["quantiles", "deciles"] = "quantiles"
     simplify_m: float = 5.0
     tiles: bool = True
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where outputs go and what may be published."""
+    """What the tables hold and what may be published.
+
+    Parameters
+    ----------
+    public : bool
+        Publication mode (also ``pli index --public``): small counts are suppressed
+        (see :mod:`pli.disclosure`) and no point-level or patrol outputs are written.
+        Default false.
+    suppress_below : int
+        Public mode: counts below this (and the rates, contributions and harm that would
+        reveal them) are blanked. Default 5; 1 or more.
+    classes : {"quintile", "decile"}
+        Priority classes of the index, the same everywhere: the class column of
+        ``rankings.csv`` (named ``quintile`` or ``decile``), the map colours and legend,
+        and the GeoPackage style (see :mod:`pli.classes`). Default ``quintile``: five
+        classes of one sequential colour scale stay distinguishable on a map and in
+        print, where ten do not, and a fifth of the LSOAs is a useful "highest" group
+        on a borough of a couple of hundred LSOAs. ``decile`` matches the IMD's
+        convention (and ``pli.index``'s ``decile``) for readers who compare the two.
+    """
 
     public: bool = False
     suppress_below: int = 5
+    classes: Literal["quintile", "decile"] = "quintile"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,219 @@
+"""Output tables open cleanly, are described by the data dictionary, and share one class scheme
+with the maps and the GeoPackage styles (issue 16, items 3 and 4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sqlite3
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from pli.classes import CLASS_SCHEMES, priority_classes
+from pli.config import load_config
+from pli.dictionary import DICTIONARY_COLUMNS, DICTIONARY_NAME, undocumented
+from pli.handling import CLASSIFICATION_COLUMN, HANDLING_NAME, SENSITIVE
+from pli.outputs import file_sha256, verify_outputs
+from pli.pipeline import run_index
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DEMO = ROOT / "configs" / "croydon-demo.yml"
+
+
+def _run(base: Path, cfg, *, maps: bool = False, public: bool = False) -> Path:
+    run_index(cfg, out_dir=base / "output", maps_dir=base / "maps" if maps else None, public=public)
+    return base / "output"
+
+
+@pytest.fixture(scope="module")
+def demo_deciles(tmp_path_factory) -> Path:
+    """A demo run with ``output.classes: decile`` and its maps."""
+    cfg = load_config(DEMO)
+    cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, classes="decile"))
+    return _run(tmp_path_factory.mktemp("deciles"), cfg, maps=True)
+
+
+@pytest.fixture(scope="module")
+def demo_public(tmp_path_factory) -> Path:
+    return _run(tmp_path_factory.mktemp("public"), load_config(DEMO), public=True)
+
+
+@pytest.fixture(scope="module")
+def open_data(tmp_path_factory) -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"real snapshot not found at {SHARED} (needs ../shared/data beside the repo)")
+    cfg = load_config(ROOT / "configs" / "croydon-open-data.yml", data_dir=SHARED)
+    return _run(tmp_path_factory.mktemp("open"), cfg)
+
+
+def _check_tables_open_and_are_described(out: Path) -> dict[str, pd.DataFrame]:
+    dictionary = pd.read_csv(out / DICTIONARY_NAME, keep_default_na=False)
+    assert list(dictionary.columns) == DICTIONARY_COLUMNS
+    assert undocumented(dictionary) == []
+    assert not dictionary.duplicated(["file", "column"]).any()
+    tables = {}
+    for path in sorted(out.glob("*.csv")):
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        assert not first.startswith("#"), f"{path.name} starts with a comment line"
+        frame = pd.read_csv(path)
+        expected = dictionary.loc[dictionary["file"] == path.name, "column"].tolist()
+        assert list(frame.columns) == expected, f"{path.name}: header differs from the data dictionary"
+        tables[path.name] = frame
+    assert set(dictionary["file"]) == set(tables)
+    return tables
+
+
+def test_every_demo_csv_opens_with_the_dictionary_header_and_marking_column(demo_deciles):
+    tables = _check_tables_open_and_are_described(demo_deciles)
+    assert {"rankings.csv", "patrol_plan.csv", "patrol_totals.csv", "concentration.csv"} <= set(tables)
+    for name in ("patrol_plan.csv", "patrol_totals.csv"):
+        assert tables[name].columns[0] == CLASSIFICATION_COLUMN
+        assert set(tables[name][CLASSIFICATION_COLUMN]) == {SENSITIVE}
+    for name in ("rankings.csv", "wards.csv", "indicator_inputs.csv"):
+        assert CLASSIFICATION_COLUMN not in tables[name].columns
+    note = (demo_deciles / HANDLING_NAME).read_text(encoding="utf-8")
+    assert f"patrol_plan.csv: {SENSITIVE}" in note and "rankings.csv: default" in note
+    assert verify_outputs(demo_deciles, maps_dir=demo_deciles.parent / "maps").current
+
+
+def test_dictionary_describes_config_columns_from_the_config(demo_deciles):
+    cfg = load_config(DEMO)
+    d = pd.read_csv(demo_deciles / DICTIONARY_NAME, keep_default_na=False).set_index(["file", "column"])
+    for spec in cfg.indicators:
+        row = d.loc[("rankings.csv", spec.name)]
+        assert (spec.label or spec.name) in row["meaning"] and spec.source in row["source"]
+        if spec.transform == "rate":
+            assert row["unit"] == f"per 1,000 {spec.denominator or 'population'}"
+        assert ("higher = higher priority" in row["meaning"]) == (spec.direction == "higher_is_worse")
+        assert (spec.label or spec.name) in d.loc[("rankings.csv", f"contribution_{spec.name}"), "meaning"]
+        assert ("indicator_inputs.csv", f"{spec.name}_numerator") in d.index
+    assert "1..10" in d.loc[("rankings.csv", "decile"), "unit"]
+
+
+def test_public_run_tables_open_and_are_described(demo_public):
+    tables = _check_tables_open_and_are_described(demo_public)
+    assert "patrol_plan.csv" not in tables and "harm" not in tables["rankings.csv"].columns
+    assert "quintile" in tables["rankings.csv"].columns, "the default class scheme is quintiles"
+    note = (demo_public / HANDLING_NAME).read_text(encoding="utf-8")
+    assert "PUBLIC after disclosure control" in note and SENSITIVE not in note
+
+
+@pytest.mark.shared
+def test_open_data_tables_open_and_are_described(open_data):
+    tables = _check_tables_open_and_are_described(open_data)
+    assert len(tables["rankings.csv"]) == 220
+    assert "young_residents_share" in tables["rankings.csv"].columns
+
+
+def test_table_classes_follow_the_rank_and_match_the_index_deciles(demo_deciles):
+    rankings = pd.read_csv(demo_deciles / "rankings.csv")
+    assert "decile" in rankings.columns and "quintile" not in rankings.columns
+    n = len(rankings)
+    assert (rankings["decile"] == (rankings["rank"] - 1) * 10 // n + 1).all()
+    counts = rankings["decile"].value_counts()
+    assert set(counts.index) == set(range(1, 11)) and counts.max() - counts.min() <= 1
+    # Higher class numbers never hold a higher score than lower ones.
+    spans = rankings.groupby("decile")["score"].agg(["min", "max"])
+    assert (spans["min"].iloc[:-1].to_numpy() >= spans["max"].iloc[1:].to_numpy()).all()
+
+
+def _legend(html: str, scheme: str) -> list[str]:
+    text = html.encode().decode("unicode_escape") if "\\u003c" in html else html
+    return re.findall(rf"({scheme.capitalize()} \d+(?: \([a-z]+ \d+%\))?: -?\d+\.\d\d to -?\d+\.\d\d)", text)
+
+
+def test_map_legend_classes_equal_the_table_classes(demo_deciles):
+    rankings = pd.read_csv(demo_deciles / "rankings.csv")
+    html = (demo_deciles.parent / "maps" / "priority_localities.html").read_text(encoding="utf-8")
+    legend = _legend(html, "decile")
+    assert legend, "no decile legend on the map"
+    shown = dict(re.match(r"Decile (\d+).*: (.*)", item).groups() for item in legend[:10])
+    spans = rankings.groupby("decile")["score"].agg(["min", "max"])
+    table = {str(d): f"{row['min']:.2f} to {row['max']:.2f}" for d, row in spans.iterrows()}
+    assert shown == table
+
+
+def test_map_colours_per_lsoa_follow_the_table_class(demo_deciles):
+    from pli.config import MapSpec
+    from pli.maps.bundle import MapBundle
+    from pli.maps.prepare import _prepare
+
+    gpkg = demo_deciles / "pli.gpkg"
+    lsoa = gpd.read_file(gpkg, layer="lsoa").set_index("lsoa_code")
+    for k in (1, 2, 3):
+        lsoa[f"driver_{k}_value"] = lsoa[f"driver_{k}_contribution"]
+    bundle = MapBundle(lsoa=lsoa, wards=gpd.read_file(gpkg, layer="wards").set_index("ward_code"),
+                       neighbourhoods=gpd.read_file(gpkg, layer="priority_neighbourhoods"), classes="decile")
+    prep = _prepare(bundle, MapSpec(), public=False)
+    colours = prep.index_classes.colours  # lowest class first
+    expected = lsoa["decile"].map(lambda d: colours[10 - d])
+    assert (prep.lsoa["c_index"] == expected.reindex(prep.lsoa.index)).all()
+
+
+def _styles(gpkg: Path) -> dict[str, dict]:
+    with sqlite3.connect(gpkg) as con:
+        con.row_factory = sqlite3.Row
+        rows = [dict(r) for r in con.execute("SELECT * FROM layer_styles WHERE useAsDefault = 1")]
+        described = dict(con.execute("SELECT table_name, description FROM gpkg_contents"))
+    styles = {}
+    for row in rows:
+        assert row["f_table_name"] not in styles, "one default style per layer"
+        row["qml_root"] = ET.fromstring(row["styleQML"].split("\n", 1)[1])
+        row["sld_root"] = ET.fromstring(row["styleSLD"].split("\n", 1)[1].encode())
+        row["description_of_layer"] = described[row["f_table_name"]]
+        styles[row["f_table_name"]] = row
+    return styles
+
+
+def test_geopackage_layers_carry_default_qgis_styles(demo_deciles):
+    styles = _styles(demo_deciles / "pli.gpkg")
+    assert {"lsoa", "wards", "priority_neighbourhoods", "micro_places"} <= set(styles)
+    for name, row in styles.items():
+        assert row["f_geometry_column"] == "geom" and row["styleName"] and row["description_of_layer"]
+        assert row["update_time"] == "1970-01-01T00:00:00.000Z"
+    lsoa = styles["lsoa"]["qml_root"].find("renderer-v2")
+    assert lsoa.get("type") == "graduatedSymbol" and lsoa.get("attr") == "score"
+    ranges = [(float(r.get("lower")), float(r.get("upper")), r.get("label")) for r in lsoa.iter("range")]
+    # The layer's own (unrounded) scores, as QGIS reads them; the CSV rounds to 6 digits.
+    rankings = gpd.read_file(demo_deciles / "pli.gpkg", layer="lsoa", ignore_geometry=True)
+    assert (rankings.set_index("lsoa_code")["decile"]
+            == pd.read_csv(demo_deciles / "rankings.csv", index_col="lsoa_code")["decile"]).all()
+    # Every LSOA falls in the range of its table class (lower < score <= upper; the lowest closed).
+    for _, row in rankings.iterrows():
+        hits = [i for i, (lo, hi, _) in enumerate(ranges) if (lo < row["score"] or i == 0 and lo == row["score"])
+                and row["score"] <= hi]
+        assert len(hits) == 1 and ranges[hits[0]][2].startswith(f"Decile {row['decile']}")
+    found = priority_classes(rankings["score"], "decile", rank=rankings["rank"])
+    fills = [s.find("layer/Option/Option[@name='color']").get("value") for s in lsoa.iter("symbol")]
+    web = [c.lstrip("#") for c in found.colours()[::-1]]  # lowest class first, as the ranges
+    assert [",".join(f.split(",")[:3]) for f in fills] == [
+        ",".join(str(int(c[i:i + 2], 16)) for i in (0, 2, 4)) for c in web]
+    for layer, field in (("wards", "ward_name"), ("priority_neighbourhoods", '"name"')):
+        root = styles[layer]["qml_root"]
+        assert root.get("labelsEnabled") == "1" and field in root.find("labeling/settings/text-style").get("fieldName")
+        assert root.find("renderer-v2").get("type") == "singleSymbol"
+    micro = styles["micro_places"]["qml_root"].find("renderer-v2")
+    assert micro.get("attr") == "harm" and len(list(micro.iter("range"))) >= 2
+    assert micro.find(".//layer[@class='CentroidFill']") is not None
+
+
+def test_geopackage_with_styles_is_byte_reproducible(tmp_path):
+    cfg = load_config(DEMO)
+    cfg = dataclasses.replace(cfg, patrols=None, clustering=dataclasses.replace(cfg.clustering, permutations=99,
+                                                                               fdr=False, stability_seeds=0),
+                              priorities=dataclasses.replace(cfg.priorities, stability_runs=0))
+    first = _run(tmp_path / "a", cfg)
+    second = _run(tmp_path / "b", cfg)
+    assert file_sha256(first / "pli.gpkg") == file_sha256(second / "pli.gpkg")
+    assert set(_styles(first / "pli.gpkg")) == {"lsoa", "wards", "priority_neighbourhoods"}
+
+
+def test_class_scheme_is_validated():
+    with pytest.raises(ValueError, match="expected one of quintile, decile"):
+        priority_classes(pd.Series([1.0, 2.0]), "tercile")
+    assert set(CLASS_SCHEMES) == {"quintile", "decile"}
