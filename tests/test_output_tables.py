@@ -173,7 +173,7 @@ def _styles(gpkg: Path) -> dict[str, dict]:
 def test_geopackage_layers_carry_default_qgis_styles(demo_deciles):
     styles = _styles(demo_deciles / "pli.gpkg")
     assert {"lsoa", "wards", "priority_neighbourhoods", "micro_places"} <= set(styles)
-    for name, row in styles.items():
+    for row in styles.values():
         assert row["f_geometry_column"] == "geom" and row["styleName"] and row["description_of_layer"]
         assert row["update_time"] == "1970-01-01T00:00:00.000Z"
     lsoa = styles["lsoa"]["qml_root"].find("renderer-v2")

@@ -203,11 +203,12 @@ def test_open_data_nine_disjoint_neighbourhoods(open_run):
 def test_point_level_outputs_carry_the_handling_marking(demo_run):
     base, _ = demo_run
     out = base / "output"
-    assert (out / "patrol_plan.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
-    plan = pd.read_csv(out / "patrol_plan.csv", skiprows=1)
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    assert set(plan["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
     assert {"place_number", "place_rank", "lon", "lat", "visits_per_week", "officer_hours_trial"} <= set(plan.columns)
-    totals = pd.read_csv(out / "patrol_totals.csv", skiprows=1)
-    assert (out / "patrol_totals.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
+    totals = pd.read_csv(out / "patrol_totals.csv")
+    assert set(totals["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
+    assert "patrol_plan.csv: OFFICIAL-SENSITIVE: not for publication" in (out / "HANDLING.txt").read_text()
     assert totals["neighbourhood"].iloc[-1] == "Borough-wide"
     assert totals["officer_hours_per_week"].iloc[-1] == pytest.approx(plan["officer_hours_per_week"].sum())
     geo = json.loads((out / "patrol_plan.geojson").read_text())
