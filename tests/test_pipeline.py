@@ -51,7 +51,7 @@ def test_demo_writes_every_output(demo_run):
     out = base / "output"
     for name in ("rankings.csv", "pli.gpkg", "manifest.json", "priority_neighbourhoods.csv",
                  "priority_neighbourhoods.geojson", "wards.csv", "patrol_plan.csv", "patrol_plan.geojson",
-                 "indicator_inputs.csv"):
+                 "indicator_inputs.csv", "DATA_DICTIONARY.csv", "HANDLING.txt"):
         assert (out / name).is_file(), name
     rankings = pd.read_csv(out / "rankings.csv")
     assert len(rankings) == 220
@@ -124,7 +124,8 @@ def test_same_seed_gives_byte_identical_tables(demo_run, tmp_path):
     cfg = load_config(ROOT / "configs" / "croydon-demo.yml")
     run_index(cfg, out_dir=tmp_path / "output", maps_dir=None)
     for name in ("rankings.csv", "priority_neighbourhoods.csv", "priority_neighbourhoods.geojson",
-                 "wards.csv", "patrol_plan.csv", "patrol_plan.geojson", "indicator_inputs.csv"):
+                 "wards.csv", "patrol_plan.csv", "patrol_plan.geojson", "indicator_inputs.csv",
+                 "DATA_DICTIONARY.csv", "HANDLING.txt", "pli.gpkg"):
         assert file_sha256(tmp_path / "output" / name) == file_sha256(base / "output" / name), name
 
 
