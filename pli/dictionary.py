@@ -1,7 +1,8 @@
 """The data dictionary of a run: what every column of every output table means.
 
 ``output/DATA_DICTIONARY.csv`` has one row per column of every CSV the run writes
-(``file, column, meaning, unit, source``). This module owns the definitions: fixed
+(``file, column, meaning, unit, source``), and of every layer of ``pli.gpkg`` (``file``
+``pli.gpkg:<layer>``). This module owns the definitions: fixed
 columns are described here once, and the columns that depend on the config (one per
 indicator, domain, contribution, crime type or concentration share) are described from
 the config itself: the indicator's label, numerator and denominator, unit (e.g. per
@@ -29,6 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
+import geopandas as gpd
 import pandas as pd
 
 from pli.classes import CLASS_SCHEMES
@@ -54,8 +56,8 @@ _COMMON: dict[str, tuple[str, str, str]] = {
     CLASSIFICATION_COLUMN: ("handling marking of this table (see HANDLING.txt)", "text", "pli.handling"),
     "lsoa_code": ("LSOA code (ONS), the boundary vintage", "code", _BOUNDARIES),
     "lsoa_name": ("LSOA name (ONS)", "text", _BOUNDARIES),
-    "ward_code": ("code of the upper-layer area (ward, or the stand-in layer) holding most of the LSOA",
-                  "code", _BOUNDARIES),
+    "ward_code": ("code of the upper-layer area (ward, or the stand-in layer); in LSOA tables the one holding "
+                  "most of the LSOA", "code", _BOUNDARIES),
     "ward_name": ("name of the upper-layer area (ward, or the stand-in layer)", "text", _BOUNDARIES),
     "population": ("residents (the population denominator)", "people", "config denominators.population"),
     "neighbourhood_rank": ("rank of the priority neighbourhood (1 = highest concentration of priority; "
@@ -148,6 +150,30 @@ _PLAN = {
 }
 
 _TOTALS = {"places": ("planned places", "count", _PATROLS)}
+
+# The GeoPackage's micro-place layers: every place with records, not only the planned ones.
+_PLACES = {
+    **{k: v for k, v in _PLAN.items() if k not in ("harm_share", "place_rank")},
+    "cell_id": ("grid cell holding the place", "id", _PATROLS),
+    "area_share": ("share of the cell's area inside the study area", "share (0-1)", _PATROLS),
+    "gi_p": ("two-sided p-value of gi_z (normal, or 2 x gi_p_sim with permutations)", "p-value", _PATROLS),
+    "gi_p_sim": ("one-sided permutation pseudo p-value (blank when analytic)", "p-value", _PATROLS),
+    "gi_permutations": ("permutations behind the cell's p (0 when analytic)", "count", _PATROLS),
+}
+
+_KDE = {
+    "kde_cell": ("raster cell of the density surface", "id", _PATROLS),
+    "density": ("kernel density of crime harm over the window", "harm days per km2", _PATROLS),
+    "bandwidth_m": ("kernel bandwidth", "metres", _PATROLS),
+    "period": _PLAN["period"],
+    "categories": _PLAN["categories"],
+}
+
+#: GeoPackage layers (``pli.gpkg:<layer>``) described like the table they repeat.
+_LAYER_AS = {"pli.gpkg:lsoa": "rankings.csv", "pli.gpkg:wards": "wards.csv",
+             "pli.gpkg:priority_neighbourhoods": "priority_neighbourhoods.csv",
+             "pli.gpkg:micro_places": "micro_places", "pli.gpkg:micro_places_snap": "micro_places",
+             "pli.gpkg:kde_surface": "kde_surface"}
 
 _CONCENTRATION = {
     "place_kind": _PLAN["place_kind"],
@@ -259,9 +285,9 @@ def _dynamic(file: str, column: str, cfg: Any) -> Optional[tuple[str, str, str]]
                 return (f"numerator of {s.label or s.name}: {('harm-weighted ' if s.harm else '')}"
                         f"{_columns_text(s)} (after reconciliation to the boundary LSOAs)",
                         unit, _source_text(cfg, s.source))
-    if file == "patrol_plan.csv":
+    if file in ("patrol_plan.csv", "micro_places"):
         for prefix, unit in (("count_", "count"), ("harm_", "days")):
-            if column.startswith(prefix) and column not in _PLAN:
+            if column.startswith(prefix) and column not in _FIXED[file]:
                 crime = column.removeprefix(prefix).replace("_", " ")
                 kind = "records" if prefix == "count_" else f"crime harm ({HARM_UNIT})"
                 return f"{kind} of type '{crime}' at the place in the window", unit, _PATROLS
@@ -282,6 +308,8 @@ _FIXED: dict[str, Mapping[str, tuple[str, str, str]]] = {
     "patrol_plan.csv": _PLAN,
     "patrol_totals.csv": _TOTALS,
     "concentration.csv": _CONCENTRATION,
+    "micro_places": _PLACES,
+    "kde_surface": _KDE,
     DICTIONARY_NAME: _DICTIONARY,
 }
 
@@ -292,12 +320,13 @@ def describe_column(file: str, column: str, cfg: Any) -> Optional[tuple[str, str
     Parameters
     ----------
     file : str
-        Output file name, e.g. ``"rankings.csv"``.
+        Output file name, e.g. ``"rankings.csv"``, or ``"pli.gpkg:<layer>"`` for a GeoPackage layer.
     column : str
         Column name.
     cfg : StudyConfig
         The run's config (indicators, sources, denominators, domain weights).
     """
+    file = _LAYER_AS.get(file, file)
     if file == "priority_neighbourhoods.csv":
         from pli.priorities.selection import NEIGHBOURHOOD_COLUMN_DESCRIPTIONS
 
@@ -318,7 +347,8 @@ def data_dictionary(tables: Mapping[str, pd.DataFrame], cfg: Any) -> pd.DataFram
     Parameters
     ----------
     tables : mapping
-        Output file name -> the frame as written (its columns, index excluded).
+        Output file name (``"pli.gpkg:<layer>"`` for a GeoPackage layer) -> the frame as
+        written (its columns, index excluded; a layer's geometry column is left out).
     cfg : StudyConfig
 
     Returns
@@ -331,7 +361,8 @@ def data_dictionary(tables: Mapping[str, pd.DataFrame], cfg: Any) -> pd.DataFram
     files = dict(tables)
     files[DICTIONARY_NAME] = pd.DataFrame(columns=DICTIONARY_COLUMNS)
     for file, frame in files.items():
-        for column in map(str, frame.columns):
+        geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+        for column in (str(c) for c in frame.columns if c != geometry):
             meaning, unit, source = describe_column(file, column, cfg) or ("", "", "")
             unit = _score_unit(cfg) if unit == _SCORE_UNIT else unit
             rows.append({"file": file, "column": column, "meaning": meaning, "unit": unit, "source": source})

@@ -7,7 +7,8 @@ layer is added. :func:`style_geopackage` writes one default style per layer:
 
 * ``lsoa``: graduated on ``score`` with the run's priority classes
   (:mod:`pli.classes`, ``output.classes``) and the web maps' colours, so an LSOA has the
-  same colour in QGIS, on the web maps and the same class in ``rankings.csv``;
+  same colour in QGIS, on the web maps and the same class in ``rankings.csv`` (on
+  ``rank`` when public mode's rounded scores tie across a class break);
 * ``wards`` (the upper layer) and ``priority_neighbourhoods``: outlines with labels
   (neighbourhoods as ``"rank. name"``), in the web maps' colours;
 * ``micro_places`` (and ``micro_places_snap``): graduated markers, bigger and darker for
@@ -176,15 +177,35 @@ def _sld_text(field: str) -> str:
             "</se:Fill></se:Halo></se:TextSymbolizer>")
 
 
+def _in_range(values: pd.Series, ranges: Sequence[tuple[float, float, int]]) -> pd.Series:
+    """The class QGIS draws each value in: ``lower < value <= upper`` (the first range closed)."""
+    drawn = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    for i, (lo, hi, cls) in enumerate(ranges):
+        inside = ((values > lo) | ((values == lo) if i == 0 else False)) & (values <= hi)
+        drawn = drawn.mask(inside & drawn.isna(), cls)
+    return drawn
+
+
 def _score_style(rankings: pd.DataFrame, classes: str) -> tuple[str, str]:
+    """Graduated on ``score``; on ``rank`` when the published scores cannot separate the classes.
+
+    Public runs round scores to 2 decimals, so two LSOAs with different ranks can show the
+    same score on either side of a class break; ranges of the score would then draw one
+    of them in the wrong class, while ranges of the (exact) rank cannot. The legend shows
+    the score spans either way.
+    """
     found = priority_classes(rankings["score"], classes, rank=rankings["rank"])
     colours, labels = found.colours(), found.labels()
-    ranges = found.graduated_ranges()
+    attribute, ranges = "score", found.graduated_ranges()
+    if not _in_range(rankings["score"], ranges).equals(found.classes.astype("Int64")):
+        spans = rankings["rank"].groupby(found.classes).agg(["min", "max"])
+        attribute = "rank"
+        ranges = [(float(row["min"]) - 0.5, float(row["max"]) + 0.5, int(cls)) for cls, row in spans.iterrows()]
     symbols = [_fill_symbol(str(i), colours[cls - 1], "#ffffff", 0.15) for i, (_, _, cls) in enumerate(ranges)]
-    qml = _qml(_graduated("score", [(lo, hi, labels[cls - 1]) for lo, hi, cls in ranges], symbols),
+    qml = _qml(_graduated(attribute, [(lo, hi, labels[cls - 1]) for lo, hi, cls in ranges], symbols),
                opacity=_WEB_OPACITY)
-    rules = [_sld_range_rule("score", lo, hi, labels[cls - 1], _sld_polygon(colours[cls - 1], "#ffffff", 0.5,
-                                                                         opacity=_WEB_OPACITY), first=i == 0)
+    rules = [_sld_range_rule(attribute, lo, hi, labels[cls - 1], _sld_polygon(colours[cls - 1], "#ffffff", 0.5,
+                                                                            opacity=_WEB_OPACITY), first=i == 0)
              for i, (lo, hi, cls) in enumerate(ranges)]
     return qml, _sld("lsoa", rules)
 

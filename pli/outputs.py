@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 _PACKAGES = ("pli", "geopandas", "shapely", "pandas", "numpy", "libpysal", "esda",
-             "folium", "scikit-learn", "pyogrio", "pyproj", "matplotlib", "mapclassify")
+             "folium", "scikit-learn", "pyogrio", "pyproj", "matplotlib")
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:

@@ -119,7 +119,8 @@ def write_run_tables(tx: Any, cfg: Any, lsoa: gpd.GeoDataFrame, rankings: pd.Dat
             layers.append(("micro_places_snap", snaps.reset_index()))
     for name, frame in tables.items():
         outputs.write_csv(frame, tx.path("output", name))
-    outputs.write_csv(data_dictionary(tables, cfg), tx.path("output", DICTIONARY_NAME))
+    described = {**tables, **{f"pli.gpkg:{name}": frame for name, frame in layers}}
+    outputs.write_csv(data_dictionary(described, cfg), tx.path("output", DICTIONARY_NAME))
     gpkg = outputs.write_geopackage(layers, tx.path("output", "pli.gpkg"))
     style_geopackage(gpkg, [name for name, _ in layers], rankings, classes=cfg.output.classes,
                      upper_label=cfg.area.upper_layer_label)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
 
 from pli.classes import CLASS_SCHEMES, priority_classes
@@ -64,7 +65,12 @@ def _check_tables_open_and_are_described(out: Path) -> dict[str, pd.DataFrame]:
         expected = dictionary.loc[dictionary["file"] == path.name, "column"].tolist()
         assert list(frame.columns) == expected, f"{path.name}: header differs from the data dictionary"
         tables[path.name] = frame
-    assert set(dictionary["file"]) == set(tables)
+    layers = {name: pyogrio.read_info(out / "pli.gpkg", layer=name) for name, _ in pyogrio.list_layers(out / "pli.gpkg")
+              if name != "layer_styles"}
+    for name, info in layers.items():
+        expected = dictionary.loc[dictionary["file"] == f"pli.gpkg:{name}", "column"].tolist()
+        assert list(info["fields"]) == expected, f"pli.gpkg layer {name}: fields differ from the data dictionary"
+    assert set(dictionary["file"]) == set(tables) | {f"pli.gpkg:{name}" for name in layers}
     return tables
 
 
@@ -101,6 +107,9 @@ def test_public_run_tables_open_and_are_described(demo_public):
     assert "quintile" in tables["rankings.csv"].columns, "the default class scheme is quintiles"
     note = (demo_public / HANDLING_NAME).read_text(encoding="utf-8")
     assert "PUBLIC after disclosure control" in note and SENSITIVE not in note
+    # Rounded public scores tie across class breaks: the style still draws the table's classes.
+    renderer = _styles(demo_public / "pli.gpkg")["lsoa"]["qml_root"].find("renderer-v2")
+    _check_style_draws_the_table_classes(demo_public, renderer, "quintile")
 
 
 @pytest.mark.shared
@@ -122,20 +131,30 @@ def test_table_classes_follow_the_rank_and_match_the_index_deciles(demo_deciles)
     assert (spans["min"].iloc[:-1].to_numpy() >= spans["max"].iloc[1:].to_numpy()).all()
 
 
-def _legend(html: str, scheme: str) -> list[str]:
-    text = html.encode().decode("unicode_escape") if "\\u003c" in html else html
-    return re.findall(rf"({scheme.capitalize()} \d+(?: \([a-z]+ \d+%\))?: -?\d+\.\d\d to -?\d+\.\d\d)", text)
+def _legend(html: str, scheme: str) -> list[tuple[str, str, str]]:
+    """``(colour, class, score span)`` of the map's first class legend (the index), top row first."""
+    text = html.encode().decode("unicode_escape")
+    rows = re.findall(rf'background:(#[0-9a-f]{{6}})[^>]*></span><span>{scheme.capitalize()} (\d+)[^:<]*: ([^<]*)<',
+                      text)
+    return rows[:CLASS_SCHEMES[scheme]]
 
 
-def test_map_legend_classes_equal_the_table_classes(demo_deciles):
+def test_map_legend_classes_equal_the_table_and_geopackage_classes(demo_deciles):
     rankings = pd.read_csv(demo_deciles / "rankings.csv")
     html = (demo_deciles.parent / "maps" / "priority_localities.html").read_text(encoding="utf-8")
     legend = _legend(html, "decile")
-    assert legend, "no decile legend on the map"
-    shown = dict(re.match(r"Decile (\d+).*: (.*)", item).groups() for item in legend[:10])
+    assert [cls for _, cls, _ in legend] == [str(d) for d in range(1, 11)], "no decile legend on the map"
     spans = rankings.groupby("decile")["score"].agg(["min", "max"])
-    table = {str(d): f"{row['min']:.2f} to {row['max']:.2f}" for d, row in spans.iterrows()}
-    assert shown == table
+    assert {cls: span for _, cls, span in legend} == {
+        str(d): f"{row['min']:.2f} to {row['max']:.2f}" for d, row in spans.iterrows()}
+    # The GeoPackage style fills each class with the colour of the map's legend.
+    renderer = _styles(demo_deciles / "pli.gpkg")["lsoa"]["qml_root"].find("renderer-v2")
+    symbol_of = {r.get("label").split(":")[0].split(" (")[0]: r.get("symbol") for r in renderer.iter("range")}
+    fill_of = {s.get("name"): s.find("layer/Option/Option[@name='color']").get("value")
+               for s in renderer.iter("symbol")}
+    for colour, cls, _ in legend:
+        rgb = ",".join(str(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+        assert fill_of[symbol_of[f"Decile {cls}"]].startswith(rgb + ","), cls
 
 
 def test_map_colours_per_lsoa_follow_the_table_class(demo_deciles):
@@ -170,6 +189,21 @@ def _styles(gpkg: Path) -> dict[str, dict]:
     return styles
 
 
+def _check_style_draws_the_table_classes(out: Path, renderer: ET.Element, scheme: str) -> pd.DataFrame:
+    """Every LSOA falls in the QML range labelled with its class in rankings.csv."""
+    # The layer's own (unrounded) values, as QGIS reads them; the CSV rounds to 6 digits.
+    layer = gpd.read_file(out / "pli.gpkg", layer="lsoa", ignore_geometry=True)
+    table = pd.read_csv(out / "rankings.csv", index_col="lsoa_code")[scheme]
+    assert (layer.set_index("lsoa_code")[scheme] == table).all()
+    ranges = [(float(r.get("lower")), float(r.get("upper")), r.get("label")) for r in renderer.iter("range")]
+    values = layer[renderer.get("attr")]
+    for value, cls in zip(values, layer[scheme]):
+        hits = [label for i, (lo, hi, label) in enumerate(ranges) if (lo < value or i == 0 and lo == value)
+                and value <= hi]
+        assert len(hits) == 1 and hits[0].startswith(f"{scheme.capitalize()} {cls}"), (value, cls, hits)
+    return layer
+
+
 def test_geopackage_layers_carry_default_qgis_styles(demo_deciles):
     styles = _styles(demo_deciles / "pli.gpkg")
     assert {"lsoa", "wards", "priority_neighbourhoods", "micro_places"} <= set(styles)
@@ -178,21 +212,7 @@ def test_geopackage_layers_carry_default_qgis_styles(demo_deciles):
         assert row["update_time"] == "1970-01-01T00:00:00.000Z"
     lsoa = styles["lsoa"]["qml_root"].find("renderer-v2")
     assert lsoa.get("type") == "graduatedSymbol" and lsoa.get("attr") == "score"
-    ranges = [(float(r.get("lower")), float(r.get("upper")), r.get("label")) for r in lsoa.iter("range")]
-    # The layer's own (unrounded) scores, as QGIS reads them; the CSV rounds to 6 digits.
-    rankings = gpd.read_file(demo_deciles / "pli.gpkg", layer="lsoa", ignore_geometry=True)
-    assert (rankings.set_index("lsoa_code")["decile"]
-            == pd.read_csv(demo_deciles / "rankings.csv", index_col="lsoa_code")["decile"]).all()
-    # Every LSOA falls in the range of its table class (lower < score <= upper; the lowest closed).
-    for _, row in rankings.iterrows():
-        hits = [i for i, (lo, hi, _) in enumerate(ranges) if (lo < row["score"] or i == 0 and lo == row["score"])
-                and row["score"] <= hi]
-        assert len(hits) == 1 and ranges[hits[0]][2].startswith(f"Decile {row['decile']}")
-    found = priority_classes(rankings["score"], "decile", rank=rankings["rank"])
-    fills = [s.find("layer/Option/Option[@name='color']").get("value") for s in lsoa.iter("symbol")]
-    web = [c.lstrip("#") for c in found.colours()[::-1]]  # lowest class first, as the ranges
-    assert [",".join(f.split(",")[:3]) for f in fills] == [
-        ",".join(str(int(c[i:i + 2], 16)) for i in (0, 2, 4)) for c in web]
+    _check_style_draws_the_table_classes(demo_deciles, lsoa, "decile")
     for layer, field in (("wards", "ward_name"), ("priority_neighbourhoods", '"name"')):
         root = styles[layer]["qml_root"]
         assert root.get("labelsEnabled") == "1" and field in root.find("labeling/settings/text-style").get("fieldName")
