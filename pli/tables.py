@@ -96,7 +96,9 @@ def write_run_tables(tx: Any, cfg: Any, lsoa: gpd.GeoDataFrame, rankings: pd.Dat
     }
     lsoa_layer = gpd.GeoDataFrame(rankings.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
     wards = boundaries.wards.join(nb.wards.set_index("ward_code").drop(columns=["ward_name"], errors="ignore"))
-    layers = [("lsoa", lsoa_layer.reset_index()), ("wards", wards.reset_index()), ("priority_neighbourhoods", nbh)]
+    # The neighbourhoods' index is their rank, already a column: not written twice.
+    layers = [("lsoa", lsoa_layer.reset_index()), ("wards", wards.reset_index()),
+              ("priority_neighbourhoods", nbh.reset_index(drop=True))]
     outputs.write_geojson(nbh, tx.path("output", "priority_neighbourhoods.geojson"))
     marks: dict[str, str] = {}
     if plan is not None:
