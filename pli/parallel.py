@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-__all__ = ["BACKENDS", "map_seeded", "task_seeds"]
+__all__ = ["BACKENDS", "SeededMap", "map_seeded", "task_seeds"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,85 @@ def _run_batch(func: Callable[[Any, np.random.Generator], Any], batch: Sequence[
     return [func(task, np.random.default_rng(child)) for task, child in batch]
 
 
+class SeededMap:
+    """A backend to map over seeded tasks, open for several maps (one cluster for all).
+
+    Parameters
+    ----------
+    backend : {"serial", "dask"}
+    scheduler : str, optional
+        ``dask`` only: address of a running scheduler; default start a ``LocalCluster``.
+    workers : int, optional
+        ``dask`` LocalCluster only: worker processes (default ``os.cpu_count()``).
+
+    Examples
+    --------
+    >>> with SeededMap("serial") as run:
+    ...     first = run(lambda task, rng: rng.integers(100), ["a", "b"], seed=3)
+    >>> first == map_seeded(lambda task, rng: rng.integers(100), ["a", "b"], seed=3)
+    True
+    """
+
+    def __init__(self, backend: str = "serial", *, scheduler: str | None = None, workers: int | None = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers: expected 1 or more, got {workers}")
+        self.backend, self.scheduler, self.workers = backend, scheduler, workers
+        self._cluster: Any = None
+        self._client: Any = None
+        self._levels: dict[str, int] = {}
+
+    def __enter__(self) -> SeededMap:
+        if self.backend == "dask":
+            from distributed import Client, LocalCluster
+
+            # The scheduler's start-up chatter says nothing an analyst needs.
+            for name in ("distributed", "tornado"):
+                self._levels[name] = logging.getLogger(name).level
+                logging.getLogger(name).setLevel(max(logging.WARNING, self._levels[name]))
+            if self.scheduler is None:
+                n_workers = self.workers or os.cpu_count() or 1
+                self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=logging.CRITICAL)
+                logger.info("dask: LocalCluster with %d worker process(es)", n_workers)
+            self._client = Client(self._cluster if self._cluster is not None else self.scheduler)
+            if self.scheduler is not None:
+                logger.info("dask: scheduler %s with %d worker(s)", self.scheduler, self._n_workers())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            self._client = self._cluster = None
+            for name, level in self._levels.items():
+                logging.getLogger(name).setLevel(level)
+
+    def _n_workers(self) -> int:
+        return max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def __call__(self, func: Callable[[T, np.random.Generator], R], tasks: Sequence[T], *, seed: int) -> list[R]:
+        """``[func(task, rng_i) for i, task in enumerate(tasks)]`` on this backend.
+
+        ``func`` and the tasks must be picklable for ``dask`` (cloudpickle: lambdas and
+        callable objects are fine). Results come back in task order.
+        """
+        pairs = list(zip(tasks, task_seeds(seed, len(tasks))))
+        if self.backend == "serial" or not pairs:
+            return _run_batch(func, pairs)
+        if self._client is None:
+            raise RuntimeError("SeededMap('dask') must be entered (with SeededMap(...) as run:) before use")
+        size = max(1, math.ceil(len(pairs) / (self._n_workers() * _BATCHES_PER_WORKER)))
+        batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        [shared] = self._client.scatter([func], broadcast=True)
+        futures = self._client.map(_run_batch, [shared] * len(batches), batches, pure=False)
+        return [result for batch in self._client.gather(futures) for result in batch]
+
+
 def map_seeded(
     func: Callable[[T, np.random.Generator], R],
     tasks: Sequence[T],
@@ -81,12 +160,15 @@ def map_seeded(
 ) -> list[R]:
     """``[func(task, rng_i) for i, task in enumerate(tasks)]``, possibly on many processes.
 
+    One map on a backend opened and closed for it (:class:`SeededMap` keeps one open for
+    several maps).
+
     Parameters
     ----------
     func : callable
         ``func(task, rng)`` with ``rng`` a ``numpy.random.Generator`` of the task's own
-        seed. Must be picklable for ``dask`` (a module-level function, or an object with
-        a ``__call__`` method, or a ``functools.partial`` of one).
+        seed. Must be picklable for ``dask`` (cloudpickle: a lambda, a function or an
+        object with ``__call__``).
     tasks : sequence
         One entry per task (picklable for ``dask``).
     seed : int
@@ -107,35 +189,5 @@ def map_seeded(
     ValueError
         For an unknown backend or fewer than 1 worker.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers: expected 1 or more, got {workers}")
-    pairs = list(zip(tasks, task_seeds(seed, len(tasks))))
-    if backend == "serial" or not pairs:
-        return _run_batch(func, pairs)
-    return _map_dask(func, pairs, scheduler=scheduler, workers=workers)
-
-
-def _map_dask(func: Callable, pairs: list[tuple[Any, Any]], *, scheduler: str | None, workers: int | None) -> list:
-    from distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler is None:
-        n_workers = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.WARNING)
-        logger.info("dask: LocalCluster with %d worker process(es)", n_workers)
-    try:
-        with Client(cluster if cluster is not None else scheduler) as client:
-            n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-            if scheduler is not None:
-                logger.info("dask: scheduler %s with %d worker(s)", scheduler, n_workers)
-            size = max(1, math.ceil(len(pairs) / (n_workers * _BATCHES_PER_WORKER)))
-            batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
-            [shared] = client.scatter([func], broadcast=True)
-            futures = client.map(_run_batch, [shared] * len(batches), batches, pure=False)
-            return [result for batch in client.gather(futures) for result in batch]
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with SeededMap(backend, scheduler=scheduler, workers=workers) as run:
+        return run(func, tasks, seed=seed)

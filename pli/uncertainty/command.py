@@ -21,7 +21,7 @@ import pandas as pd
 
 from pli.config.specs import StudyConfig, UncertaintySpec
 from pli.errors import InputError
-from pli.parallel import map_seeded
+from pli.parallel import SeededMap
 from pli.uncertainty.factors import ChoiceSpace
 from pli.uncertainty.model import Choices, IndexModel, build_model
 from pli.uncertainty.sobol import sobol_design, sobol_indices
@@ -190,39 +190,19 @@ def run_uncertainty(
     base = model(model.base)
     lsoa = read["lsoa"].assign(score=base.scores)
     nb_table, base_members = _base_neighbourhoods(cfg, lsoa, read["weights"], model, base.neighbourhoods, seed)
+    model.prepare(normalisations=tuple(dict.fromkeys((*spec.normalisations, model.base.normalisation))),
+                  outliers=tuple(dict.fromkeys((*spec.outliers, model.base.outliers))))
     seconds = {"setup": time.perf_counter() - t0}
-    parallel = {"backend": spec.parallel, "scheduler": spec.scheduler, "workers": spec.workers}
-
-    run_rows, interval_table, freq = [], _empty_intervals(), _empty_frequency()
-    if spec.runs:
-        t0 = time.perf_counter()
-        space = ChoiceSpace(model, spec)
-        evaluate = _Evaluate(model, space, base.ranks, base_members, spec.top_n, draw=True)
-        results = map_seeded(evaluate, list(range(spec.runs)), seed=seed, **parallel)
-        seconds["monte_carlo"] = time.perf_counter() - t0
-        ranks = np.stack([r[1] for r in results])
-        names = read["boundaries"].lsoa["lsoa_name"] if "lsoa_name" in read["boundaries"].lsoa else pd.Series(
-            dtype=str)
+    with SeededMap(spec.parallel, scheduler=spec.scheduler, workers=spec.workers) as run_all:
+        run_rows, ranks, jaccard, sobol, sobol_space = _run_designs(run_all, model, spec, base, base_members,
+                                                                    seed, seconds)
+    interval_table, freq = _empty_intervals(), _empty_frequency()
+    if ranks is not None:
+        lsoa_table = read["boundaries"].lsoa
+        names = lsoa_table["lsoa_name"] if "lsoa_name" in lsoa_table else pd.Series(dtype=str)
         interval_table = rank_intervals(model.codes, names, base.ranks, ranks, top_n=spec.top_n)
-        if base_members:
-            freq = neighbourhood_frequency(nb_table, np.stack([r[2] for r in results]))
-        run_rows += [{"design": "monte_carlo", "run": i, **space.describe(r[0]), **r[3]}
-                     for i, r in enumerate(results)]
-    sobol = pd.DataFrame(columns=["output", "factor", "S1", "S1_conf", "ST", "ST_conf"])
-    sobol_space = None
-    if spec.sobol_samples:
-        t0 = time.perf_counter()
-        sobol_space = ChoiceSpace(model, spec, dummy=spec.sobol_dummy)
-        problem = sobol_space.problem()
-        design = sobol_design(problem, spec.sobol_samples, seed=seed)
-        evaluate = _Evaluate(model, sobol_space, base.ranks, base_members, spec.top_n, draw=False)
-        results = map_seeded(evaluate, list(design), seed=seed, **parallel)
-        values = {k: np.array([r[3][k] for r in results]) for k in OUTPUTS if k in results[0][3]}
-        sobol = sobol_indices(problem, values, resamples=spec.sobol_resamples, conf_level=spec.conf_level,
-                              seed=seed)
-        seconds["sobol"] = time.perf_counter() - t0
-        run_rows += [{"design": "sobol", "run": i, **sobol_space.describe(r[0]), **r[3]}
-                     for i, r in enumerate(results)]
+        if jaccard is not None:
+            freq = neighbourhood_frequency(nb_table, jaccard)
     runs = pd.DataFrame(run_rows)
     for col in ("S1", "S1_conf", "ST", "ST_conf"):
         sobol[col] = pd.to_numeric(sobol[col]).round(6)
@@ -241,6 +221,40 @@ def run_uncertainty(
         files = tuple(tx.commit())
     return UncertaintyRun(out_dir=out_dir, files=files, intervals=interval_table, neighbourhoods=freq,
                           sobol=sobol, runs=runs, spec=spec, seconds=seconds)
+
+
+def _run_designs(run_all: SeededMap, model: IndexModel, spec: UncertaintySpec, base, base_members, seed: int,
+                 seconds: dict):
+    """The Monte Carlo and the Sobol' design through one backend."""
+    run_rows: list[dict] = []
+    ranks = jaccard = None
+    if spec.runs:
+        t0 = time.perf_counter()
+        space = ChoiceSpace(model, spec)
+        evaluate = _Evaluate(model, space, base.ranks, base_members, spec.top_n, draw=True)
+        results = run_all(evaluate, list(range(spec.runs)), seed=seed)
+        seconds["monte_carlo"] = time.perf_counter() - t0
+        ranks = np.stack([r[1] for r in results])
+        if base_members:
+            jaccard = np.stack([r[2] for r in results])
+        run_rows += [{"design": "monte_carlo", "run": i, **space.describe(r[0]), **r[3]}
+                     for i, r in enumerate(results)]
+    sobol = pd.DataFrame(columns=["output", "factor", "S1", "S1_conf", "ST", "ST_conf"])
+    sobol_space = None
+    if spec.sobol_samples:
+        t0 = time.perf_counter()
+        sobol_space = ChoiceSpace(model, spec, dummy=spec.sobol_dummy)
+        problem = sobol_space.problem()
+        design = sobol_design(problem, spec.sobol_samples, seed=seed)
+        evaluate = _Evaluate(model, sobol_space, base.ranks, base_members, spec.top_n, draw=False)
+        results = run_all(evaluate, list(design), seed=seed)
+        values = {k: np.array([r[3][k] for r in results]) for k in OUTPUTS if k in results[0][3]}
+        sobol = sobol_indices(problem, values, resamples=spec.sobol_resamples, conf_level=spec.conf_level,
+                              seed=seed)
+        seconds["sobol"] = time.perf_counter() - t0
+        run_rows += [{"design": "sobol", "run": i, **sobol_space.describe(r[0]), **r[3]}
+                     for i, r in enumerate(results)]
+    return run_rows, ranks, jaccard, sobol, sobol_space
 
 
 def _base_neighbourhoods(cfg, lsoa, weights, model: IndexModel, drawn, seed: int):

@@ -137,11 +137,44 @@ class IndexModel:
     depends_on: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     _normalised: dict = field(default_factory=dict, repr=False)
 
-    def __getstate__(self) -> dict:
-        # The cache is rebuilt on each worker; shipping it would only cost time.
-        state = dict(self.__dict__)
-        state["_normalised"] = {}
-        return state
+    def prepare(self, *, normalisations: tuple[str, ...], outliers: tuple[str, ...]) -> None:
+        """Fill the cache of treated, normalised columns for every combination the runs may draw.
+
+        One treatment per (window, harm scheme, outlier rule) and one normalisation per
+        method, all columns at once, so workers receive the cache instead of each building
+        it column by column.
+        """
+        quiet = logging.getLogger("pli.index")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            for (window, harm), data in self.inputs.items():
+                for rule in outliers:
+                    choices = dataclasses.replace(self.base, window=window, harm_scheme=harm, outliers=rule)
+                    keys = {n: [self._key(name, dataclasses.replace(choices, normalisation=n))
+                                for name in data.values.columns] for n in normalisations}
+                    if all(k in self._normalised for ks in keys.values() for k in ks):
+                        continue
+                    treatment = dataclasses.replace(self.index_spec.treatment, outliers=rule)
+                    treated, report = treat_outliers(data.values, treatment)
+                    reference = {c: float(treated[c].mean()) if report.loc[c, "action"] == "log"
+                                 else float(data.reference[c]) for c in treated.columns}
+                    better = [c for c in treated.columns if self.directions[c] == "higher_is_better"]
+                    for method, method_keys in keys.items():
+                        if all(k in self._normalised for k in method_keys):
+                            continue
+                        normed = normalise(treated, method, higher_is_better=better,
+                                           reference_size=self.index_spec.exponential_reference_size,
+                                           reference_values=reference)
+                        for name, key in zip(normed.columns, method_keys):
+                            self._normalised.setdefault(key, normed[name].to_numpy(dtype=float))
+        finally:
+            quiet.setLevel(level)
+
+    def _key(self, name: str, choices: Choices) -> tuple:
+        windowed, harmed = self.depends_on.get(name, (True, True))
+        return (name, choices.window if windowed else 0, choices.harm_scheme if harmed else self.base.harm_scheme,
+                choices.outliers, choices.normalisation)
 
     @property
     def directions(self) -> dict[str, str]:
@@ -167,9 +200,7 @@ class IndexModel:
         data = self.inputs[(choices.window, choices.harm_scheme)]
         columns = []
         for name in data.values.columns:
-            windowed, harmed = self.depends_on.get(name, (True, True))
-            key = (name, choices.window if windowed else 0, choices.harm_scheme if harmed else self.base.harm_scheme,
-                   choices.outliers, choices.normalisation)
+            key = self._key(name, choices)
             hit = self._normalised.get(key)
             if hit is None:
                 hit = self._normalise_column(data, name, choices)
