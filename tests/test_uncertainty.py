@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
 from pli.config import default_data_dir, load_config, parse_config
 from pli.config.specs import ConfigError, UncertaintySpec
 from pli.errors import InputError
@@ -23,6 +22,8 @@ from pli.uncertainty.factors import ChoiceSpace
 from pli.uncertainty.model import build_model
 from pli.uncertainty.sobol import sobol_design, sobol_indices
 from pli.uncertainty.summary import matched_jaccard, rank_intervals
+
+from conftest import SHARED_DATA
 
 DEMO = default_data_dir() / "configs" / "croydon-demo.yml"
 CONTRACT = {

@@ -569,10 +569,10 @@ class UncertaintySpec:
     Parameters
     ----------
     runs : int
-        Monte Carlo runs (default 500; 0 skips the Monte Carlo).
+        Monte Carlo runs (default 1000; 0 skips the Monte Carlo).
     sobol_samples : int
-        Sobol' base sample size N, a power of 2 (default 64; 0 skips Sobol'). The
-        analysis costs N x (factors + 2) runs.
+        Sobol' base sample size N, a power of 2 (default 256; 0 skips Sobol'). The
+        analysis costs N x (factors + 2) runs (2,560 with every factor and the dummy).
     sobol_resamples : int
         Bootstrap resamples behind the Sobol' confidence intervals (default 500).
     conf_level : float
@@ -625,8 +625,8 @@ class UncertaintySpec:
         Worker processes of the LocalCluster (default: the machine's cores).
     """
 
-    runs: int = 500
-    sobol_samples: int = 64
+    runs: int = 1000
+    sobol_samples: int = 256
     sobol_resamples: int = 500
     conf_level: float = 0.95
     sobol_dummy: bool = True

@@ -236,7 +236,7 @@ def _run_designs(run_all: SeededMap, model: IndexModel, spec: UncertaintySpec, b
         seconds["monte_carlo"] = time.perf_counter() - t0
         ranks = np.stack([r[1] for r in results])
         if base_members:
-            jaccard = np.stack([r[2] for r in results])
+            jaccard = np.stack([r[2] for r in results if r[2] is not None])
         run_rows += [{"design": "monte_carlo", "run": i, **space.describe(r[0]), **r[3]}
                      for i, r in enumerate(results)]
     sobol = pd.DataFrame(columns=["output", "factor", "S1", "S1_conf", "ST", "ST_conf"])

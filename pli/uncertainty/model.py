@@ -155,7 +155,7 @@ class IndexModel:
                                 for name in data.values.columns] for n in normalisations}
                     if all(k in self._normalised for ks in keys.values() for k in ks):
                         continue
-                    treatment = dataclasses.replace(self.index_spec.treatment, outliers=rule)
+                    treatment = dataclasses.replace(self.index_spec.treatment, outliers=rule)  # type: ignore[arg-type]
                     treated, report = treat_outliers(data.values, treatment)
                     reference = {c: float(treated[c].mean()) if report.loc[c, "action"] == "log"
                                  else float(data.reference[c]) for c in treated.columns}
@@ -209,7 +209,7 @@ class IndexModel:
         return pd.DataFrame(np.column_stack(columns), index=data.values.index, columns=data.values.columns)
 
     def _normalise_column(self, data: ModelInputs, name: str, choices: Choices) -> np.ndarray:
-        treatment = dataclasses.replace(self.index_spec.treatment, outliers=choices.outliers)
+        treatment = dataclasses.replace(self.index_spec.treatment, outliers=choices.outliers)  # type: ignore[arg-type]
         quiet = logging.getLogger("pli.index")
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # thousands of identical treatment lines say nothing
@@ -389,8 +389,8 @@ def build_model(
     domains = tuple(dict.fromkeys(weights_table["domain"]))
     lsoa = boundaries.lsoa.assign(population=population.reindex(boundaries.lsoa.index).to_numpy(),
                                   harm=np.nan if base_values.harm is None else base_values.harm)
-    weights = clustering.build_weights(lsoa, cfg.clustering)
-    adjacency = contiguity_matrix(lsoa, weights)
+    contiguity = clustering.build_weights(lsoa, cfg.clustering)
+    adjacency = contiguity_matrix(lsoa, contiguity)
     cent = lsoa.geometry.centroid
     base = Choices(
         indicator_weights=tuple(float(w) for w in weights_table["indicator_weight"]),
@@ -412,4 +412,4 @@ def build_model(
     )
     files = sorted({p for s in sources.values() for p in s.files})
     return model, {"boundaries": boundaries, "sources": sources, "files": files, "lsoa": lsoa,
-                   "weights": weights}
+                   "weights": contiguity}
