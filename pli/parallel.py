@@ -16,7 +16,9 @@ Backends
     (default: the machine's cores), or an existing scheduler at ``scheduler``
     (``tcp://host:8786``). The function is sent to every worker once (scattered) and the
     tasks travel in a few batches per worker, so small tasks do not drown in scheduling.
-    A cluster started here is closed before returning.
+    A cluster started here is closed before returning. Worker processes are started with
+    ``spawn``, which imports the calling script again: a script (not ``python -m pli``)
+    must keep its work under ``if __name__ == "__main__":``.
 
 Examples
 --------
@@ -118,6 +120,8 @@ class SeededMap:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Workers killed at close are expected, not worth a warning.
+        logging.getLogger("distributed").setLevel(max(logging.ERROR, logging.getLogger("distributed").level))
         try:
             if self._client is not None:
                 self._client.close()
