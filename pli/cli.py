@@ -293,7 +293,8 @@ def _add_uncertainty_parser(sub) -> None:
     p.add_argument("--out", default="output-uncertainty",
                    help="its own output folder, replaced whole (default: output-uncertainty)")
     p.add_argument("--runs", type=int, default=None, help="Monte Carlo runs (default: config, 1000)")
-    p.add_argument("--sobol-samples", type=int, default=None, help="Sobol' base sample, a power of 2 (default: config, 256); 0 skips it")
+    p.add_argument("--sobol-samples", type=int, default=None,
+                   help="Sobol' base sample, a power of 2 (default: config, 256); 0 skips it")
     p.add_argument("--parallel", choices=["serial", "dask"], default=None, help="backend (default: config, serial)")
     p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies --parallel dask)")
     p.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes (default: cores)")

@@ -72,7 +72,8 @@ def plot_rank_intervals(intervals: pd.DataFrame, *, top: int = 30, title: str = 
     ax.set_ylim(-0.7, len(rows) - 0.1)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.legend(loc="upper right", fontsize=7, frameon=True)
-    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=10, loc="left")
+    # From the figure's left edge: the axes start right of the long LSOA labels.
+    fig.suptitle("\n".join(textwrap.wrap(title, 95)), x=0.01, ha="left", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -24,6 +24,7 @@ from scipy import sparse
 from scipy.stats import rankdata
 
 from pli.config import IndexSpec, IndicatorSpec, PrioritySpec, StudyConfig
+from pli.errors import InputError
 from pli.index import aggregate, impute_missing, index_weights, normalise, treat_outliers
 
 __all__ = ["Choices", "IndexModel", "ModelInputs", "RunOutcome", "build_model"]
@@ -338,6 +339,8 @@ def build_model(
 
     index_spec = presets.resolve_index_spec(cfg.index, raw=cfg.raw.get("index"))
     base_harm = _harm_key(cfg)
+    if not any(s.harm for s in cfg.indicators):
+        harm_schemes = ()  # nothing is harm-weighted: every scheme gives the same index
     tables = {base_harm: harm.load_harm_weights(cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights
                                                 else None)}
     for name in harm_schemes:
@@ -356,7 +359,17 @@ def build_model(
                 spec, months = cfg.sources[name], sources[name].months
                 moved = dataclasses.replace(spec, start_month=None, end_month=_shift_month(months[-1], back),
                                             window_months=len(months))
-                shifted[name] = indicators.load_source(name, moved, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+                problem = ""
+                try:
+                    shifted[name] = indicators.load_source(name, moved, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+                    if len(shifted[name].months) < len(months):  # the data starts inside the window
+                        problem = f"found {len(shifted[name].months)} ({shifted[name].period})"
+                except InputError as exc:
+                    problem = str(exc)
+                if problem:
+                    raise InputError(f"uncertainty.window_ends: {window_ends} windows need source {name!r} to hold "
+                                     f"{len(months)} months ending {back} month(s) before {months[-1]}: {problem}; "
+                                     "lower window_ends")
             source_sets.append(shifted)
     if n_windows > 1:
         logger.info("time window: %d windows of the crime source(s) %s re-read", n_windows, ", ".join(windowed))
