@@ -284,3 +284,20 @@ def test_overrides_are_checked_like_the_config(cfg, tmp_path):
     with pytest.raises(InputError, match="uncertainty.sobol_samples: expected a power of 2"):
         run_uncertainty(cfg, out_dir=tmp_path / "u", sobol_samples=48)
     assert not Path(tmp_path / "u").exists()
+
+
+@pytest.mark.parametrize("weighting", ["pca", "equal"])
+def test_base_run_matches_the_index_under_other_weightings(weighting):
+    import yaml
+
+    data = yaml.safe_load(DEMO.read_text())
+    data.setdefault("index", {})["weighting"] = weighting
+    other = parse_config(data, data_dir=default_data_dir())
+    model, read = build_model(other)
+    _check_base_run(other, model, read)
+    assert model.base_weights["weight"].sum() == pytest.approx(1.0)
+
+
+def test_too_many_windows_name_the_setting(cfg):
+    with pytest.raises(InputError, match="uncertainty.window_ends: 60 windows need source 'crime'"):
+        build_model(cfg, window_ends=60)
