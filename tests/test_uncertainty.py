@@ -85,20 +85,28 @@ def test_base_run_on_the_real_snapshot(tmp_path):
     assert len(base.neighbourhoods) == 9
     # The earlier window is the same length, one month earlier.
     assert model.window_labels == ("2025-03 to 2026-02", "2025-02 to 2026-01")
+    for name, (windowed, harmed) in model.depends_on.items():
+        spec = next(s for s in real.indicators if s.name == name)
+        assert windowed == (spec.source == "crime"), name
+        assert harmed == spec.harm, name
+    assert not np.array_equal(model(dataclasses.replace(model.base, window=1)).scores, base.scores)
 
 
 def test_choices_reach_only_the_indicators_they_touch(cfg, demo_model):
     model, _ = demo_model
     by_source = {s.name: s for s in cfg.indicators}
-    for name, (windowed, harmed) in model.depends_on.items():
-        spec = by_source[name]
-        if spec.source != "crime":
-            assert (windowed, harmed) == (False, False), name
-        else:
-            assert windowed, name
-            assert harmed == spec.harm, name
-    later = dataclasses.replace(model.base, window=2)
-    assert not np.array_equal(model(later).scores, model(model.base).scores)
+    for name, (_, harmed) in model.depends_on.items():
+        assert harmed == by_source[name].harm, name
+    counts = dataclasses.replace(model.base, harm_scheme="counts")
+    assert not np.array_equal(model(counts).scores, model(model.base).scores)
+
+
+def test_windows_the_data_cannot_hold_are_dropped(demo_model):
+    # The demo's simulated crime covers 12 months: no earlier 12-month window fits.
+    model, _ = demo_model
+    assert len(model.window_labels) == 1
+    space = ChoiceSpace(model, UncertaintySpec(window_ends=3))
+    assert "time_window" not in space.names()
 
 
 def test_dirichlet_draws_centre_on_the_configured_weights(demo_model):
@@ -298,6 +306,11 @@ def test_base_run_matches_the_index_under_other_weightings(weighting):
     assert model.base_weights["weight"].sum() == pytest.approx(1.0)
 
 
-def test_too_many_windows_name_the_setting(cfg):
-    with pytest.raises(InputError, match="uncertainty.window_ends: 60 windows need source 'crime'"):
-        build_model(cfg, window_ends=60)
+def test_too_many_windows_are_announced(cfg, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="pli.uncertainty.model"):
+        model, _ = build_model(cfg, window_ends=60)
+    assert len(model.window_labels) == 1
+    expected = "uncertainty.window_ends: 60 window(s) asked, 1 fit the data (source 'crime' holds no 12 months"
+    assert expected in caplog.text

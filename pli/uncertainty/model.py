@@ -352,6 +352,7 @@ def build_model(
     windowed = [n for n in sorted(used) if sources[n].months]
     n_windows = max(1, window_ends) if windowed else 1
     source_sets: list[dict] = [sources]
+    problem = ""
     with _quiet():  # the base load has said everything worth saying about these files
         for back in range(1, n_windows):
             shifted = dict(sources)
@@ -359,7 +360,6 @@ def build_model(
                 spec, months = cfg.sources[name], sources[name].months
                 moved = dataclasses.replace(spec, start_month=None, end_month=_shift_month(months[-1], back),
                                             window_months=len(months))
-                problem = ""
                 try:
                     shifted[name] = indicators.load_source(name, moved, resolve=cfg.resolve, lsoa=boundaries.lsoa)
                     if len(shifted[name].months) < len(months):  # the data starts inside the window
@@ -367,11 +367,17 @@ def build_model(
                 except InputError as exc:
                     problem = str(exc)
                 if problem:
-                    raise InputError(f"uncertainty.window_ends: {window_ends} windows need source {name!r} to hold "
-                                     f"{len(months)} months ending {back} month(s) before {months[-1]}: {problem}; "
-                                     "lower window_ends")
+                    problem = (f"source {name!r} holds no {len(months)} months ending {back} month(s) before "
+                               f"{months[-1]}: {problem}")
+                    break
+            if problem:
+                break
             source_sets.append(shifted)
-    if n_windows > 1:
+    if problem:
+        # Announced, not fatal: the default must work on a source with a year of data.
+        logger.warning("uncertainty.window_ends: %d window(s) asked, %d fit the data (%s); the time window varies "
+                       "over %d", n_windows, len(source_sets), problem, len(source_sets))
+    elif n_windows > 1:
         logger.info("time window: %d windows of the crime source(s) %s re-read", n_windows, ", ".join(windowed))
 
     inputs: dict[tuple[int, str], ModelInputs] = {}
