@@ -607,7 +607,8 @@ class UncertaintySpec:
     window_ends : int
         Time window: 0 or 1 keeps the configured window; k (default 6) draws one of the
         windows of the same length ending at each of the last k months of the configured
-        window, for every crime source an indicator uses.
+        window, for every crime source an indicator uses; windows the data cannot fill
+        are dropped with a warning.
     min_score_quantile : list of float
         ``[low, high]`` range of ``priorities.min_score_quantile`` drawn uniformly
         (default ``[0.7, 0.8]``); empty keeps the configured value.
