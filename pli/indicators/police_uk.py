@@ -26,6 +26,7 @@ from pli.indicators.reading import (
 )
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, POLICE_UK_CRIME_TYPES, SourceTable
 from pli.indicators.window import _MONTH_RE, _period, _select_window
+from pli.progress import track
 
 __all__ = [
     "POLICE_UK_COLUMNS",
@@ -326,7 +327,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
     names = [_relative(f, base) for f in files]
     frames = [
         frame.assign(_file=np.int32(i), _line=np.arange(2, len(frame) + 2, dtype=np.int32))
-        for i, frame in enumerate(_read_street_file(f, spec.encoding) for f in files)
+        for i, frame in enumerate(_read_street_file(f, spec.encoding) for f in track(files, "police.uk files"))
     ]
     records = _concat_records(frames)
     rows_read = len(records)
