@@ -172,7 +172,7 @@ def explain_key(query: str, root: type = StudyConfig) -> str:
         from pli.config.parsing import closest_key
 
         plain = {re.sub(r"(\.<name>|\[\])", "", p): p for p in by_path}
-        close = closest_key(re.sub(r"(\[\d*\])", "", query.strip()), list(plain), n=3)
+        close = closest_key(re.sub(r"(\.<name>|\[\])", "", wanted), list(plain), n=3)
         hint = f"did you mean {', '.join(repr(plain[c]) for c in close)}?" if close else (
             "top-level keys: " + ", ".join(k.path for k in keys if "." not in k.path and "[" not in k.path))
         raise KeyError(f"unknown config key {query!r}; {hint}")
@@ -225,7 +225,7 @@ def render_reference(root: type = StudyConfig) -> str:
             out.append(f"| `{k.path}` | {_cell(k.type_text)} | `{_cell(k.default_text())}` | {_cell(desc)} |")
         out.append("")
         out.append("```yaml")
-        out.extend(_yaml_example(path, own))
+        out.extend(_yaml_example(own))
         out.append("```")
         out.append("")
     return "\n".join(out)
@@ -388,19 +388,22 @@ def _yaml_scalar(value: Any) -> str:
     return dumped.strip().removesuffix("...").strip()
 
 
-def _yaml_example(path: str, own: list[ConfigKey]) -> list[str]:
+def _yaml_example(own: list[ConfigKey]) -> list[str]:
     """A YAML skeleton of one section: defaults as they are, required keys as placeholders."""
-    parts = [p for p in re.split(r"\.", path) if p] if path else []
+    prefix = own[0].path.rsplit(".", 1)[0] if own and "." in own[0].path else ""
     lines: list[str] = []
     indent = ""
-    for part in parts:
+    previous = ""
+    for part in prefix.split(".") if prefix else []:
         if part.endswith("[]"):
             lines.append(f"{indent}{part[:-2]}:")
-            indent += "  - "
-            continue
-        name = "my_name" if part == "<name>" else part
-        lines.append(f"{indent}{name}:")
-        indent = (indent.replace("-", " ")) + "  "
+            indent = indent.replace("-", " ") + "  - "
+        else:
+            # A name the user chooses: my_source under sources, my_denominator under denominators.
+            name = f"my_{previous.removesuffix('s')}" if part == "<name>" else part
+            lines.append(f"{indent}{name}:")
+            indent = indent.replace("-", " ") + "  "
+        previous = part
     first = True
     for k in own:
         key = k.path.rsplit(".", 1)[-1].removesuffix("[]")
@@ -424,7 +427,7 @@ def _normalise_query(query: str, by_path: dict[str, ConfigKey]) -> str:
         return text
     parts = text.split(".")
     built = ""
-    for part in parts:
+    for i, part in enumerate(parts):
         candidate = f"{built}.{part}" if built else part
         if candidate in by_path or f"{candidate}[]" in by_path:
             built = candidate if candidate in by_path else f"{candidate}[]"
@@ -432,8 +435,9 @@ def _normalise_query(query: str, by_path: dict[str, ConfigKey]) -> str:
         if f"{built}[].{part}" in by_path:
             built = f"{built}[].{part}"
             continue
-        if built and any(p.startswith(f"{built}.<name>") for p in by_path):
+        if built and any(p.startswith(f"{built}.<name>.") for p in by_path) and not built.endswith("<name>"):
             built = f"{built}.<name>"
             continue
-        return text
+        # Not a key: keep what matched (names replaced) so the suggestions compare like with like.
+        return ".".join([built, *parts[i:]]) if built else text
     return built
