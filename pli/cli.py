@@ -249,11 +249,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from pli.config import default_data_dir, load_config
-    from pli.pipeline import run_index
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
     seed = _parse_seed(args.seed)
-    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"starting: reading {config_path}"):
+        cfg = load_config(config_path, data_dir=args.data_dir)
+        from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
         out_dir=Path(args.out),

@@ -134,7 +134,9 @@ class Reporter:
             yield advance
         finally:
             if self.tty and self._bar:
-                self.stream.write("\r" + " " * len(self._bar) + "\r")
+                # The bar gives way to one line that stays, as in a log: what was done, how fast.
+                text = f"{'':11}{label}: {done:,}/{total:,} in {self.clock() - t0:.1f} s"
+                self.stream.write("\r" + text + " " * max(len(self._bar) - len(text), 0) + "\n")
                 self._bar = ""
                 self.stream.flush()
 

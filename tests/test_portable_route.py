@@ -34,7 +34,7 @@ def test_python_m_pli_runs_the_demo_without_make(tmp_path):
     # Not a terminal: stage lines with the elapsed time, in pipeline order, and no bar redraws.
     stages = STAGE.findall(proc.stderr)
     labels = [label.split(":")[0] for _, label in stages]
-    expected = ["validating config and inputs", "boundaries", "loading 3 source(s)", "indicators",
+    expected = ["starting", "validating config and inputs", "boundaries", "loading 3 source(s)", "indicators",
                 "composite index", "clustering", "priority neighbourhoods", "micro-patrol plan",
                 "writing tables and GeoPackage", "maps"]
     assert labels == expected, proc.stderr[-3000:]
