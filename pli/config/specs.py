@@ -223,9 +223,14 @@ class SourceSpec:
     vintage : {2011, 2021}
         LSOA vintage of the codes in this source; reconciled to the boundary vintage.
     window_months : int, optional
-        Crime sources: keep the latest N complete months present (default 12).
-    start_month, end_month : str, optional
-        Crime sources: explicit ``YYYY-MM`` window, inclusive; overrides ``window_months``.
+        Crime sources (``police_uk``, ``mps_lsoa_crime``, dated ``points``): keep the
+        latest N complete months present (1 or more; default 12; ``null`` keeps every month).
+    start_month : str, optional
+        Crime sources: first month (``YYYY-MM``) of an explicit window, inclusive; when
+        given, ``window_months`` is ignored. Default: none.
+    end_month : str, optional
+        Crime sources: last month (``YYYY-MM``) of the window, inclusive; without
+        ``start_month``, ``window_months`` counts back from it. Default: the latest month.
     drop_partial_months : bool
         Drop leading/trailing months whose total is below 10% of the median month
         (e.g. the stub first month of the MPS "most recent 24 months" tables).
@@ -238,10 +243,26 @@ class SourceSpec:
         LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
         ``iod2019``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
         must say which.
-    x_column, y_column, crs : str
-        ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
-    category_column, date_column, date_format, time_column : str
-        ``points``: crime type, date and optional time-of-day columns.
+    x_column : str
+        ``points``: column of the x coordinate (longitude or easting). Default ``Longitude``.
+    y_column : str
+        ``points``: column of the y coordinate (latitude or northing). Default ``Latitude``.
+    crs : str
+        ``points``: CRS of the coordinates, ``EPSG:4326`` (lon/lat; the default) or
+        ``EPSG:27700`` (British National Grid); coordinates that look like the other one
+        stop the run.
+    category_column : str, optional
+        ``points``: column of the crime type (needed by ``categories`` and by harm
+        weights). Default: none.
+    date_column : str, optional
+        ``points``: column of the date, giving each record its month for the window.
+        Default: none (every record counts; no time window).
+    date_format : str, optional
+        ``points``: ``strftime`` format of ``date_column`` (e.g. ``%d/%m/%Y``). Default:
+        recognised automatically.
+    time_column : str, optional
+        ``points``: column of the time of day (``HH:MM``), used for patrol peak windows.
+        Default: none.
     location_column : str, optional
         ``points``: column describing where the record is (e.g. police.uk's "On or near
         ..."); it lets patrol planning recognise snapped locations (``patrols.snap``).
@@ -251,12 +272,16 @@ class SourceSpec:
         (a byte-order mark is accepted).
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
-    outside_warn_share, outside_error_share : float
-        Records (points, or rows with LSOA codes) falling outside the study area are
-        counted and dropped; above the first share a warning names them, above the
-        second the run stops (the extract is probably for another area or vintage).
-        Defaults: 0.01 and 0.25, except force-wide ``police_uk`` and ``mps_lsoa_crime``
-        files, which only log (see :meth:`outside_shares`).
+    outside_warn_share : float, optional
+        Records (points, or rows with LSOA codes) outside the study area are counted and
+        dropped; above this share a warning names them. Default 0.01, except force-wide
+        ``police_uk`` and ``mps_lsoa_crime`` files, which only log (see
+        :meth:`outside_shares`).
+    outside_error_share : float, optional
+        Above this share of records outside the study area the run stops (the extract is
+        probably for another area or vintage). Default 0.25, except force-wide
+        ``police_uk`` and ``mps_lsoa_crime`` files (1.0: never). A source with no record
+        inside always stops the run.
     """
 
     kind: SourceKind
@@ -347,8 +372,9 @@ class IndicatorSpec:
     harm : bool
         Weight each crime category by the harm weight table before summing.
     transform : {"value", "count", "rate", "share", "log"}
-        ``rate`` is per 1,000 of ``denominator``; ``share`` is numerator / denominator;
-        ``log`` is log(1 + value).
+        ``value`` (the default) and ``count`` use the numerator as it is; ``rate`` is per
+        1,000 of ``denominator``; ``share`` is numerator / denominator; ``log`` is
+        log(1 + value).
     denominator : str, optional
         Name under ``denominators`` (default ``population`` for rates and shares).
     domain : str
