@@ -99,9 +99,26 @@ def test_keys_carry_type_default_and_allowed_values_from_the_schema():
 
 
 def test_shared_entries_document_each_named_field():
-    docs = parameter_descriptions(specs.SourceSpec)
-    assert docs["start_month"] == docs["end_month"] and "YYYY-MM" in docs["start_month"]
-    assert docs["x_column"] == docs["crs"]
+    class Window:
+        """A window.
+
+        Parameters
+        ----------
+        start_month, end_month : str, optional
+            First and last month, ``YYYY-MM``.
+        weeks : int
+            Its length
+            over two lines.
+
+        Returns
+        -------
+        nothing : str
+            Not a parameter.
+        """
+
+    docs = parameter_descriptions(Window)
+    assert docs == {"start_month": "First and last month, ``YYYY-MM``.",
+                    "end_month": "First and last month, ``YYYY-MM``.", "weeks": "Its length over two lines."}
 
 
 def test_the_checked_in_reference_is_the_generated_one():
