@@ -295,7 +295,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from pli.track.command import run_track
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
-    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts)
     print(run.summary())
     return 0
 
