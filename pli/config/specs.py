@@ -54,8 +54,8 @@ class AreaSpec:
     name : str
         Human-readable area name shown on maps, in the manifest and in the run summary.
     simulated : bool
-        True when any input is simulated; maps, manifest and README then say so on every
-        page. Default false.
+        True when any input is simulated; maps, manifest and README then say so.
+        Default false.
     upper_layer_label : str
         What the upper layer is called on maps and in tables (default ``Ward``; e.g.
         ``MSOA (2011)`` when MSOAs stand in for wards).
