@@ -143,6 +143,7 @@ def test_explain_a_real_key(capsys):
     assert out.startswith("priorities.count\n")
     assert "type:     whole number" in out and "default:  9" in out
     assert "How many priority neighbourhoods to draw" in out
+    assert out.rstrip().endswith("example:\n    priorities:\n      count: 9")
 
 
 @pytest.mark.parametrize("query, path", [

@@ -94,6 +94,9 @@ class ConfigKey:
         lines.append(f"  defined:  {self.owner.__module__}.{self.owner.__name__}")
         lines.append("")
         lines.extend("  " + line for line in _wrap(_plain(self.description) or "(undocumented)", 86))
+        lines.append("")
+        lines.append("  example:")
+        lines.extend("    " + line for line in _yaml_example([self]))
         return "\n".join(lines)
 
 
