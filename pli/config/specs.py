@@ -151,7 +151,9 @@ class SourceSpec:
         layout), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
         ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
     path : str
-        File or folder, relative to the data directory.
+        File or folder, relative to the data directory; a ``police_uk`` source may also
+        name a zip archive as data.police.uk publishes it (a custom download, or the
+        monthly all-forces bulk archive), read without unpacking.
     vintage : {2011, 2021}
         LSOA vintage of the codes in this source; reconciled to the boundary vintage.
     window_months : int, optional
@@ -176,6 +178,12 @@ class SourceSpec:
         ``points``: crime type, date and optional time-of-day columns.
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
+    engine : {"auto", "pandas", "duckdb"}
+        ``police_uk``: how the street CSVs are parsed. ``pandas`` reads each file whole;
+        ``duckdb`` streams them through DuckDB, keeping only the study area's LSOAs, so
+        memory follows the records kept (force-wide and all-forces downloads). ``auto``
+        (default) streams a zip archive or files over 256 MiB in all, and uses pandas
+        otherwise. Both give the same records and messages.
     outside_warn_share, outside_error_share : float
         Records (points, or rows with LSOA codes) falling outside the study area are
         counted and dropped; above the first share a warning names them, above the
@@ -204,6 +212,7 @@ class SourceSpec:
     location_column: Optional[str] = None
     categories: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    engine: Literal["auto", "pandas", "duckdb"] = "auto"
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
 
