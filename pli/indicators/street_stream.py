@@ -142,7 +142,10 @@ def read_street_file_streaming(
         "quote = '\"', escape = '\"', delim = ','))"
     )
     try:
-        reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+        relation = con.sql(sql)
+        # DuckDB 2 names it to_arrow_reader; 1.x fetch_arrow_reader.
+        to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        reader = to_reader(BATCH_ROWS)
         parts: list[pd.DataFrame] = []
         rows_read = 0
         outside = 0
