@@ -307,12 +307,14 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     assert s.counts.shape == (167, 28)  # 2010-04 .. 2024-02, the 28 wards of 2018
     assert s.counts.index[0] == "2010-04" and s.counts.index[-1] == "2024-02"
     assert s.dropped == 0
-    ward = run.changing[run.changing["series"] == "ward_crime"]
-    up = set(ward.loc[ward["change"] == "deteriorating", "area_name"])
-    # Fairfield (the town centre) has the steepest rise in harm.
-    assert "Fairfield" in up
+    ward = run.trends[(run.trends["series"] == "ward_crime") & (run.trends["measure"] == "harm_days")]
+    # Fairfield (the town centre) has the steepest rise in harm: significant after FDR
+    # without the serial-correlation correction; the Hirsch-Slack covariance between
+    # months (auto for a monthly seasonal test) inflates its variance several times over.
     top = ward.sort_values("sen_slope_per_year", ascending=False).iloc[0]
-    assert top["area_name"] == "Fairfield"
+    assert top["area_name"] == "Fairfield" and top["autocorrelation"] == "hirsch_slack"
+    assert top["significant_uncorrected"] and top["q_uncorrected"] < 1e-6
+    assert top["variance_factor"] > 2 and top["p"] < 0.01
     assert (run.patterns["series"] == "ward_crime").sum() == 28
     # The Met LSOA table: its 2024-02 stub month left out, 2021 codes reconciled onto 220 LSOAs.
     lsoa = run.series[1]

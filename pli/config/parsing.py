@@ -254,6 +254,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "expected crime records with months (police_uk, points or mps_lsoa_crime)")
         if not 0 < s.alpha < 1:
             problems.append(f"{key}.alpha: expected between 0 and 1, got {s.alpha}")
+        fits = {"hamed_rao": "mann_kendall", "hirsch_slack": "seasonal"}
+        if s.autocorrelation in fits and fits[s.autocorrelation] != s.trend_test:
+            problems.append(f"{key}.autocorrelation: {s.autocorrelation!r} corrects the "
+                            f"{fits[s.autocorrelation]!r} test, but trend_test is {s.trend_test!r}; use "
+                            f"{next(k for k, v in fits.items() if v == s.trend_test)!r}, 'auto' or 'none'")
         if s.cell_size_m <= 0:
             problems.append(f"{key}.cell_size_m: expected a positive length in metres, got {s.cell_size_m}")
         if s.level == "grid" and (s.path is not None or (

@@ -478,6 +478,14 @@ class TrackSeriesSpec:
     trend_test : {"mann_kendall", "seasonal"}
         ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
         quarter, compared only with the same one in other years).
+    autocorrelation : {"auto", "hamed_rao", "hirsch_slack", "none"}
+        Correction of the trend test's p for serial correlation (neighbouring months are
+        alike, which makes uncorrected p values too small; see :mod:`pli.track.trend`).
+        ``hamed_rao``: Hamed and Rao (1998), for ``trend_test: mann_kendall``;
+        ``hirsch_slack``: covariance between seasons (Hirsch and Slack 1984), for
+        ``trend_test: seasonal``; ``none``: uncorrected. Default ``auto``: the one that fits
+        the test for monthly series, ``none`` for quarterly ones. ``trends.csv`` also
+        carries the uncorrected ``q_uncorrected`` for comparison.
     """
 
     name: str
@@ -490,6 +498,15 @@ class TrackSeriesSpec:
     cell_size_m: float = 250.0
     vintage: Literal[2011, 2021] = 2021
     trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
+    autocorrelation: Literal["auto", "hamed_rao", "hirsch_slack", "none"] = "auto"
+
+    def autocorrelation_method(self) -> str:
+        """The correction applied: ``auto`` resolved for this series' period and test."""
+        if self.autocorrelation != "auto":
+            return self.autocorrelation
+        if self.period != "month":
+            return "none"
+        return "hirsch_slack" if self.trend_test == "seasonal" else "hamed_rao"
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,15 @@ class TrackRun:
         for s in self.series:
             t = self.trends[(self.trends["series"] == s.name) & (self.trends["measure"] == "harm_days")]
             up = t[t["direction"] == "up"]
+            method = str(t["autocorrelation"].iloc[0]) if len(t) else "none"
+            plain = t["significant_uncorrected"]
+            plain_up = int((plain & (t["mk_s"] > 0)).sum())
+            plain_down = int((plain & (t["mk_s"] < 0)).sum())
+            note = "" if method == "none" else (f"; serial correlation corrected ({method}): without it up in "
+                                                f"{plain_up}, down in {plain_down}")
             lines.append(f"{s.name}: {s.counts.shape[1]} {s.level} areas x {s.counts.shape[0]} {s.period}s "
                          f"({s.counts.index[0]} to {s.counts.index[-1]}); harm trend up in {len(up)}, "
-                         f"down in {int((t['direction'] == 'down').sum())} (FDR)")
+                         f"down in {int((t['direction'] == 'down').sum())} (FDR){note}")
             for _, r in up.sort_values("sen_slope_per_year", ascending=False).iterrows():
                 name = "" if r["area_name"] == r["area_code"] else f" {r['area_name']}"
                 lines.append(f"    up: {r['area_code']}{name}: {r['sen_slope_per_year']:+,.1f} "
@@ -66,15 +72,22 @@ class TrackRun:
         return "\n".join(lines)
 
 
-def _trends(s: TrackSeries, alpha: float, test: str = "mann_kendall") -> pd.DataFrame:
+def _trends(s: TrackSeries, alpha: float, test: str = "mann_kendall", autocorrelation: str = "none") -> pd.DataFrame:
     frames = []
     period = _STEPS_PER_YEAR[s.period] if test == "seasonal" else None
     for measure, wide in (("count", s.counts), ("harm_days", s.harm)):
-        t = trend_table(wide, alpha=alpha, seasonal_period=period).reset_index()
+        t = trend_table(wide, alpha=alpha, seasonal_period=period, autocorrelation=autocorrelation).reset_index()
+        if autocorrelation == "none":
+            t["q_uncorrected"] = t["q"]
+        else:
+            plain = trend_table(wide, alpha=alpha, seasonal_period=period)
+            t["q_uncorrected"] = plain["q"].reindex(t["area_code"]).to_numpy()
+        t["significant_uncorrected"] = t["q_uncorrected"] <= alpha
         t.insert(0, "measure", measure)
         t.insert(0, "series", s.name)
         t.insert(3, "area_name", t["area_code"].map(s.areas["area_name"]))
         t.insert(4, "test", test)
+        t.insert(5, "autocorrelation", autocorrelation)
         t["sen_slope_per_year"] = t["sen_slope"] * _STEPS_PER_YEAR[s.period]
         t["mean_per_step"] = wide.mean().reindex(t["area_code"]).to_numpy()
         frames.append(t)
@@ -139,7 +152,7 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
     for spec in cfg.track.series:
         s = build_series(cfg, spec, boundaries, harm_weights, reconcile=reconcile, loaded=loaded)
         built.append(s)
-        trends.append(_trends(s, spec.alpha, spec.trend_test))
+        trends.append(_trends(s, spec.alpha, spec.trend_test, spec.autocorrelation_method()))
         ehs = emerging_hot_spots(s.counts, _neighbours(s.areas), alpha=spec.alpha).to_frame().reset_index()
         ehs.insert(0, "series", s.name)
         ehs.insert(2, "area_name", ehs["area_code"].map(s.areas["area_name"]))
