@@ -267,6 +267,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "a Met table is already counted per LSOA or ward")
     if not cfg.track.series:
         problems.append("track.series: expected at least one series")
+    rolling = cfg.track.rolling
+    if not 1 <= rolling.step_months <= 60:
+        problems.append(f"track.rolling.step_months: expected 1-60 months (e.g. 3), got {rolling.step_months}")
+    if not 2 <= rolling.windows <= 120:
+        problems.append(f"track.rolling.windows: expected 2-120 windows (e.g. 8), got {rolling.windows}")
     return problems
 
 

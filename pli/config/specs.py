@@ -24,6 +24,7 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "StudyConfig",
+    "TrackRollingSpec",
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
@@ -510,10 +511,41 @@ class TrackSeriesSpec:
 
 
 @dataclass(frozen=True)
+class TrackRollingSpec:
+    """``track.rolling``: the index recomputed on rolling windows (``rolling_index.csv``).
+
+    Parameters
+    ----------
+    enabled : bool
+        Compute it (default true). It is also off, with the reason logged, when no
+        indicator reads a crime source with months or the months present hold fewer than
+        two windows.
+    step_months : int
+        Months between the ends of consecutive windows (default 3: every quarter).
+    windows : int
+        At most this many windows, the latest being the index's own (default 8). Each is
+        as long as the index's window.
+    """
+
+    enabled: bool = True
+    step_months: int = 3
+    windows: int = 8
+
+
+@dataclass(frozen=True)
 class TrackSpec:
-    """``track:`` section: the series ``pli track`` builds (time series, trends, emerging hot spots)."""
+    """``track:`` section: what ``pli track`` builds.
+
+    Parameters
+    ----------
+    series : list of TrackSeriesSpec
+        The time series (trends, emerging hot spots, charts), at least one.
+    rolling : TrackRollingSpec
+        The index on rolling windows, with rank and neighbourhood per window.
+    """
 
     series: tuple[TrackSeriesSpec, ...] = ()
+    rolling: TrackRollingSpec = field(default_factory=TrackRollingSpec)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,13 @@ output folder; a folder holding an index run is refused. It writes
 * ``changing_areas.csv``: areas whose harm trend is significantly up (deteriorating) or
   down (improving);
 * ``emerging_hotspots.csv``: Gi* classes of the counts (:mod:`pli.track.emerging`);
+* ``rolling_index.csv`` and ``rolling_neighbourhoods.csv``: the index recomputed on
+  rolling windows (``track.rolling``; :mod:`pli.track.rolling`);
+* ``maps/emerging_hotspots.html``: classes per series, deteriorating and improving areas,
+  the priority neighbourhoods (:mod:`pli.track.hotspot_map`);
+* ``neighbourhoods/<rank>-<name>.html`` and ``neighbourhoods/study_area.html``: interactive
+  charts of monthly harm and counts (:mod:`pli.track.pages`); the neighbourhoods are
+  those of an index run (``index_out``) or recomputed;
 * ``charts/<series>/*.png`` when charts are asked for;
 * ``manifest.json``: inputs, outputs (``pli verify`` reads it) and the class counts.
 """
@@ -27,6 +34,7 @@ import pandas as pd
 from pli.config.specs import StudyConfig
 from pli.errors import InputError
 from pli.track.emerging import emerging_hot_spots
+from pli.track.rolling import RollingIndex
 from pli.track.series import TrackSeries, build_series
 from pli.track.trend import trend_table
 
@@ -47,6 +55,7 @@ class TrackRun:
     trends: pd.DataFrame
     changing: pd.DataFrame
     patterns: pd.DataFrame
+    rolling: RollingIndex | None = None
 
     def summary(self) -> str:
         lines = []
@@ -68,6 +77,14 @@ class TrackRun:
                              f"harm days a year (tau {r['tau']:.2f}, q {r['q']:.2g})")
             pat = self.patterns[self.patterns["series"] == s.name]["pattern"].value_counts()
             lines.append("    emerging hot spots: " + ", ".join(f"{k} {v}" for k, v in pat.items()))
+        if self.rolling is not None:
+            w = self.rolling.windows
+            lines.append(f"rolling index: {len(w)} windows, {w[0][0]} to {w[0][1]} ... {w[-1][0]} to {w[-1][1]}; "
+                         "neighbourhoods whose LSOAs moved most (mean index rank, first -> latest window):")
+            for _, r in self.rolling.movers().iterrows():
+                lines.append(f"    {int(r['neighbourhood_rank'])}. {r['neighbourhood']}: "
+                             f"{r['mean_rank_first']:.1f} -> {r['mean_rank_latest']:.1f} "
+                             f"({'up' if r['rank_change'] > 0 else 'down'} {abs(r['rank_change']):.1f} places)")
         lines.append(f"Outputs: {self.out_dir}")
         return "\n".join(lines)
 
@@ -114,7 +131,84 @@ def _refuse_index_folder(out_dir: Path) -> None:
                              "(--out, default output-track)", path=str(out_dir))
 
 
-def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> TrackRun:
+def _neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, rolling: RollingIndex | None,
+                    index_out: Path | None):
+    """Priority neighbourhoods (rank, name, ``;``-joined LSOA codes, geometry) and where they came from."""
+    import geopandas as gpd
+
+    from pli.track.rolling import index_neighbourhoods
+
+    if index_out is not None:
+        path = Path(index_out) / "priority_neighbourhoods.geojson"
+        if not path.is_file():
+            raise InputError("--index-out: no priority_neighbourhoods.geojson; expected the output folder of "
+                             "`pli index`", path=str(path))
+        nb = gpd.read_file(path)
+        missing = [c for c in ("rank", "name", "lsoa_codes") if c not in nb.columns]
+        if missing:
+            raise InputError(f"--index-out: priority_neighbourhoods.geojson has no {', '.join(missing)} column(s); "
+                             "expected the file `pli index` writes", path=str(path))
+        nb = nb.rename(columns={"rank": "neighbourhood_rank", "name": "neighbourhood"})
+        return nb[["neighbourhood_rank", "neighbourhood", "lsoa_codes", "geometry"]], str(path)
+    if rolling is not None:
+        last = rolling.neighbourhoods[rolling.neighbourhoods["window"] == rolling.neighbourhoods["window"].iloc[-1]]
+        how = "recomputed (latest rolling window)"
+    else:
+        last = index_neighbourhoods(cfg, boundaries, reconcile, harm_weights)
+        how = "recomputed"
+    geometry = [boundaries.lsoa.loc[[c for c in codes.split(";") if c in boundaries.lsoa.index]].union_all()
+                for codes in last["lsoa_codes"]]
+    nb = gpd.GeoDataFrame(last[["neighbourhood_rank", "neighbourhood", "lsoa_codes"]].reset_index(drop=True),
+                          geometry=geometry, crs=boundaries.lsoa.crs)
+    return nb, how
+
+
+def _write_pages(tx, cfg: StudyConfig, built, specs, nb, index_window, boundaries, patterns, trends, changing,
+                 offline: bool) -> None:
+    """The emerging-hot-spot map and the chart pages (study area and each neighbourhood)."""
+    from pli.track.hotspot_map import emerging_hotspot_page
+    from pli.track.pages import ChartSpec, neighbourhood_file, series_charts, track_page
+
+    chart_spec = {s.name: ChartSpec(period=s.period, seasonal=sp.trend_test == "seasonal",
+                                    autocorrelation=sp.autocorrelation_method(), index_window=index_window)
+                  for s, sp in zip(built, specs)}
+    folder = tx.staging_dir("output") / "neighbourhoods"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {int(r["neighbourhood_rank"]): neighbourhood_file(int(r["neighbourhood_rank"]), r["neighbourhood"])
+             for _, r in nb.iterrows()}
+    nav = [("../maps/emerging_hotspots.html", "map"), ("study_area.html", "study area")]
+    window_note = (f"Shaded: the index window, {index_window[0]} to {index_window[1]}." if index_window else "")
+    notes = ["Hover a point for its value; the dashed line is the Sen's-slope trend of the series' own test.",
+             window_note]
+    sections = [(f"{s.name} ({s.level} by {s.period}, all areas)",
+                 series_charts(s, None, chart_spec[s.name], label=cfg.area.name)) for s in built]
+    (folder / "study_area.html").write_text(
+        track_page(f"{cfg.area.name}: crime harm and offences over time", notes, sections, nav=nav),
+        encoding="utf-8")
+    lsoa_series = [s for s in built if s.level == "lsoa"]
+    for _, r in nb.iterrows():
+        rank, name = int(r["neighbourhood_rank"]), str(r["neighbourhood"])
+        codes = [c for c in str(r["lsoa_codes"]).split(";") if c]
+        sections = [(f"{s.name} ({s.period}ly)", series_charts(s, codes, chart_spec[s.name], label=name))
+                    for s in lsoa_series]
+        intro = notes if sections else ["No LSOA-level track series: add one (level: lsoa) to chart this "
+                                        "neighbourhood.", window_note]
+        names = boundaries.lsoa["lsoa_name"].reindex(codes).fillna("")
+        table = pd.DataFrame({"LSOA": codes, "name": names.to_numpy()})
+        (folder / files[rank]).write_text(
+            track_page(f"{rank}. {name}", intro, sections, nav=nav, lsoas=table), encoding="utf-8")
+    maps = tx.staging_dir("output") / "maps"
+    maps.mkdir(parents=True, exist_ok=True)
+    page = emerging_hotspot_page(list(built), patterns, trends, changing, neighbourhoods=nb,
+                                 pages={k: f"../neighbourhoods/{v}" for k, v in files.items()},
+                                 study_area_page="../neighbourhoods/study_area.html",
+                                 title=f"{cfg.area.name}: emerging hot spots", simplify_m=cfg.maps.simplify_m,
+                                 offline=offline)
+    (maps / "emerging_hotspots.html").write_text(page, encoding="utf-8")
+
+
+def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_out: Path | None = None,
+              offline: bool | None = None) -> TrackRun:
     """Build every ``track.series`` of the config and write the track outputs.
 
     Parameters
@@ -125,6 +219,11 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
         Output folder of its own (replaced all-or-nothing; an index output folder is refused).
     charts : bool
         Also draw the charts (PNG) of :mod:`pli.track.charts`.
+    index_out : Path, optional
+        Output folder of ``pli index``: its ``priority_neighbourhoods.geojson`` gives the
+        neighbourhood pages; without it they are recomputed.
+    offline : bool, optional
+        Inline the map's JavaScript and CSS (default: the config's ``maps.offline``).
 
     Returns
     -------
@@ -162,6 +261,16 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
     changing = trend[(trend["measure"] == "harm_days") & trend["significant"]].copy()
     changing.insert(1, "change", changing["direction"].map({"up": "deteriorating", "down": "improving"}))
     changing = changing.sort_values(["series", "change", "sen_slope_per_year"], ascending=[True, True, False])
+    rolling = None
+    if cfg.track.rolling.enabled:
+        from pli.track.rolling import rolling_index
+
+        rolling = rolling_index(cfg, boundaries, reconcile, harm_weights, step_months=cfg.track.rolling.step_months,
+                                windows=cfg.track.rolling.windows)
+    from pli.track.rolling import index_window
+
+    window = rolling.windows[-1] if rolling is not None else index_window(cfg, boundaries)
+    nb, nb_source = _neighbourhoods(cfg, boundaries, reconcile, harm_weights, rolling, index_out)
     series_long = pd.concat([s.to_frame() for s in built], ignore_index=True)
 
     with transaction.TargetLock(targets) as lock, outputs.OutputTransaction(targets, lock=lock) as tx:
@@ -169,6 +278,11 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
         outputs.write_csv(trend, tx.path("output", "trends.csv"))
         outputs.write_csv(changing.reset_index(drop=True), tx.path("output", "changing_areas.csv"))
         outputs.write_csv(pattern, tx.path("output", "emerging_hotspots.csv"))
+        if rolling is not None:
+            outputs.write_csv(rolling.lsoa, tx.path("output", "rolling_index.csv"))
+            outputs.write_csv(rolling.neighbourhoods, tx.path("output", "rolling_neighbourhoods.csv"))
+        _write_pages(tx, cfg, built, cfg.track.series, nb, window, boundaries, pattern, trend, changing,
+                     cfg.maps.offline if offline is None else offline)
         if charts:
             from pli.track.charts import write_charts
 
@@ -176,10 +290,13 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False) -> Track
                 write_charts(s, trend, tx.staging_dir("output") / "charts" / s.name,
                              seasonal=spec.trend_test == "seasonal")
         manifest = _manifest(cfg, built, pattern, harm_path, tx)
+        manifest["rolling"] = ({"windows": [f"{a} to {b}" for a, b in rolling.windows]} if rolling is not None
+                               else None)
+        manifest["neighbourhoods"] = {"source": nb_source, "count": int(len(nb))}
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return TrackRun(out_dir=out_dir, files=files, series=tuple(built), trends=trend, changing=changing,
-                    patterns=pattern)
+                    patterns=pattern, rolling=rolling)
 
 
 def _manifest(cfg: StudyConfig, built, pattern: pd.DataFrame, harm_path, tx) -> dict:
