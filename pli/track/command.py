@@ -132,8 +132,9 @@ def _refuse_index_folder(out_dir: Path) -> None:
 
 
 def _neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, rolling: RollingIndex | None,
-                    index_out: Path | None):
-    """Priority neighbourhoods (rank, name, ``;``-joined LSOA codes, geometry) and where they came from."""
+                    index_out: Path | None, index_sources):
+    """Priority neighbourhoods (rank, name, ``;``-joined LSOA codes, geometry), where they came
+    from, and the index window (first and last month, or None)."""
     import geopandas as gpd
 
     from pli.track.rolling import index_neighbourhoods
@@ -149,18 +150,20 @@ def _neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, rolli
             raise InputError(f"--index-out: priority_neighbourhoods.geojson has no {', '.join(missing)} column(s); "
                              "expected the file `pli index` writes", path=str(path))
         nb = nb.rename(columns={"rank": "neighbourhood_rank", "name": "neighbourhood"})
-        return nb[["neighbourhood_rank", "neighbourhood", "lsoa_codes", "geometry"]], str(path)
+        own = index_sources.own
+        window = (own[0], own[-1]) if own else None
+        return nb[["neighbourhood_rank", "neighbourhood", "lsoa_codes", "geometry"]], str(path), window
     if rolling is not None:
         last = rolling.neighbourhoods[rolling.neighbourhoods["window"] == rolling.neighbourhoods["window"].iloc[-1]]
-        how = "recomputed (latest rolling window)"
+        how, window = "recomputed (latest rolling window)", rolling.windows[-1]
     else:
-        last = index_neighbourhoods(cfg, boundaries, reconcile, harm_weights)
+        last, window = index_neighbourhoods(cfg, boundaries, reconcile, harm_weights, sources=index_sources)
         how = "recomputed"
     geometry = [boundaries.lsoa.loc[[c for c in codes.split(";") if c in boundaries.lsoa.index]].union_all()
                 for codes in last["lsoa_codes"]]
     nb = gpd.GeoDataFrame(last[["neighbourhood_rank", "neighbourhood", "lsoa_codes"]].reset_index(drop=True),
                           geometry=geometry, crs=boundaries.lsoa.crs)
-    return nb, how
+    return nb, how, window
 
 
 def _write_pages(tx, cfg: StudyConfig, built, specs, nb, index_window, boundaries, patterns, trends, changing,
@@ -261,16 +264,15 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
     changing = trend[(trend["measure"] == "harm_days") & trend["significant"]].copy()
     changing.insert(1, "change", changing["direction"].map({"up": "deteriorating", "down": "improving"}))
     changing = changing.sort_values(["series", "change", "sen_slope_per_year"], ascending=[True, True, False])
+    from pli.track.rolling import read_index_sources, rolling_index
+
     rolling = None
+    index_sources = read_index_sources(cfg, boundaries, loaded=loaded)
     if cfg.track.rolling.enabled:
-        from pli.track.rolling import rolling_index
-
         rolling = rolling_index(cfg, boundaries, reconcile, harm_weights, step_months=cfg.track.rolling.step_months,
-                                windows=cfg.track.rolling.windows)
-    from pli.track.rolling import index_window
-
-    window = rolling.windows[-1] if rolling is not None else index_window(cfg, boundaries)
-    nb, nb_source = _neighbourhoods(cfg, boundaries, reconcile, harm_weights, rolling, index_out)
+                                windows=cfg.track.rolling.windows, sources=index_sources)
+    nb, nb_source, window = _neighbourhoods(cfg, boundaries, reconcile, harm_weights, rolling, index_out,
+                                            index_sources)
     series_long = pd.concat([s.to_frame() for s in built], ignore_index=True)
 
     with transaction.TargetLock(targets) as lock, outputs.OutputTransaction(targets, lock=lock) as tx:

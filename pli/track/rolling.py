@@ -30,7 +30,7 @@ import pandas as pd
 from pli.config.specs import StudyConfig
 from pli.errors import InputError
 
-__all__ = ["RollingIndex", "index_neighbourhoods", "index_window", "rolling_index", "window_ends"]
+__all__ = ["IndexSources", "RollingIndex", "index_neighbourhoods", "read_index_sources", "rolling_index", "window_ends"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +138,62 @@ def _crime_sources(cfg: StudyConfig) -> list[str]:
     return [n for n, s in cfg.sources.items() if n in used and s.kind in COUNT_KINDS]
 
 
+@dataclass(frozen=True, eq=False)
+class IndexSources:
+    """The sources the index reads, read once for every window.
+
+    Attributes
+    ----------
+    crime : list of str
+        Crime sources with months read by an indicator (the first sets the window).
+    static : dict
+        Every other source the indicators and denominators read, as configured.
+    whole : dict
+        The crime sources' specs without a window (each window sets its own months).
+    present : dict
+        Months each crime source holds.
+    own : list of str
+        Months of the index's own window.
+    """
+
+    crime: list[str]
+    static: dict
+    whole: dict
+    present: dict
+    own: list[str]
+
+
+def read_index_sources(cfg: StudyConfig, boundaries, *, loaded: dict | None = None) -> IndexSources:
+    """Read what the index needs once; crime sources with every month they hold.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    boundaries : pli.boundaries.Boundaries
+    loaded : dict, optional
+        Point sources already read with every month (``pli track`` series), by name.
+    """
+    from pli import indicators
+    from pli.indicators.window import _select_window
+
+    crime = _crime_sources(cfg)
+    needed = {i.source for i in cfg.indicators} | {d.source for d in cfg.denominators.values()}
+    static = {n: indicators.load_source(n, s, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+              for n, s in cfg.sources.items() if n in needed and n not in crime}
+    whole = {n: dataclasses.replace(cfg.sources[n], window_months=None, start_month=None, end_month=None)
+             for n in crime}
+    present = {}
+    for n, spec in whole.items():
+        src = (loaded or {}).get(n) or indicators.load_source(n, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+        present[n] = list(src.months)
+    # The index's window is chosen over the months present exactly as its loader chooses it.
+    own = (_select_window(present[crime[0]], cfg.sources[crime[0]], name=crime[0], where=crime[0], announce=False)
+           if crime else [])
+    return IndexSources(crime=crime, static=static, whole=whole, present=present, own=list(own))
+
+
 def rolling_index(cfg: StudyConfig, boundaries, reconcile, harm_weights, *, step_months: int = 3,
-                  windows: int = 8) -> RollingIndex | None:
+                  windows: int = 8, sources: IndexSources | None = None) -> RollingIndex | None:
     """Recompute the index and its neighbourhoods on rolling windows of the crime sources.
 
     Parameters
@@ -153,6 +207,8 @@ def rolling_index(cfg: StudyConfig, boundaries, reconcile, harm_weights, *, step
         Months between the ends of consecutive windows.
     windows : int
         At most this many windows (the latest is the index's own).
+    sources : IndexSources, optional
+        From :func:`read_index_sources` (read here when not given).
 
     Returns
     -------
@@ -160,24 +216,14 @@ def rolling_index(cfg: StudyConfig, boundaries, reconcile, harm_weights, *, step
         None (with the reason logged) when no indicator reads a crime source with months,
         or the months present hold fewer than two windows.
     """
-    from pli import indicators
-
-    crime = _crime_sources(cfg)
-    if not crime:
+    src = sources or read_index_sources(cfg, boundaries)
+    if not src.crime:
         logger.warning("rolling index off: no indicator reads a crime source with months")
         return None
-    static = {n: indicators.load_source(n, s, resolve=cfg.resolve, lsoa=boundaries.lsoa)
-              for n, s in cfg.sources.items() if n not in crime}
-    own = {n: indicators.load_source(n, cfg.sources[n], resolve=cfg.resolve, lsoa=boundaries.lsoa) for n in crime}
-    whole = {n: dataclasses.replace(cfg.sources[n], window_months=None, start_month=None, end_month=None)
-             for n in crime}
-    with _quiet(("pli.indicators",)):
-        present = {n: indicators.load_source(n, s, resolve=cfg.resolve, lsoa=boundaries.lsoa).months
-                   for n, s in whole.items()}
-    primary = crime[0]
-    length, last = len(own[primary].months), own[primary].months[-1]
-    first_common = max(m[0] for m in present.values())
-    months = [m for m in present[primary] if m >= first_common]
+    primary = src.crime[0]
+    length, last = len(src.own), src.own[-1]
+    first_common = max(m[0] for m in src.present.values())
+    months = [m for m in src.present[primary] if m >= first_common]
     spans = window_ends(months, length=length, last=last, step_months=step_months, windows=windows)
     if len(spans) < 2:
         logger.warning("rolling index off: %s holds %d month(s) (%s to %s); a window of %d months stepping back "
@@ -186,44 +232,26 @@ def rolling_index(cfg: StudyConfig, boundaries, reconcile, harm_weights, *, step
         return None
     logger.info("rolling index: %d windows of %d months, every %d months, %s to %s", len(spans), length,
                 step_months, spans[0][0], spans[-1][1])
-    return _index_on_windows(cfg, boundaries, reconcile, harm_weights, static, whole, spans)
+    return _index_on_windows(cfg, boundaries, reconcile, harm_weights, src.static, src.whole, spans)
 
 
-def index_window(cfg: StudyConfig, boundaries) -> tuple[str, str] | None:
-    """First and last month of the index's window (its first crime source read by an indicator)."""
-    from pli import indicators
-
-    crime = _crime_sources(cfg)
-    if not crime:
-        return None
-    with _quiet(("pli.indicators",)):
-        own = indicators.load_source(crime[0], cfg.sources[crime[0]], resolve=cfg.resolve, lsoa=boundaries.lsoa)
-    return own.months[0], own.months[-1]
-
-
-def index_neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights) -> pd.DataFrame:
+def index_neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, *,
+                         sources: IndexSources | None = None) -> tuple[pd.DataFrame, tuple[str, str] | None]:
     """The index's own priority neighbourhoods, recomputed (its window only, no stability runs).
 
     Returns
     -------
-    DataFrame
-        ``neighbourhood_rank``, ``neighbourhood``, ``lsoa_codes`` (``;``-joined) and the
-        other columns of ``rolling_neighbourhoods.csv``; empty when no indicator reads a
-        crime source with months (the window is then the whole static table: computed once).
+    (DataFrame, tuple or None)
+        The rows of ``rolling_neighbourhoods.csv`` for the index's window
+        (``neighbourhood_rank``, ``neighbourhood``, ``lsoa_codes`` ``;``-joined, ...), and
+        that window's first and last month (None when no indicator reads a crime source
+        with months: the sources are then used as configured).
     """
-    from pli import indicators
-
-    crime = _crime_sources(cfg)
-    static = {n: indicators.load_source(n, s, resolve=cfg.resolve, lsoa=boundaries.lsoa)
-              for n, s in cfg.sources.items() if n not in crime}
-    whole = {n: dataclasses.replace(cfg.sources[n], window_months=None, start_month=None, end_month=None)
-             for n in crime}
-    if crime:
-        own = indicators.load_source(crime[0], cfg.sources[crime[0]], resolve=cfg.resolve, lsoa=boundaries.lsoa)
-        spans = [(own.months[0], own.months[-1])]
-    else:
-        spans = [("", "")]
-    return _index_on_windows(cfg, boundaries, reconcile, harm_weights, static, whole, spans).neighbourhoods
+    src = sources or read_index_sources(cfg, boundaries)
+    span = (src.own[0], src.own[-1]) if src.crime else None
+    hoods = _index_on_windows(cfg, boundaries, reconcile, harm_weights, src.static, src.whole,
+                              [span or ("", "")]).neighbourhoods
+    return hoods, span
 
 
 def _index_on_windows(cfg: StudyConfig, boundaries, reconcile, harm_weights, static: dict, whole: dict,
