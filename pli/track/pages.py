@@ -151,7 +151,7 @@ def svg_chart(values: pd.Series, *, title: str, unit: str, spec: ChartSpec) -> s
         pts = " ".join(f"{x(i):.1f},{y(val):.1f}" for i, val in enumerate(v))
         parts.append(f'<polyline class="pli-series" points="{pts}" fill="none" stroke="#6baed6" stroke-width="1.2"/>')
         seg = [(i, r) for i, r in enumerate(rolling) if np.isfinite(r)]
-        if seg:
+        if len(seg) >= 2:
             pts = " ".join(f"{x(i):.1f},{y(r):.1f}" for i, r in seg)
             parts.append(f'<polyline class="pli-rolling" points="{pts}" fill="none" stroke="#08519c" '
                          f'stroke-width="2.4"/>')
@@ -167,17 +167,20 @@ def svg_chart(values: pd.Series, *, title: str, unit: str, spec: ChartSpec) -> s
                      f"<title>{escape_text(labels[i])}: {_fmt(val)} {escape_text(unit)}{mean}</title></circle>")
     yearly = f"{mk.slope * steps:+,.0f}" if mk is not None and abs(mk.slope * steps) >= 10 else (
         f"{mk.slope * steps:+,.2f}" if mk is not None else "")
-    legend = [("#6baed6", f"{unit} per {spec.period}", ""), ("#08519c", "12-month rolling mean", ""),
-              ("#cb181d", "Sen trend" + (f" {yearly} a year, p {mk.p:.2g}" if mk else ""), "6 4")]
-    lx = _LEFT + 10
+    legend = [("#6baed6", f"{unit} per {spec.period}", "")]
+    if np.isfinite(rolling).sum() >= 2:
+        legend.append(("#08519c", "12-month rolling mean", ""))
+    if mk is not None:
+        legend.append(("#cb181d", f"Sen trend {yearly} a year, p {mk.p:.2g}", "6 4"))
+    lx = _LEFT + 10.0
     for colour, text, dash in legend:
-        parts.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{_TOP + 8}" y2="{_TOP + 8}" stroke="{colour}" '
+        parts.append(f'<line x1="{lx:.1f}" x2="{lx + 18:.1f}" y1="{_TOP + 8}" y2="{_TOP + 8}" stroke="{colour}" '
                      f'stroke-width="2.4"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>"
-                     f'<text x="{lx + 22}" y="{_TOP + 12}">{escape_text(text)}</text>')
+                     f'<text x="{lx + 22:.1f}" y="{_TOP + 12}">{escape_text(text)}</text>')
         lx += 30 + 6.5 * len(text)
     if shaded:
-        parts.append(f'<rect x="{lx}" y="{_TOP + 3}" width="16" height="10" fill="#fdd49e"/>'
-                     f'<text x="{lx + 20}" y="{_TOP + 12}">index window</text>')
+        parts.append(f'<rect x="{lx:.1f}" y="{_TOP + 3}" width="16" height="10" fill="#fdd49e"/>'
+                     f'<text x="{lx + 20:.1f}" y="{_TOP + 12}">index window</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -137,9 +137,9 @@ def hirsch_slack_variance(x: np.ndarray, period: int) -> tuple[float, float]:
         :func:`seasonal_mann_kendall`) and that sum plus every ``sigma_gh``, g != h.
     """
     years = -(-len(x) // period)
-    grid = np.full(years * period, np.nan)
-    grid[: len(x)] = x
-    grid = grid.reshape(years, period)
+    flat = np.full(years * period, np.nan)
+    flat[: len(x)] = x
+    grid = flat.reshape(years, period)
     present = ~np.isnan(grid)
     i, j = np.triu_indices(years, k=1)
     # sign(x_j - x_i) per pair of years and season, 0 where either year is missing.
