@@ -9,6 +9,8 @@ output folder; a folder holding an index run is refused. It writes
   the areas of one series and measure);
 * ``changing_areas.csv``: areas whose harm trend is significantly up (deteriorating) or
   down (improving);
+* ``neighbourhood_trends.csv``: the same trends for each LSOA series summed over every
+  priority neighbourhood (FDR across the neighbourhoods);
 * ``emerging_hotspots.csv``: Gi* classes of the counts (:mod:`pli.track.emerging`);
 * ``rolling_index.csv`` and ``rolling_neighbourhoods.csv``: the index recomputed on
   rolling windows (``track.rolling``; :mod:`pli.track.rolling`);
@@ -56,6 +58,7 @@ class TrackRun:
     changing: pd.DataFrame
     patterns: pd.DataFrame
     rolling: RollingIndex | None = None
+    neighbourhood_trends: pd.DataFrame | None = None
 
     def summary(self) -> str:
         lines = []
@@ -77,6 +80,14 @@ class TrackRun:
                              f"harm days a year (tau {r['tau']:.2f}, q {r['q']:.2g})")
             pat = self.patterns[self.patterns["series"] == s.name]["pattern"].value_counts()
             lines.append("    emerging hot spots: " + ", ".join(f"{k} {v}" for k, v in pat.items()))
+        nbt = self.neighbourhood_trends
+        if nbt is not None and len(nbt):
+            for name, t in nbt[nbt["measure"] == "harm_days"].groupby("series", sort=False):
+                up, plain = t[t["direction"] == "up"], t[t["significant_uncorrected"] & (t["mk_s"] > 0)]
+                lines.append(f"{name}, priority neighbourhoods: harm trend up in {len(up)} of {len(t)} "
+                             f"(without the serial-correlation correction: {len(plain)})")
+                lines += [f"    up: {r['neighbourhood']}: {r['sen_slope_per_year']:+,.1f} harm days a year "
+                          f"(q {r['q']:.2g})" for _, r in up.iterrows()]
         if self.rolling is not None:
             w = self.rolling.windows
             lines.append(f"rolling index: {len(w)} windows, {w[0][0]} to {w[0][1]} ... {w[-1][0]} to {w[-1][1]}; "
@@ -164,6 +175,32 @@ def _neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, rolli
     nb = gpd.GeoDataFrame(last[["neighbourhood_rank", "neighbourhood", "lsoa_codes"]].reset_index(drop=True),
                           geometry=geometry, crs=boundaries.lsoa.crs)
     return nb, how, window
+
+
+def _neighbourhood_trends(built, specs, nb) -> pd.DataFrame:
+    """Trends of each LSOA series summed over every priority neighbourhood (FDR across them)."""
+    import geopandas as gpd
+
+    frames = []
+    codes = {f"N{int(r['neighbourhood_rank'])}": [c for c in str(r["lsoa_codes"]).split(";") if c]
+             for _, r in nb.iterrows()}
+    names = gpd.GeoDataFrame({"area_name": list(nb["neighbourhood"])}, geometry=list(nb.geometry),
+                             index=pd.Index(list(codes), name="area_code"), crs=nb.crs)
+    for s, spec in zip(built, specs):
+        if s.level != "lsoa" or len(codes) < 1:
+            continue
+
+        def summed(wide: pd.DataFrame) -> pd.DataFrame:
+            out = pd.DataFrame({k: wide[[c for c in v if c in wide.columns]].sum(axis=1) for k, v in codes.items()})
+            out.columns.name = "area_code"
+            return out
+
+        hoods = TrackSeries(name=s.name, level="neighbourhood", period=s.period, counts=summed(s.counts),
+                            harm=summed(s.harm), areas=names, files=s.files)
+        t = _trends(hoods, spec.alpha, spec.trend_test, spec.autocorrelation_method())
+        t.insert(2, "neighbourhood_rank", t["area_code"].str[1:].astype(int))
+        frames.append(t.rename(columns={"area_code": "neighbourhood_code", "area_name": "neighbourhood"}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _write_pages(tx, cfg: StudyConfig, built, specs, nb, index_window, boundaries, patterns, trends, changing,
@@ -273,12 +310,15 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
                                 windows=cfg.track.rolling.windows, sources=index_sources)
     nb, nb_source, window = _neighbourhoods(cfg, boundaries, reconcile, harm_weights, rolling, index_out,
                                             index_sources)
+    nb_trends = _neighbourhood_trends(built, cfg.track.series, nb)
     series_long = pd.concat([s.to_frame() for s in built], ignore_index=True)
 
     with transaction.TargetLock(targets) as lock, outputs.OutputTransaction(targets, lock=lock) as tx:
         outputs.write_csv(series_long, tx.path("output", "series.csv"))
         outputs.write_csv(trend, tx.path("output", "trends.csv"))
         outputs.write_csv(changing.reset_index(drop=True), tx.path("output", "changing_areas.csv"))
+        if len(nb_trends):
+            outputs.write_csv(nb_trends, tx.path("output", "neighbourhood_trends.csv"))
         outputs.write_csv(pattern, tx.path("output", "emerging_hotspots.csv"))
         if rolling is not None:
             outputs.write_csv(rolling.lsoa, tx.path("output", "rolling_index.csv"))
@@ -298,7 +338,7 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return TrackRun(out_dir=out_dir, files=files, series=tuple(built), trends=trend, changing=changing,
-                    patterns=pattern, rolling=rolling)
+                    patterns=pattern, rolling=rolling, neighbourhood_trends=nb_trends)
 
 
 def _manifest(cfg: StudyConfig, built, pattern: pd.DataFrame, harm_path, tx) -> dict:
