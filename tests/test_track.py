@@ -298,7 +298,8 @@ def test_real_ward_history_trends_and_classes(tmp_path):
 
     raw = read_yaml(ROOT / "configs" / "croydon-open-data.yml")
     raw["track"] = {"series": [s for s in raw["track"]["series"] if s["name"] == "ward_crime"]
-                    + [{"name": "met_lsoa", "source": "crime", "level": "lsoa"}]}
+                    + [{"name": "met_lsoa", "source": "crime", "level": "lsoa"}],
+                    "rolling": {"enabled": False}}  # tests/test_track_rolling.py covers it
     path = tmp_path / "real.yml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path, data_dir=SHARED_DATA)
@@ -319,6 +320,11 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     # The Met LSOA table: its 2024-02 stub month left out, 2021 codes reconciled onto 220 LSOAs.
     lsoa = run.series[1]
     assert lsoa.counts.shape == (24, 220) and lsoa.counts.index[0] == "2024-03"
+    # The index's nine neighbourhoods, recomputed: their harm is the sum of their LSOAs'.
+    nbt = run.neighbourhood_trends
+    assert len(nbt) == 2 * 9 and set(nbt["series"]) == {"met_lsoa"}
+    pages = sorted(p.name for p in (tmp_path / "out" / "neighbourhoods").glob("*.html"))
+    assert len(pages) == 10 and pages[0].startswith("01-")
 
 
 def test_harm_chart_draws_dollar_names_as_written(tmp_path):

@@ -146,6 +146,7 @@ def test_run_track_writes_the_map_and_a_page_per_index_neighbourhood(tmp_path, g
     assert manifest["neighbourhoods"]["source"].endswith("priority_neighbourhoods.geojson")
     assert manifest["rolling"] is None  # 12 months of demo crime: no second window
     assert verify_outputs(out).current
+    assert any(k.endswith("priority_neighbourhoods.geojson") for k in manifest["inputs"])
 
 
 def test_run_track_refuses_an_index_out_without_neighbourhoods(tmp_path):

@@ -335,6 +335,10 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
         manifest["rolling"] = ({"windows": [f"{a} to {b}" for a, b in rolling.windows]} if rolling is not None
                                else None)
         manifest["neighbourhoods"] = {"source": nb_source, "count": int(len(nb))}
+        if index_out is not None:
+            # The pages describe that run's neighbourhoods: a re-run index makes them stale.
+            nb_file = Path(index_out) / "priority_neighbourhoods.geojson"
+            manifest["inputs"][outputs.input_key(nb_file, cfg.data_dir)] = outputs.file_sha256(nb_file)
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return TrackRun(out_dir=out_dir, files=files, series=tuple(built), trends=trend, changing=changing,
