@@ -24,6 +24,7 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "StudyConfig",
+    "TrackRollingSpec",
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
@@ -487,6 +488,14 @@ class TrackSeriesSpec:
     trend_test : {"mann_kendall", "seasonal"}
         ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
         quarter, compared only with the same one in other years).
+    autocorrelation : {"auto", "hamed_rao", "hirsch_slack", "none"}
+        Correction of the trend test's p for serial correlation (neighbouring months are
+        alike, which makes uncorrected p values too small; see :mod:`pli.track.trend`).
+        ``hamed_rao``: Hamed and Rao (1998), for ``trend_test: mann_kendall``;
+        ``hirsch_slack``: covariance between seasons (Hirsch and Slack 1984), for
+        ``trend_test: seasonal``; ``none``: uncorrected. Default ``auto``: the one that fits
+        the test for monthly series, ``none`` for quarterly ones. ``trends.csv`` also
+        carries the uncorrected ``q_uncorrected`` for comparison.
     """
 
     name: str
@@ -499,13 +508,53 @@ class TrackSeriesSpec:
     cell_size_m: float = 250.0
     vintage: Literal[2011, 2021] = 2021
     trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
+    autocorrelation: Literal["auto", "hamed_rao", "hirsch_slack", "none"] = "auto"
+
+    def autocorrelation_method(self) -> str:
+        """The correction applied: ``auto`` resolved for this series' period and test."""
+        if self.autocorrelation != "auto":
+            return self.autocorrelation
+        if self.period != "month":
+            return "none"
+        return "hirsch_slack" if self.trend_test == "seasonal" else "hamed_rao"
+
+
+@dataclass(frozen=True)
+class TrackRollingSpec:
+    """``track.rolling``: the index recomputed on rolling windows (``rolling_index.csv``).
+
+    Parameters
+    ----------
+    enabled : bool
+        Compute it (default true). It is also off, with the reason logged, when no
+        indicator reads a crime source with months or the months present hold fewer than
+        two windows.
+    step_months : int
+        Months between the ends of consecutive windows (default 3: every quarter).
+    windows : int
+        At most this many windows, the latest being the index's own (default 8). Each is
+        as long as the index's window.
+    """
+
+    enabled: bool = True
+    step_months: int = 3
+    windows: int = 8
 
 
 @dataclass(frozen=True)
 class TrackSpec:
-    """``track:`` section: the series ``pli track`` builds (time series, trends, emerging hot spots)."""
+    """``track:`` section: what ``pli track`` builds.
+
+    Parameters
+    ----------
+    series : list of TrackSeriesSpec
+        The time series (trends, emerging hot spots, charts), at least one.
+    rolling : TrackRollingSpec
+        The index on rolling windows, with rank and neighbourhood per window.
+    """
 
     series: tuple[TrackSeriesSpec, ...] = ()
+    rolling: TrackRollingSpec = field(default_factory=TrackRollingSpec)
 
 
 @dataclass(frozen=True)
