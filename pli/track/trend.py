@@ -27,8 +27,12 @@ published corrections, one per test:
   ``K_gh = sum_{i<j} sign((x_jg - x_ig)(x_jh - x_ih))`` and ``R_ig`` the rank of year ``i``
   within season ``g`` (missing years get the middle rank ``(n+1)/2``).
 
-A factor that is not positive (it needs strong negative correlation at many lags) keeps
-the uncorrected variance; :attr:`MannKendall.variance_factor` reports what was applied.
+The corrections only ever widen the variance: a factor below 1 (negative lag correlation,
+which a seasonal cycle in a short series produces by chance as often as by cause) keeps
+the uncorrected variance, so a correction for serial correlation never makes a trend
+significant that the plain test did not. This departs from Hamed and Rao as published
+(and pymannkendall) only in that case; :attr:`MannKendall.variance_factor` reports what
+was applied.
 """
 
 from __future__ import annotations
@@ -197,7 +201,7 @@ def mann_kendall(x: np.ndarray | pd.Series, *, autocorrelation: str = "none", al
     if autocorrelation not in ("none", "hamed_rao"):
         raise ValueError(f"mann_kendall: autocorrelation must be 'none' or 'hamed_rao', got {autocorrelation!r}")
     factor = hamed_rao_factor(v, slope, alpha=alpha) if autocorrelation == "hamed_rao" else 1.0
-    factor = factor if factor > 0 else 1.0
+    factor = max(factor, 1.0)
     var_s *= factor
     if var_s <= 0:
         z = 0.0
@@ -267,7 +271,7 @@ def seasonal_mann_kendall(x: np.ndarray | pd.Series, *, period: int = 12,
     factor = 1.0
     if autocorrelation == "hirsch_slack" and var_total > 0:
         own, with_cov = hirsch_slack_variance(v, period)
-        factor = with_cov / own if with_cov > 0 and own > 0 else 1.0
+        factor = max(with_cov / own, 1.0) if with_cov > 0 and own > 0 else 1.0
         var_total *= factor
     z = (s_total - np.sign(s_total)) / np.sqrt(var_total) if var_total > 0 else 0.0
     slope = float(np.median(np.concatenate(slopes)))
