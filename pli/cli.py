@@ -87,6 +87,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")
     p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
+    p_track.add_argument("--index-out", default=None,
+                         help="output folder of 'pli index' whose priority neighbourhoods get chart pages "
+                              "(default: recompute them)")
+    p_track.add_argument("--offline", action="store_true", default=None,
+                         help="inline all JavaScript/CSS in the map (default: config maps.offline)")
 
     p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
     p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
@@ -297,7 +302,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
     cfg = load_config(config_path, data_dir=args.data_dir)
     with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
-        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts)
+        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
+                        index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
 

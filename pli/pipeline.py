@@ -196,8 +196,9 @@ def _run_index(
         boundaries = bnd_stage.load_boundaries(cfg)
 
     with step(f"loading {len(cfg.sources)} source(s): {', '.join(cfg.sources)}"):
+        area_codes = bnd_stage.study_area_codes(boundaries)
         sources = {
-            name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+            name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa, area_codes=area_codes)
             for name, spec in cfg.sources.items()
         }
         bnd_stage.check_source_coverage(cfg, boundaries, sources)

@@ -261,6 +261,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "expected crime records with months (police_uk, points or mps_lsoa_crime)")
         if not 0 < s.alpha < 1:
             problems.append(f"{key}.alpha: expected between 0 and 1, got {s.alpha}")
+        fits = {"hamed_rao": "mann_kendall", "hirsch_slack": "seasonal"}
+        if s.autocorrelation in fits and fits[s.autocorrelation] != s.trend_test:
+            problems.append(f"{key}.autocorrelation: {s.autocorrelation!r} corrects the "
+                            f"{fits[s.autocorrelation]!r} test, but trend_test is {s.trend_test!r}; use "
+                            f"{next(k for k, v in fits.items() if v == s.trend_test)!r}, 'auto' or 'none'")
         if s.cell_size_m <= 0:
             problems.append(f"{key}.cell_size_m: expected a positive length in metres, got {s.cell_size_m}")
         if s.level == "grid" and (s.path is not None or (
@@ -269,6 +274,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "a Met table is already counted per LSOA or ward")
     if not cfg.track.series:
         problems.append("track.series: expected at least one series")
+    rolling = cfg.track.rolling
+    if not 1 <= rolling.step_months <= 60:
+        problems.append(f"track.rolling.step_months: expected 1-60 months (e.g. 3), got {rolling.step_months}")
+    if not 2 <= rolling.windows <= 120:
+        problems.append(f"track.rolling.windows: expected 2-120 windows (e.g. 8), got {rolling.windows}")
     return problems
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "StudyConfig",
+    "TrackRollingSpec",
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
@@ -219,7 +220,9 @@ class SourceSpec:
         layout), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
         ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
     path : str
-        File or folder, relative to the data directory.
+        File or folder, relative to the data directory; a ``police_uk`` source may also
+        name a zip archive as data.police.uk publishes it (a custom download, or the
+        monthly all-forces bulk archive), read without unpacking.
     vintage : {2011, 2021}
         LSOA vintage of the codes in this source; reconciled to the boundary vintage.
     window_months : int, optional
@@ -272,6 +275,12 @@ class SourceSpec:
         (a byte-order mark is accepted).
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
+    engine : {"auto", "pandas", "duckdb"}
+        ``police_uk``: how the street CSVs are parsed. ``pandas`` reads each file whole;
+        ``duckdb`` streams them through DuckDB, keeping only the study area's LSOAs, so
+        memory follows the records kept (force-wide and all-forces downloads). ``auto``
+        (default) streams a zip archive or files over 256 MiB in all, and uses pandas
+        otherwise. Both give the same records and messages.
     outside_warn_share : float, optional
         Records (points, or rows with LSOA codes) outside the study area are counted and
         dropped; above this share a warning names them. Default 0.01, except force-wide
@@ -304,6 +313,7 @@ class SourceSpec:
     location_column: Optional[str] = None
     categories: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    engine: Literal["auto", "pandas", "duckdb"] = "auto"
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
 
@@ -773,6 +783,14 @@ class TrackSeriesSpec:
     trend_test : {"mann_kendall", "seasonal"}
         ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
         quarter, compared only with the same one in other years).
+    autocorrelation : {"auto", "hamed_rao", "hirsch_slack", "none"}
+        Correction of the trend test's p for serial correlation (neighbouring months are
+        alike, which makes uncorrected p values too small; see :mod:`pli.track.trend`).
+        ``hamed_rao``: Hamed and Rao (1998), for ``trend_test: mann_kendall``;
+        ``hirsch_slack``: covariance between seasons (Hirsch and Slack 1984), for
+        ``trend_test: seasonal``; ``none``: uncorrected. Default ``auto``: the one that fits
+        the test for monthly series, ``none`` for quarterly ones. ``trends.csv`` also
+        carries the uncorrected ``q_uncorrected`` for comparison.
     """
 
     name: str
@@ -785,19 +803,54 @@ class TrackSeriesSpec:
     cell_size_m: float = 250.0
     vintage: Literal[2011, 2021] = 2021
     trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
+    autocorrelation: Literal["auto", "hamed_rao", "hirsch_slack", "none"] = "auto"
+
+    def autocorrelation_method(self) -> str:
+        """The correction applied: ``auto`` resolved for this series' period and test."""
+        if self.autocorrelation != "auto":
+            return self.autocorrelation
+        if self.period != "month":
+            return "none"
+        return "hirsch_slack" if self.trend_test == "seasonal" else "hamed_rao"
+
+
+@dataclass(frozen=True)
+class TrackRollingSpec:
+    """``track.rolling``: the index recomputed on rolling windows (``rolling_index.csv``).
+
+    Parameters
+    ----------
+    enabled : bool
+        Compute it (default true). It is also off, with the reason logged, when no
+        indicator reads a crime source with months or the months present hold fewer than
+        two windows.
+    step_months : int
+        Months between the ends of consecutive windows (default 3: every quarter).
+    windows : int
+        At most this many windows, the latest being the index's own (default 8). Each is
+        as long as the index's window.
+    """
+
+    enabled: bool = True
+    step_months: int = 3
+    windows: int = 8
 
 
 @dataclass(frozen=True)
 class TrackSpec:
-    """``track:`` section: the series ``pli track`` builds (time series, trends, emerging hot spots).
+    """``track:`` section: what ``pli track`` builds (time series, trends, emerging hot spots).
 
     Parameters
     ----------
-    series : tuple of TrackSeriesSpec
-        The series to analyse, each with a unique ``name``; at least one.
+    series : list of TrackSeriesSpec
+        The time series (trends, emerging hot spots, charts), each with a unique
+        ``name``; at least one.
+    rolling : TrackRollingSpec
+        The index on rolling windows, with rank and neighbourhood per window.
     """
 
     series: tuple[TrackSeriesSpec, ...] = ()
+    rolling: TrackRollingSpec = field(default_factory=TrackRollingSpec)
 
 
 @dataclass(frozen=True)
