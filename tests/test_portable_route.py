@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +62,10 @@ def _output_folders() -> set[str]:
     for action in _subparser_actions():
         if action.dest in ("out", "maps") and isinstance(action.default, str):
             folders.add(action.default)
-    # Placeholders in the README (OUT, TMP, $env:...) are not folders anyone writes to.
-    return {f.strip("/") for f in folders if not re.fullmatch(r"[A-Z_$]+|.*\$.*", f) and not f.startswith("/")}
+    # Placeholders in the README (OUT, TMP, $env:...) are not folders anyone writes to, and
+    # `pli config --reference --out docs/CONFIG.md` writes a file meant to be committed.
+    return {f.strip("/") for f in folders
+            if not re.fullmatch(r"[A-Z_$]+|.*\$.*", f) and not f.startswith("/") and not Path(f).suffix}
 
 
 def _subparser_actions() -> list[argparse.Action]:
