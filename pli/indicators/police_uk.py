@@ -27,6 +27,7 @@ from pli.indicators.reading import (
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, POLICE_UK_CRIME_TYPES, SourceTable
 from pli.indicators.street_files import STREET_NAME_RE, StreetFile, street_files
 from pli.indicators.window import _MONTH_RE, _period, _select_window
+from pli.progress import track
 
 __all__ = [
     "POLICE_UK_COLUMNS",
@@ -315,7 +316,8 @@ def _read_street_frames(
     headers = [_street_header(f, spec.encoding) for f in files]
     columns = [_street_columns(h, f) for h, f in zip(headers, files)]
     if not _uses_duckdb(spec, files):
-        frames = [_read_street_file(f, h, c, spec.encoding) for f, h, c in zip(files, headers, columns)]
+        frames = [_read_street_file(f, h, c, spec.encoding)
+                  for f, h, c in track(zip(files, headers, columns), "police.uk files", total=len(files))]
         rows_read = sum(len(f) for f in frames)
     else:
         from pli.indicators.street_stream import connect, read_street_file_streaming
@@ -324,7 +326,7 @@ def _read_street_frames(
         con, uris = connect(files, area)
         frames, rows_read, outside = [], 0, 0
         with con:
-            for f, uri, h, c in zip(files, uris, headers, columns):
+            for f, uri, h, c in track(zip(files, uris, headers, columns), "police.uk files", total=len(files)):
                 if f.path is not None:
                     # The same check, and message, as the pandas reader; DuckDB reports a
                     # cut-off zip member itself.
