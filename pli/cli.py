@@ -7,6 +7,10 @@
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 ``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
+``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
+
+Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
+:mod:`pli.progress`; ``-q`` silences it, ``-v`` adds each stage's duration and debug logs.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ContextManager, Sequence
 
+from pli import progress
 from pli.errors import PliError
 
 log = logging.getLogger("pli")
@@ -26,14 +29,9 @@ log = logging.getLogger("pli")
 DEFAULT_CONFIG = "configs/croydon-demo.yml"
 
 
-@contextmanager
-def _step(label: str) -> Iterator[None]:
-    """Announce a pipeline step and how long it took (progress for long runs)."""
-    log.info("%s ...", label)
-    t0 = time.perf_counter()
-    yield
-    dt = time.perf_counter() - t0
-    log.info("%s done in %.1f s", label, dt)
+def _step(label: str) -> ContextManager[None]:
+    """Announce a pipeline step with the elapsed time (silent with ``-q``)."""
+    return progress.stage(label)
 
 
 def _add_logging_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
@@ -90,6 +88,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")
     p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
+    p_track.add_argument("--index-out", default=None,
+                         help="output folder of 'pli index' whose priority neighbourhoods get chart pages "
+                              "(default: recompute them)")
+    p_track.add_argument("--offline", action="store_true", default=None,
+                         help="inline all JavaScript/CSS in the map (default: config maps.offline)")
 
     p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
     p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
@@ -115,6 +118,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
     p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
     p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
+
+    p_config = sub.add_parser("config", help="the config reference: every key, or one key explained")
+    what = p_config.add_mutually_exclusive_group(required=True)
+    what.add_argument("--explain", metavar="KEY", help="one key (e.g. priorities.count, sources.crime.kind)")
+    what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
+    p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
     _add_uncertainty_parser(sub)
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
@@ -131,14 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
-        stream=sys.stderr,
+        handlers=[progress.ProgressLogHandler(sys.stderr)],
         force=True,
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
+    reporter = None if args.quiet else progress.Reporter(sys.stderr, verbose=args.verbose or args.debug)
+    with progress.reporting(reporter):
+        return _run_command(parser, args)
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "index":
             return _cmd_index(args)
+        if args.command == "config":
+            return _cmd_config(args)
         if args.command == "verify":
             return _cmd_verify(args)
         if args.command == "compare":
@@ -241,11 +258,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from pli.config import default_data_dir, load_config
-    from pli.pipeline import run_index
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
     seed = _parse_seed(args.seed)
-    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"starting: reading {config_path}"):
+        cfg = load_config(config_path, data_dir=args.data_dir)
+        from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
         out_dir=Path(args.out),
@@ -255,7 +273,29 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         step=_step,
     )
+    progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from pli.config.reference import explain_key, render_reference
+
+    if args.explain is not None:
+        try:
+            print(explain_key(args.explain))
+        except KeyError as exc:
+            print(f"pli: error: {exc.args[0]}", file=sys.stderr)
+            return 2
+        return 0
+    text = render_reference()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    # newline="\n": the same bytes on Windows, so the checked-in reference compares equal.
+    with open(args.out, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -264,7 +304,10 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from pli.track.command import run_track
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
-    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
+                        index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
 
