@@ -6,6 +6,7 @@
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
+``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
 ``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
 
 Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
@@ -123,6 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
     what.add_argument("--explain", metavar="KEY", help="one key (e.g. priorities.count, sources.crime.kind)")
     what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
     p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
+    _add_uncertainty_parser(sub)
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -164,6 +166,8 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             return _cmd_trial(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "uncertainty":
+            return _cmd_uncertainty(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -319,6 +323,40 @@ def _parse_seed(text: str | None) -> int | None:
     except ValueError:
         seed = None
     return check_seed(text if seed is None else seed, source="--seed")
+
+
+# --------------------------------------------------------------------------- pli uncertainty
+
+
+def _add_uncertainty_parser(sub) -> None:
+    p = sub.add_parser("uncertainty", help="how sure is each rank: Monte Carlo intervals and Sobol' indices")
+    p.add_argument("--config", default=None,
+                   help=f"study-area YAML, optional 'uncertainty:' section (default {DEFAULT_CONFIG})")
+    p.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p.add_argument("--out", default="output-uncertainty",
+                   help="its own output folder, replaced whole (default: output-uncertainty)")
+    p.add_argument("--runs", type=int, default=None, help="Monte Carlo runs (default: config, 1000)")
+    p.add_argument("--sobol-samples", type=int, default=None,
+                   help="Sobol' base sample, a power of 2 (default: config, 256); 0 skips it")
+    p.add_argument("--parallel", choices=["serial", "dask"], default=None, help="backend (default: config, serial)")
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies --parallel dask)")
+    p.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes (default: cores)")
+    p.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
+    p.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map page")
+
+
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from pli.config import default_data_dir, load_config
+    from pli.uncertainty import run_uncertainty
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step("uncertainty and sensitivity"):
+        run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed), offline=args.offline,
+                              runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,
+                              scheduler=args.scheduler, workers=args.workers)
+    print(run.summary())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
