@@ -201,7 +201,7 @@ def _summary(content: ReportContent) -> str:
     domain_lead = pd.Series([_main_domain(content, int(r)) for r in nb["rank"]]).value_counts()
     lead_text = "; ".join(f"{escape_text(d)} leads in {c} of the {n}" for d, c in domain_lead.items() if d)
     if content.public:
-        patrol = ("Patrol plans are operational (OFFICIAL-SENSITIVE) and are not part of this public version.")
+        patrol = "Patrol plans are operational and restricted: they are not part of this public version."
     elif len(content.patrol_totals) and 0 in content.patrol_totals.index:
         t = content.patrol_totals.loc[0]
         patrol = (f"{_num(t['places'])} micro-places are planned for short visits at unpredictable times: "
@@ -277,8 +277,11 @@ def _bar(value: float, scale: float) -> str:
 
 def _facts(content: ReportContent, row: pd.Series) -> list[tuple[str, str]]:
     rank = int(row["rank"])
+    upper = content.upper_label
+    # "Ward" -> "Wards", "MSOA (2011)" -> "MSOAs (2011)"
+    plural = upper.replace(" (", "s (", 1) if " (" in upper else upper + "s"
     facts = [("Residents", _num(row["population"])), ("LSOAs", _num(row["n_lsoas"])),
-             (f"{content.upper_label}s", str(row.get("wards", "") or "").replace(";", ",")),
+             (plural, str(row.get("wards", "") or "").replace(";", ",")),
              ("Share of the area's crime harm", _num(100 * pd.to_numeric(row["harm_share"], errors="coerce"), ".1f")
               + "%"),
              ("Mean index score", _num(row.get("mean_score"), ".2f") + " (0 = area average)")]
@@ -328,7 +331,7 @@ def _crime_mix(content: ReportContent, rank: int) -> str:
     return ('<div class="block"><h3>Crime mix</h3><p class="note">Recorded offences in the data period; rate per '
             f"1,000 residents against the whole area's.{escape_text(note)}</p>"
             + _table([("Crime type", False), ("Offences", True), ("Per 1,000", True), ("Area", True),
-                      ("x area", True)], rows) + "</div>")
+                      ("x area", True)], rows, css="mix") + "</div>")
 
 
 def _trend(content: ReportContent, rank: int, name: str) -> str:
@@ -363,7 +366,7 @@ def _trend(content: ReportContent, rank: int, name: str) -> str:
 def _patrols(content: ReportContent, rank: int) -> str:
     parts = ['<div class="block"><h3>Patrols</h3>']
     if content.public:
-        parts.append("<p>Not in the public version: patrol plans are operational (OFFICIAL-SENSITIVE).</p>")
+        parts.append("<p>Not in the public version: patrol plans are operational and restricted.</p>")
     elif rank in content.patrol_totals.index:
         t = content.patrol_totals.loc[rank]
         parts.append(f"<p>{escape_text(_num(t['places']))} places, {escape_text(_num(t['visits_per_week']))} visits "
