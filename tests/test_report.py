@@ -21,8 +21,7 @@ from pli.maps.index_page import index_page
 from pli.maps.style import SENSITIVE_BANNER
 from pli.outputs import verify_outputs
 from pli.pipeline import run_index
-from pli.report import read_report_inputs, run_report
-from pli.report import profiles
+from pli.report import profiles, read_report_inputs, run_report
 from pli.report.page import css_string
 
 ROOT = Path(__file__).resolve().parents[1]

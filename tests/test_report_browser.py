@@ -58,8 +58,8 @@ def _page_sizes(pdf: Path) -> list[tuple[float, float]]:
     boxes = re.findall(rb"/Type\s*/Page\b(?!s).*?/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]",
                        data, re.S)
     if not boxes:  # MediaBox before /Type
-        boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\][^>]*?/Type\s*/Page\b(?!s)",
-                           data, re.S)
+        boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]"
+                           rb"[^>]*?/Type\s*/Page\b(?!s)", data, re.S)
     return [(float(x1) - float(x0), float(y1) - float(y0)) for x0, y0, x1, y1 in boxes]
 
 
@@ -148,7 +148,9 @@ def test_nothing_is_wider_than_the_printable_a4_width(runs, tmp_path):
   var w = document.documentElement.clientWidth, bad = [];
   document.querySelectorAll('body *').forEach(function (el) {
     var r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > w + 0.5) { bad.push(el.tagName + '.' + el.className + ' right ' + Math.round(r.right)); }
+    if (r.width > 0 && r.right > w + 0.5) {
+      bad.push(el.tagName + '.' + el.className + ' right ' + Math.round(r.right));
+    }
   });
   var pre = document.createElement('pre'); pre.id = 'pli-width';
   pre.textContent = JSON.stringify({width: w, scroll: document.documentElement.scrollWidth, bad: bad.slice(0, 20)});

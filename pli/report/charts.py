@@ -23,7 +23,11 @@ THIS_COLOUR = "#08519c"
 
 __all__ = ["locator_map", "harm_trend_chart", "rank_interval_chart"]
 
-_LITERAL = {"text.parse_math": False, "text.usetex": False}
+
+
+def _literal_text():
+    """Draw text from data as written: no mathtext, no LaTeX."""
+    return matplotlib.rc_context({"text.parse_math": False, "text.usetex": False})
 
 
 def locator_map(boundaries: gpd.GeoDataFrame, scores: pd.Series, neighbourhoods: pd.DataFrame, rank: int) -> bytes:
@@ -40,7 +44,7 @@ def locator_map(boundaries: gpd.GeoDataFrame, scores: pd.Series, neighbourhoods:
     rank : int
         The neighbourhood to show.
     """
-    with matplotlib.rc_context(_LITERAL):
+    with _literal_text():
         lsoa = boundaries.assign(score=boundaries["lsoa_code"].astype(str).map(scores))
         codes = neighbourhoods.set_index("rank")["lsoa_codes"].astype(str).str.split(";")
         mine = lsoa[lsoa["lsoa_code"].isin([c.strip() for c in codes.loc[rank]])]
@@ -80,7 +84,7 @@ def harm_trend_chart(series: pd.DataFrame, *, title: str) -> bytes:
     title : str
         Drawn literally.
     """
-    with matplotlib.rc_context(_LITERAL):
+    with _literal_text():
         s = series.sort_values("period")
         per_year = 4 if s["period"].astype(str).str.contains("Q").any() else 12
         x = np.arange(len(s))
@@ -107,7 +111,7 @@ def rank_interval_chart(intervals: pd.DataFrame, *, top: int = 30) -> bytes:
     intervals : DataFrame
         ``lsoa_code, lsoa_name, base_rank, median_rank, rank_p05, rank_p95``.
     """
-    with matplotlib.rc_context(_LITERAL):
+    with _literal_text():
         t = intervals.sort_values("base_rank").head(top).iloc[::-1]
         y = np.arange(len(t))
         fig, ax = plt.subplots(figsize=(6.6, 0.17 * len(t) + 0.9))

@@ -64,6 +64,15 @@ def _period(manifest: dict) -> str:
     return "; ".join(periods) or "n/a"
 
 
+def _readable_time(stamp) -> str:
+    """``2026-12-04T10:08:48+00:00`` as ``4 December 2026, 10:08 UTC`` (as given when unreadable)."""
+    try:
+        when = _dt.datetime.fromisoformat(str(stamp)).astimezone(_dt.timezone.utc)
+    except ValueError:
+        return str(stamp or "n/a")
+    return f"{when.day} {when:%B %Y, %H:%M} UTC"
+
+
 def _marking(inputs: ReportInputs) -> str:
     if inputs.public:
         return PUBLIC_MARKING
@@ -132,7 +141,7 @@ def build_report(inputs: ReportInputs, out_dir: Path, *, has_pdf: bool = False) 
     return ReportContent(
         title="Priority Localities Index: report for members", area=inputs.area_name, period=_period(manifest),
         marking=_marking(inputs), public=inputs.public, simulated=inputs.simulated,
-        created=str(manifest.get("created_utc", "")), run_id=str(manifest.get("run_id", "")),
+        created=_readable_time(manifest.get("created_utc")), run_id=str(manifest.get("run_id", "")),
         pli_version=str(manifest.get("pli_version", "")), seed=manifest.get("seed"),
         config_path=Path(str(manifest.get("config_path") or "")).name or "n/a",
         neighbourhoods=nb, n_lsoas=int((manifest.get("row_counts") or {}).get("lsoa", len(rankings))),
@@ -183,8 +192,7 @@ def run_report(index_dir: str | Path, maps_dir: str | Path, out_dir: str | Path,
     -------
     ReportRun
     """
-    from pli import outputs, transaction
-    from pli import __version__
+    from pli import __version__, outputs, transaction
 
     out_dir = Path(out_dir)
     inputs = read_report_inputs(index_dir, maps_dir, track_dir=track_dir, uncertainty_dir=uncertainty_dir,

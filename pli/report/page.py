@@ -44,6 +44,8 @@ th, td { text-align: left; padding: .2rem .3rem; border-bottom: 1px solid var(--
 td.barcell { width: 28%; }
 td.files { word-break: break-all; }
 table.places td:nth-child(2) { width: 30%; }
+table.nine td:nth-child(2) { width: 20%; } table.nine td:nth-child(3) { width: 20%; }
+table.nine td:nth-child(7) { width: 30%; }
 .block { break-inside: avoid; }
 th { background: #f1f1f1; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -64,12 +66,16 @@ nav ol { columns: 2; margin-left: 1.2rem; }
   @bottom-left { content: FOOTER; color: #555; font: 7.5pt "DejaVu Sans", Arial, sans-serif; }
   @bottom-right { content: "Page " counter(page) " of " counter(pages); color: #555;
                   font: 7.5pt "DejaVu Sans", Arial, sans-serif; } }
+@page wide { size: A4 landscape; margin: 12mm 14mm 14mm; }
+section.landscape { page: wide; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  section.landscape figure img { max-height: 172mm; width: auto; margin: 0 auto; }
   section { margin: 0; }
   section.page { break-before: page; }
   h2, h3 { break-after: avoid; }
   tr, .box { break-inside: avoid; }
+  .patrols h3, .patrols p { break-after: avoid; }
   a { color: var(--ink); text-decoration: none; }
   nav { display: none; }
 }
@@ -189,17 +195,20 @@ def _summary(content: ReportContent) -> str:
     n = len(nb)
     weights = content.catalogue.groupby("domain", sort=False)["domain_weight"].first()
     mix = ", ".join(f"{escape_text(d)} {100 * float(w):.0f}%" for d, w in weights.items())
-    items = []
+    rows = []
     for _, r in nb.iterrows():
         rank = int(r["rank"])
-        wards = escape_text(str(r.get("wards", "") or "").replace(";", ","))
-        where = f" ({escape_text(content.upper_label)}: {wards})" if wards else ""
-        items.append(f"<li><b>{rank}. {escape_text(r['name'])}</b>{where}: "
-                     f"{_num(r['population'])} residents in {_num(r['n_lsoas'])} LSOAs, "
-                     f"{escape_text(_num(100 * pd.to_numeric(r['harm_share'], errors='coerce'), '.1f'))}% of the "
-                     f"area's crime harm. Main drivers: {escape_text(_drivers_text(content, rank)) or 'n/a'}.</li>")
+        wards = str(r.get("wards", "") or "").replace(";", ",")
+        share = _num(100 * pd.to_numeric(r["harm_share"], errors="coerce"), ".1f")
+        rows.append(f'<tr><td class="num">{rank}</td><td><a href="#n{rank}">{escape_text(r["name"])}</a></td>'
+                    f"<td>{escape_text(wards)}</td>{_cell(r['population'])}{_cell(r['n_lsoas'])}"
+                    f'<td class="num">{escape_text(share)}%</td>'
+                    f"<td>{escape_text(_drivers_text(content, rank, k=2)) or 'n/a'}</td></tr>")
+    table = _table([("Rank", True), ("Neighbourhood", False), (content.upper_label, False), ("Residents", True),
+                    ("LSOAs", True), ("Harm", True), ("Main drivers", False)], rows, css="nine")
     domain_lead = pd.Series([_main_domain(content, int(r)) for r in nb["rank"]]).value_counts()
     lead_text = "; ".join(f"{escape_text(d)} leads in {c} of the {n}" for d, c in domain_lead.items() if d)
+    lead_text = lead_text[:1].upper() + lead_text[1:]
     if content.public:
         patrol = "Patrol plans are operational and restricted: they are not part of this public version."
     elif len(content.patrol_totals) and 0 in content.patrol_totals.index:
@@ -235,8 +244,8 @@ recorded crime, weighted by its harm, with deprivation ({mix}). A score of 0 is 
 higher priority. Data period: {escape_text(content.period)}.</p></div>
 <h3>The {n} priority neighbourhoods</h3>
 <p>Groups of neighbouring LSOAs where high scores concentrate, each big enough for one team's beat, ranked by
-how concentrated their priority is (1 = highest).</p>
-<ol style="list-style:none;margin-left:0">{"".join(items)}</ol>
+how concentrated their priority is (1 = highest). Harm: the neighbourhood's share of the area's crime harm.</p>
+{table}
 <h3>What drives them</h3>
 <p>{lead_text or 'n/a'} (the domain that adds most to the score). The drivers are the indicators that add most to
 their LSOAs' scores; each neighbourhood's page shows them all.</p>
@@ -254,18 +263,23 @@ def _figure(png: bytes, alt: str, caption: str) -> str:
 
 
 def _maps_section(content: ReportContent) -> str:
-    figs = []
-    for name, alt in (("priority_localities.png", "Map of the index for every LSOA with the numbered neighbourhoods"),
-                      ("priority_neighbourhoods.png", "Map of the priority neighbourhoods with their ranked list")):
-        if name in content.figures:
-            figs.append(_figure(content.figures[name], alt, escape_text(alt) + "."))
     links = "".join(f"<li>{_link(href, text)}</li>" for text, href in content.map_links.items())
+    index_fig = content.figures.get("priority_localities.png")
+    nb_fig = content.figures.get("priority_neighbourhoods.png")
+    first = (_figure(index_fig, "Map of the index for every LSOA with the numbered neighbourhoods",
+                     "The index for every LSOA (darker = higher priority), the priority neighbourhoods outlined and "
+                     "numbered by rank.") if index_fig else '<p class="withheld">The run wrote no static figures.</p>')
+    # The neighbourhoods figure is drawn A4 landscape: it gets a landscape page of its own.
+    second = ('<section id="map-neighbourhoods" class="landscape">'
+              + _figure(nb_fig, "Map of the priority neighbourhoods with their ranked list",
+                        "The priority neighbourhoods and their ranked list.") + "</section>") if nb_fig else ""
     return f"""<section id="maps" class="page">
 <h2>Maps</h2>
-{"".join(figs) or '<p class="withheld">The run wrote no static figures.</p>'}
+{first}
 <p>Interactive maps (open in a browser; hover an area for its details, click a number for a neighbourhood):</p>
 <ul>{links}</ul>
-</section>"""
+</section>
+{second}"""
 
 
 def _bar(value: float, scale: float) -> str:
@@ -364,7 +378,7 @@ def _trend(content: ReportContent, rank: int, name: str) -> str:
 
 
 def _patrols(content: ReportContent, rank: int) -> str:
-    parts = ['<div class="block"><h3>Patrols</h3>']
+    parts = ['<div class="patrols"><h3>Patrols</h3>']
     if content.public:
         parts.append("<p>Not in the public version: patrol plans are operational and restricted.</p>")
     elif rank in content.patrol_totals.index:
@@ -400,7 +414,8 @@ def _profile(content: ReportContent, row: pd.Series) -> str:
     link = content.neighbourhood_links.get(rank)
     link_html = f'<p class="note">Interactive map: {_link(link, name)}</p>' if link else ""
     locator = (_figure(content.locators[rank], f"Where {name} lies", "Left: the whole area shaded by index score, "
-                       "this neighbourhood outlined in blue, the other priority neighbourhoods in grey. Right: close up.")
+                       "this neighbourhood outlined in blue, the other priority neighbourhoods in grey. "
+                       "Right: close up.")
                if rank in content.locators else "")
     return (f'<section class="page profile" id="n{rank}"><h2>{rank}. {escape_text(name)}</h2>'
             f'<div class="cols"><div><table class="facts">{fact_rows}</table>{link_html}</div>'
@@ -444,7 +459,8 @@ def _uncertainty_section(content: ReportContent) -> str:
     sobol = u.get("sobol.csv")
     if sobol is not None:
         rows = [f"<tr><td>{escape_text(r['output'])}</td><td>{escape_text(r['factor'])}</td>"
-                f"{_cell(r['S1'], '.2f')}{_cell(r['S1_conf'], '.2f')}{_cell(r['ST'], '.2f')}{_cell(r['ST_conf'], '.2f')}"
+                f"{_cell(r['S1'], '.2f')}{_cell(r['S1_conf'], '.2f')}"
+                f"{_cell(r['ST'], '.2f')}{_cell(r['ST_conf'], '.2f')}"
                 "</tr>" for _, r in sobol.iterrows()]
         parts.append("<h3>Which choices matter (Sobol indices)</h3><p>First-order (S1): the share of the variation "
                      "in the ranks due to that choice alone; total (ST): including its interactions with the others. "
@@ -481,7 +497,8 @@ def _method_section(content: ReportContent) -> str:
                 + _table([("Crime type", False), ("Offences", True), ("Days each", True), ("Share of harm %", True)],
                          hrows))
     notes = "".join(f"<li>{escape_text(n)}</li>" for n in content.notes)
-    return f"""<section id="method" class="page">
+    page = "page" if content.uncertainty else ""
+    return f"""<section id="method" class="{page}">
 <h2>Method and data</h2>
 <p>Each indicator is a rate or score per LSOA, normalised (z-scores unless the config says otherwise), weighted
 within its domain, and the domains are weighted into one score. Clusters (local Moran's I, Getis-Ord Gi*) are
