@@ -123,6 +123,6 @@ def rank_interval_chart(intervals: pd.DataFrame, *, top: int = 30) -> bytes:
         ax.tick_params(axis="x", labelsize=7)
         ax.set_xlim(0.5, max(float(t["rank_p95"].max()), float(top)) + 1)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.legend(fontsize=7, frameon=True, framealpha=0.9, edgecolor="none", loc="upper right")
         fig.subplots_adjust(left=0.3, right=0.98, top=0.98, bottom=0.9 / (0.17 * len(t) + 0.9))
         return png_bytes(fig, dpi=150)
