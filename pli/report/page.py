@@ -87,8 +87,8 @@ def css_string(text: str) -> str:
 
     Examples
     --------
-    >>> css_string('a"b</style>')
-    '"a\\\\000022 b\\\\00003c style\\\\00003e "'
+    >>> print(css_string('a"b</style>'))
+    "a\\000022 b\\00003c \\00002f style\\00003e "
     """
     out = []
     for ch in str(text):
@@ -259,7 +259,7 @@ ranking reflects recorded crime, not all crime.</p>
 
 def _figure(png: bytes, alt: str, caption: str) -> str:
     return (f'<figure><img src="{data_uri(png)}" alt="{escape_text(alt)}">'
-            f"<figcaption>{caption}</figcaption></figure>")
+            f"<figcaption>{escape_text(caption)}</figcaption></figure>")
 
 
 def _maps_section(content: ReportContent) -> str:
