@@ -50,11 +50,16 @@ class ReportRun:
     pdf: bool
     public: bool
     neighbourhoods: int
+    pdf_asked: bool = True
 
     def summary(self) -> str:
         kind = "public report" if self.public else "report"
-        pdf = (f"PDF: {self.out_dir / 'report.pdf'}" if self.pdf
-               else "PDF skipped: no working Chromium (install chromium, or set PLI_CHROMIUM); the HTML prints to A4")
+        if self.pdf:
+            pdf = f"PDF: {self.out_dir / 'report.pdf'}"
+        elif self.pdf_asked:
+            pdf = "PDF skipped: no working Chromium (install chromium, or set PLI_CHROMIUM); the HTML prints to A4"
+        else:
+            pdf = "No PDF (--no-pdf): the HTML prints to A4 from any browser"
         return (f"Wrote the {kind} ({self.neighbourhoods} neighbourhood profiles): "
                 f"{self.out_dir / 'report.html'}\n{pdf}")
 
@@ -233,4 +238,4 @@ def run_report(index_dir: str | Path, maps_dir: str | Path, out_dir: str | Path,
         outputs.write_json(manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return ReportRun(out_dir=out_dir, files=files, pdf=made_pdf, public=inputs.public,
-                     neighbourhoods=len(inputs.neighbourhoods))
+                     neighbourhoods=len(inputs.neighbourhoods), pdf_asked=pdf)
