@@ -265,3 +265,17 @@ def test_borough_map_numbers_link_each_neighbourhood_page(demo_runs):
     own = (maps / "neighbourhoods" / f"1-{nb.loc[0, 'slug']}.html").read_text(encoding="utf-8")
     assert "../priority_localities.html" in own.replace("\\/", "/")
     assert f"{2}-{nb.loc[1, 'slug']}.html" in own
+
+
+def test_cli_report_writes_its_folder_and_verify_accepts_it(demo_runs, tmp_path, capsys):
+    from pli.cli import main
+
+    out = tmp_path / "report"
+    code = main(["report", "--index", str(demo_runs / "output-public"), "--maps", str(demo_runs / "maps-public"),
+                 "--out", str(out), "--public", "--no-pdf", "-q"])
+    assert code == 0 and "public report" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+    assert main(["report", "--index", str(demo_runs / "output"), "--maps", str(demo_runs / "maps"), "--out",
+                 str(out), "--public", "--no-pdf", "-q"]) == 2  # a clear error, the old report kept
+    assert "--public needs" in capsys.readouterr().err
+    assert main(["verify", str(out)]) == 0
