@@ -60,7 +60,7 @@ figcaption { font-size: 8.5pt; color: var(--muted); margin-top: .2rem; }
 .note { font-size: 8.8pt; color: var(--muted); }
 .box { border: 1px solid var(--line); background: #fafafa; padding: .4rem .7rem; margin: .5rem 0; }
 .cols { display: flex; gap: 1rem; } .cols > div { flex: 1 1 0; min-width: 0; }
-nav ol { columns: 2; margin-left: 1.2rem; }
+nav ol { columns: 2; list-style: none; margin-left: 0; }
 @page { size: A4; margin: 17mm 14mm 16mm;
   @top-center { content: MARKING; color: #b2182b; font: 700 8.5pt "DejaVu Sans", Arial, sans-serif; }
   @bottom-left { content: FOOTER; color: #555; font: 7.5pt "DejaVu Sans", Arial, sans-serif; }
