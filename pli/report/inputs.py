@@ -12,6 +12,7 @@ report shows nothing that is not already in them (see :mod:`pli.report.profiles`
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,8 @@ import pandas as pd
 
 from pli.errors import InputError
 from pli.outputs import MANIFEST_NAME
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ReportInputs", "read_report_inputs", "UNCERTAINTY_FILES", "TRACK_FILES"]
 
@@ -204,8 +207,8 @@ def read_report_inputs(index_dir: str | Path, maps_dir: str | Path, *, track_dir
         try:
             boundaries = gpd.read_file(gpkg, layer="lsoa")[["lsoa_code", "geometry"]]
             files.append(gpkg)
-        except Exception as exc:  # a broken GeoPackage only costs the locator maps  # noqa: BLE001
-            problems.append(f"{gpkg}: layer 'lsoa' with lsoa_code unreadable ({exc})")
+        except Exception as exc:  # noqa: BLE001 - a broken GeoPackage only costs the locator maps
+            log.warning("report: %s: layer 'lsoa' with lsoa_code unreadable (%s); no locator maps", gpkg, exc)
     figures = {name: maps_dir / name for name in _FIGURES if (maps_dir / name).is_file()}
     files.extend(figures.values())
 
