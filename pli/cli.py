@@ -8,6 +8,7 @@
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 ``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
 ``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
+``pli report`` a committee report (HTML printable to A4, and PDF) of an index run
 
 Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
 :mod:`pli.progress`; ``-q`` silences it, ``-v`` adds each stage's duration and debug logs.
@@ -125,6 +126,15 @@ def _build_parser() -> argparse.ArgumentParser:
     what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
     p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
     _add_uncertainty_parser(sub)
+    p_report = sub.add_parser("report", help="committee report of an index run: HTML printable to A4, and PDF")
+    p_report.add_argument("--index", default="output", help="output folder of 'pli index' (default: output)")
+    p_report.add_argument("--maps", default="maps", help="its maps folder (default: maps)")
+    p_report.add_argument("--out", default="report", help="the report's own folder, replaced whole (default: report)")
+    p_report.add_argument("--track", default=None, help="output folder of 'pli track' (trend per neighbourhood)")
+    p_report.add_argument("--uncertainty", default=None, help="output folder of 'pli uncertainty'")
+    p_report.add_argument("--public", action="store_true",
+                          help="public report: needs an index run made with --public (suppressed tables only)")
+    p_report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -168,6 +178,8 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             return _cmd_evaluate(args)
         if args.command == "uncertainty":
             return _cmd_uncertainty(args)
+        if args.command == "report":
+            return _cmd_report(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -245,6 +257,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     cols = ["group", "n_treated", "n_controls", "rate_ratio", "ci_low", "ci_high", "p_placebo", "pretrend_p", "wdq"]
     print(evaluation.effects[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"Outputs: {out} (open {out / 'evaluation.html'})")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pli.report import run_report
+
+    with _step("report"):
+        run = run_report(args.index, args.maps, args.out, track_dir=args.track, uncertainty_dir=args.uncertainty,
+                         public=args.public, pdf=not args.no_pdf)
+    print(run.summary())
     return 0
 
 
