@@ -58,8 +58,9 @@ def default_marking(*, public: bool, suppress_below: int = 5) -> str:
         Its suppression threshold, named in the public marking.
     """
     if public:
-        return (f"PUBLIC after disclosure control: counts below {suppress_below} and the values that "
-                "would reveal them are blank; no point-level data")
+        # The wording of pli report's public marking.
+        return (f"OFFICIAL: public version, small numbers suppressed (counts below {suppress_below} and the "
+                "values that would reveal them are blank; no point-level data)")
     return "OFFICIAL: aggregated to areas; check local policy before publishing (or re-run with --public)"
 
 

@@ -106,7 +106,7 @@ def test_public_run_tables_open_and_are_described(demo_public):
     assert "patrol_plan.csv" not in tables and "harm" not in tables["rankings.csv"].columns
     assert "quintile" in tables["rankings.csv"].columns, "the default class scheme is quintiles"
     note = (demo_public / HANDLING_NAME).read_text(encoding="utf-8")
-    assert "PUBLIC after disclosure control" in note and SENSITIVE not in note
+    assert "OFFICIAL: public version, small numbers suppressed" in note and SENSITIVE not in note
     # Rounded public scores tie across class breaks: the style still draws the table's classes.
     renderer = _styles(demo_public / "pli.gpkg")["lsoa"]["qml_root"].find("renderer-v2")
     _check_style_draws_the_table_classes(demo_public, renderer, "quintile")
