@@ -49,7 +49,8 @@ _CREATE = (
     "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"
 )
 _WEB_OPACITY = 0.8  # the index layer's fill opacity on the main web map (priority_localities.html)
-_MARKER_SIZES_MM = (1.6, 2.2, 2.8, 3.6, 4.6)
+# Small enough that a borough's few thousand places do not cover the map at full extent.
+_MARKER_SIZES_MM = (0.8, 1.2, 1.8, 2.6, 3.6)
 
 
 def _rgba(colour: str, alpha: float = 1.0) -> str:
@@ -119,7 +120,8 @@ def _single(symbol: str) -> str:
             f"<symbols>{symbol}</symbols></renderer-v2>")
 
 
-def _labels(field: str, *, expression: bool, colour: str, size: float, bold: bool) -> str:
+def _labels(field: str, *, expression: bool, colour: str, size: float, bold: bool, always: bool) -> str:
+    """Simple labels at the polygon's centroid; ``always`` shows every one (and first) despite collisions."""
     return (
         '<labeling type="simple"><settings calloutType="simple">'
         f'<text-style fieldName={quoteattr(field)} isExpression="{int(expression)}" fontSize="{size:g}" '
@@ -127,8 +129,10 @@ def _labels(field: str, *, expression: bool, colour: str, size: float, bold: boo
         'fontFamily="Sans Serif" namedStyle="" multilineHeight="1">'
         '<text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferColor="255,255,255,255" '
         'bufferOpacity="0.85" bufferJoinStyle="128"/></text-style>'
-        '<placement placement="1" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" overrunDistance="0"/>'
-        '<rendering obstacle="1" displayAll="0" upsidedownLabels="0" scaleVisibility="0" fontLimitPixelSize="0"/>'
+        f'<placement placement="1" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" overrunDistance="0" '
+        f'priority="{10 if always else 5}"/>'
+        f'<rendering obstacle="1" displayAll="{int(always)}" upsidedownLabels="0" scaleVisibility="0" '
+        f'fontLimitPixelSize="0" zIndex="{1 if always else 0}"/>'
         "</settings></labeling>"
     )
 
@@ -211,9 +215,9 @@ def _score_style(rankings: pd.DataFrame, classes: str) -> tuple[str, str]:
 
 
 def _outline_style(layer: str, label_field: str, *, expression: bool, colour: str, width_mm: float,
-                   size: float, bold: bool, sld_label: str) -> tuple[str, str]:
+                   size: float, bold: bool, sld_label: str, always: bool = False) -> tuple[str, str]:
     qml = _qml(_single(_fill_symbol("0", None, colour, width_mm)),
-               _labels(label_field, expression=expression, colour=colour, size=size, bold=bold))
+               _labels(label_field, expression=expression, colour=colour, size=size, bold=bold, always=always))
     rule = f"<se:Rule>{_sld_polygon(None, colour, width_mm * 3.78)}{_sld_text(sld_label)}</se:Rule>"
     return qml, _sld(layer, [rule])
 
@@ -276,7 +280,7 @@ def style_qml(layer: str, frame: pd.DataFrame, *, classes: str = "quintile",
                               bold=False, sld_label="ward_name")
     if layer == "priority_neighbourhoods":
         return _outline_style(layer, "\"rank\" || '. ' || \"name\"", expression=True, colour=NEIGHBOURHOOD_COLOUR,
-                              width_mm=0.8, size=10, bold=True, sld_label="name")
+                              width_mm=0.8, size=10, bold=True, sld_label="name", always=True)
     if layer in ("micro_places", "micro_places_snap") and "harm" in frame.columns:
         return _harm_style(layer, frame["harm"], "harm", polygon=geometry_type != "POINT", markers=True)
     if layer == "kde_surface" and "density" in frame.columns:
