@@ -237,3 +237,50 @@ def test_class_scheme_is_validated():
     with pytest.raises(ValueError, match="expected one of quintile, decile"):
         priority_classes(pd.Series([1.0, 2.0]), "tercile")
     assert set(CLASS_SCHEMES) == {"quintile", "decile"}
+
+
+_QGIS_PROBE = """
+import os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+for name in sys.argv[2:]:
+    layer = QgsVectorLayer(sys.argv[1] + "|layername=" + name, name, "ogr")
+    r = layer.renderer()
+    attr = r.classAttribute() if hasattr(r, "classAttribute") else ""
+    colours = [rg.symbol().color().name() for rg in r.ranges()] if hasattr(r, "ranges") else []
+    print(name, r.type(), attr, int(layer.labelsEnabled()), ",".join(colours), flush=True)
+os._exit(0)  # QGIS can crash while tearing down; the answers are printed
+"""
+
+
+def _system_qgis() -> str | None:
+    import shutil
+    import subprocess
+
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        return None
+    probe = subprocess.run([python, "-c", "import qgis.core"], capture_output=True, timeout=60)
+    return python if probe.returncode == 0 else None
+
+
+def test_qgis_loads_the_default_styles(demo_deciles):
+    """Optional: QGIS itself (Debian's python3-qgis) opens the layers with pli's styles."""
+    import subprocess
+
+    python = _system_qgis()
+    if python is None:
+        pytest.skip("QGIS (python3-qgis) is not installed")
+    proc = subprocess.run([python, "-c", _QGIS_PROBE, str(demo_deciles / "pli.gpkg"), "lsoa", "wards",
+                           "priority_neighbourhoods", "micro_places"], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(demo_deciles.parent)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = {line.split(" ")[0]: line.split(" ")[1:] for line in proc.stdout.splitlines() if line.strip()}
+    rankings = pd.read_csv(demo_deciles / "rankings.csv")
+    colours = priority_classes(rankings["score"], "decile", rank=rankings["rank"]).colours()[::-1]
+    assert seen["lsoa"] == ["graduatedSymbol", "score", "0", ",".join(colours)]
+    for outlined in ("wards", "priority_neighbourhoods"):  # labelled outlines
+        assert seen[outlined] == ["singleSymbol", "", "1", ""], outlined
+    assert seen["micro_places"][:2] == ["graduatedSymbol", "harm"]
