@@ -67,6 +67,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
+    p_index.add_argument("--parallel", choices=["none", "serial", "dask"], default=None,
+                         help="LISA permutations: one esda call (none), or seeded chunks here (serial) or on dask; "
+                              "serial and dask give identical results (default: config clustering.parallel)")
+    p_index.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies dask)")
+    p_index.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -285,6 +290,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     seed = _parse_seed(args.seed)
     with _step(f"starting: reading {config_path}"):
         cfg = load_config(config_path, data_dir=args.data_dir)
+        cfg = _with_parallel(cfg, args)
         from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
@@ -298,6 +304,21 @@ def _cmd_index(args: argparse.Namespace) -> int:
     progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
     return 0
+
+
+def _with_parallel(cfg, args: argparse.Namespace):
+    """``cfg`` with ``--parallel/--scheduler/--workers`` applied to ``clustering``."""
+    import dataclasses
+
+    from pli.config import ConfigError
+
+    changes = {k: v for k, v in (("parallel", args.parallel), ("scheduler", args.scheduler),
+                                 ("workers", args.workers)) if v is not None}
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError([f"--workers: expected 1 or more, got {args.workers}"])
+    if args.scheduler is not None and args.parallel in (None, "none"):
+        changes["parallel"] = "dask"
+    return dataclasses.replace(cfg, clustering=dataclasses.replace(cfg.clustering, **changes)) if changes else cfg
 
 
 def _cmd_config(args: argparse.Namespace) -> int:

@@ -195,6 +195,8 @@ def check_seed(seed: object, *, source: str) -> int:
 
 def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems: list[str] = []
+    if cfg.clustering.workers is not None and cfg.clustering.workers < 1:
+        problems.append(f"clustering.workers: expected 1 or more, got {cfg.clustering.workers}")
     b = cfg.boundaries
     if (b.wards is None) == (b.upper_from_table is None):
         problems.append("boundaries: give exactly one of 'wards' (polygons) or 'upper_from_table'")

@@ -529,6 +529,17 @@ class ClusteringSpec:
     stability_seeds : int
         Rerun the LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for
         the manifest's ``seed_stability``; 0 or 1 skips it. 0 to 20, default 5.
+    parallel : {"none", "serial", "dask"}
+        How the LISA permutations run. ``none`` (default): one esda call per test.
+        ``serial`` or ``dask``: in chunks of 1,000 permutations, each seeded from the
+        config seed by position (:mod:`pli.parallel`), in this process or on
+        ``dask.distributed`` (a LocalCluster of the machine's cores, or ``scheduler``).
+        ``serial`` and ``dask`` give identical results for a seed whatever the number of
+        workers; ``none`` draws another, equally valid, random stream.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); implies ``dask``.
+    workers : int, optional
+        Worker processes of the LocalCluster (default: the machine's cores).
     """
 
     weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
@@ -540,6 +551,9 @@ class ClusteringSpec:
     gi_inference: Literal["normal", "permutation"] = "normal"
     max_permutations: int = 99_999
     stability_seeds: int = 5
+    parallel: Literal["none", "serial", "dask"] = "none"
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
 
 
 @dataclass(frozen=True)
