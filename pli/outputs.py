@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 _PACKAGES = ("pli", "geopandas", "shapely", "pandas", "numpy", "libpysal", "esda",
-             "folium", "scikit-learn", "pyogrio", "pyproj", "matplotlib", "mapclassify")
+             "folium", "scikit-learn", "pyogrio", "pyproj", "matplotlib")
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
@@ -100,16 +100,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False, comment: str | None = None) -> Path:
-    """Deterministic CSV: fixed float format, LF line endings, UTF-8.
+def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
+    """Deterministic CSV: fixed float format, LF line endings, UTF-8, header on the first line.
 
-    ``comment`` becomes a first line ``# comment`` (e.g. a handling marking); read such a
-    file back with ``pandas.read_csv(path, skiprows=1)``.
+    Nothing precedes the header, so ``pandas.read_csv`` and spreadsheets open it as is; a
+    handling marking goes in a ``classification`` column (:func:`pli.handling.marked`).
     """
     frame = _defuse_formulas(frame)
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        if comment is not None:
-            fh.write(f"# {comment}\n")
         frame.to_csv(fh, index=index, lineterminator="\n", float_format="%.6g")
     return path
 
@@ -377,7 +375,7 @@ _GPKG_LOCK = threading.Lock()
 _EPOCH_STAMP = "1970-01-01T00:00:00.000Z"
 
 
-def _gpkg_timestamp() -> str:
+def gpkg_timestamp() -> str:
     """``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) when set, else the epoch.
 
     The real time of a run is in ``manifest.json``; a clock time here would make two
@@ -398,7 +396,7 @@ def _gpkg_timestamp() -> str:
 def write_geopackage(layers: Iterable[tuple[str, gpd.GeoDataFrame]], path: Path) -> Path:
     """Write layers, in the order given, to one byte-reproducible GeoPackage.
 
-    Every layer's ``last_change`` is :func:`_gpkg_timestamp` instead of the clock; the
+    Every layer's ``last_change`` is :func:`gpkg_timestamp` instead of the clock; the
     rest of the file (SQLite pages, R-tree) already depends only on the data and the
     order of writing. The GDAL setting is restored afterwards.
 
@@ -411,7 +409,7 @@ def write_geopackage(layers: Iterable[tuple[str, gpd.GeoDataFrame]], path: Path)
     """
     import pyogrio
 
-    stamp = _gpkg_timestamp()
+    stamp = gpkg_timestamp()
     with _GPKG_LOCK:
         previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})

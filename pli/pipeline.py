@@ -246,14 +246,14 @@ def _run_index(
         if plan is not None:
             patrols.warn_period_mismatch(plan, table.periods)
 
-    rankings = tables.rankings_table(lsoa, list(table.values.columns))
+    rankings = tables.rankings_table(lsoa, list(table.values.columns), classes=cfg.output.classes)
     published, published_raw = (
         disclosure.suppress(rankings, table, cfg, sources) if cfg.output.public else (rankings, table.raw)
     )
     out_dir, maps_dir = targets["output"], targets.get("maps")
     with outputs.OutputTransaction(targets, lock=lock) as tx:
         with step("writing tables and GeoPackage"):
-            tables.write_run_tables(tx, lsoa, published, published_raw, boundaries, nb, plan)
+            tables.write_run_tables(tx, cfg, lsoa, published, published_raw, boundaries, nb, plan)
         if maps_dir is not None:
             with step("maps"):
                 maps.write_maps(

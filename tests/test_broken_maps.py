@@ -46,11 +46,19 @@ def _maps(**settings):
     return breaker
 
 
+def _output(**settings):
+    def breaker(data, raw):
+        raw.setdefault("output", {}).update(settings)
+
+    return breaker
+
+
 CASES = [
     ("maps-tiles-provider-name", _maps(tiles="stamen"), "maps.tiles: expected true or false, got 'stamen'"),
-    ("maps-scheme-unknown", _maps(scheme="jenks"), "maps.scheme: expected one of 'quantiles', 'deciles', got 'jenks'"),
-    ("maps-classes-zero", _maps(classes=0), "maps.classes: expected a whole number from 2 to 10, got 0"),
-    ("maps-classes-too-many", _maps(classes=50), "maps.classes: expected a whole number from 2 to 10, got 50"),
+    ("output-classes-unknown", _output(classes="jenks"),
+     "output.classes: expected one of 'quintile', 'decile', got 'jenks'"),
+    ("maps-classes-moved", _maps(classes=5), "maps.classes: unknown key; it moved to output.classes"),
+    ("maps-scheme-moved", _maps(scheme="deciles"), "maps.scheme: unknown key; it moved to output.classes"),
     ("maps-simplify-nan", _maps(simplify_m=float("nan")),
      "maps.simplify_m: expected a finite number, got nan"),
     ("maps-simplify-negative", _maps(simplify_m=-5), "maps.simplify_m: expected 0 to 100 metres"),

@@ -15,6 +15,7 @@ import pytest
 
 from pli import maps
 from pli._map_assets import escape_text, inline_assets
+from pli.classes import class_colours
 from pli.config import AreaSpec, MapSpec
 from pli.errors import InputError, PliError
 from pli.maps import figures as map_figures
@@ -175,7 +176,7 @@ def test_tooltips_show_formatted_values_and_drivers(bundle):
 
 
 def test_quantile_classes_put_the_highest_scores_in_the_darkest_class(bundle):
-    prep = map_prepare._prepare(bundle, MapSpec(classes=5, scheme="quantiles"), public=False)
+    prep = map_prepare._prepare(dataclasses.replace(bundle, classes="quintile"), MapSpec(), public=False)
     classes = prep.index_classes
     assert len(classes.colours) == 5 and classes.title.startswith("Priority Localities Index (quintiles")
     top = bundle.lsoa["rank"].idxmin()
@@ -187,7 +188,7 @@ def test_quantile_classes_put_the_highest_scores_in_the_darkest_class(bundle):
 
 
 def test_decile_scheme_follows_the_index_deciles(bundle):
-    prep = map_prepare._prepare(bundle, MapSpec(scheme="deciles"), public=False)
+    prep = map_prepare._prepare(dataclasses.replace(bundle, classes="decile"), MapSpec(), public=False)
     classes = prep.index_classes
     assert len(classes.labels) == 10 and classes.legend_items()[0][1].startswith("Decile 1 (highest 10%)")
     first_decile = bundle.lsoa.index[bundle.lsoa["decile"] == 1]
@@ -270,7 +271,7 @@ def test_figures_are_print_sized_and_drawn(written):
         rgb = img[..., :3]
         assert rgb.std() > 0.1, f"{name} looks blank"
         # The index figure uses the darkest YlOrRd class somewhere.
-    dark = np.asarray([int(map_prepare._sequential(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    dark = np.asarray([int(class_colours(5)[-1][i : i + 2], 16) / 255 for i in (1, 3, 5)])
     img = mpimg.imread(out / "priority_localities.png")[..., :3]
     assert (np.abs(img - dark).sum(axis=2) < 0.05).sum() > 500
 
@@ -303,7 +304,7 @@ def test_patrol_tooltip_gives_units_types_and_period(bundle):
 
 
 def test_tooltip_states_the_map_class_and_score_meaning(bundle):
-    prep = map_prepare._prepare(bundle, MapSpec(classes=5), public=False)
+    prep = map_prepare._prepare(bundle, MapSpec(), public=False)
     top = bundle.lsoa["rank"].idxmin()
     bottom = bundle.lsoa["rank"].idxmax()
     assert "Map class: quintile 1 of 5 (highest 20%)" in prep.lsoa.loc[top, "tip"]

@@ -51,7 +51,7 @@ def test_demo_writes_every_output(demo_run):
     out = base / "output"
     for name in ("rankings.csv", "pli.gpkg", "manifest.json", "priority_neighbourhoods.csv",
                  "priority_neighbourhoods.geojson", "wards.csv", "patrol_plan.csv", "patrol_plan.geojson",
-                 "indicator_inputs.csv"):
+                 "indicator_inputs.csv", "DATA_DICTIONARY.csv", "HANDLING.txt"):
         assert (out / name).is_file(), name
     rankings = pd.read_csv(out / "rankings.csv")
     assert len(rankings) == 220
@@ -124,7 +124,8 @@ def test_same_seed_gives_byte_identical_tables(demo_run, tmp_path):
     cfg = load_config(ROOT / "configs" / "croydon-demo.yml")
     run_index(cfg, out_dir=tmp_path / "output", maps_dir=None)
     for name in ("rankings.csv", "priority_neighbourhoods.csv", "priority_neighbourhoods.geojson",
-                 "wards.csv", "patrol_plan.csv", "patrol_plan.geojson", "indicator_inputs.csv"):
+                 "wards.csv", "patrol_plan.csv", "patrol_plan.geojson", "indicator_inputs.csv",
+                 "DATA_DICTIONARY.csv", "HANDLING.txt", "pli.gpkg"):
         assert file_sha256(tmp_path / "output" / name) == file_sha256(base / "output" / name), name
 
 
@@ -203,11 +204,12 @@ def test_open_data_nine_disjoint_neighbourhoods(open_run):
 def test_point_level_outputs_carry_the_handling_marking(demo_run):
     base, _ = demo_run
     out = base / "output"
-    assert (out / "patrol_plan.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
-    plan = pd.read_csv(out / "patrol_plan.csv", skiprows=1)
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    assert set(plan["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
     assert {"place_number", "place_rank", "lon", "lat", "visits_per_week", "officer_hours_trial"} <= set(plan.columns)
-    totals = pd.read_csv(out / "patrol_totals.csv", skiprows=1)
-    assert (out / "patrol_totals.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
+    totals = pd.read_csv(out / "patrol_totals.csv")
+    assert set(totals["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
+    assert "patrol_plan.csv: OFFICIAL-SENSITIVE: not for publication" in (out / "HANDLING.txt").read_text()
     assert totals["neighbourhood"].iloc[-1] == "Borough-wide"
     assert totals["officer_hours_per_week"].iloc[-1] == pytest.approx(plan["officer_hours_per_week"].sum())
     geo = json.loads((out / "patrol_plan.geojson").read_text())

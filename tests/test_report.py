@@ -114,7 +114,7 @@ def test_public_report_shows_no_suppressed_value_patrol_or_coordinate(demo_runs,
     page = (report / "report.html").read_text(encoding="utf-8")
     assert "OFFICIAL-SENSITIVE" not in page
     assert "Why this place" not in page and "What crime harm is made of" not in page
-    plan = pd.read_csv(demo_runs / "output" / "patrol_plan.csv", comment="#")
+    plan = pd.read_csv(demo_runs / "output" / "patrol_plan.csv")
     for location in plan["location"].unique():
         assert html_lib.escape(location) not in page, location
     for value in pd.concat([plan["lon"].map("{:.4f}".format), plan["lat"].map("{:.4f}".format),

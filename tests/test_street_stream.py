@@ -140,7 +140,7 @@ def test_pipeline_runs_on_a_zip_archive_source(tmp_path, good_outputs):
     raw = dict(DEMO, sources={**DEMO["sources"], "crime": {**DEMO["sources"]["crime"],
                                                           "path": "indicators/demo/police_uk.zip"}})
     result = run_index(parse_config(raw, data_dir=data), out_dir=tmp_path / "out", maps_dir=None)
-    reference = pd.read_csv(good_outputs / "rankings.csv", comment="#", index_col="lsoa_code")
+    reference = pd.read_csv(good_outputs / "rankings.csv", index_col="lsoa_code")
     assert result.rankings["rank"].to_dict() == reference["rank"].to_dict()
 
 

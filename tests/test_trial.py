@@ -61,7 +61,7 @@ def planted_counts(n_places: int = 40, months: int = 12, seed: int = 0, dispersi
 
 def test_monthly_counts_add_up_to_the_plan_counts(demo_run, demo_trial):
     _, out = demo_run
-    plan = pd.read_csv(out / "patrol_plan.csv", skiprows=1).drop_duplicates("place_id").set_index("place_id")
+    plan = pd.read_csv(out / "patrol_plan.csv").drop_duplicates("place_id").set_index("place_id")
     totals = demo_trial.counts.sum(axis=1)
     assert demo_trial.counts.shape[1] == 12
     assert (totals == plan["count"].reindex(totals.index)).all()
@@ -248,7 +248,9 @@ def test_cli_writes_a_reproducible_design(demo_run, tmp_path, capsys):
     assert names <= {p.name for p in (tmp_path / "t1").iterdir()}
     for name in ("allocation.csv", "crossover_schedule.csv", "power_curve.csv", "trial.html"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
-    allocation = pd.read_csv(tmp_path / "t1" / "allocation.csv", skiprows=1)
+    allocation = pd.read_csv(tmp_path / "t1" / "allocation.csv")
+    assert set(allocation["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
+    assert "allocation.csv: OFFICIAL-SENSITIVE" in (tmp_path / "t1" / "HANDLING.txt").read_text()
     arms = allocation["arm"].value_counts()
     assert abs(arms["treated"] - arms["control"]) <= 1  # crossover: every place, half start treated
     assert "detectable reduction" in capsys.readouterr().out
@@ -264,10 +266,9 @@ def test_names_on_the_map_are_escaped(demo_run, tmp_path):
     cfg, out = demo_run
     run = tmp_path / "run"
     run.mkdir()
-    lines = (out / "patrol_plan.csv").read_text(encoding="utf-8").splitlines()
-    plan = pd.read_csv(out / "patrol_plan.csv", skiprows=1)
+    plan = pd.read_csv(out / "patrol_plan.csv")
     plan["neighbourhood"] = "<script>alert(1)</script> & co"
-    (run / "patrol_plan.csv").write_text(lines[0] + "\n" + plan.to_csv(index=False), encoding="utf-8")
+    (run / "patrol_plan.csv").write_text(plan.to_csv(index=False), encoding="utf-8")
     from pli.trial import trial_page
 
     trial = design_trial(cfg, run, places="plan", design="blocks", months=(3,), simulations=10, permutations=9)

@@ -141,6 +141,13 @@ def _shown_number(value: float) -> str:
     return f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit number"
 
 
+#: Keys that moved, and where to: their old place gets a pointer rather than a guess.
+_MOVED_KEYS = {
+    "maps.classes": "output.classes (quintile or decile, the same in tables and maps)",
+    "maps.scheme": "output.classes (quintile or decile, the same in tables and maps)",
+}
+
+
 def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
     where = prefix or "top level"
     if not isinstance(data, dict):
@@ -154,6 +161,8 @@ def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> 
         if key not in fields:
             close = closest_key(str(key), list(fields))
             hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(fields)}"
+            if full in _MOVED_KEYS:
+                hint = f"; it moved to {_MOVED_KEYS[full]}"
             problems.append(f"{full}: unknown key{hint}")
             continue
         kwargs[key] = _parse_value(hints[key], value, full, problems)

@@ -730,11 +730,6 @@ class MapSpec:
     offline : bool
         Inline all JavaScript and CSS in the pages so they work without the internet
         (``--offline`` sets it for one run). Default false.
-    classes : int
-        Number of colour classes of the index on the maps, 2 to 10. Default 5.
-    scheme : {"quantiles", "deciles"}
-        How the classes are cut: ``quantiles`` (``classes`` equal-count groups; the
-        default) or ``deciles`` (ten groups, whatever ``classes`` says).
     simplify_m : float
         Tolerance in metres the polygons are simplified with (keeping shared edges
         shared), 0 to 100; 0 keeps every vertex. Default 5.
@@ -744,15 +739,13 @@ class MapSpec:
     """
 
     offline: bool = False
-    classes: int = 5
-    scheme: Literal["quantiles", "deciles"] = "quantiles"
     simplify_m: float = 5.0
     tiles: bool = True
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where outputs go and what may be published (``output:``; see :mod:`pli.disclosure`).
+    """What the tables hold and what may be published (``output:``; see :mod:`pli.disclosure`).
 
     Parameters
     ----------
@@ -762,10 +755,19 @@ class OutputSpec:
         outputs are written. Default false.
     suppress_below : int
         Smallest count shown in public mode (1 or more). Default 5.
+    classes : {"quintile", "decile"}
+        Priority classes of the index, the same everywhere: the class column of
+        ``rankings.csv`` (named ``quintile`` or ``decile``), the map colours and legend,
+        and the GeoPackage style (see :mod:`pli.classes`). Default ``quintile``: five
+        classes of one sequential colour scale stay distinguishable on a map and in
+        print, where ten do not, and a fifth of the LSOAs is a useful "highest" group
+        on a borough of a couple of hundred LSOAs. ``decile`` matches the IMD's
+        convention (and ``pli.index``'s ``decile``) for readers who compare the two.
     """
 
     public: bool = False
     suppress_below: int = 5
+    classes: Literal["quintile", "decile"] = "quintile"
 
 
 @dataclass(frozen=True)

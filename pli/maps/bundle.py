@@ -9,9 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pli.classes import CLASS_SCHEMES
 from pli.config import ConfigError, MapSpec
 from pli.errors import InputError
-from pli.maps.style import CLASS_RANGE, LISA_COLOURS, MAX_SIMPLIFY_M, METRIC_CRS
+from pli.maps.style import LISA_COLOURS, MAX_SIMPLIFY_M, METRIC_CRS
 
 __all__ = [
     "MapBundle",
@@ -20,7 +21,7 @@ __all__ = [
 
 
 _LSOA_COLUMNS = (
-    "lsoa_name", "ward_code", "ward_name", "score", "rank", "decile",
+    "lsoa_name", "ward_code", "ward_name", "score", "rank",
     "lisa_cluster", "lisa_cluster_fdr", "gi_bin", "gi_label", "gi_bin_fdr", "gi_label_fdr",
     "driver_1", "driver_1_value", "driver_2", "driver_2_value", "driver_3", "driver_3_value",
     "population",
@@ -47,7 +48,7 @@ class MapBundle:
     ----------
     lsoa : GeoDataFrame
         Index ``lsoa_code``; columns ``lsoa_name, ward_code, ward_name, score, rank``
-        (1 = highest priority), ``decile`` (1 = highest 10%), ``domain_<name>`` scores,
+        (1 = highest priority), ``domain_<name>`` scores,
         ``lisa_cluster``, ``lisa_cluster_fdr``, ``gi_bin`` (-3..3), ``gi_label``,
         ``gi_bin_fdr``, ``gi_label_fdr`` (the FDR-corrected bins the maps show first),
         ``driver_1..3`` and ``driver_1..3_value``, ``population`` and optional ``harm``.
@@ -68,6 +69,8 @@ class MapBundle:
         Readable names for indicator and domain identifiers in drivers and layers.
     lisa_alpha : float
         Significance level the LISA labels were drawn at (shown in the legend).
+    classes : {"quintile", "decile"}
+        Choropleth classes (``output.classes``), by rank as in the tables (:mod:`pli.classes`).
     """
 
     lsoa: gpd.GeoDataFrame
@@ -78,6 +81,7 @@ class MapBundle:
     upper_layer_note: str = ""
     indicator_labels: dict[str, str] = field(default_factory=dict)
     lisa_alpha: float = 0.05
+    classes: str = "quintile"
 
     @property
     def domains(self) -> list[str]:
@@ -104,10 +108,6 @@ def _check_frame(
 def _check_spec(spec: MapSpec) -> None:
     """Map settings the config parser takes by type only: their ranges are checked here."""
     problems = []
-    lo, hi = CLASS_RANGE
-    classes = spec.classes
-    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or not lo <= classes <= hi:
-        problems.append(f"maps.classes: expected a whole number from {lo} to {hi}, got {classes!r}")
     tol = spec.simplify_m
     # Written so that NaN fails too: it would reach the map as NaN coordinates.
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol <= MAX_SIMPLIFY_M:
@@ -120,6 +120,8 @@ def _check_spec(spec: MapSpec) -> None:
 
 def _validate(bundle: MapBundle) -> None:
     problems: list[str] = []
+    if bundle.classes not in CLASS_SCHEMES:
+        problems.append(f"classes: expected one of {', '.join(CLASS_SCHEMES)}, got {bundle.classes!r}")
     _check_frame(bundle.lsoa, "lsoa", _LSOA_COLUMNS, problems)
     _check_frame(bundle.wards, "wards", ("ward_name",), problems)
     _check_frame(bundle.neighbourhoods, "neighbourhoods", _NEIGHBOURHOOD_COLUMNS, problems)
@@ -132,7 +134,7 @@ def _validate(bundle: MapBundle) -> None:
         if not lsoa.index.is_unique:
             dupes = lsoa.index[lsoa.index.duplicated()].unique()[:5]
             problems.append(f"lsoa: index lsoa_code has duplicates ({', '.join(map(str, dupes))})")
-        for col in ("score", "rank", "decile", "population", "gi_bin", "gi_bin_fdr", *bundle.domains):
+        for col in ("score", "rank", "population", "gi_bin", "gi_bin_fdr", *bundle.domains):
             if not pd.api.types.is_numeric_dtype(lsoa[col]):
                 problems.append(f"lsoa.{col}: expected numbers, got dtype {lsoa[col].dtype}")
         allowed = set(LISA_COLOURS)
@@ -192,5 +194,5 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     return MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
-        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha,
+        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha, classes=cfg.output.classes,
     )

@@ -29,7 +29,7 @@ from pli._map_assets import (
 from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.pages import _copyright_year, _data_credit
-from pli.maps.prepare import _classify, _classify_deciles
+from pli.maps.prepare import _classify
 from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
 
 __all__ = [
@@ -153,7 +153,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     ----------
     bundle : MapBundle
     spec : MapSpec
-        ``classes``/``scheme`` choose the classification (as on the web maps).
+        Map settings (checked); the classes are ``bundle.classes``, as on the web maps.
     area : AreaSpec
     period : str
         Data period for the title.
@@ -166,10 +166,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     _check_spec(spec)
     _validate(bundle)
     lsoa = bundle.lsoa
-    if spec.scheme == "deciles":
-        classes = _classify_deciles(lsoa, what="Priority Localities Index")
-    else:
-        classes = _classify(lsoa["score"], k=spec.classes, what="Priority Localities Index")
+    classes = _classify(lsoa["score"], scheme=bundle.classes, rank=lsoa["rank"], what="Priority Localities Index")
     fig, ax = _figure_frame(area, period, "Priority Localities Index")
     lsoa.plot(ax=ax, color=classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
     upper = bundle.upper_layer_label or "Ward"

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import geopandas as gpd
-import mapclassify
-import matplotlib
 import numpy as np
 import pandas as pd
 import shapely
@@ -19,6 +17,7 @@ from pli._map_assets import (
     escape_text,
     format_number,
 )
+from pli.classes import class_colours, priority_classes
 from pli.config import MapSpec
 from pli.maps.bundle import MapBundle
 from pli.maps.style import GI_COLOURS, GI_LABELS, HARM_UNIT, LISA_COLOURS, METRIC_CRS
@@ -51,12 +50,6 @@ def _to_web(frame: gpd.GeoDataFrame, decimals: int = 5) -> gpd.GeoDataFrame:
     return out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
 
 
-def _sequential(k: int) -> list[str]:
-    cmap = matplotlib.colormaps["YlOrRd"]
-    # Skip the palest end so the lowest class still reads on a light base map.
-    return [matplotlib.colors.to_hex(cmap(x)) for x in np.linspace(0.12, 0.95, k)]
-
-
 @dataclass(frozen=True)
 class _Classes:
     """A choropleth classification: class per LSOA (0 = lowest) and legend rows."""
@@ -87,49 +80,12 @@ class _Classes:
         return list(zip(self.colours[::-1], self.labels[::-1]))
 
 
-def _classify(values: pd.Series, *, k: int, what: str) -> _Classes:
-    """Quantile classes of a score, highest class = highest priority."""
-    y = pd.to_numeric(values, errors="coerce").astype("float64")
-    ok = y.notna()
-    k_eff = int(max(1, min(k, ok.sum(), y[ok].nunique())))
-    codes = pd.Series(np.nan, index=values.index)
-    if k_eff == 1:
-        codes[ok] = 0
-        bins = np.array([y[ok].max()])
-    else:
-        q = mapclassify.Quantiles(y[ok].to_numpy(), k=k_eff)
-        codes[ok] = q.yb
-        bins = q.bins
-        k_eff = len(bins)
-    lows = np.r_[y[ok].min(), bins[:-1]]
-    share = 100 / k_eff
-    names = {5: "quintile", 10: "decile", 4: "quartile"}
-    unit = names.get(k_eff, "class")
-    labels = []
-    for i, (lo, hi) in enumerate(zip(lows, bins)):
-        position = k_eff - i
-        tag = f"highest {share:.0f}%" if position == 1 else (f"lowest {share:.0f}%" if position == k_eff else "")
-        prefix = f"{unit.capitalize()} {position}" + (f" ({tag})" if tag else "")
-        labels.append(f"{prefix}: {lo:.2f} to {hi:.2f}")
-    title = f"{what} ({unit}s, 1 = highest)" if unit != "class" else f"{what} ({k_eff} quantile classes)"
-    return _Classes(codes=codes, colours=_sequential(k_eff), labels=labels, title=title, unit=unit)
-
-
-def _classify_deciles(frame: pd.DataFrame, *, what: str) -> _Classes:
-    """Classes from the index's own ``decile`` column (1 = highest priority 10%)."""
-    decile = pd.to_numeric(frame["decile"], errors="coerce")
-    codes = 10 - decile.clip(1, 10)
-    score = pd.to_numeric(frame["score"], errors="coerce")
-    spans = score.groupby(decile).agg(["min", "max"]).reindex(range(1, 11))
-    labels = []
-    for d in range(10, 0, -1):
-        lo, hi = spans.loc[d, "min"], spans.loc[d, "max"]
-        tag = " (highest 10%)" if d == 1 else (" (lowest 10%)" if d == 10 else "")
-        rng = f": {lo:.2f} to {hi:.2f}" if pd.notna(lo) else ": none"
-        labels.append(f"Decile {d}{tag}{rng}")
-    return _Classes(
-        codes=codes, colours=_sequential(10), labels=labels, title=f"{what} (deciles, 1 = highest)", unit="decile"
-    )
+def _classify(values: pd.Series, *, scheme: str, what: str, rank: Optional[pd.Series] = None) -> _Classes:
+    """Priority classes of a score (:func:`pli.classes.priority_classes`), highest class = highest priority."""
+    found = priority_classes(values, scheme, rank=rank)
+    k = found.k
+    return _Classes(codes=(k - found.classes).astype("float64"), colours=class_colours(k),
+                    labels=found.labels()[::-1], title=f"{what} ({scheme}s, 1 = highest)", unit=scheme)
 
 
 def _label(labels: dict[str, str], key: str) -> str:
@@ -174,14 +130,13 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     after = int(shapely.get_num_coordinates(metric.values).sum())
     log.info("maps: simplified %d LSOAs at %.1f m (%d -> %d vertices)", n, spec.simplify_m, before, after)
 
-    if spec.scheme == "deciles":
-        index_classes = _classify_deciles(lsoa, what="Priority Localities Index")
-    else:
-        index_classes = _classify(lsoa["score"], k=spec.classes, what="Priority Localities Index")
-    k_domain = 10 if spec.scheme == "deciles" else spec.classes
+    # The published rank, not the (rounded in public mode) score, fixes the classes of the tables.
+    index_classes = _classify(lsoa["score"], scheme=bundle.classes, rank=lsoa["rank"],
+                              what="Priority Localities Index")
     domain_titles = {d: _label(labels, d) for d in bundle.domains}
     domain_classes = {
-        d: _classify(lsoa[d], k=k_domain, what=f"{domain_titles[d]} domain score") for d in bundle.domains
+        d: _classify(lsoa[d], scheme=bundle.classes, what=f"{domain_titles[d]} domain score")
+        for d in bundle.domains
     }
 
     code = escape_series(pd.Series(lsoa.index, index=lsoa.index))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 __all__ = [
-    "CLASS_RANGE",
     "FDR_NOTE",
     "GI_COLOURS",
     "GI_LABELS",
@@ -105,10 +104,6 @@ GI_NOTE = (
     "Gi* looks at each area together with its neighbours: a hotspot is a group of "
     "high scores too strong to be chance, a coldspot a group of low scores."
 )
-
-
-#: Quantile classes a reader can still tell apart on one sequential colour scale.
-CLASS_RANGE = (2, 10)
 
 
 #: Beyond this tolerance simplification visibly moves LSOA edges (an LSOA is a few hundred metres across).

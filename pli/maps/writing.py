@@ -68,7 +68,7 @@ def write_maps(
     InputError
         When a frame lacks a column, has the wrong CRS or unexpected categories.
     ConfigError
-        When ``spec.classes`` or ``spec.simplify_m`` is out of range.
+        When ``spec.simplify_m`` is out of range.
     """
     _check_spec(spec)
     _validate(bundle)

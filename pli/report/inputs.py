@@ -126,7 +126,7 @@ def _read_table(path: Path, columns: tuple[str, ...], problems: list[str], *, dt
         problems.append(f"{path}: file not found")
         return None
     try:
-        frame = pd.read_csv(path, comment="#", dtype=dtype)
+        frame = pd.read_csv(path, dtype=dtype)
     except (OSError, ValueError) as exc:
         problems.append(f"{path}: not a readable CSV ({exc})")
         return None

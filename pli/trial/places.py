@@ -145,7 +145,7 @@ def read_places(run_dir: str | Path, *, source: Literal["plan", "lsoa"] = "plan"
         if not path.is_file():
             raise InputError(f"{path}: no patrol plan in this run folder; run 'pli index' with a 'patrols' "
                              "section first, or design over LSOAs (--places lsoa)")
-        plan = pd.read_csv(path, comment="#", dtype={"place_id": str})
+        plan = pd.read_csv(path, dtype={"place_id": str})
         missing = {"place_id", "neighbourhood"} - set(plan.columns)
         if missing:
             raise InputError(f"{path}: expected columns place_id and neighbourhood; "
@@ -158,7 +158,7 @@ def read_places(run_dir: str | Path, *, source: Literal["plan", "lsoa"] = "plan"
     path = run / "rankings.csv"
     if not path.is_file():
         raise InputError(f"{path}: no rankings in this run folder; give the output folder of 'pli index'")
-    rankings = pd.read_csv(path, comment="#", dtype={"lsoa_code": str})
+    rankings = pd.read_csv(path, dtype={"lsoa_code": str})
     if "rank" not in rankings.columns or "lsoa_code" not in rankings.columns:
         raise InputError(f"{path}: expected columns lsoa_code and rank")
     best = rankings.sort_values(["rank", "lsoa_code"]).head(int(top))

@@ -23,6 +23,7 @@ from pli._map_assets import (
     stable_element_ids,
 )
 from pli.errors import InputError
+from pli.handling import SENSITIVE, default_marking, marked, write_handling_note
 from pli.maps.figures import png_bytes
 from pli.maps.pages import plain_map
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
@@ -243,16 +244,19 @@ def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, 
 
     target = {"output": Path(out_dir)}
     transaction.check_output_paths(target, inputs=inputs)
-    marking = "OFFICIAL-SENSITIVE: not for publication"
     with outputs.OutputTransaction(target) as tx:
-        outputs.write_csv(trial.allocation_frame(), tx.path("output", "allocation.csv"), comment=marking)
-        outputs.write_csv(trial.counts.reset_index(), tx.path("output", "pre_period_counts.csv"), comment=marking)
+        outputs.write_csv(marked(trial.allocation_frame(), SENSITIVE), tx.path("output", "allocation.csv"))
+        outputs.write_csv(marked(trial.counts.reset_index(), SENSITIVE), tx.path("output", "pre_period_counts.csv"))
         outputs.write_csv(trial.power.table, tx.path("output", "power_curve.csv"))
         tx.path("output", "power_curve.png").write_bytes(power_figure(trial.power))
         if trial.schedule is not None:
-            outputs.write_csv(trial.schedule, tx.path("output", "crossover_schedule.csv"), comment=marking)
+            outputs.write_csv(marked(trial.schedule, SENSITIVE), tx.path("output", "crossover_schedule.csv"))
         if maps:
             tx.path("output", "trial.html").write_text(trial_page(trial, offline=offline), encoding="utf-8")
+        sensitive = ("allocation.csv", "pre_period_counts.csv", "crossover_schedule.csv", "trial.html")
+        marks = {name: SENSITIVE for name in sensitive if (tx.staging_dir("output") / name).is_file()}
+        write_handling_note(tx, "output", marks, default=default_marking(public=False),
+                            heading="Handling of the files of this pli trial folder")
         manifest = {
             "command": "pli trial",
             "run_id": tx.run_id,
