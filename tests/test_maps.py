@@ -15,11 +15,12 @@ import pytest
 
 from pli import maps
 from pli._map_assets import escape_text, inline_assets
-from pli.config import AreaSpec, MapSpec
+from pli.config import AreaSpec, MapSpec, SourceSpec
 from pli.errors import InputError, PliError
 from pli.maps import figures as map_figures
 from pli.maps import prepare as map_prepare
 from pli.maps import write_maps
+from pli.maps.credits import run_credits
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PERIOD = "2024-03 to 2025-02"
@@ -207,7 +208,7 @@ def test_cluster_colours_follow_convention(bundle):
 
 def test_offline_page_links_nothing_external(bundle, written, tmp_path):
     pytest.importorskip("offlinefolium", reason="folium-offline is not installed (pip install folium-offline)")
-    offline = write_maps(_small(bundle), tmp_path, spec=MapSpec(offline=True), area=AREA, period=PERIOD)
+    offline = write_maps(_small(bundle), tmp_path, spec=MapSpec(), area=AREA, period=PERIOD)
     on_html = written[1][0].read_text(encoding="utf-8")
     # The check can fail: the online page links Leaflet from a CDN.
     assert any("leaflet" in u[2] for u in _external(on_html))
@@ -329,10 +330,21 @@ def test_line_legend_rows_carry_width_dash_and_weight():
 
 def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
     real = AreaSpec(name="Croydon", simulated=False)
-    fig = maps.plot_neighbourhoods_figure(_small(bundle), area=real, period=PERIOD)
+    sources = {
+        "crime": SourceSpec(kind="mps_lsoa_crime", path="mps.csv", vintage=2021),
+        "iod": SourceSpec(kind="iod2019", path="iod.csv"),
+        "unused": SourceSpec(kind="police_uk", path="police_uk"),
+    }
+    credits = run_credits(sources, periods={"crime": "2025-03 to 2026-02"}, used=["crime", "iod"])
+    fig = maps.plot_neighbourhoods_figure(
+        dataclasses.replace(_small(bundle), credits=credits), area=real, period=PERIOD
+    )
     try:
-        texts = " ".join(t.get_text() for t in fig.texts)
-        assert "police.uk" in texts and "Open Government Licence v3.0" in texts
+        texts = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+        # The sources the run used, with the period read and the licence; not police.uk.
+        assert "Metropolitan Police Service" in texts and "2025-03 to 2026-02" in texts
+        assert "English Indices of Deprivation 2019" in texts and "Open Government Licence v3.0" in texts
+        assert "police.uk" not in texts
         assert "% of borough crime harm" in texts
         labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
         assert "Priority neighbourhood outline" in labels and "Ward boundary" in labels

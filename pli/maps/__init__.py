@@ -13,7 +13,7 @@ patrol frames) into
 * ``priority_localities.png`` and ``priority_neighbourhoods.png`` for committee papers.
 
 Every value from data is escaped before it reaches a page (:mod:`pli._map_assets`);
-offline pages carry Leaflet inline and fetch nothing.
+pages carry Leaflet inline (unless ``maps.online``), so they open with no internet.
 
 Modules: ``style`` (colours and wording), ``bundle`` (the input, checked), ``prepare``
 (map-ready frames), ``pages`` (Folium), ``figures`` (matplotlib) and ``writing``

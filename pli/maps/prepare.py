@@ -21,6 +21,7 @@ from pli._map_assets import (
 )
 from pli.config import MapSpec
 from pli.maps.bundle import MapBundle
+from pli.maps.placement import number_positions
 from pli.maps.style import GI_COLOURS, GI_LABELS, HARM_UNIT, LISA_COLOURS, METRIC_CRS
 
 __all__ = [
@@ -258,7 +259,8 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     numbers = _to_web(
         gpd.GeoDataFrame(
             {"label": nb_props["rank"].astype(str), "popup": nb_props["popup"], "rank": nb_props["rank"]},
-            geometry=nb_metric.geometry.representative_point(),
+            # Clear of each other in metres (pli.maps.placement), not at overlapping representative points.
+            geometry=number_positions(nb_metric),
             crs=METRIC_CRS,
         )
     )

@@ -205,7 +205,7 @@ def power_figure(curve: PowerCurve) -> bytes:
         return png_bytes(fig, dpi=150)
 
 
-def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
+def trial_page(trial: TrialDesign, *, offline: bool = True) -> str:
     """HTML map of the places, coloured by arm, with group and pre-period counts in the tooltips."""
     import geopandas as gpd
 
@@ -236,7 +236,7 @@ def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
 
 
 def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, ...] = (),
-                data_dir: Optional[Path] = None, config: Optional[dict] = None, offline: bool = False,
+                data_dir: Optional[Path] = None, config: Optional[dict] = None, offline: bool = True,
                 maps: bool = True) -> tuple[Path, ...]:
     """Write the allocation, counts, power curve (CSV, PNG), schedule, map and a manifest, all or nothing."""
     from pli import transaction
