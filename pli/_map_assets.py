@@ -645,6 +645,8 @@ class FitView(MacroElement):
             var right = layers && layers.width < size.x / 2 ? size.x - layers.left + 10 : 10;
             map.getContainer().querySelectorAll('.leaflet-bottom.leaflet-right .pli-legend').forEach(function (el) {
                 var r = el.getBoundingClientRect();
+                var body = el.querySelector('.pli-body');
+                if (body && body.offsetWidth === 0) { return; }  // folded behind its button (phones)
                 if (el.style.display !== 'none' && r.width && r.width < size.x / 3) { right = Math.max(right, box.right - r.left + 10); }
             });
             var legend = 0;
@@ -652,12 +654,15 @@ class FitView(MacroElement):
                 if (el.style.display !== 'none') { legend = Math.max(legend, el.getBoundingClientRect().right - box.left); }
             });
             var wide = size.x > 900;
+            // A credit line across most of the width (phones) is kept clear of the area.
+            var credit = map.getContainer().querySelector('.leaflet-control-attribution');
+            var bottom = credit && credit.offsetWidth > size.x / 2 ? credit.offsetHeight + 10 : 10;
             var options = [];
             if (title) {
-                options.push({tl: [title.right + 10, 10], br: [right, 10]});
-                options.push({tl: [wide ? legend + 10 : 10, title.bottom + 10], br: [right, 10]});
+                options.push({tl: [title.right + 10, 10], br: [right, bottom]});
+                options.push({tl: [wide ? legend + 10 : 10, title.bottom + 10], br: [right, bottom]});
             } else {
-                options.push({tl: [wide ? legend + 10 : 10, 10], br: [right, 10]});
+                options.push({tl: [wide ? legend + 10 : 10, 10], br: [right, bottom]});
             }
             var best = null, bestZoom = -Infinity;
             options.forEach(function (o) {
