@@ -332,12 +332,12 @@ class LoadGuard(MacroElement):
         super().__init__()
         self._name = "LoadGuard"
 
-    def render(self, **kwargs) -> None:
-        """Place the head script and the body box, then the hiding script."""
+    def render(self, **kwargs) -> str:
+        """Place the head script and the body box, then the hiding script (branca's MacroElement contract)."""
         figure = self.get_root()
         figure.header.add_child(Element(_GUARD_HEAD), name="pli_load_guard", index=0)  # type: ignore[attr-defined]
         figure.html.add_child(Element(_GUARD_BODY), name="pli_load_error")  # type: ignore[attr-defined]
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class TileNote(MacroElement):
@@ -430,7 +430,8 @@ PAGE_CSS = """
   .pli-toggle{display:inline-block}
   .pli-collapsible:not(.pli-open) .pli-body{display:none}
   .pli-collapsible.pli-open .pli-toggle{margin-bottom:4px}
-  .pli-legend.pli-collapsible:not(.pli-open),.pli-panel.pli-collapsible:not(.pli-open){padding:0;background:none;box-shadow:none}
+  .pli-legend.pli-collapsible:not(.pli-open),.pli-panel.pli-collapsible:not(.pli-open){padding:0;background:none;
+    box-shadow:none;min-height:0}
   .pli-panel{max-width:calc(100vw - 70px);padding:5px 8px}
   .pli-title h1{font-size:13px}
   .pli-title p{display:none}
@@ -805,13 +806,15 @@ class LabelLayer(MacroElement):
                     };
                     var shown = map._pliMarks.filter(function (mark) { return map.hasLayer(mark.marker); });
                     shown.forEach(function (mark) { if (mark.number) { boxes.push(box(mark)); } });
-                    // A name that clashes is tried just below, above, right and left of its
-                    // spot before it is hidden: names of priority areas stay beside the numbers.
+                    // A name that clashes is tried below, above, right, left and diagonally
+                    // off its spot before it is hidden: names of priority areas stay beside the numbers.
                     shown.forEach(function (mark) {
                         if (mark.number) { return; }
                         var r0 = box(mark);
                         var w = r0.right - r0.left, h = r0.bottom - r0.top;
-                        var tries = [[0, 0], [0, h + 2], [0, -h - 2], [w / 2 + 14, 0], [-w / 2 - 14, 0]];
+                        var side = w / 2 + 15;
+                        var tries = [[0, 0], [0, h + 2], [0, -h - 2], [side, 0], [-side, 0], [side, h], [-side, h],
+                                     [side, -h], [-side, -h], [0, 2 * h + 4], [0, -2 * h - 4]];
                         var placed = null;
                         for (var k = 0; k < tries.length && !placed; k++) {
                             var dx = tries[k][0], dy = tries[k][1];

@@ -15,11 +15,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from test_maps_browser import CHROMIUM, SCREENSHOTS, _chromium, _need, probe
 
 from pli.config import load_config
 from pli.pipeline import run_index
-
-from test_maps_browser import CHROMIUM, SCREENSHOTS, _chromium, _need, probe
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +44,41 @@ function () {
     if (map && map._renderer) { for (var o = map._renderer._drawFirst; o; o = o.next) { drawn += 1; } }
     out.paths = drawn;
     out.numbers = [].map.call(document.querySelectorAll('.pli-number'), function (e) { return e.textContent; });
+    var boxes = [].map.call(document.querySelectorAll('.pli-number'), function (e) { return e.getBoundingClientRect(); });
+    out.number_overlaps = 0;
+    boxes.forEach(function (a, i) {
+      boxes.slice(i + 1).forEach(function (b) {
+        // Circles: they overlap when their centres are closer than a diameter.
+        var dx = (a.left + a.right - b.left - b.right) / 2, dy = (a.top + a.bottom - b.top - b.bottom) / 2;
+        if (Math.sqrt(dx * dx + dy * dy) < a.width) { out.number_overlaps += 1; }
+      });
+    });
     out.names_shown = [].filter.call(document.querySelectorAll('.leaflet-pli-names-pane .pli-label'), function (e) {
       return e.style.visibility !== 'hidden';
     }).length;
+    out.names_total = document.querySelectorAll('.leaflet-pli-names-pane .pli-label').length;
+    var shownNames = function () {
+      return [].filter.call(document.querySelectorAll('.leaflet-pli-names-pane .pli-label'), function (e) {
+        return e.style.visibility !== 'hidden';
+      }).length;
+    };
+    // Switch the numbered neighbourhoods off and on again: how many names do they cost?
+    var toggle = null;
+    document.querySelectorAll('.leaflet-control-layers-overlays label').forEach(function (l) {
+      if (l.textContent.indexOf('Priority neighbourhoods') >= 0) { toggle = l.querySelector('input'); }
+    });
+    if (toggle) {
+      toggle.click();
+      out.names_without_numbers = shownNames();
+      toggle.click();
+      out.names_with_numbers = shownNames();
+    }
+    out.names_listed = [].filter.call(document.querySelectorAll('.leaflet-pli-names-pane .pli-label'), function (e) {
+      return e.style.visibility !== 'hidden';
+    }).map(function (e) { return e.textContent; });
+    var z = function (sel) { var e = document.querySelector(sel); return e ? Number(getComputedStyle(e).zIndex) : -1; };
+    out.names_above_outlines = z('.leaflet-pli-names-pane') > z('.leaflet-overlay-pane');
+    out.numbers_above_names = z('.leaflet-marker-pane') > z('.leaflet-pli-names-pane');
     out.legends = [].filter.call(document.querySelectorAll('[data-legend]'), function (e) {
       return e.style.display !== 'none';
     }).map(function (e) { return e.getAttribute('data-legend'); });
@@ -76,7 +107,18 @@ def _run(config: Path, base: Path, *, data_dir: Path | None = None) -> tuple[Pat
     return base / "output", pages
 
 
-def _check_pages(pages: list[Path], *, n_neighbourhoods: int, credits: tuple[str, ...]) -> dict[str, dict]:
+def _priority_area_names(out: Path) -> list[str]:
+    """Names of the upper-layer areas (wards, or the demo's MSOAs) that hold a priority neighbourhood."""
+    import geopandas as gpd
+
+    wards = gpd.read_file(out / "pli.gpkg", layer="wards")
+    nb = gpd.read_file(out / "pli.gpkg", layer="priority_neighbourhoods").to_crs(wards.crs)
+    name = next(c for c in ("ward_name", "name") if c in wards.columns)
+    return sorted(wards.loc[wards.intersects(nb.buffer(-1).union_all()), name].astype(str))
+
+
+def _check_pages(pages: list[Path], *, n_neighbourhoods: int, credits: tuple[str, ...],
+                 priority_names: list[str], max_missing: int = 0) -> dict[str, dict]:
     results, console = probe(pages, DRAWN)
     for page in pages:
         r, uri = results[page.as_uri()], page.as_uri()
@@ -90,35 +132,48 @@ def _check_pages(pages: list[Path], *, n_neighbourhoods: int, credits: tuple[str
         assert r["panes"] >= 6 and r["canvas"] == 1, (page.name, r["panes"], r["canvas"])
         assert r["paths"] >= 20, (page.name, r["paths"])  # LSOAs, ward outlines, neighbourhood outlines
         assert r["scale"] and r["names_shown"] >= 1, page.name
+        # Upper-layer names sit above the areas and outlines, below the numbers.
+        assert r["names_above_outlines"] and r["numbers_above_names"], page.name
         if page.parent.name == "neighbourhoods":
             assert "index" in r["legends"] and "neighbourhoods" in r["legends"], r["legends"]
             # Its own number and those of neighbours in view; never more than the run has.
             assert page.name.split("-", 1)[0] in r["numbers"] and len(r["numbers"]) <= n_neighbourhoods
         else:
             assert sorted(r["numbers"], key=int) == [str(i) for i in range(1, n_neighbourhoods + 1)], r["numbers"]
+            assert r["number_overlaps"] == 0, f"{page.name}: numbered markers cover each other"
+            # With the neighbourhoods on, the names of the areas holding them stay (moved beside
+            # a number if need be), and few others give way.
+            missing = sorted(set(priority_names) - set(r["names_listed"]))
+            assert len(missing) <= max_missing, (page.name, missing)
+            assert r["names_with_numbers"] >= r["names_without_numbers"] - n_neighbourhoods, (
+                page.name, r["names_with_numbers"], r["names_without_numbers"], r["names_total"])
             assert ("lisa_fdr" if page.name == "hotspots.html" else "index") in r["legends"], r["legends"]
         for credit in credits:
             assert credit in r["attribution"], (page.name, credit, r["attribution"])
     return results
 
 
-def _screens(pages: list[Path], prefix: str) -> list[Path]:
+PHONE, DESKTOP = "390,844", "1400,900"
+
+
+def _screens(shots: list[tuple[Path, str, str]]) -> list[Path]:
+    """Screenshots ``(page, size, file name)`` under ``screenshots/`` for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shots = []
-    for page in pages:
-        stem = f"{prefix}-{page.stem}"
-        for suffix, size in (("desktop", "1400,900"), ("phone", "390,844")):
-            target = SCREENSHOTS / f"{stem}-{suffix}.png"
-            run = _chromium(page, f"--screenshot={target}", f"--window-size={size}")
-            assert target.is_file() and target.stat().st_size > 10_000, f"no screenshot of {page.name}: {run.stderr[-300:]}"
-            shots.append(target)
-    return shots
+    written = []
+    for page, size, name in shots:
+        target = SCREENSHOTS / name
+        run = _chromium(page, f"--screenshot={target}", f"--window-size={size}")
+        assert target.is_file() and target.stat().st_size > 10_000, f"no screenshot of {page.name}: {run.stderr[-300:]}"
+        written.append(target)
+    return written
 
 
 def test_demo_run_pages_draw_their_maps_with_the_network_cut(chromium, tmp_path):
     out, pages = _run(ROOT / "configs" / "croydon-demo.yml", tmp_path)
     # The demo's credits: its simulated crime and deprivation say so, its real Census table is credited.
-    _check_pages(pages, n_neighbourhoods=9, credits=("SIMULATED by pli", "Census 2011 (ONS)", "Crown copyright"))
+    _check_pages(pages, n_neighbourhoods=9, credits=("SIMULATED by pli", "Census 2011 (ONS)", "Crown copyright"),
+                 # The demo's MSOAs are small and crowded at the borough view: a few names wait for zooming in.
+                 priority_names=_priority_area_names(out), max_missing=4)
     index = (pages[0]).read_text(encoding="utf-8")
     assert "Census 2011 usual residents (Office for National Statistics)" in index
 
@@ -142,24 +197,26 @@ def test_demo_run_pages_draw_their_maps_with_the_network_cut(chromium, tmp_path)
     assert results[comparison.as_uri()]["paths"] == 220  # every LSOA of the demo
     assert results[trial_page.as_uri()]["paths"] == len(trial.allocation_frame().dropna(subset=["easting"]))
 
-    main = pages[1]
     nb1 = next(p for p in pages if p.name.startswith("1-"))
-    _screens([main, nb1, comparison, trial_page], "demo")
+    _screens([(pages[1], DESKTOP, "demo-priority_localities-desktop.png"),
+              (pages[1], PHONE, "demo-priority_localities-phone.png"),
+              (nb1, PHONE, "demo-neighbourhood-1-phone.png")])
 
 
 @pytest.mark.shared
 def test_open_data_run_pages_draw_their_maps_with_the_network_cut(chromium, tmp_path):
     if not SHARED.is_dir():
         pytest.skip(f"real Croydon snapshot not found at {SHARED}")
-    _, pages = _run(ROOT / "configs" / "croydon-open-data.yml", tmp_path, data_dir=SHARED)
+    out, pages = _run(ROOT / "configs" / "croydon-open-data.yml", tmp_path, data_dir=SHARED)
     # Crime came from the Met table (index) and police.uk burglary points (patrols);
     # deprivation from IoD2019, residents from Census 2021: each credited with its period.
     results = _check_pages(pages, n_neighbourhoods=9, credits=(
         "Metropolitan Police (London Datastore)", "IoD2019 (MHCLG)", "Census 2021 (ONS)", "police.uk",
-    ))
+    ), priority_names=_priority_area_names(out))
     attribution = results[pages[1].as_uri()]["attribution"]
     assert "Crime (crime): Metropolitan Police (London Datastore), 2025-03 to 2026-02" in attribution
-    _screens([pages[1], next(p for p in pages if p.name.startswith("1-"))], "open-data")
+    _screens([(pages[1], DESKTOP, "open-data-priority_localities-desktop.png"),
+              (next(p for p in pages if p.name.startswith("1-")), PHONE, "open-data-neighbourhood-1-phone.png")])
 
 
 BROKEN_LEAFLET = "window.L = undefined; throw new Error('pli test: Leaflet broken on purpose');"

@@ -63,7 +63,6 @@ def resolve_tiles(tiles: Union[bool, str, TileSpec, None]) -> Optional[TileSpec]
 
 def add_basemap(m: folium.Map, tiles: TileSpec) -> folium.TileLayer:
     """Add ``tiles`` under every layer, with its attribution and a note if tiles fail to load."""
-    options = {"subdomains": tiles.subdomains} if tiles.subdomains else {}
     layer = folium.TileLayer(
         tiles.url,
         attr=escape_text(tiles.attribution),  # Leaflet shows attributions as HTML: text only
@@ -71,7 +70,7 @@ def add_basemap(m: folium.Map, tiles: TileSpec) -> folium.TileLayer:
         control=False,
         max_zoom=tiles.max_zoom,
         max_native_zoom=tiles.max_native_zoom if tiles.max_native_zoom is not None else tiles.max_zoom,
-        **options,
+        subdomains=tiles.subdomains or "abc",  # folium's default; used only by URLs with {s}
     )
     layer.add_to(m)
     TileNote(layer).add_to(m)

@@ -240,13 +240,16 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     # Feature ids reach the page inside folium's macros, which branca renders again as
     # Jinja2 source: a code holding "{{ ... }}" would run. Escaped ids stay unique.
     wards.index = pd.Index(escape_series(pd.Series(wards.index.astype(str), index=wards.index)), name=wards.index.name)
+    # Names of the upper-layer areas holding a priority neighbourhood come first: where
+    # names crowd, the page keeps the earlier ones (LabelLayer's declutter).
+    holds = wards_metric.geometry.intersects(bundle.neighbourhoods.geometry.buffer(-1).union_all())
     ward_points = _to_web(
         gpd.GeoDataFrame(
             {"label": wards_metric["ward_name"].astype("string")},
             geometry=wards_metric.geometry.representative_point(),
             crs=METRIC_CRS,
         )
-    )
+    ).iloc[np.argsort(~holds.to_numpy(), kind="stable")]
 
     nb = bundle.neighbourhoods.copy().sort_values("rank")
     nb_metric = nb.set_geometry(_simplify(nb.geometry, spec.simplify_m, coverage=False))
