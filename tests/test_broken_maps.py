@@ -47,7 +47,12 @@ def _maps(**settings):
 
 
 CASES = [
-    ("maps-tiles-provider-name", _maps(tiles="stamen"), "maps.tiles: expected true or false, got 'stamen'"),
+    ("maps-tiles-provider-name", _maps(tiles="stamen"),
+     "maps.tiles: expected none, a preset (esri-grey, osm) or a mapping with url and attribution, got 'stamen'"),
+    ("maps-tiles-url-without-xyz", _maps(tiles={"url": "https://tiles.example/{z}.png", "attribution": "Us"}),
+     "maps.tiles.url: the template lacks {{x}}, {{y}}"),  # the harness formats fragments
+    ("maps-online-and-offline", _maps(online=True, offline=True),
+     "maps.offline: true contradicts maps.online: true"),
     ("maps-scheme-unknown", _maps(scheme="jenks"), "maps.scheme: expected one of 'quantiles', 'deciles', got 'jenks'"),
     ("maps-classes-zero", _maps(classes=0), "maps.classes: expected a whole number from 2 to 10, got 0"),
     ("maps-classes-too-many", _maps(classes=50), "maps.classes: expected a whole number from 2 to 10, got 50"),

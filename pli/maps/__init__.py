@@ -15,7 +15,8 @@ patrol frames) into
 Every value from data is escaped before it reaches a page (:mod:`pli._map_assets`);
 pages carry Leaflet inline (unless ``maps.online``), so they open with no internet.
 
-Modules: ``style`` (colours and wording), ``bundle`` (the input, checked), ``prepare``
+Modules: ``style`` (colours and wording), ``bundle`` (the input, checked), ``credits``
+(who to credit), ``placement`` (numbers kept apart), ``basemap`` (``maps.tiles``), ``prepare``
 (map-ready frames), ``pages`` (Folium), ``figures`` (matplotlib) and ``writing``
 (:func:`write_maps`).
 """
