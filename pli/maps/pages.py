@@ -268,7 +268,8 @@ def _add_context(
         # A neighbourhood page with no places says why, so nobody waits for a list that will not come.
         why = patrol_note or f"No micro-patrol places in this neighbourhood: none cleared the floor. {patrol_floor}"
         LegendControl(
-            legend_html("Micro-patrol places", [], note=why), layer=None, key="patrol-none", position="bottomright"
+            legend_html("Micro-patrol places", [], note=why), layer=None, key="patrol-none", position="bottomright",
+            toggle="Patrol key",
         ).add_to(m)
     if places is not None:
         if len(places):
