@@ -300,7 +300,7 @@ error, or JavaScript is switched off in this browser.</p>
 <p>Open the file in a current Edge, Chrome or Firefox, and keep the whole maps folder
 together.</p>
 <p class="pli-online-hint" hidden>This page was made with online maps (--online or maps.online:
-true): it loads Leaflet from the internet (cdn.jsdelivr.net, code.jquery.com), which many networks
+true): it loads Leaflet from public CDNs on the internet, which many networks
 block. Make the maps again without that option for pages that work with no internet access.</p>
 <p>Details: <code></code></p>
 </div>"""
@@ -426,6 +426,15 @@ PAGE_CSS = """
 .pli-toggle{display:none;font:bold 12px/1.2 "Helvetica Neue",Arial,sans-serif;background:#fff;
   border:1px solid #888;border-radius:3px;padding:3px 8px;margin:0;cursor:pointer;color:#222}
 .leaflet-pane.leaflet-pli-labels-pane{pointer-events:none}
+@media print{
+  @page{size:A4 landscape;margin:7mm}
+  html,body{width:100%;height:100%;margin:0;padding:0;overflow:hidden}
+  .folium-map{position:absolute!important;top:0;left:0;width:100%!important;height:100%!important}
+  .leaflet-control-layers,.leaflet-control-zoom{display:none!important}
+  .pli-panel,.pli-legend{box-shadow:none;border:1px solid #888}
+  .pli-profile-panel{max-height:none}
+  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 @media (max-width:600px){
   .pli-toggle{display:inline-block}
   .pli-collapsible:not(.pli-open) .pli-body{display:none}
@@ -683,6 +692,15 @@ class FitView(MacroElement):
             map.on('dragstart popupopen autopanstart', function () { touched = true; });
             map.on('zoomstart', function () { if (!fitting) { touched = true; } });
             map.on('resize', function () { if (!touched) { fit(); } });
+            // Printing lays the page out at the paper's size; Leaflet only learns of it
+            // here, so the map (and its canvas) fills the printed page and is fitted again.
+            var print = window.matchMedia ? window.matchMedia('print') : null;
+            var relayout = function () {
+                map.invalidateSize({animate: false, pan: false});
+                map.eachLayer(function (l) { if (l instanceof L.Renderer && l._update && l._redraw) { l._update(); l._redraw(); } });
+            };
+            if (print && print.addEventListener) { print.addEventListener('change', relayout); }
+            else if (print && print.addListener) { print.addListener(relayout); }
         })();
         {% endmacro %}
         """
