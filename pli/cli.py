@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
+    if getattr(args, "offline", None) is True:
+        log.info("--offline: pages carry Leaflet inline by default now; the flag is kept so old scripts work")
     reporter = None if args.quiet else progress.Reporter(sys.stderr, verbose=args.verbose or args.debug)
     with progress.reporting(reporter):
         return _run_command(parser, args)
