@@ -23,9 +23,12 @@ venv: $(VENV)/.installed
 index: $(VENV)/.installed
 	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) $(ARGS)
 
-## make maps: same run, maps rendered offline (JavaScript/CSS inline) for locked-down laptops
+## make maps: the maps of the study area in CONFIG (any config, not only the demo), e.g.
+##   make maps CONFIG=configs/my-area.yml DATA_DIR=/path/to/data OUT=output-my-area MAPS=maps-my-area
+## Pages carry Leaflet inline and open with no internet; ARGS=--online links CDNs instead.
+DATA_DIR ?=
 maps: $(VENV)/.installed
-	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) --offline $(ARGS)
+	$(PY) -m pli index --config $(CONFIG) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --out $(OUT) --maps $(MAPS) $(ARGS)
 
 ## make report: the committee report (HTML printable to A4, and PDF with Chromium) of the last `make index`
 report: $(VENV)/.installed

@@ -34,9 +34,11 @@ __all__ = [
     "KeepInFront",
     "LabelLayer",
     "LegendControl",
+    "LoadGuard",
     "MapPanel",
     "FitView",
     "ResponsiveLayers",
+    "TileNote",
     "escape_series",
     "escape_text",
     "format_number",
@@ -237,6 +239,139 @@ def inline_assets(html: str) -> str:
     return _LINK_HREF.sub(_style, html)
 
 
+# ------------------------------------------------------------------ load guard
+
+# In <head>, before any library script: a script that fails to load or throws shows the
+# page's warning box (below) with what went wrong, instead of a blank page.
+_GUARD_HEAD = """<script>
+(function () {
+  window.pliMapFailed = function (detail) {
+    var box = document.getElementById('pli-load-error');
+    if (!box) {
+      document.addEventListener('DOMContentLoaded', function () { window.pliMapFailed(detail); });
+      return;
+    }
+    box.hidden = false;
+    if (document.querySelector('script[src^="http"], link[href^="http"]')) {
+      box.querySelector('.pli-online-hint').hidden = false;
+    }
+    var code = box.querySelector('code');
+    if (detail && code && code.textContent.indexOf(detail) < 0) {
+      code.textContent += (code.textContent ? '\\n' : '') + detail;
+    }
+  };
+  // A panel or legend whose body collapses behind a button on narrow screens (CSS decides when).
+  window.pliCollapsible = function (div, html, label) {
+    if (!label) { div.innerHTML = html; return; }
+    div.classList.add('pli-collapsible');
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'pli-toggle';
+    button.textContent = label;
+    button.setAttribute('aria-expanded', 'false');
+    var body = document.createElement('div');
+    body.className = 'pli-body';
+    body.innerHTML = html;
+    div.appendChild(button);
+    div.appendChild(body);
+    button.addEventListener('click', function () {
+      var open = div.classList.toggle('pli-open');
+      button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    });
+  };
+  window.addEventListener('error', function (e) {
+    var t = e.target;
+    if (t && t !== window && t.tagName) {
+      if (t.tagName === 'SCRIPT' || t.tagName === 'LINK') { window.pliMapFailed('could not load ' + (t.src || t.href)); }
+      return;  // images (base map tiles) have their own note
+    }
+    var where = e.filename ? ' (' + String(e.filename).split('/').pop() + ', line ' + e.lineno + ')' : '';
+    window.pliMapFailed(String(e.message || 'script error') + where);
+  }, true);
+})();
+</script>"""
+
+# In <body>: visible until the map's own script has drawn the map, so a page whose
+# scripts never run (blocked, failed, JavaScript off) says so instead of staying blank.
+_GUARD_BODY = """<div id="pli-load-error" class="pli-load-error" role="alert">
+<h2>The map could not be drawn</h2>
+<p>This page draws its map with JavaScript, and a script did not load, stopped with an
+error, or JavaScript is switched off in this browser.</p>
+<p>Open the file in a current Edge, Chrome or Firefox, and keep the whole maps folder
+together.</p>
+<p class="pli-online-hint" hidden>This page was made with online maps (--online or maps.online:
+true): it loads Leaflet from public CDNs on the internet, which many networks
+block. Make the maps again without that option for pages that work with no internet access.</p>
+<p>Details: <code></code></p>
+</div>"""
+
+class LoadGuard(MacroElement):
+    """A visible message when the page's map fails, hidden once the map is drawn.
+
+    Adds a script to the page head (before Leaflet) that shows the message with the
+    failing file or error, a static message box to the body, and, in the map script
+    right after the map is created, the line that hides the box. Add it to the map
+    first, before any layer.
+
+    A page that links its libraries from CDNs (``--online``) also says how to make one
+    that needs no internet.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var box = document.getElementById('pli-load-error');
+            if (box) { box.hidden = true; }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "LoadGuard"
+
+    def render(self, **kwargs) -> str:
+        """Place the head script and the body box, then the hiding script (branca's MacroElement contract)."""
+        figure = self.get_root()
+        figure.header.add_child(Element(_GUARD_HEAD), name="pli_load_guard", index=0)  # type: ignore[attr-defined]
+        figure.html.add_child(Element(_GUARD_BODY), name="pli_load_error")  # type: ignore[attr-defined]
+        return super().render(**kwargs)
+
+
+class TileNote(MacroElement):
+    """Say so on the map when its base map tiles cannot be fetched (no internet, blocked)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var tiles = {{ this.layer }};
+            var noted = false;
+            tiles.on('tileerror', function () {
+                if (noted) { return; }
+                noted = true;
+                var div = L.DomUtil.create('div', 'pli-tile-note');
+                div.setAttribute('data-panel', 'tile-note');
+                div.textContent = {{ this.text|tojson }};
+                var ctl = L.control({position: 'bottomleft'});
+                ctl.onAdd = function () { return div; };
+                ctl.addTo(map);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer):
+        super().__init__()
+        self._name = "TileNote"
+        self.layer = layer.get_name()
+        self.text = "Base map unavailable (no connection to the tile server): the data layers are complete."
+
+
 # ------------------------------------------------------------------ page furniture
 
 PAGE_CSS = """
@@ -262,7 +397,8 @@ PAGE_CSS = """
 .pli-label{font:11px/1.1 "Helvetica Neue",Arial,sans-serif;color:#333;white-space:normal;
   width:max-content;max-width:96px;text-align:center;
   text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;pointer-events:none;
-  transform:translate(-50%,-50%);display:inline-block}
+  transform:translate(-50%,-50%);display:block}
+.pli-label-icon{font-size:0;line-height:0}
 .pli-number{font:bold 13px/22px "Helvetica Neue",Arial,sans-serif;color:#fff;
   background:#1a1a1a;border:2px solid #fff;border-radius:50%;width:22px;height:22px;
   text-align:center;box-shadow:0 0 3px rgba(0,0,0,.6);transform:translate(-50%,-50%);
@@ -276,6 +412,20 @@ PAGE_CSS = """
 .pli-profile .pli-lsoas{max-height:140px;overflow-y:auto}
 .pli-profile-panel{max-height:calc(100vh - 440px);min-height:90px;overflow:auto}
 .leaflet-control-layers-expanded{max-height:70vh;overflow-y:auto}
+.pli-load-error{position:fixed;top:12px;left:50%;transform:translateX(-50%);z-index:10000;
+  max-width:min(640px,92vw);background:#fff4f4;border:2px solid #b00020;border-radius:4px;
+  padding:10px 14px;font:14px/1.4 "Helvetica Neue",Arial,sans-serif;color:#222;
+  box-shadow:0 2px 8px rgba(0,0,0,.35)}
+.pli-load-error[hidden],.pli-load-error [hidden]{display:none}
+.pli-load-error h2{font-size:16px;margin:0 0 4px 0;color:#b00020}
+.pli-load-error p{margin:4px 0}
+.pli-load-error code{font-size:12px;white-space:pre-wrap;word-break:break-word}
+.leaflet-control-attribution{max-width:min(720px,calc(100vw - 220px));white-space:normal;font-size:11px}
+.pli-tile-note{background:rgba(255,255,255,.9);padding:2px 6px;border-radius:3px;max-width:calc(100vw - 90px);
+  font:11px/1.3 "Helvetica Neue",Arial,sans-serif;color:#7a4a00}
+.pli-toggle{display:none;font:bold 12px/1.2 "Helvetica Neue",Arial,sans-serif;background:#fff;
+  border:1px solid #888;border-radius:3px;padding:3px 8px;margin:0;cursor:pointer;color:#222}
+.leaflet-pane.leaflet-pli-labels-pane{pointer-events:none}
 @media print{
   @page{size:A4 landscape;margin:7mm}
   html,body{width:100%;height:100%;margin:0;padding:0;overflow:hidden}
@@ -286,6 +436,11 @@ PAGE_CSS = """
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 @media (max-width:600px){
+  .pli-toggle{display:inline-block}
+  .pli-collapsible:not(.pli-open) .pli-body{display:none}
+  .pli-collapsible.pli-open .pli-toggle{margin-bottom:4px}
+  .pli-legend.pli-collapsible:not(.pli-open),.pli-panel.pli-collapsible:not(.pli-open){padding:0;background:none;
+    box-shadow:none;min-height:0}
   .pli-panel{max-width:calc(100vw - 70px);padding:5px 8px}
   .pli-title h1{font-size:13px}
   .pli-title p{display:none}
@@ -298,8 +453,9 @@ PAGE_CSS = """
   .pli-profile-panel .pli-lsoas{display:none}
   .leaflet-control-layers-expanded{max-height:60vh;font-size:11px}
   .pli-legend[data-legend="neighbourhoods"]{display:none}
-  .leaflet-control-attribution{font-size:9px;line-height:1.2}
-  .leaflet-control-scale{display:none}
+  .pli-load-error{font-size:13px}
+  .leaflet-control-attribution{font-size:9px;line-height:1.2;max-width:calc(100vw - 60px)}
+  .leaflet-control-scale-line{font-size:9px;padding:0 3px}
   .leaflet-bottom.leaflet-left{bottom:26px}
 }
 </style>
@@ -376,6 +532,9 @@ class LegendControl(MacroElement):
         Stable identifier written to ``data-legend`` (tests and styling use it).
     position : str
         Leaflet control corner.
+    toggle : str, optional
+        Label of the button that shows and hides the legend on narrow screens (under
+        600 px, where it starts collapsed); ``None`` keeps it always open.
     """
 
     _template = Template(
@@ -385,7 +544,7 @@ class LegendControl(MacroElement):
             var map = {{ this._parent.get_name() }};
             var div = L.DomUtil.create('div', 'pli-legend');
             div.setAttribute('data-legend', {{ this.key|tojson }});
-            div.innerHTML = {{ this.html|tojson }};
+            (window.pliCollapsible || function (d, h) { d.innerHTML = h; })(div, {{ this.html|tojson }}, {{ this.toggle|tojson }});
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             var ctl = L.control({position: {{ this.position|tojson }}});
@@ -402,10 +561,11 @@ class LegendControl(MacroElement):
         """
     )
 
-    def __init__(self, html: str, *, layer=None, key: str, position: str = "bottomleft"):
+    def __init__(self, html: str, *, layer=None, key: str, position: str = "bottomleft", toggle: str | None = "Key"):
         super().__init__()
         self._name = "LegendControl"
         self.html = html
+        self.toggle = toggle
         self.layer_name = layer.get_name() if layer is not None else None
         self.key = key
         self.position = position
@@ -415,6 +575,8 @@ class MapPanel(MacroElement):
     """A fixed panel (title, neighbourhood profile) as a Leaflet control.
 
     ``html`` must already be escaped; it is handed to the browser as a JSON string.
+    ``toggle`` labels the button that collapses the panel on narrow screens (under
+    600 px, where it starts collapsed); ``None`` keeps it always open.
     """
 
     _template = Template(
@@ -423,7 +585,7 @@ class MapPanel(MacroElement):
         (function () {
             var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
             div.setAttribute('data-panel', {{ this.key|tojson }});
-            div.innerHTML = {{ this.html|tojson }};
+            (window.pliCollapsible || function (d, h) { d.innerHTML = h; })(div, {{ this.html|tojson }}, {{ this.toggle|tojson }});
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             var ctl = L.control({position: {{ this.position|tojson }}});
@@ -434,10 +596,14 @@ class MapPanel(MacroElement):
         """
     )
 
-    def __init__(self, html: str, *, key: str, position: str = "topleft", css_class: str = "pli-panel"):
+    def __init__(
+        self, html: str, *, key: str, position: str = "topleft", css_class: str = "pli-panel",
+        toggle: str | None = None,
+    ):
         super().__init__()
         self._name = "MapPanel"
         self.html = html
+        self.toggle = toggle
         self.key = key
         self.position = position
         self.css_class = css_class
@@ -489,6 +655,8 @@ class FitView(MacroElement):
             var right = layers && layers.width < size.x / 2 ? size.x - layers.left + 10 : 10;
             map.getContainer().querySelectorAll('.leaflet-bottom.leaflet-right .pli-legend').forEach(function (el) {
                 var r = el.getBoundingClientRect();
+                var body = el.querySelector('.pli-body');
+                if (body && body.offsetWidth === 0) { return; }  // folded behind its button (phones)
                 if (el.style.display !== 'none' && r.width && r.width < size.x / 3) { right = Math.max(right, box.right - r.left + 10); }
             });
             var legend = 0;
@@ -496,12 +664,15 @@ class FitView(MacroElement):
                 if (el.style.display !== 'none') { legend = Math.max(legend, el.getBoundingClientRect().right - box.left); }
             });
             var wide = size.x > 900;
+            // A credit line across most of the width (phones) is kept clear of the area.
+            var credit = map.getContainer().querySelector('.leaflet-control-attribution');
+            var bottom = credit && credit.offsetWidth > size.x / 2 ? credit.offsetHeight + 10 : 10;
             var options = [];
             if (title) {
-                options.push({tl: [title.right + 10, 10], br: [right, 10]});
-                options.push({tl: [wide ? legend + 10 : 10, title.bottom + 10], br: [right, 10]});
+                options.push({tl: [title.right + 10, 10], br: [right, bottom]});
+                options.push({tl: [wide ? legend + 10 : 10, title.bottom + 10], br: [right, bottom]});
             } else {
-                options.push({tl: [wide ? legend + 10 : 10, 10], br: [right, 10]});
+                options.push({tl: [wide ? legend + 10 : 10, 10], br: [right, bottom]});
             }
             var best = null, bestZoom = -Infinity;
             options.forEach(function (o) {
@@ -616,6 +787,9 @@ class LabelLayer(MacroElement):
         Whether the label takes clicks (needed for popups).
     z_offset : int
         Added to the markers' z-index (labels that must stay on top).
+    pane : str, optional
+        A Leaflet pane of its own (created at z-index 550: above every area and outline,
+        below the numbered markers); default the marker pane.
     """
 
     _template = Template(
@@ -640,7 +814,9 @@ class LabelLayer(MacroElement):
                     var boxes = [];
                     var box = function (mark) {
                         var p = map.latLngToContainerPoint(mark.marker.getLatLng());
-                        var w = mark.el.offsetWidth / 2, h = mark.el.offsetHeight / 2;
+                        // Fractional sizes and a pixel of air: rounded widths let labels touch.
+                        var size = mark.el.getBoundingClientRect();
+                        var w = (size.width || mark.el.offsetWidth) / 2 + 1, h = (size.height || mark.el.offsetHeight) / 2 + 1;
                         return {left: p.x - w, right: p.x + w, top: p.y - h, bottom: p.y + h};
                     };
                     var overlaps = function (a, b) {
@@ -648,16 +824,34 @@ class LabelLayer(MacroElement):
                     };
                     var shown = map._pliMarks.filter(function (mark) { return map.hasLayer(mark.marker); });
                     shown.forEach(function (mark) { if (mark.number) { boxes.push(box(mark)); } });
+                    // A name that clashes is tried below, above, right, left and diagonally
+                    // off its spot before it is hidden: names of priority areas stay beside the numbers.
                     shown.forEach(function (mark) {
                         if (mark.number) { return; }
-                        var r = box(mark);
-                        var clash = boxes.some(function (o) { return overlaps(r, o); });
-                        mark.el.style.visibility = clash ? 'hidden' : '';
-                        if (!clash) { boxes.push(r); }
+                        var r0 = box(mark);
+                        var w = r0.right - r0.left, h = r0.bottom - r0.top;
+                        var side = w / 2 + 15;
+                        var tries = [[0, 0], [0, h + 2], [0, -h - 2], [side, 0], [-side, 0], [side, h], [-side, h],
+                                     [side, -h], [-side, -h], [0, 2 * h + 4], [0, -2 * h - 4]];
+                        var placed = null;
+                        for (var k = 0; k < tries.length && !placed; k++) {
+                            var dx = tries[k][0], dy = tries[k][1];
+                            var r = {left: r0.left + dx, right: r0.right + dx, top: r0.top + dy, bottom: r0.bottom + dy};
+                            if (!boxes.some(function (o) { return overlaps(r, o); })) { placed = tries[k]; boxes.push(r); }
+                        }
+                        mark.el.style.visibility = placed ? '' : 'hidden';
+                        // A transform moves the label by exactly the offset (margins would not).
+                        mark.el.style.transform = placed && (placed[0] || placed[1])
+                            ? 'translate(calc(-50% + ' + placed[0] + 'px), calc(-50% + ' + placed[1] + 'px))' : '';
                     });
                 };
                 map.on('zoomend overlayadd overlayremove', map._pliDeclutter);
                 map.whenReady(function () { setTimeout(map._pliDeclutter, 0); });
+            }
+            var pane = {{ this.pane|tojson }};
+            if (pane && !map.getPane(pane)) {
+                // Above the canvas of areas and outlines (400), below numbers and tooltips (600+).
+                map.createPane(pane).style.zIndex = 550;
             }
             L.geoJSON(data, {
                 pointToLayer: function (feature, latlng) {
@@ -668,7 +862,8 @@ class LabelLayer(MacroElement):
                         icon: L.divIcon({html: el, className: 'pli-label-icon', iconSize: null}),
                         interactive: {{ this.interactive|tojson }},
                         zIndexOffset: {{ this.z_offset|tojson }},
-                        keyboard: false
+                        keyboard: false,
+                        pane: pane || 'markerPane'
                     });
                     map._pliMarks.push({marker: m, el: el, number: el.className === 'pli-number'});
                     if (feature.properties.popup) {
@@ -682,9 +877,13 @@ class LabelLayer(MacroElement):
         """
     )
 
-    def __init__(self, points, *, css_class: str = "pli-label", interactive: bool = False, z_offset: int = 0):
+    def __init__(
+        self, points, *, css_class: str = "pli-label", interactive: bool = False, z_offset: int = 0,
+        pane: str | None = None,
+    ):
         super().__init__()
         self._name = "LabelLayer"
+        self.pane = pane
         keep = [c for c in ("label", "popup") if c in points.columns]
         frame = points[keep + ["geometry"]].copy()
         frame["label"] = frame["label"].astype("string").fillna("").astype(object)

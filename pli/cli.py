@@ -43,6 +43,15 @@ def _add_logging_options(parser: argparse.ArgumentParser, *, after_command: bool
     parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging, no tracebacks")
 
 
+def _add_map_mode_options(parser: argparse.ArgumentParser) -> None:
+    # Pages carry Leaflet inline by default (they open with no internet); --online links CDNs.
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--online", dest="offline", action="store_false", default=None,
+                      help="link Leaflet from public CDNs instead of inlining it (smaller pages; need internet)")
+    mode.add_argument("--offline", dest="offline", action="store_true", default=None,
+                      help="inline Leaflet and plugins (the default now; kept so old scripts work)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from pli import __version__
 
@@ -58,7 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument("--out", default="output", help="output folder (default: output)")
     p_index.add_argument("--maps", default="maps", help="folder for the HTML/PNG maps (default: maps)")
-    p_index.add_argument("--offline", action="store_true", default=None, help="inline all JavaScript/CSS in maps")
+    _add_map_mode_options(p_index)
     p_index.add_argument(
         "--public",
         action="store_true",
@@ -87,7 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p_compare.add_argument("run_b", help="output folder of the later run")
     p_compare.add_argument("--top", type=int, default=20, help="size of the top list to compare (default: 20)")
     p_compare.add_argument("--out", default="comparison", help="folder for the comparison (default: comparison)")
-    p_compare.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the page")
+    _add_map_mode_options(p_compare)
     p_track = sub.add_parser("track", help="time series, trends and emerging hot spots (config 'track:' section)")
     p_track.add_argument("--config", default=None, help=f"YAML with a track: section (default {DEFAULT_CONFIG})")
     p_track.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
@@ -97,8 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--index-out", default=None,
                          help="output folder of 'pli index' whose priority neighbourhoods get chart pages "
                               "(default: recompute them)")
-    p_track.add_argument("--offline", action="store_true", default=None,
-                         help="inline all JavaScript/CSS in the map (default: config maps.offline)")
+    _add_map_mode_options(p_track)
 
     p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
     p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
@@ -114,7 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p_trial.add_argument("--effect", type=float, default=None, help="target relative reduction (e.g. 0.2)")
     p_trial.add_argument("--simulations", type=int, default=None, help="simulated trials per power point")
     p_trial.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
-    p_trial.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map")
+    _add_map_mode_options(p_trial)
 
     p_eval = sub.add_parser("evaluate", help="did crime fall where the intervention was, and did it move?")
     p_eval.add_argument("--config", required=True, help="study-area YAML with an 'evaluate:' section")
@@ -160,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
+    if getattr(args, "offline", None) is True:
+        log.info("--offline: pages carry Leaflet inline by default now; the flag is kept so old scripts work")
     reporter = None if args.quiet else progress.Reporter(sys.stderr, verbose=args.verbose or args.debug)
     with progress.reporting(reporter):
         return _run_command(parser, args)
@@ -199,7 +209,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     run_a, run_b = read_run(args.run_a), read_run(args.run_b)
     comparison = compare_runs(run_a, run_b, top_n=args.top)
-    write_comparison(comparison, Path(args.out), run_a=run_a, run_b=run_b, offline=args.offline)
+    write_comparison(comparison, Path(args.out), run_a=run_a, run_b=run_b, offline=args.offline is not False)
     print(comparison.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'comparison.html'})")
     return 0
@@ -242,7 +252,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         inputs.append(run / ("patrol_plan.csv" if spec.places == "plan" else "rankings.csv"))
     write_trial(trial, Path(args.out), inputs=tuple(inputs),
                 data_dir=cfg.data_dir, config={"trial": dataclasses.asdict(spec), "config_path": str(config_path)},
-                offline=args.offline)
+                offline=args.offline is not False)
     print(trial.summary())
     print(f"Outputs: {args.out} (open {Path(args.out) / 'trial.html'})")
     return 0
@@ -385,7 +395,7 @@ def _add_uncertainty_parser(sub) -> None:
     p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies --parallel dask)")
     p.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes (default: cores)")
     p.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
-    p.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map page")
+    _add_map_mode_options(p)
 
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
@@ -395,7 +405,8 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
     cfg = load_config(config_path, data_dir=args.data_dir)
     with _step("uncertainty and sensitivity"):
-        run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed), offline=args.offline,
+        run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed),
+                              offline=args.offline if args.offline is not None else cfg.maps.inline_assets,
                               runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,
                               scheduler=args.scheduler, workers=args.workers)
     print(run.summary())

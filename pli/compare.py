@@ -318,7 +318,7 @@ def _change_colour(change: pd.Series) -> pd.Series:
     return colour
 
 
-def comparison_page(comparison: RunComparison, lsoa: gpd.GeoDataFrame, *, offline: bool = False) -> str:
+def comparison_page(comparison: RunComparison, lsoa: gpd.GeoDataFrame, *, offline: bool = True) -> str:
     """The HTML page: LSOAs coloured by rank change, top-N entries and exits in the tooltips.
 
     Every text that comes from data is escaped; element ids are stable, so the same two
@@ -375,7 +375,7 @@ def comparison_page(comparison: RunComparison, lsoa: gpd.GeoDataFrame, *, offlin
 
 
 def write_comparison(comparison: RunComparison, out_dir: str | Path, *, run_a: RunOutputs, run_b: RunOutputs,
-                     offline: bool = False) -> tuple[Path, ...]:
+                     offline: bool = True) -> tuple[Path, ...]:
     """Write the comparison tables, the map page and a manifest into ``out_dir``, all or nothing.
 
     Returns

@@ -110,8 +110,11 @@ def run_index(
         Output folders; ``maps_dir=None`` skips maps. Each ends up holding exactly this run.
     seed : int, optional
         Overrides ``cfg.seed`` (checked like the config's seed).
-    offline, public : bool, optional
-        Override ``cfg.maps.offline`` and ``cfg.output.public``.
+    offline : bool, optional
+        ``True``: maps carry Leaflet inline (the default anyway); ``False``: they link it
+        from CDNs (``maps.online: true``). ``None`` keeps the config's choice.
+    public : bool, optional
+        Overrides ``cfg.output.public``.
     step : callable
         Context-manager factory used to announce progress of each step.
 
@@ -182,8 +185,8 @@ def _run_index(
 
     if seed is not None:
         cfg = dataclasses.replace(cfg, seed=seed)
-    if offline is not None:
-        cfg = dataclasses.replace(cfg, maps=dataclasses.replace(cfg.maps, offline=offline))
+    if offline is not None:  # offline=False: the maps link Leaflet from CDNs (--online)
+        cfg = dataclasses.replace(cfg, maps=dataclasses.replace(cfg.maps, online=not offline, offline=None))
     if public is not None:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, public=public))
 
@@ -257,7 +260,8 @@ def _run_index(
         if maps_dir is not None:
             with step("maps"):
                 maps.write_maps(
-                    maps.bundle_for_run(cfg, lsoa, published, boundaries, nb, plan),
+                    maps.bundle_for_run(cfg, lsoa, published, boundaries, nb, plan,
+                                        source_periods={n: s.period for n, s in sources.items() if s.period}),
                     tx.staging_dir("maps"),
                     spec=cfg.maps,
                     area=cfg.area,

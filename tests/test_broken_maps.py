@@ -54,7 +54,12 @@ def _output(**settings):
 
 
 CASES = [
-    ("maps-tiles-provider-name", _maps(tiles="stamen"), "maps.tiles: expected true or false, got 'stamen'"),
+    ("maps-tiles-provider-name", _maps(tiles="stamen"),
+     "maps.tiles: expected none, a preset (esri-grey, osm) or a mapping with url and attribution, got 'stamen'"),
+    ("maps-tiles-url-without-xyz", _maps(tiles={"url": "https://tiles.example/{z}.png", "attribution": "Us"}),
+     "maps.tiles.url: the template lacks {{x}}, {{y}}"),  # the harness formats fragments
+    ("maps-online-and-offline", _maps(online=True, offline=True),
+     "maps.offline: true contradicts maps.online: true"),
     ("output-classes-unknown", _output(classes="jenks"),
      "output.classes: expected one of 'quintile', 'decile', got 'jenks'"),
     ("maps-classes-moved", _maps(classes=5), "maps.classes: unknown key; it moved to output.classes"),

@@ -160,7 +160,7 @@ def test_explain_finds_keys_written_as_in_a_config(query, path):
 
 def test_explain_a_section_lists_its_keys():
     text = explain_key("maps")
-    assert "keys: offline, simplify_m" in text
+    assert "keys: online, offline, simplify_m" in text
 
 
 def test_explain_a_misspelt_key_suggests_the_right_one(capsys):

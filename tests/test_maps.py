@@ -11,16 +11,18 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
 
 from pli import maps
 from pli._map_assets import escape_text, inline_assets
 from pli.classes import class_colours
-from pli.config import AreaSpec, MapSpec
+from pli.config import AreaSpec, MapSpec, SourceSpec
 from pli.errors import InputError, PliError
 from pli.maps import figures as map_figures
 from pli.maps import prepare as map_prepare
 from pli.maps import write_maps
+from pli.maps.credits import run_credits
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PERIOD = "2024-03 to 2025-02"
@@ -208,7 +210,7 @@ def test_cluster_colours_follow_convention(bundle):
 
 def test_offline_page_links_nothing_external(bundle, written, tmp_path):
     pytest.importorskip("offlinefolium", reason="folium-offline is not installed (pip install folium-offline)")
-    offline = write_maps(_small(bundle), tmp_path, spec=MapSpec(offline=True), area=AREA, period=PERIOD)
+    offline = write_maps(_small(bundle), tmp_path, spec=MapSpec(), area=AREA, period=PERIOD)
     on_html = written[1][0].read_text(encoding="utf-8")
     # The check can fail: the online page links Leaflet from a CDN.
     assert any("leaflet" in u[2] for u in _external(on_html))
@@ -330,10 +332,21 @@ def test_line_legend_rows_carry_width_dash_and_weight():
 
 def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
     real = AreaSpec(name="Croydon", simulated=False)
-    fig = maps.plot_neighbourhoods_figure(_small(bundle), area=real, period=PERIOD)
+    sources = {
+        "crime": SourceSpec(kind="mps_lsoa_crime", path="mps.csv", vintage=2021),
+        "iod": SourceSpec(kind="iod2019", path="iod.csv"),
+        "unused": SourceSpec(kind="police_uk", path="police_uk"),
+    }
+    credits = run_credits(sources, periods={"crime": "2025-03 to 2026-02"}, used=["crime", "iod"])
+    fig = maps.plot_neighbourhoods_figure(
+        dataclasses.replace(_small(bundle), credits=credits), area=real, period=PERIOD
+    )
     try:
-        texts = " ".join(t.get_text() for t in fig.texts)
-        assert "police.uk" in texts and "Open Government Licence v3.0" in texts
+        texts = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+        # The sources the run used, with the period read and the licence; not police.uk.
+        assert "Metropolitan Police Service" in texts and "2025-03 to 2026-02" in texts
+        assert "English Indices of Deprivation 2019" in texts and "Open Government Licence v3.0" in texts
+        assert "police.uk" not in texts
         assert "% of borough crime harm" in texts
         labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
         assert "Priority neighbourhood outline" in labels and "Ward boundary" in labels
@@ -392,3 +405,151 @@ def test_maps_lead_with_fdr_results_and_label_the_uncorrected_layers(written, bu
     code = lsoa.index[4]
     assert "Gi* (uncorrected): <b>Hotspot 99%" in prep.lsoa.loc[code, "tip_gi"]
     assert "Gi* (FDR-corrected): <b>Not significant" in prep.lsoa.loc[code, "tip_gi_fdr"]
+
+
+# ------------------------------------------------------------------ offline by default, basemaps, credits
+
+
+def _config_with_maps(maps_section):
+    import yaml
+
+    from pli.config import parse_config
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "croydon-demo.yml").read_text())
+    data["maps"] = maps_section
+    return parse_config(data)
+
+
+def test_pages_are_offline_by_default_and_online_only_when_asked(bundle, tmp_path):
+    pytest.importorskip("offlinefolium", reason="folium-offline is not installed (pip install folium-offline)")
+    small = dataclasses.replace(_small(bundle), neighbourhoods=bundle.neighbourhoods.iloc[:1])
+    default = write_maps(small, tmp_path / "default", spec=MapSpec(tiles="none"), area=AREA, period=PERIOD)
+    online = write_maps(small, tmp_path / "online", spec=MapSpec(online=True, tiles="none"), area=AREA, period=PERIOD)
+    for page in [p for p in default if p.suffix == ".html"]:
+        html = page.read_text(encoding="utf-8")
+        assert _external(html) == [], page.name
+        if page.name != "index.html":
+            # The failure message is in the page, shown unless the map's script hides it.
+            assert 'id="pli-load-error"' in html and "The map could not be drawn" in html
+            assert html.index("window.pliMapFailed") < html.index("Leaflet"), "the guard must run before Leaflet"
+    linked = {u[2] for u in _external((tmp_path / "online" / "priority_localities.html").read_text(encoding="utf-8"))}
+    assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in linked
+    assert [p.name for p in online] == [p.name for p in default]
+
+
+def test_maps_offline_and_online_keys_parse_and_contradictions_are_named():
+    from pli.config import ConfigError
+
+    assert _config_with_maps({}).maps.inline_assets
+    assert _config_with_maps({"offline": True}).maps.inline_assets  # old configs keep working
+    assert not _config_with_maps({"offline": False}).maps.inline_assets
+    assert not _config_with_maps({"online": True}).maps.inline_assets
+    with pytest.raises(ConfigError, match="maps.offline: true contradicts maps.online: true"):
+        _config_with_maps({"online": True, "offline": True})
+
+
+@pytest.mark.parametrize("tiles, message", [
+    ("esri-gray", "did you mean 'esri-grey'"),
+    ("https://tiles.example/{z}/{x}/{y}.png", "a tile URL needs its attribution"),
+    ({"url": "ftp://tiles.example/{z}/{x}/{y}.png", "attribution": "Us"}, "expected an http:// or https:// address"),
+    ({"url": "https://tiles.example/{z}/{y}.png", "attribution": "Us"}, "the template lacks {x}"),
+    ({"url": "https://tiles.example/{z}/{x}/{y}.png"}, "maps.tiles.attribution: required"),
+    ({"url": "https://{s}.tiles.example/{z}/{x}/{y}.png", "attribution": "Us"}, "maps.tiles.subdomains"),
+    ({"url": "https://tiles.example/{z}/{x}/{y}.png?k={{7*7}}", "attribution": "Us"}, "unknown placeholder"),
+    ({"url": "https://tiles.example/{z}/{x}/{y}.png", "attribution": "Us", "max_zoom": 30}, "expected 1 to 22"),
+    ({"url": "https://tiles.example/{z}/{x}/{y}.png", "atribution": "Us"}, "did you mean 'attribution'"),
+])  # fmt: skip
+def test_bad_tile_settings_say_what_is_wrong(tiles, message):
+    from pli.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _config_with_maps({"tiles": tiles})
+    assert message in str(err.value)
+
+
+def test_tile_presets_none_and_own_server_reach_the_page(bundle, tmp_path):
+    small = dataclasses.replace(_small(bundle), neighbourhoods=bundle.neighbourhoods.iloc[:1])
+    own = {"url": "https://tiles.council.example/os/{z}/{x}/{y}.png", "attribution": "Contains OS data <b>2025</b>",
+           "max_zoom": 20, "name": "OS Light"}
+    cases = {"none": "none", "osm": "osm", "own": _config_with_maps({"tiles": own}).maps.tiles, "legacy": False}
+    pages = {}
+    for key, tiles in cases.items():
+        written = write_maps(small, tmp_path / key, spec=MapSpec(tiles=tiles), area=AREA, period=PERIOD, offline=False)
+        pages[key] = next(p for p in written if p.name == "priority_localities.html").read_text(encoding="utf-8")
+    assert "L.tileLayer" not in pages["none"] and "L.tileLayer" not in pages["legacy"]
+    for html in (pages["none"], pages["legacy"]):  # no basemap: names and a scale still give bearings
+        assert "L.control.scale" in html and '"pane": "pli-names"' not in html and "pli-names" in html
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in pages["osm"] and "OpenStreetMap" in pages["osm"]
+    own_html = pages["own"]
+    assert "https://tiles.council.example/os/{z}/{x}/{y}.png" in own_html
+    # The attribution is text: its markup is escaped, never drawn.
+    assert "Contains OS data \\u0026lt;b\\u0026gt;2025" in own_html and "<b>2025</b>" not in own_html
+    assert '"maxZoom": 20' in own_html and "tileerror" in own_html
+
+
+def test_credits_name_the_sources_the_run_used_with_periods_and_licences():
+    from pli.maps.credits import long_attribution, short_attribution
+
+    sources = {
+        "crime": SourceSpec(kind="mps_lsoa_crime", path="data/mps.csv", vintage=2021),
+        "iod": SourceSpec(kind="iod2019", path="iod.csv"),
+        "ages": SourceSpec(kind="census2021", path="ts007.csv", vintage=2021),
+        "points": SourceSpec(kind="police_uk", path="police_uk"),
+        "local": SourceSpec(kind="lsoa_table", path="council/asb_cases.csv"),
+        "track_only": SourceSpec(kind="police_uk", path="other"),
+    }
+    periods = {"crime": "2025-03 to 2026-02", "points": "2024-03 to 2025-02"}
+    credits = run_credits(sources, periods=periods, used=["crime", "iod", "ages", "points", "local"], year=2026)
+    short = short_attribution(credits)
+    assert short.startswith("Boundaries: ONS, OS \u00a9 Crown copyright and database right 2026")
+    assert "Crime (crime): Metropolitan Police (London Datastore), 2025-03 to 2026-02" in short
+    assert "Crime (points): police.uk, 2024-03 to 2025-02" in short
+    assert "Deprivation: IoD2019 (MHCLG)" in short and "Population: Census 2021 (ONS)" in short
+    assert "Local: asb_cases.csv" in short and "other" not in short
+    full = long_attribution(credits)
+    assert "Local: asb_cases.csv (local data). Licence as supplied." in full
+    assert all(line.endswith("Open Government Licence v3.0.") for line in full if "asb_cases" not in line)
+    demo = short_attribution(run_credits(sources, used=["crime", "ages"], simulated=True))
+    assert "Crime: SIMULATED by pli (demo)" in demo and "Population: Census 2021 (ONS)" in demo
+    assert "Metropolitan" not in demo
+
+
+def test_neighbourhood_numbers_are_placed_apart_inside_their_areas(bundle):
+    from pli.maps.placement import MIN_GAP_M, number_positions
+
+    nb = bundle.neighbourhoods
+    reps = nb.geometry.representative_point()
+    placed = number_positions(nb)
+    assert placed.equals(number_positions(nb))  # deterministic
+    assert placed.within(nb.geometry).all()
+    def nearest(points):
+        return pd.Series([points.drop(i).distance(points[i]).min() for i in points.index], index=points.index)
+
+    # On this fixture two representative points lie 568 m apart; placed, every pair is at least 850 m.
+    assert nearest(reps).min() < MIN_GAP_M <= nearest(placed).min()
+    # Rank 1 keeps its central spot.
+    first = nb.index[nb["rank"] == nb["rank"].min()][0]
+    assert placed.loc[first].equals(reps.loc[first])
+
+
+def test_neighbourhood_pages_without_patrol_places_say_why(bundle, tmp_path):
+    small = dataclasses.replace(
+        _small(bundle), patrol_places=None,
+        patrol_note="No micro-patrol places: patrols are not planned in this run (no patrols: source in the config).",
+    )
+    written = write_maps(small, tmp_path, spec=MapSpec(tiles="none"), area=AREA, period=PERIOD, offline=False)
+    for page in [p for p in written if p.parent.name == "neighbourhoods"]:
+        text = page.read_text(encoding="utf-8")
+        assert "patrols are not planned in this run" in text and "patrol-none" in text, page.name
+    # With places elsewhere, a neighbourhood without any names the floor it missed.
+    places = bundle.patrol_places
+    rank_2 = bundle.neighbourhoods["rank"].sort_values().iloc[1]
+    only_first = dataclasses.replace(
+        _small(bundle), patrol_places=places[places["neighbourhood_rank"] != rank_2],
+        patrol_floor="A place is planned only with at least 3 crimes of the patrol types in the window.",
+    )
+    written = write_maps(
+        only_first, tmp_path / "b", spec=MapSpec(tiles="none"), area=AREA, period=PERIOD, offline=False
+    )
+    second = next(p for p in written if p.name.startswith(f"{rank_2}-")).read_text(encoding="utf-8")
+    assert "none cleared the floor. A place is planned only with at least 3 crimes" in second

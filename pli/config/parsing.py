@@ -15,9 +15,11 @@ from typing import Any, Literal, Union
 from pli.config.specs import (
     ConfigError,
     IndexSpec,
+    MapSpec,
     PatrolSpec,
     PrioritySpec,
     StudyConfig,
+    TileSpec,
     TrialSpec,
     UncertaintySpec,
     default_data_dir,
@@ -29,6 +31,7 @@ __all__ = [
     "closest_key",
     "direction_warnings",
     "load_config",
+    "map_problems",
     "parse_config",
     "priority_problems",
 ]
@@ -63,6 +66,10 @@ def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
         if value is None and type(None) in args:
             return None
         candidates = [a for a in args if a is not type(None)]
+        mappings = [a for a in candidates if isinstance(a, type) and dataclasses.is_dataclass(a)]
+        if isinstance(value, dict) and len(mappings) == 1:
+            # A mapping can only mean the one dataclass: report its own problems (unknown keys).
+            return _parse_dataclass(mappings[0], value, key, problems)
         for cand in candidates:
             trial: list[str] = []
             parsed = _parse_value(cand, value, key, trial)
@@ -258,7 +265,76 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
     problems.extend(_check_track(cfg))
+    problems.extend(map_problems(cfg.maps))
     problems.extend(uncertainty_problems(cfg.uncertainty))
+    return problems
+
+
+#: Named basemaps ``maps.tiles`` accepts (their URLs live with the map pages).
+TILE_PRESETS = ("esri-grey", "osm")
+
+
+def map_problems(spec: MapSpec) -> list[str]:
+    """``maps``: known tile preset or a usable tile URL template; online/offline agree."""
+    problems: list[str] = []
+    if spec.online and spec.offline is True:
+        problems.append(
+            "maps.offline: true contradicts maps.online: true; offline is the default now, so drop maps.offline"
+        )
+    tiles = spec.tiles
+    if isinstance(tiles, str) and not isinstance(tiles, bool):
+        if tiles.lower().startswith(("http://", "https://", "//", "{")):
+            problems.append(
+                f"maps.tiles: a tile URL needs its attribution: write tiles: {{url: {tiles!r}, attribution: "
+                "'who to credit'}"
+            )
+        elif tiles.lower() not in (*TILE_PRESETS, "none"):
+            close = difflib.get_close_matches(tiles.lower(), [*TILE_PRESETS, "none"], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                f"maps.tiles: expected none, a preset ({', '.join(TILE_PRESETS)}) or a mapping with url and "
+                f"attribution, got {tiles!r}{hint}"
+            )
+    elif isinstance(tiles, TileSpec):
+        problems.extend(_tile_problems(tiles))
+    return problems
+
+
+def _tile_problems(tiles: TileSpec) -> list[str]:
+    problems = []
+    url = tiles.url.strip()
+    if not url:
+        problems.append("maps.tiles.url: required: the tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png")
+    else:
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme not in ("http", "https"):
+            problems.append(f"maps.tiles.url: expected an http:// or https:// address, got {url!r}")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+        if missing:
+            problems.append(f"maps.tiles.url: the template lacks {', '.join(missing)} (needs {{z}}, {{x}} and {{y}})")
+        unknown = sorted(set(re.findall(r"\{([^}]*)\}", url)) - {"z", "x", "y", "s", "r"})
+        if unknown:
+            problems.append(
+                f"maps.tiles.url: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
+                "Leaflet fills only {z}, {x}, {y}, {s} and {r}"
+            )
+        if "{s}" in url and not tiles.subdomains:
+            problems.append("maps.tiles.subdomains: the URL has {s}, so give the subdomain letters (e.g. 'abc')")
+        if any(c in url for c in "\"'<> \n"):
+            problems.append(
+                f"maps.tiles.url: quotes, angle brackets and spaces are not allowed (percent-encode them): {url!r}"
+            )
+    if not tiles.attribution.strip():
+        problems.append(
+            "maps.tiles.attribution: required with a tile URL: who to credit, as the tile licence asks "
+            "(e.g. 'Contains OS data (c) Crown copyright and database rights 2025')"
+        )
+    if not 1 <= tiles.max_zoom <= 22:
+        problems.append(f"maps.tiles.max_zoom: expected 1 to 22, got {tiles.max_zoom}")
+    if tiles.max_native_zoom is not None and not 0 <= tiles.max_native_zoom <= tiles.max_zoom:
+        problems.append(
+            f"maps.tiles.max_native_zoom: expected 0 to max_zoom ({tiles.max_zoom}), got {tiles.max_native_zoom}"
+        )
     return problems
 
 

@@ -284,6 +284,10 @@ def _child_spec(tp: Any, path: str) -> tuple[type | None, str]:
         return args[1], f"{path}.<name>"
     if origin is tuple and args and _is_spec(args[0]):
         return args[0], f"{path}[]"
+    if origin in (Union, types.UnionType):
+        specs = [a for a in args if _is_spec(a)]
+        if len(specs) == 1:  # a value or a mapping (maps.tiles: a preset name or a tile server)
+            return specs[0], path
     return None, path
 
 

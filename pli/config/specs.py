@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pli.errors import PliError
 
@@ -28,6 +28,7 @@ __all__ = [
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
+    "TileSpec",
     "TrialSpec",
     "UncertaintySpec",
     "UpperFromTableSpec",
@@ -722,25 +723,80 @@ class PatrolSpec:
 
 
 @dataclass(frozen=True)
-class MapSpec:
-    """Interactive map options (``maps:``; see :mod:`pli.maps`).
+class TileSpec:
+    """A basemap of XYZ tiles from a server you name (``maps.tiles`` as a mapping).
+
+    For an internal tile server or a licensed service such as the OS Maps API, e.g.
+    ``{url: "https://api.os.uk/maps/raster/v1/zxy/Light_3857/{z}/{x}/{y}.png?key=KEY",
+    attribution: "Contains OS data (c) Crown copyright and database rights 2025",
+    max_zoom: 20}``. The key in a URL ends up in every page: use a key restricted to
+    your site.
 
     Parameters
     ----------
-    offline : bool
-        Inline all JavaScript and CSS in the pages so they work without the internet
-        (``--offline`` sets it for one run). Default false.
-    simplify_m : float
-        Tolerance in metres the polygons are simplified with (keeping shared edges
-        shared), 0 to 100; 0 keeps every vertex. Default 5.
-    tiles : bool
-        Draw a street basemap (web tiles) under the layers; ignored when offline.
-        Default true.
+    url : str
+        Tile URL template, ``http://`` or ``https://`` only, containing ``{z}``, ``{x}``
+        and ``{y}`` (and ``{s}`` when ``subdomains`` is set; ``{r}`` for retina tiles is
+        allowed). Required.
+    attribution : str
+        Who to credit for the tiles, shown in the corner of every map (text, not HTML).
+        Required: every tile service's licence asks for it.
+    max_zoom : int
+        Deepest zoom the reader may reach, 1 to 22. Default 19.
+    max_native_zoom : int, optional
+        Deepest zoom the server has tiles for; beyond it Leaflet enlarges the last tiles.
+        Default: ``max_zoom``.
+    subdomains : str
+        Letters substituted for ``{s}`` in the URL (e.g. ``"abc"``). Default ``""``.
+    name : str
+        Name of the basemap in the page. Default ``"Base map"``.
     """
 
-    offline: bool = False
+    url: str = ""
+    attribution: str = ""
+    max_zoom: int = 19
+    max_native_zoom: Optional[int] = None
+    subdomains: str = ""
+    name: str = "Base map"
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Interactive map and figure options (the ``maps:`` section).
+
+    Parameters
+    ----------
+    online : bool
+        ``false`` (default): every page carries Leaflet and its plugins inline, so it
+        opens with no internet access (many council and police networks block CDNs).
+        ``true``: pages link the JavaScript and CSS from public CDNs instead (smaller
+        files, but a blank map where the CDN is blocked). Same as ``pli index --online``.
+    offline : bool, optional
+        Deprecated: offline is now the default. ``true`` is accepted and changes nothing;
+        ``false`` means ``online: true``. Giving it with ``online: true`` is an error.
+    simplify_m : float
+        Tolerance in metres for simplifying web geometry (shared edges stay shared),
+        0 to 100; 0 keeps every vertex. Default 5.
+    tiles : bool, str or mapping
+        Basemap under the data. A preset name: ``esri-grey`` (Esri World Gray Canvas,
+        the default; ``true`` means the same) or ``osm`` (OpenStreetMap standard tiles);
+        ``none`` (or ``false``) for no basemap: the upper-layer names and a scale bar
+        still give the reader their bearings; or a mapping for your own tile server
+        (see :class:`TileSpec`: ``url``, ``attribution``, ``max_zoom``,
+        ``max_native_zoom``, ``subdomains``, ``name``). Tiles come from the network even
+        in offline pages; where they cannot be fetched the map says so and the data
+        layers still show.
+    """
+
+    online: bool = False
+    offline: Optional[bool] = None
     simplify_m: float = 5.0
-    tiles: bool = True
+    tiles: Union[bool, str, TileSpec] = "esri-grey"
+
+    @property
+    def inline_assets(self) -> bool:
+        """Whether pages carry Leaflet and plugins inline (offline, the default)."""
+        return not self.online and self.offline is not False
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ patrol frames) into
 * ``priority_localities.png`` and ``priority_neighbourhoods.png`` for committee papers.
 
 Every value from data is escaped before it reaches a page (:mod:`pli._map_assets`);
-offline pages carry Leaflet inline and fetch nothing.
+pages carry Leaflet inline (unless ``maps.online``), so they open with no internet.
 
-Modules: ``style`` (colours and wording), ``bundle`` (the input, checked), ``prepare``
+Modules: ``style`` (colours and wording), ``bundle`` (the input, checked), ``credits``
+(who to credit), ``placement`` (numbers kept apart), ``basemap`` (``maps.tiles``), ``prepare``
 (map-ready frames), ``pages`` (Folium), ``figures`` (matplotlib) and ``writing``
 (:func:`write_maps`).
 """

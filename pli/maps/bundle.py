@@ -12,6 +12,7 @@ import pandas as pd
 from pli.classes import CLASS_SCHEMES
 from pli.config import ConfigError, MapSpec
 from pli.errors import InputError
+from pli.maps.credits import Credit, run_credits
 from pli.maps.style import LISA_COLOURS, MAX_SIMPLIFY_M, METRIC_CRS
 
 __all__ = [
@@ -71,6 +72,16 @@ class MapBundle:
         Significance level the LISA labels were drawn at (shown in the legend).
     classes : {"quintile", "decile"}
         Choropleth classes (``output.classes``), by rank as in the tables (:mod:`pli.classes`).
+    credits : tuple of Credit
+        Who to credit (:func:`pli.maps.credits.run_credits`); empty credits the
+        boundaries only.
+    patrol_note : str
+        Why the maps show no micro-patrol places when ``patrol_places`` is empty or
+        ``None`` (patrols not configured, public output, no crime points, none cleared
+        the floor); shown on every neighbourhood page without places.
+    patrol_floor : str
+        What a place needs to be planned; says why one neighbourhood has none while
+        others do.
     """
 
     lsoa: gpd.GeoDataFrame
@@ -82,6 +93,9 @@ class MapBundle:
     indicator_labels: dict[str, str] = field(default_factory=dict)
     lisa_alpha: float = 0.05
     classes: str = "quintile"
+    credits: tuple[Credit, ...] = ()
+    patrol_note: str = ""
+    patrol_floor: str = ""
 
     @property
     def domains(self) -> list[str]:
@@ -164,7 +178,7 @@ def _validate(bundle: MapBundle) -> None:
 
 
 def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, boundaries: Any, nb: Any,
-                   plan: Any) -> MapBundle:
+                   plan: Any, *, source_periods: Optional[dict[str, str]] = None) -> MapBundle:
     """The :class:`MapBundle` of a run: what the tables publish, with geometry.
 
     In public mode the maps get the suppressed values and no harm totals (with known
@@ -180,6 +194,8 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     boundaries : Boundaries
     nb : NeighbourhoodResult
     plan : PatrolPlan or None
+    source_periods : dict, optional
+        Source name -> the period the run read from it, for the credits.
     """
     frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
     if cfg.output.public:
@@ -191,8 +207,43 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     places = None
     if plan is not None and not cfg.output.public and len(plan.plan):
         places = plan.plan_frame()
+    patrols = cfg.patrols
+    used = {s.source for s in cfg.indicators} | {d.source for d in cfg.denominators.values()}
+    if places is not None and patrols is not None and patrols.source:
+        used.add(patrols.source)
     return MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
         indicator_labels=labels, lisa_alpha=cfg.clustering.alpha, classes=cfg.output.classes,
+        credits=run_credits(cfg.sources, periods=source_periods, simulated=cfg.area.simulated,
+                            used=[n for n in cfg.sources if n in used]),
+        patrol_note=_patrol_note(cfg, plan),
+        patrol_floor=_patrol_floor(patrols),
     )
+
+
+def _patrol_floor(patrols: Any) -> str:
+    if patrols is None:
+        return ""
+    return (
+        f"A place is planned only with at least {patrols.min_events} crimes of the patrol types in the "
+        "window, as a borough-wide harm spot (2 SD above the mean, the power few or a Gi* hot spot) "
+        "and with harm enough for one visit a week."
+    )
+
+
+def _patrol_note(cfg: Any, plan: Any) -> str:
+    """Why a run's maps carry no micro-patrol places (``""`` when they do)."""
+    patrols = cfg.patrols
+    if patrols is None or patrols.source is None:
+        return "No micro-patrol places: patrols are not planned in this run (no patrols: source in the config)."
+    if cfg.output.public:
+        return "No micro-patrol places: public output leaves point-level patrol places off the maps."
+    if plan is None:
+        return (
+            f"No micro-patrol places: the patrol source {patrols.source!r} has no crime points "
+            "(patrols need point records, e.g. police.uk street-level crime)."
+        )
+    if not len(plan.plan):
+        return "No micro-patrol places: no place in any neighbourhood cleared the floor. " + _patrol_floor(patrols)
+    return ""

@@ -28,7 +28,8 @@ from pli._map_assets import (
 )
 from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
-from pli.maps.pages import _copyright_year, _data_credit
+from pli.maps.credits import Credit, long_attribution, run_credits
+from pli.maps.placement import number_positions
 from pli.maps.prepare import _classify
 from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
 
@@ -121,7 +122,7 @@ def _draw_upper(
 
 
 def _draw_numbers(ax: plt.Axes, nb: gpd.GeoDataFrame) -> None:
-    pts = nb.geometry.representative_point()
+    pts = number_positions(nb)  # the same spots as on the web maps, clear of each other
     for x, y, rank in zip(pts.x, pts.y, nb["rank"].astype(int)):
         ax.annotate(
             str(rank), (x, y), ha="center", va="center", fontsize=9, fontweight="bold", color="white",
@@ -170,7 +171,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     fig, ax = _figure_frame(area, period, "Priority Localities Index")
     lsoa.plot(ax=ax, color=classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
     upper = bundle.upper_layer_label or "Ward"
-    _draw_upper(ax, bundle.wards, avoid=bundle.neighbourhoods.geometry.representative_point())
+    _draw_upper(ax, bundle.wards, avoid=number_positions(bundle.neighbourhoods))
     bundle.neighbourhoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.8)
     _draw_numbers(ax, bundle.neighbourhoods)
     _scale_bar(ax)
@@ -184,19 +185,18 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
         ncol=2, fontsize=7, title_fontsize=8, frameon=False,
     )  # fmt: skip
     note = bundle.upper_layer_note
-    _attribution_text(fig, (note + " " if note else "") + SCORE_NOTE + " " + _attribution_text_for(area))
+    credits = _attribution_text_for(area, bundle.credits)
+    _attribution_text(fig, (note + " " if note else "") + SCORE_NOTE + " " + credits)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.16)
     return fig
 
 
-def _attribution_text_for(area: AreaSpec) -> str:
-    year = _copyright_year()
-    credit = _data_credit(area)
-    return (
-        f"Contains National Statistics data \u00a9 Crown copyright and database right {year}. "
-        f"Contains OS data \u00a9 Crown copyright and database right {year}. "
-        f"{credit[0].upper()}{credit[1:]}."
-    )
+def _attribution_text_for(area: AreaSpec, credits: tuple[Credit, ...] = ()) -> str:
+    """The credits printed under a figure: the same list as the web pages, in full."""
+    text = " ".join(long_attribution(credits or run_credits(None)))
+    if area.simulated and not credits:
+        text += " Crime and deprivation: SIMULATED by pli (demo)."
+    return text
 
 
 @_literal_text
@@ -215,7 +215,7 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     ax.set_position((0.01, 0.06, 0.64, 0.82))
     bundle.lsoa.plot(ax=ax, color="#eeeeee", edgecolor="#ffffff", linewidth=0.2)
     nb.plot(ax=ax, color="#f03b20", alpha=0.55, edgecolor="none")
-    _draw_upper(ax, bundle.wards, avoid=nb.geometry.representative_point())
+    _draw_upper(ax, bundle.wards, avoid=number_positions(nb))
     nb.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.6)
     _draw_numbers(ax, nb)
     _scale_bar(ax)
@@ -248,7 +248,7 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
         alignment="left",
     )
     note = bundle.upper_layer_note
-    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(area))
+    _attribution_text(fig, (note + " " if note else "") + _attribution_text_for(area, bundle.credits))
     return fig
 
 

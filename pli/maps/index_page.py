@@ -42,6 +42,7 @@ def index_page(
     sensitive: bool,
     figures: Sequence[str],
     driver_labels: dict[str, str] | None = None,
+    credits: Sequence[str] = (),
     report_href: str | None = None,
 ) -> str:
     """The HTML of ``index.html``; every value from data is escaped.
@@ -63,6 +64,8 @@ def index_page(
         File names of the PNG figures in the folder.
     driver_labels : dict, optional
         Indicator name -> readable label for the drivers column.
+    credits : sequence of str, optional
+        One sentence per data source (:func:`pli.maps.credits.long_attribution`).
     report_href : str, optional
         Relative link to the committee report (``pli report``) when one exists beside
         this folder; otherwise the page says how to make it.
@@ -101,6 +104,8 @@ def index_page(
     marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
     sim = ('<p class="sim">Simulated data: for demonstration only, not facts about the area.</p>'
            if area.simulated else "")
+    credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
+    sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -143,6 +148,7 @@ allow for testing many areas at once and are the ones to quote.</li>
 <li>Numbers on the maps are the priority neighbourhoods' ranks; click one for its profile.</li>
 <li>Rates are per resident: town centres with many visitors rank high on crime rates.</li>
 </ul>
+{sources}
 </body>
 </html>
 """

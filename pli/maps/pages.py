@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import os
 from typing import Callable, Optional
 
 import folium
@@ -11,7 +9,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import xyzservices
 
 from pli._map_assets import (
     PAGE_CSS,
@@ -20,6 +17,7 @@ from pli._map_assets import (
     KeepInFront,
     LabelLayer,
     LegendControl,
+    LoadGuard,
     MapPanel,
     ResponsiveLayers,
     escape_text,
@@ -28,6 +26,9 @@ from pli._map_assets import (
     legend_html,
 )
 from pli.config import AreaSpec
+from pli.config.specs import TileSpec
+from pli.maps.basemap import add_basemap, resolve_tiles
+from pli.maps.credits import Credit, copyright_year, run_credits, short_attribution
 from pli.maps.prepare import _Prepared
 from pli.maps.style import (
     GI_COLOURS,
@@ -121,10 +122,13 @@ def _theme_layer(
     return layer
 
 
-def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) -> folium.Map:
+def _new_map(
+    prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool | str | TileSpec | None
+) -> folium.Map:
     west, south, east, north = (
         gpd.GeoSeries([shapely.box(*bounds_metric)], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds
     )
+    basemap = resolve_tiles(tiles)
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         zoom_start=12,
@@ -134,23 +138,19 @@ def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) 
         zoom_control="bottomright",
         zoom_snap=0.25,  # fractional zoom lets the area fill the window
         zoom_delta=0.5,
+        max_zoom=basemap.max_zoom if basemap is not None else 19,
     )
     js, css = lean_assets()
     m.default_js, m.default_css = js, css
-    if tiles:
-        # A light grey base keeps the choropleth readable; CARTO's light tiles now need a key.
-        folium.TileLayer(
-            xyzservices.providers.Esri.WorldGrayCanvas,
-            name="Base map",
-            control=False,
-            max_native_zoom=16,
-            max_zoom=19,
-        ).add_to(m)
+    # First, so a failure anywhere after it shows the page's message instead of a blank page.
+    LoadGuard().add_to(m)
+    if basemap is not None:
+        add_basemap(m, basemap)
     m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
     # Grey tiles show through a translucent fill and shift the colours; without tiles
     # a near-opaque fill keeps the map's colours those of the legend.
     # Stored on the map for the layers added later (folium maps take extra attributes).
-    m._pli_opacity = 0.8 if tiles else 0.9  # type: ignore[attr-defined]
+    m._pli_opacity = 0.8 if basemap is not None else 0.9  # type: ignore[attr-defined]
     m._pli_bounds = [[float(south), float(west)], [float(north), float(east)]]  # type: ignore[attr-defined]
     return m
 
@@ -174,22 +174,13 @@ def _page_title(m: folium.Map, text: str) -> None:
 
 
 def _copyright_year() -> int:
-    """This year, or the year of ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) when set."""
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if raw.isdigit():
-        return _dt.datetime.fromtimestamp(int(raw), tz=_dt.timezone.utc).year
-    return _dt.date.today().year
+    """Kept for callers of the earlier name: see :func:`pli.maps.credits.copyright_year`."""
+    return copyright_year()
 
 
-def _attribution(prep: _Prepared, area: AreaSpec) -> str:
-    year = _copyright_year()
-    return f"Boundaries: ONS and OS \u00a9 Crown copyright and database right {year}; " + _data_credit(area)
-
-
-def _data_credit(area: AreaSpec) -> str:
-    if area.simulated:
-        return "crime and deprivation: SIMULATED by pli (demo)"
-    return "crime: police.uk, Open Government Licence v3.0"
+def _attribution(credits: tuple[Credit, ...]) -> str:
+    """The map corner's credit line: boundaries and every source the run used."""
+    return short_attribution(credits or run_credits(None))
 
 
 def _with_page_links(prep: _Prepared, focus_rank: Optional[int]) -> gpd.GeoDataFrame:
@@ -214,6 +205,8 @@ def _add_context(
     *,
     lsoa_bounds: Optional[tuple[float, ...]] = None,
     focus_rank: Optional[int] = None,
+    patrol_note: str = "",
+    patrol_floor: str = "",
 ) -> list:
     """Upper-layer boundaries and names, neighbourhoods, patrol places.
 
@@ -233,7 +226,8 @@ def _add_context(
     )
     ward_layer.add_to(m)
     names = folium.FeatureGroup(name=escape_text(f"{upper} names"), show=True)
-    names.add_child(LabelLayer(ward_points, css_class="pli-label"))
+    # Their own pane keeps the names above the neighbourhood outlines, below the numbers.
+    names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names"))
     names.add_to(m)
 
     nb_group = folium.FeatureGroup(name="Priority neighbourhoods (numbered by rank)", show=True)
@@ -284,8 +278,17 @@ def _add_context(
     ).add_to(m)
 
     place_layer = None
+    places = None
     if prep.places is not None:
         places = prep.places if focus_rank is None else prep.places[prep.places["nrank"] == focus_rank]
+    if focus_rank is not None and (places is None or not len(places)) and (patrol_note or patrol_floor):
+        # A neighbourhood page with no places says why, so nobody waits for a list that will not come.
+        why = patrol_note or f"No micro-patrol places in this neighbourhood: none cleared the floor. {patrol_floor}"
+        LegendControl(
+            legend_html("Micro-patrol places", [], note=why), layer=None, key="patrol-none", position="bottomright",
+            toggle="Patrol key",
+        ).add_to(m)
+    if places is not None:
         if len(places):
             points = bool(places.geom_type.isin(["Point", "MultiPoint"]).all())
             place_layer = folium.GeoJson(
@@ -323,6 +326,7 @@ def _add_context(
                 layer=place_layer,
                 key="patrol",
                 position="bottomright",
+                toggle="Patrol key",
             ).add_to(m)
     return [ward_layer, nb_layer, place_layer]
 
@@ -376,6 +380,7 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
 
 
 def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
+    """Layer control, restacking, credits and the first view; last on every index page."""
     control = folium.LayerControl(position="topright", collapsed=False)
     control.add_to(m)
     ResponsiveLayers(control).add_to(m)
@@ -386,11 +391,15 @@ def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
 
 
 def _render(m: folium.Map, *, offline: bool) -> str:
+    """The page's HTML; ``offline`` (the default of every caller) inlines Leaflet and plugins."""
     html = m.get_root().render()
     return inline_assets(html) if offline else html
 
 
-def _priority_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, offline: bool) -> str:
+def _priority_page(
+    prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool | str | TileSpec | None, offline: bool,
+    credits: tuple[Credit, ...] = (),
+) -> str:
     m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
     heading = "Priority Localities Index"
     _page_title(m, f"{area.name}: {heading}, {period}")
@@ -399,11 +408,14 @@ def _priority_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool,
     ).add_to(m)
     _add_themes(m, prep.lsoa_features, prep, first="index")
     front = _add_context(m, prep)
-    _finish(m, front, attribution=_attribution(prep, area))
+    _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
 
 
-def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, offline: bool) -> str:
+def _hotspot_page(
+    prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool | str | TileSpec | None, offline: bool,
+    credits: tuple[Credit, ...] = (),
+) -> str:
     m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
     heading = "Clusters and hotspots of the Priority Localities Index"
     _page_title(m, f"{area.name}: {heading}, {period}")
@@ -421,12 +433,13 @@ def _hotspot_page(prep: _Prepared, area: AreaSpec, period: str, *, tiles: bool, 
     ).add_to(m)
     _add_themes(m, prep.lsoa_features, prep, first="lisa_fdr")
     front = _add_context(m, prep)
-    _finish(m, front, attribution=_attribution(prep, area))
+    _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
 
 
 def _neighbourhood_page(
-    prep: _Prepared, row: pd.Series, area: AreaSpec, period: str, *, tiles: bool, offline: bool, pad_m: float
+    prep: _Prepared, row: pd.Series, area: AreaSpec, period: str, *, tiles: bool | str | TileSpec | None,
+    offline: bool, pad_m: float, credits: tuple[Credit, ...] = (), patrol_note: str = "", patrol_floor: str = "",
 ) -> str:
     rank = int(row["rank"])
     geom = prep.neighbourhoods_metric.geometry.loc[row.name]
@@ -438,11 +451,15 @@ def _neighbourhood_page(
     MapPanel(
         _title_html(area, period, heading, prep), key="title", position="topleft", css_class="pli-panel pli-title"
     ).add_to(m)
-    MapPanel(row["popup"], key="profile", position="topleft", css_class="pli-panel pli-profile-panel").add_to(m)
+    MapPanel(
+        row["popup"], key="profile", position="topleft", css_class="pli-panel pli-profile-panel", toggle="Profile"
+    ).add_to(m)
     _add_themes(m, [prep.lsoa_features[i] for i in np.sort(hits)], prep, first="index")
     bounds = tuple(gpd.GeoSeries([view], crs=METRIC_CRS).to_crs("EPSG:4326").total_bounds)
-    front = _add_context(m, prep, lsoa_bounds=bounds, focus_rank=rank)
-    _finish(m, front, attribution=_attribution(prep, area))
+    front = _add_context(
+        m, prep, lsoa_bounds=bounds, focus_rank=rank, patrol_note=patrol_note, patrol_floor=patrol_floor
+    )
+    _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
 
 
@@ -464,5 +481,6 @@ def plain_map(bounds_wgs84: tuple[float, float, float, float], *, zoom_start: in
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=zoom_start, tiles=None,
                    prefer_canvas=True, control_scale=True, zoom_control="bottomright", zoom_snap=0.25)
     m.default_js, m.default_css = lean_assets()
+    LoadGuard().add_to(m)  # a visible message, not a blank page, if a script fails
     m.get_root().header.add_child(folium.Element(PAGE_CSS), name="pli_css")  # type: ignore[attr-defined]
     return m

@@ -20,6 +20,7 @@ from pli._map_assets import (
 from pli.classes import class_colours, priority_classes
 from pli.config import MapSpec
 from pli.maps.bundle import MapBundle
+from pli.maps.placement import number_positions
 from pli.maps.style import GI_COLOURS, GI_LABELS, HARM_UNIT, LISA_COLOURS, METRIC_CRS
 
 __all__ = [
@@ -194,13 +195,16 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     # Feature ids reach the page inside folium's macros, which branca renders again as
     # Jinja2 source: a code holding "{{ ... }}" would run. Escaped ids stay unique.
     wards.index = pd.Index(escape_series(pd.Series(wards.index.astype(str), index=wards.index)), name=wards.index.name)
+    # Names of the upper-layer areas holding a priority neighbourhood come first: where
+    # names crowd, the page keeps the earlier ones (LabelLayer's declutter).
+    holds = wards_metric.geometry.intersects(bundle.neighbourhoods.geometry.buffer(-1).union_all())
     ward_points = _to_web(
         gpd.GeoDataFrame(
             {"label": wards_metric["ward_name"].astype("string")},
             geometry=wards_metric.geometry.representative_point(),
             crs=METRIC_CRS,
         )
-    )
+    ).iloc[np.argsort(~holds.to_numpy(), kind="stable")]
 
     nb = bundle.neighbourhoods.copy().sort_values("rank")
     nb_metric = nb.set_geometry(_simplify(nb.geometry, spec.simplify_m, coverage=False))
@@ -213,7 +217,8 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     numbers = _to_web(
         gpd.GeoDataFrame(
             {"label": nb_props["rank"].astype(str), "popup": nb_props["popup"], "rank": nb_props["rank"]},
-            geometry=nb_metric.geometry.representative_point(),
+            # Clear of each other in metres (pli.maps.placement), not at overlapping representative points.
+            geometry=number_positions(nb_metric),
             crs=METRIC_CRS,
         )
     )

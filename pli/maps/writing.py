@@ -10,7 +10,9 @@ from pli._map_assets import (
     stable_element_ids,
 )
 from pli.config import AreaSpec, MapSpec
+from pli.maps.basemap import resolve_tiles
 from pli.maps.bundle import MapBundle, _check_spec, _validate
+from pli.maps.credits import long_attribution, run_credits
 from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plot_neighbourhoods_figure
 from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
@@ -46,13 +48,13 @@ def write_maps(
     out_dir : Path
         Folder for the files (created if needed).
     spec : MapSpec
-        Classes, scheme, simplification tolerance, base tiles and offline default.
+        Classes, scheme, simplification tolerance, basemap and online/offline.
     area : AreaSpec
         Area name and whether the data are simulated (both go in every title).
     period : str
         Data period shown in titles, e.g. ``"2024-03 to 2025-02"``.
     offline : bool, optional
-        Inline Leaflet so pages work without internet; default ``spec.offline``.
+        Inline Leaflet so pages work without internet; default: yes, unless ``spec.online``.
     public : bool
         Public output leaves the micro-patrol places off the maps.
 
@@ -72,10 +74,16 @@ def write_maps(
     """
     _check_spec(spec)
     _validate(bundle)
-    offline = spec.offline if offline is None else bool(offline)
-    tiles = spec.tiles and not offline
-    if spec.tiles and offline:
-        log.info("maps: offline, so no base tiles (they would need the internet)")
+    if spec.offline is not None:
+        log.warning(
+            "maps.offline is no longer needed: pages carry Leaflet inline by default; "
+            "use maps.online: true (or --online) for pages that link it from CDNs"
+        )
+    offline = spec.inline_assets if offline is None else bool(offline)
+    # Tiles are fetched by the reader's browser even on offline pages: where they cannot
+    # be, the page says so and the data layers still show.
+    tiles = resolve_tiles(spec.tiles)
+    extras = {"credits": bundle.credits}
     prep = _prepare(bundle, spec, public=public)
     out_dir = Path(out_dir)
     nb_dir = out_dir / "neighbourhoods"
@@ -90,16 +98,20 @@ def write_maps(
 
     # Each page is built with ids seeded by its file name, so the same data give the same bytes.
     with stable_element_ids("priority_localities.html"):
-        emit(out_dir / "priority_localities.html", _priority_page(prep, area, period, tiles=tiles, offline=offline))
+        page = _priority_page(prep, area, period, tiles=tiles, offline=offline, **extras)
+        emit(out_dir / "priority_localities.html", page)
     with stable_element_ids("hotspots.html"):
-        emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline))
+        emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline, **extras))
     nb = prep.neighbourhoods
     wanted = {f"{r}-{s}.html" for r, s in zip(nb["rank"], nb["slug"])}
     # One page per neighbourhood is inherently a loop over the (few) neighbourhoods.
     for _, row in track(nb.iterrows(), "neighbourhood pages", total=len(nb)):
         name = f"{int(row['rank'])}-{row['slug']}.html"
         with stable_element_ids(f"neighbourhoods/{name}"):
-            html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)
+            html = _neighbourhood_page(
+                prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0, credits=bundle.credits,
+                patrol_note=bundle.patrol_note if prep.places is None else "", patrol_floor=bundle.patrol_floor,
+            )
         emit(nb_dir / name, html)
     stale = [p for p in nb_dir.glob("*.html") if re.fullmatch(r"\d+-[a-z0-9-]+\.html", p.name) and p.name not in wanted]
     for p in stale:
@@ -119,7 +131,7 @@ def write_maps(
     emit(out_dir / "index.html", index_page(
         listed, area=area, period=period, upper_label=prep.upper_label,
         sensitive=prep.places is not None, figures=["priority_localities.png", "priority_neighbourhoods.png"],
-        driver_labels=bundle.indicator_labels,
+        driver_labels=bundle.indicator_labels, credits=long_attribution(bundle.credits or run_credits(None)),
         # `pli report` writes report/ beside the maps folder (staged maps sit beside it too).
         report_href="../report/report.html" if (out_dir.parent / "report" / "report.html").is_file() else None,
     ))

@@ -263,7 +263,7 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
         Output folder of ``pli index``: its ``priority_neighbourhoods.geojson`` gives the
         neighbourhood pages; without it they are recomputed.
     offline : bool, optional
-        Inline the map's JavaScript and CSS (default: the config's ``maps.offline``).
+        Inline the map's JavaScript and CSS (default: yes, unless the config says ``maps.online``).
 
     Returns
     -------
@@ -324,7 +324,7 @@ def run_track(cfg: StudyConfig, *, out_dir: Path, charts: bool = False, index_ou
             outputs.write_csv(rolling.lsoa, tx.path("output", "rolling_index.csv"))
             outputs.write_csv(rolling.neighbourhoods, tx.path("output", "rolling_neighbourhoods.csv"))
         _write_pages(tx, cfg, built, cfg.track.series, nb, window, boundaries, pattern, trend, changing,
-                     cfg.maps.offline if offline is None else offline)
+                     cfg.maps.inline_assets if offline is None else offline)
         if charts:
             from pli.track.charts import write_charts
 

@@ -59,7 +59,7 @@ def _tip(code: str, name: str, pattern: str, trend: pd.Series | None) -> str:
 def emerging_hotspot_page(series: list[TrackSeries], patterns: pd.DataFrame, trends: pd.DataFrame,
                           changing: pd.DataFrame, *, neighbourhoods: gpd.GeoDataFrame | None = None,
                           pages: dict[int, str] | None = None, study_area_page: str | None = None,
-                          title: str = "Emerging hot spots", simplify_m: float = 5.0, offline: bool = False) -> str:
+                          title: str = "Emerging hot spots", simplify_m: float = 5.0, offline: bool = True) -> str:
     """The map page: classes per series, changing areas, neighbourhoods linking to their pages.
 
     Parameters

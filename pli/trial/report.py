@@ -55,6 +55,8 @@ class TrialDesign:
     source, period : str
         Point source and months the counts come from.
     seed : int
+    credits : str
+        Who to credit on the map (:mod:`pli.maps.credits`, from the point source used).
     """
 
     places: pd.DataFrame
@@ -66,6 +68,7 @@ class TrialDesign:
     source: str
     period: str
     seed: int
+    credits: str = ""
 
     def allocation_frame(self) -> pd.DataFrame:
         """The allocation list with each place's block, location and pre-period counts."""
@@ -173,7 +176,11 @@ def design_trial(cfg: Any, run_dir: str | Path, *, places: str = "plan", top: in
         curve = power_curve(counts, allocation, months=months, target_effect=effect, target_power=target_power,
                             simulations=simulations, permutations=permutations, alpha=alpha, seed=seed)
     period = f"{counts.columns[0]} to {counts.columns[-1]}"
-    return TrialDesign(eligible, counts, allocation, curve, schedule, design, source, period, int(seed))
+    from pli.maps.credits import run_credits, short_attribution
+
+    credits = short_attribution(run_credits({source: cfg.sources[source]}, periods={source: period},
+                                            simulated=cfg.area.simulated)) if source in cfg.sources else ""
+    return TrialDesign(eligible, counts, allocation, curve, schedule, design, source, period, int(seed), credits)
 
 
 def _crossover_allocation(schedule: pd.DataFrame, harm: pd.Series, seed: int) -> TrialAllocation:
@@ -206,7 +213,7 @@ def power_figure(curve: PowerCurve) -> bytes:
         return png_bytes(fig, dpi=150)
 
 
-def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
+def trial_page(trial: TrialDesign, *, offline: bool = True) -> str:
     """HTML map of the places, coloured by arm, with group and pre-period counts in the tooltips."""
     import geopandas as gpd
 
@@ -230,14 +237,14 @@ def trial_page(trial: TrialDesign, *, offline: bool = False) -> str:
         heading = (f"<b>Trial design ({escape_text(trial.design)})</b><br>pre-period {escape_text(trial.period)}"
                    f"<br>seed {trial.seed}")
         MapPanel(heading, key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
-        Attribution(escape_text("Crime: police.uk (OGL v3). Allocation: pli trial.")).add_to(m)
+        Attribution(escape_text((trial.credits or "Crime: police.uk (OGL v3).") + " Allocation: pli trial.")).add_to(m)
         FitView([[float(south), float(west)], [float(north), float(east)]]).add_to(m)
         html = m.get_root().render()
     return inline_assets(html) if offline else html
 
 
 def write_trial(trial: TrialDesign, out_dir: str | Path, *, inputs: tuple[Path, ...] = (),
-                data_dir: Optional[Path] = None, config: Optional[dict] = None, offline: bool = False,
+                data_dir: Optional[Path] = None, config: Optional[dict] = None, offline: bool = True,
                 maps: bool = True) -> tuple[Path, ...]:
     """Write the allocation, counts, power curve (CSV, PNG), schedule, map and a manifest, all or nothing."""
     from pli import transaction

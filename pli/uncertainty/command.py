@@ -142,7 +142,7 @@ def run_uncertainty(
     *,
     out_dir: Path,
     seed: int | None = None,
-    offline: bool = False,
+    offline: bool = True,
     **overrides,
 ) -> UncertaintyRun:
     """Run the Monte Carlo and Sobol' analysis of the config's index and write its folder.

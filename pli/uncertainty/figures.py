@@ -95,7 +95,7 @@ def uncertainty_page(
     area: str,
     runs: int,
     top_n: int,
-    offline: bool = False,
+    offline: bool = True,
 ) -> str:
     """HTML map: LSOAs coloured by the width of their 5-95% rank interval.
 
