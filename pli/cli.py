@@ -67,6 +67,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
+    p_index.add_argument("--no-patrols", action="store_true",
+                         help="skip the micro-patrol plan (no patrol files; the manifest says so)")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -249,6 +251,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         seed=seed,
         offline=args.offline,
         public=args.public,
+        patrols=not args.no_patrols,
         step=_step,
     )
     print(run.summary())
