@@ -70,6 +70,13 @@ def _halo(width: float = 2.2) -> list:
     return [patheffects.withStroke(linewidth=width, foreground="white")]
 
 
+MAX_UPPER_LABELS = 60
+"""Most upper-layer names tried on a PNG map (largest areas first; clashing names are dropped)."""
+
+# Scale bar lengths, longest first: 1-2-5 steps from 500 km down to 100 m.
+_SCALE_STEPS_M = (500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100)
+
+
 def _draw_upper(
     ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True, avoid: Optional[gpd.GeoSeries] = None
 ) -> None:
@@ -99,8 +106,10 @@ def _draw_upper(
     if avoid is not None and len(avoid):
         r = 9 * per_pt  # number circle radius at 9 pt with padding
         boxes = [(x - r, y - r, x + r, y + r) for x, y in zip(avoid.x, avoid.y)]
-    # Bigger areas first: their names matter more and have more room to move.
-    order = np.argsort(-wards.geometry.area.to_numpy())
+    # Bigger areas first: their names matter more and have more room to move. A page
+    # holds a few dozen readable names; past that (a county, a country) only the
+    # largest areas are tried, so labels thin out with scale.
+    order = np.argsort(-wards.geometry.area.to_numpy(), kind="stable")[:MAX_UPPER_LABELS]
     px, py = pts.x.to_numpy(), pts.y.to_numpy()
     for i in order:  # one pass over a few dozen upper-layer areas
         for shift in (0.0, -2.2, 2.2):
@@ -129,11 +138,25 @@ def _draw_numbers(ax: plt.Axes, nb: gpd.GeoDataFrame) -> None:
         )  # fmt: skip
 
 
+def scale_bar_length(span_m: float) -> float:
+    """The longest 1-2-5 length (100 m to 500 km) at most a quarter of the map's width.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import scale_bar_length
+    >>> scale_bar_length(20_000), scale_bar_length(650_000)
+    (5000, 100000)
+    """
+    if span_m <= 400:
+        return span_m / 4
+    return next(v for v in _SCALE_STEPS_M if v <= span_m / 4)
+
+
 def _scale_bar(ax: plt.Axes) -> None:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     span = x1 - x0
-    length = next(v for v in (5000, 2000, 1000, 500, 200, 100) if v <= span / 4) if span > 400 else span / 4
+    length = scale_bar_length(span)
     x, y = x0 + span * 0.03, y0 + (y1 - y0) * 0.03
     ax.plot([x, x + length], [y, y], color="black", linewidth=2.5, solid_capstyle="butt")
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"

@@ -357,7 +357,9 @@ def sparse_grid_hotspots(
     outside = ~np.isin(ring_keys, keys)
     ring_ids, ring_pos = np.unique(ring_keys[outside], return_inverse=True)
     ring_window = np.bincount(ring_pos, weights=ring_vals[outside], minlength=len(ring_ids))
-    n = max(int(n_cells), len(y) + len(ring_ids))
+    # Ring cells beyond the area's edge are not among its n_cells; the FDR then runs over
+    # a few more p-values than the full grid would (slightly conservative).
+    n = max(int(n_cells), len(y))
     total = float(y.sum())
     mean = total / n
     sd = math.sqrt(max(float(np.sum(y * y)) / n - mean * mean, 0.0))
@@ -376,7 +378,7 @@ def sparse_grid_hotspots(
     z = z_of(window)
     p = p_of(z)
     if fdr:
-        n_empty = n - len(y) - len(ring_ids)
+        n_empty = max(n - len(y) - len(ring_ids), 0)
         p_empty = p_of(z_of(np.zeros(1)))
         everything = np.concatenate([p, p_of(z_of(ring_window)), np.full(n_empty, p_empty[0])])
         q = benjamini_hochberg(everything)[: len(y)]
