@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional, Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from pli.errors import InputError
@@ -323,7 +324,6 @@ def plan_patrols(
     if plan_place_kind not in ("grid", "snap"):
         raise InputError(f"plan_place_kind: expected 'grid' or 'snap', got {plan_place_kind!r}")
     nb = _check_neighbourhoods(neighbourhoods)
-    geom = _area_geometry(area)
     selection = _select_mask(
         points, categories=categories, start_month=start_month, end_month=end_month, window_months=window_months
     )
@@ -427,9 +427,10 @@ def plan_patrols(
     table.index.name = "place_id"
     table.insert(1, "neighbourhood_rank", np.where(scope >= 0, ranks[np.maximum(scope, 0)], 0).astype(np.int64))
     table.insert(2, "neighbourhood", np.where(scope >= 0, names[np.maximum(scope, 0)], None))
-    lonlat = gpd.GeoSeries(shapely.points(table["easting"], table["northing"]), crs=METRIC_CRS).to_crs("EPSG:4326")
-    table["lon"] = np.round(lonlat.x.to_numpy(), 6)
-    table["lat"] = np.round(lonlat.y.to_numpy(), 6)
+    # The transformer geopandas' to_crs uses, on the arrays: no million point objects.
+    lon, lat = _TO_LONLAT.transform(table["easting"].to_numpy(dtype=float), table["northing"].to_numpy(dtype=float))
+    table["lon"] = np.round(lon, 6)
+    table["lat"] = np.round(lat, 6)
     type_cols = [c for c in cell_counts.columns if c.startswith(("count_", "harm_"))]
     order = [
         "place_kind",
@@ -666,6 +667,9 @@ def plan_patrols(
         neighbourhoods_without_places=empty,
         plan_geometry=plan_geometry,
     )
+
+
+_TO_LONLAT = pyproj.Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 
 
 def _bbox_cells_of(area: Any, cell_size_m: float, grid: str) -> int:
