@@ -287,7 +287,9 @@ def bbox_cells(bounds: tuple[float, float, float, float], *, cell_size_m: float,
     return math.ceil((maxx - minx) / (radius * _SQRT3) + 3) * math.ceil((maxy - miny) / (1.5 * radius) + 3)
 
 
-def cells_touching(geoms: Any, *, cell_size_m: float, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def cells_touching(
+    geoms: Any, *, cell_size_m: float, kind: Literal["square", "hex"]
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(i, j)`` of the cells that intersect any of ``geoms`` (each one's bounding
     box of candidate cells is tested against it alone, so the cost follows the geometries'
     own extent, not the study area's)."""
@@ -314,7 +316,9 @@ def cells_touching(geoms: Any, *, cell_size_m: float, kind: str) -> tuple[np.nda
     return np.concatenate(out_i), np.concatenate(out_j)
 
 
-def sparse_grid(i: Any, j: Any, *, cell_size_m: float = 150.0, kind: Literal["square", "hex"] = "square") -> gpd.GeoDataFrame:
+def sparse_grid(
+    i: Any, j: Any, *, cell_size_m: float = 150.0, kind: Literal["square", "hex"] = "square"
+) -> gpd.GeoDataFrame:
     """The grid of the given cells only (duplicates dropped), in :func:`build_grid`'s layout.
 
     For study areas too large to lay a full grid over (a police force, a region, a

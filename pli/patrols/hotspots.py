@@ -15,14 +15,13 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, stats
 
 from pli.errors import InputError
 from pli.patrols.grid import _cell_keys, _grid_spec
 from pli.stats.fdr import benjamini_hochberg
 from pli.stats.getis_ord import GiInference, gi_bins, gi_star
 from pli.stats.permutation import permutations_for_fdr
-from scipy import stats
 
 __all__ = [
     "GiStarResult",
