@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tempfile
 import textwrap
@@ -77,6 +78,21 @@ MAX_UPPER_LABELS = 60
 _SCALE_STEPS_M = (500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100)
 
 
+def upper_line_width(n_areas: int) -> float:
+    """Line width (points) of upper-layer boundaries: 0.6 up to 200 areas, thinner beyond,
+    so thousands of boundaries (a national map) do not paint the map dark.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import upper_line_width
+    >>> upper_line_width(28), upper_line_width(7201)
+    (0.6, 0.1)
+    """
+    if n_areas <= 200:
+        return 0.6
+    return round(max(0.1, 0.6 * math.sqrt(200.0 / n_areas)), 2)
+
+
 def _draw_upper(
     ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True, avoid: Optional[gpd.GeoSeries] = None
 ) -> None:
@@ -85,7 +101,7 @@ def _draw_upper(
     A name whose box would cover a number circle (``avoid``) or a name already placed
     is tried just below, then just above its spot, and left off if both clash.
     """
-    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=0.6)
+    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=upper_line_width(len(wards)))
     if not names or not len(wards):
         return
     size = 6.5
