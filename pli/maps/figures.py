@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -30,7 +31,7 @@ from pli._map_assets import (
 from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.pages import _copyright_year, _data_credit
-from pli.maps.prepare import _classify, _classify_deciles
+from pli.maps.prepare import _classify, _classify_deciles, _simplify
 from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
 
 __all__ = [
@@ -76,6 +77,46 @@ MAX_UPPER_LABELS = 60
 
 # Scale bar lengths, longest first: 1-2-5 steps from 500 km down to 100 m.
 _SCALE_STEPS_M = (500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100)
+
+
+# A printed map is about this many pixels across; finer detail cannot show on it.
+_PRINT_PIXELS = 1500
+# Below this tolerance (maps up to ~75 km across, a borough or a city) the figure keeps
+# the geometry as it is.
+_PRINT_MIN_TOLERANCE_M = 50.0
+
+
+def print_tolerance(bounds: tuple[float, float, float, float] | np.ndarray) -> float:
+    """Simplification tolerance (metres) for a printed map of this extent; 0 for areas
+    up to about 75 km across, which are drawn as they are.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import print_tolerance
+    >>> print_tolerance((530000, 155000, 550000, 172000)), print_tolerance((135000, 10000, 656000, 657000))
+    (0.0, 431.3)
+    """
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    tolerance = max(maxx - minx, maxy - miny, 0.0) / _PRINT_PIXELS
+    return round(tolerance, 1) if tolerance > _PRINT_MIN_TOLERANCE_M else 0.0
+
+
+def _for_print(bundle: MapBundle) -> MapBundle:
+    """The bundle with its polygons simplified to what a printed page can show (a national
+    map draws in seconds instead of minutes); small areas are returned unchanged."""
+    if not len(bundle.lsoa):
+        return bundle
+    tolerance = print_tolerance(bundle.lsoa.total_bounds)
+    if tolerance <= 0:
+        return bundle
+    return dataclasses.replace(
+        bundle,
+        lsoa=bundle.lsoa.set_geometry(_simplify(bundle.lsoa.geometry, tolerance, coverage=True)),
+        wards=bundle.wards.set_geometry(_simplify(bundle.wards.geometry, tolerance, coverage=True)),
+        neighbourhoods=bundle.neighbourhoods.set_geometry(
+            _simplify(bundle.neighbourhoods.geometry, tolerance, coverage=False)
+        ),
+    )
 
 
 def upper_line_width(n_areas: int) -> float:
@@ -204,6 +245,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     """
     _check_spec(spec)
     _validate(bundle)
+    bundle = _for_print(bundle)
     lsoa = bundle.lsoa
     if spec.scheme == "deciles":
         classes = _classify_deciles(lsoa, what="Priority Localities Index")
@@ -251,6 +293,7 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
         Map on the left, the ranked list (name, population, share of harm) on the right.
     """
     _validate(bundle)
+    bundle = _for_print(bundle)
     nb = bundle.neighbourhoods.sort_values("rank")
     fig, ax = _figure_frame(area, period, "Priority neighbourhoods")
     fig.set_size_inches(11.69, 8.27)  # A4 landscape leaves room for the key
