@@ -15,6 +15,7 @@ from libpysal.graph import Graph
 from pli.examples import clustered_points
 from pli.harm import load_harm_weights
 from pli.maps.figures import scale_bar_length
+from pli.outputs import verify_outputs
 from pli.maps.prepare import display_tolerance
 from pli.patrols import build_grid, count_places, grid_hotspots, plan_patrols
 from pli.patrols.grid import cells_touching, sparse_grid
@@ -108,3 +109,4 @@ def test_no_patrols_and_no_maps_skip_their_outputs_and_say_so(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["skipped"]) == {"patrols", "maps"}
     assert manifest["patrols"] is None
+    assert verify_outputs(out).current

@@ -669,6 +669,8 @@ def plan_patrols(
     )
 
 
+_POINT_BLOCK = 500_000
+
 _TO_LONLAT = pyproj.Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 
 
@@ -695,9 +697,12 @@ def _area_polygons(area: Any) -> np.ndarray:
 def _points_in(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     """Which points lie in (or on the edge of) any of the polygons, through a spatial index."""
     tree = shapely.STRtree(polygons)
-    hit = tree.query(shapely.points(x, y), predicate="intersects")[0]
     inside = np.zeros(len(x), dtype=bool)
-    inside[hit] = True
+    # In blocks, so millions of records never exist as point objects all at once.
+    for start in range(0, len(x), _POINT_BLOCK):
+        stop = start + _POINT_BLOCK
+        hit = tree.query(shapely.points(x[start:stop], y[start:stop]), predicate="intersects")[0]
+        inside[start + hit] = True
     return inside
 
 
