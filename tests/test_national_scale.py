@@ -15,8 +15,8 @@ from libpysal.graph import Graph
 from pli.examples import clustered_points
 from pli.harm import load_harm_weights
 from pli.maps.figures import scale_bar_length
-from pli.outputs import verify_outputs
 from pli.maps.prepare import display_tolerance
+from pli.outputs import verify_outputs
 from pli.patrols import build_grid, count_places, grid_hotspots, plan_patrols
 from pli.patrols.grid import cells_touching, sparse_grid
 from pli.patrols.hotspots import _grid_adjacency, sparse_grid_hotspots
