@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 CONFIG ?= configs/croydon-demo.yml
 OUT    ?= output
 MAPS   ?= maps
+REPORT ?= report
 ARGS   ?=
 
-.PHONY: index test maps clean venv open-data bench
+.PHONY: index test maps report clean venv open-data bench docs
 
 # The venv is rebuilt whenever the project's own dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +27,10 @@ index: $(VENV)/.installed
 maps: $(VENV)/.installed
 	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) --offline $(ARGS)
 
+## make report: the committee report (HTML printable to A4, and PDF with Chromium) of the last `make index`
+report: $(VENV)/.installed
+	$(PY) -m pli report --index $(OUT) --maps $(MAPS) --out $(REPORT) $(ARGS)
+
 ## make open-data: the real Croydon snapshot in ../shared/data
 open-data: $(VENV)/.installed
 	$(PY) -m pli index --config configs/croydon-open-data.yml --data-dir ../shared/data --out output-open-data --maps maps-open-data $(ARGS)
@@ -36,9 +41,13 @@ test: $(VENV)/.installed
 	$(PY) -m mypy
 	$(PY) -m pytest -q $(ARGS)
 
+## make docs: regenerate docs/CONFIG.md, the config reference, from pli/config/specs.py
+docs: $(VENV)/.installed
+	$(PY) -m pli config --reference --out docs/CONFIG.md
+
 ## make bench: the benchmarks (slow; run on demand)
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(OUT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods screenshots .pytest_cache
+	rm -rf $(OUT) $(REPORT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods screenshots .pytest_cache

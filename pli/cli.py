@@ -6,6 +6,12 @@
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
+``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
+``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
+``pli report`` a committee report (HTML printable to A4, and PDF) of an index run
+
+Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
+:mod:`pli.progress`; ``-q`` silences it, ``-v`` adds each stage's duration and debug logs.
 """
 
 from __future__ import annotations
@@ -13,11 +19,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ContextManager, Sequence
 
+from pli import progress
 from pli.errors import PliError
 
 log = logging.getLogger("pli")
@@ -25,14 +30,9 @@ log = logging.getLogger("pli")
 DEFAULT_CONFIG = "configs/croydon-demo.yml"
 
 
-@contextmanager
-def _step(label: str) -> Iterator[None]:
-    """Announce a pipeline step and how long it took (progress for long runs)."""
-    log.info("%s ...", label)
-    t0 = time.perf_counter()
-    yield
-    dt = time.perf_counter() - t0
-    log.info("%s done in %.1f s", label, dt)
+def _step(label: str) -> ContextManager[None]:
+    """Announce a pipeline step with the elapsed time (silent with ``-q``)."""
+    return progress.stage(label)
 
 
 def _add_logging_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
@@ -69,6 +69,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
     p_index.add_argument("--no-patrols", action="store_true",
                          help="skip the micro-patrol plan (no patrol files; the manifest says so)")
+    p_index.add_argument("--parallel", choices=["none", "serial", "dask"], default=None,
+                         help="LISA permutations: one esda call (none), or seeded chunks here (serial) or on dask; "
+                              "serial and dask give identical results (default: config clustering.parallel)")
+    p_index.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies dask)")
+    p_index.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -91,6 +96,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")
     p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
+    p_track.add_argument("--index-out", default=None,
+                         help="output folder of 'pli index' whose priority neighbourhoods get chart pages "
+                              "(default: recompute them)")
+    p_track.add_argument("--offline", action="store_true", default=None,
+                         help="inline all JavaScript/CSS in the map (default: config maps.offline)")
 
     p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
     p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
@@ -116,6 +126,22 @@ def _build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
     p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
     p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
+
+    p_config = sub.add_parser("config", help="the config reference: every key, or one key explained")
+    what = p_config.add_mutually_exclusive_group(required=True)
+    what.add_argument("--explain", metavar="KEY", help="one key (e.g. priorities.count, sources.crime.kind)")
+    what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
+    p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
+    _add_uncertainty_parser(sub)
+    p_report = sub.add_parser("report", help="committee report of an index run: HTML printable to A4, and PDF")
+    p_report.add_argument("--index", default="output", help="output folder of 'pli index' (default: output)")
+    p_report.add_argument("--maps", default="maps", help="its maps folder (default: maps)")
+    p_report.add_argument("--out", default="report", help="the report's own folder, replaced whole (default: report)")
+    p_report.add_argument("--track", default=None, help="output folder of 'pli track' (trend per neighbourhood)")
+    p_report.add_argument("--uncertainty", default=None, help="output folder of 'pli uncertainty'")
+    p_report.add_argument("--public", action="store_true",
+                          help="public report: needs an index run made with --public (suppressed tables only)")
+    p_report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -131,14 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
-        stream=sys.stderr,
+        handlers=[progress.ProgressLogHandler(sys.stderr)],
         force=True,
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
+    reporter = None if args.quiet else progress.Reporter(sys.stderr, verbose=args.verbose or args.debug)
+    with progress.reporting(reporter):
+        return _run_command(parser, args)
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "index":
             return _cmd_index(args)
+        if args.command == "config":
+            return _cmd_config(args)
         if args.command == "verify":
             return _cmd_verify(args)
         if args.command == "compare":
@@ -149,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_trial(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "uncertainty":
+            return _cmd_uncertainty(args)
+        if args.command == "report":
+            return _cmd_report(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -229,6 +267,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pli.report import run_report
+
+    with _step("report"):
+        run = run_report(args.index, args.maps, args.out, track_dir=args.track, uncertainty_dir=args.uncertainty,
+                         public=args.public, pdf=not args.no_pdf)
+    print(run.summary())
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from pli.outputs import verify_outputs
 
@@ -239,11 +287,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from pli.config import default_data_dir, load_config
-    from pli.pipeline import run_index
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
     seed = _parse_seed(args.seed)
-    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"starting: reading {config_path}"):
+        cfg = load_config(config_path, data_dir=args.data_dir)
+        cfg = _with_parallel(cfg, args)
+        from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
         out_dir=Path(args.out),
@@ -254,7 +304,44 @@ def _cmd_index(args: argparse.Namespace) -> int:
         patrols=not args.no_patrols,
         step=_step,
     )
+    progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
+    return 0
+
+
+def _with_parallel(cfg, args: argparse.Namespace):
+    """``cfg`` with ``--parallel/--scheduler/--workers`` applied to ``clustering``."""
+    import dataclasses
+
+    from pli.config import ConfigError
+
+    changes = {k: v for k, v in (("parallel", args.parallel), ("scheduler", args.scheduler),
+                                 ("workers", args.workers)) if v is not None}
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError([f"--workers: expected 1 or more, got {args.workers}"])
+    if args.scheduler is not None and args.parallel in (None, "none"):
+        changes["parallel"] = "dask"
+    return dataclasses.replace(cfg, clustering=dataclasses.replace(cfg.clustering, **changes)) if changes else cfg
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from pli.config.reference import explain_key, render_reference
+
+    if args.explain is not None:
+        try:
+            print(explain_key(args.explain))
+        except KeyError as exc:
+            print(f"pli: error: {exc.args[0]}", file=sys.stderr)
+            return 2
+        return 0
+    text = render_reference()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    # newline="\n": the same bytes on Windows, so the checked-in reference compares equal.
+    with open(args.out, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -263,7 +350,10 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from pli.track.command import run_track
 
     config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
-    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
+                        index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
 
@@ -279,6 +369,40 @@ def _parse_seed(text: str | None) -> int | None:
     except ValueError:
         seed = None
     return check_seed(text if seed is None else seed, source="--seed")
+
+
+# --------------------------------------------------------------------------- pli uncertainty
+
+
+def _add_uncertainty_parser(sub) -> None:
+    p = sub.add_parser("uncertainty", help="how sure is each rank: Monte Carlo intervals and Sobol' indices")
+    p.add_argument("--config", default=None,
+                   help=f"study-area YAML, optional 'uncertainty:' section (default {DEFAULT_CONFIG})")
+    p.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p.add_argument("--out", default="output-uncertainty",
+                   help="its own output folder, replaced whole (default: output-uncertainty)")
+    p.add_argument("--runs", type=int, default=None, help="Monte Carlo runs (default: config, 1000)")
+    p.add_argument("--sobol-samples", type=int, default=None,
+                   help="Sobol' base sample, a power of 2 (default: config, 256); 0 skips it")
+    p.add_argument("--parallel", choices=["serial", "dask"], default=None, help="backend (default: config, serial)")
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies --parallel dask)")
+    p.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes (default: cores)")
+    p.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
+    p.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map page")
+
+
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from pli.config import default_data_dir, load_config
+    from pli.uncertainty import run_uncertainty
+
+    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step("uncertainty and sensitivity"):
+        run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed), offline=args.offline,
+                              runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,
+                              scheduler=args.scheduler, workers=args.workers)
+    print(run.summary())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
