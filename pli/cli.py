@@ -76,6 +76,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
+    p_index.add_argument("--no-patrols", action="store_true",
+                         help="skip the micro-patrol plan (no patrol files; the manifest says so)")
     p_index.add_argument("--parallel", choices=["none", "serial", "dask"], default=None,
                          help="LISA permutations: one esda call (none), or seeded chunks here (serial) or on dask; "
                               "serial and dask give identical results (default: config clustering.parallel)")
@@ -309,6 +311,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         seed=seed,
         offline=args.offline,
         public=args.public,
+        patrols=not args.no_patrols,
         step=_step,
     )
     progress.note(f"finished: {len(run.files)} files written")

@@ -37,6 +37,7 @@ class IndexRun:
     neighbourhoods: pd.DataFrame
     moran: dict
     simulated: bool
+    skipped: tuple[str, ...] = ()
 
     def summary(self) -> str:
         lines = []
@@ -62,6 +63,8 @@ class IndexRun:
                 f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.2g}, {m['permutations']:,} permutations)"
             )
         lines.append(f"Outputs: {self.out_dir}" + (f"; maps: {self.maps_dir}" if self.maps_dir else ""))
+        if self.skipped:
+            lines.append(f"Skipped on request: {', '.join(self.skipped)}")
         first = self.open_first()
         if first:
             width = max(len(str(path)) for path, _ in first)
@@ -82,6 +85,16 @@ class IndexRun:
         return [(path, what) for path, what in wanted if path.resolve() in written]
 
 
+def _skipped_stages(*, run_patrols: bool, maps: bool) -> dict[str, str]:
+    """What the run left out on request, for the manifest (empty when nothing was)."""
+    skipped = {}
+    if not run_patrols:
+        skipped["patrols"] = "--no-patrols: no patrol plan, micro-places or patrol totals"
+    if not maps:
+        skipped["maps"] = "--no-maps: no HTML or PNG maps"
+    return skipped
+
+
 def _null_step(label: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
@@ -95,6 +108,7 @@ def run_index(
     seed: int | None = None,
     offline: bool | None = None,
     public: bool | None = None,
+    patrols: bool = True,
     step: StepFactory = _null_step,
 ) -> IndexRun:
     """Run the whole chain for one study area and replace the output folders all-or-nothing.
@@ -115,6 +129,10 @@ def run_index(
         from CDNs (``maps.online: true``). ``None`` keeps the config's choice.
     public : bool, optional
         Overrides ``cfg.output.public``.
+    patrols : bool, default True
+        False skips the micro-patrol stage (``pli index --no-patrols``): no patrol files
+        are written and the manifest's ``skipped`` says so. Skipping maps is
+        ``maps_dir=None``.
     step : callable
         Context-manager factory used to announce progress of each step.
 
@@ -152,7 +170,9 @@ def run_index(
         inputs=[cfg.resolve(path) for _, path in cfg.input_paths()],
     )
     with transaction.TargetLock(targets) as lock:
-        return _run_index(cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, step=step)
+        return _run_index(
+            cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, run_patrols=patrols, step=step
+        )
 
 
 def _run_index(
@@ -163,6 +183,7 @@ def _run_index(
     seed: int | None = None,
     offline: bool | None = None,
     public: bool | None = None,
+    run_patrols: bool = True,
     step: StepFactory = _null_step,
 ) -> IndexRun:
     """:func:`run_index` once the target folders are checked and ``lock`` is held."""
@@ -244,10 +265,16 @@ def _run_index(
         )
         lsoa = lsoa.assign(neighbourhood_rank=nb.membership.reindex(lsoa.index))
 
-    with step("micro-patrol plan"):
-        plan = patrols.plan_from_config(cfg, sources, nb.neighbourhoods, boundaries.lsoa, harm_weights=harm_weights)
-        if plan is not None:
-            patrols.warn_period_mismatch(plan, table.periods)
+    plan = None
+    if run_patrols:
+        with step("micro-patrol plan"):
+            plan = patrols.plan_from_config(
+                cfg, sources, nb.neighbourhoods, boundaries.lsoa, harm_weights=harm_weights
+            )
+            if plan is not None:
+                patrols.warn_period_mismatch(plan, table.periods)
+    else:
+        log.info("micro-patrol plan skipped (--no-patrols): no patrol files are written")
 
     rankings = tables.rankings_table(lsoa, list(table.values.columns), classes=cfg.output.classes)
     published, published_raw = (
@@ -283,6 +310,8 @@ def _run_index(
             reconciliations=reconcile.records_,
             tx=tx,
         )
+        skipped = _skipped_stages(run_patrols=run_patrols, maps=maps_dir is not None)
+        run_manifest["skipped"] = skipped
         outputs.write_json(run_manifest, tx.path("output", outputs.MANIFEST_NAME))
         files = tuple(tx.commit())
     return IndexRun(
@@ -293,4 +322,5 @@ def _run_index(
         pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")),
         clusters.moran.to_dict(),
         cfg.area.simulated,
+        tuple(skipped.values()),
     )

@@ -685,9 +685,12 @@ def test_gi_star_permutation_p_is_pseudo_p_and_empty_cells_are_not_cold():
     # test only the 8 neighbours.)
     y = np.random.default_rng(2).gamma(2.0, 1.0, len(grid))
     res = grid_hotspots(y, grid, permutations=4999, seed=1, fdr=False, method="permutation")
-    from pli.patrols.hotspots import _grid_graph
+    from libpysal.graph import Graph
 
-    g = esda.G_Local(y, _grid_graph(grid, "queen")[0], transform="B", star=True, permutations=0)
+    from pli.patrols.hotspots import _grid_adjacency
+
+    adjacency, _ = _grid_adjacency(grid["cell_i"].to_numpy(), grid["cell_j"].to_numpy(), "square", "queen")
+    g = esda.G_Local(y, Graph.from_sparse(adjacency), transform="B", star=True, permutations=0)
     np.testing.assert_allclose(res.table["gi_z"], g.Zs, atol=1e-9)
     np.testing.assert_allclose(res.table["gi_p"], np.minimum(1, 2 * res.table["gi_p_sim"]))
     normal = grid_hotspots(y, grid, permutations=0, fdr=False).table["gi_p"]

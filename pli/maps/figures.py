@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import os
 import tempfile
 import textwrap
@@ -30,7 +32,7 @@ from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.credits import Credit, long_attribution, run_credits
 from pli.maps.placement import number_positions
-from pli.maps.prepare import _classify
+from pli.maps.prepare import _classify, _simplify
 from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
 
 __all__ = [
@@ -71,6 +73,68 @@ def _halo(width: float = 2.2) -> list:
     return [patheffects.withStroke(linewidth=width, foreground="white")]
 
 
+MAX_UPPER_LABELS = 60
+"""Most upper-layer names tried on a PNG map (largest areas first; clashing names are dropped)."""
+
+# Scale bar lengths, longest first: 1-2-5 steps from 500 km down to 100 m.
+_SCALE_STEPS_M = (500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100)
+
+
+# A printed map is about this many pixels across; finer detail cannot show on it.
+_PRINT_PIXELS = 1500
+# Below this tolerance (maps up to ~75 km across, a borough or a city) the figure keeps
+# the geometry as it is.
+_PRINT_MIN_TOLERANCE_M = 50.0
+
+
+def print_tolerance(bounds: tuple[float, float, float, float] | np.ndarray) -> float:
+    """Simplification tolerance (metres) for a printed map of this extent; 0 for areas
+    up to about 75 km across, which are drawn as they are.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import print_tolerance
+    >>> print_tolerance((530000, 155000, 550000, 172000)), print_tolerance((135000, 10000, 656000, 657000))
+    (0.0, 431.3)
+    """
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    tolerance = max(maxx - minx, maxy - miny, 0.0) / _PRINT_PIXELS
+    return round(tolerance, 1) if tolerance > _PRINT_MIN_TOLERANCE_M else 0.0
+
+
+def _for_print(bundle: MapBundle) -> MapBundle:
+    """The bundle with its polygons simplified to what a printed page can show (a national
+    map draws in seconds instead of minutes); small areas are returned unchanged."""
+    if not len(bundle.lsoa):
+        return bundle
+    tolerance = print_tolerance(bundle.lsoa.total_bounds)
+    if tolerance <= 0:
+        return bundle
+    return dataclasses.replace(
+        bundle,
+        lsoa=bundle.lsoa.set_geometry(_simplify(bundle.lsoa.geometry, tolerance, coverage=True)),
+        wards=bundle.wards.set_geometry(_simplify(bundle.wards.geometry, tolerance, coverage=True)),
+        neighbourhoods=bundle.neighbourhoods.set_geometry(
+            _simplify(bundle.neighbourhoods.geometry, tolerance, coverage=False)
+        ),
+    )
+
+
+def upper_line_width(n_areas: int) -> float:
+    """Line width (points) of upper-layer boundaries: 0.6 up to 200 areas, thinner beyond,
+    so thousands of boundaries (a national map) do not paint the map dark.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import upper_line_width
+    >>> upper_line_width(28), upper_line_width(7201)
+    (0.6, 0.1)
+    """
+    if n_areas <= 200:
+        return 0.6
+    return round(max(0.1, 0.6 * math.sqrt(200.0 / n_areas)), 2)
+
+
 def _draw_upper(
     ax: plt.Axes, wards: gpd.GeoDataFrame, *, names: bool = True, avoid: Optional[gpd.GeoSeries] = None
 ) -> None:
@@ -79,7 +143,7 @@ def _draw_upper(
     A name whose box would cover a number circle (``avoid``) or a name already placed
     is tried just below, then just above its spot, and left off if both clash.
     """
-    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=0.6)
+    wards.boundary.plot(ax=ax, color=UPPER_COLOUR, linewidth=upper_line_width(len(wards)))
     if not names or not len(wards):
         return
     size = 6.5
@@ -100,8 +164,10 @@ def _draw_upper(
     if avoid is not None and len(avoid):
         r = 9 * per_pt  # number circle radius at 9 pt with padding
         boxes = [(x - r, y - r, x + r, y + r) for x, y in zip(avoid.x, avoid.y)]
-    # Bigger areas first: their names matter more and have more room to move.
-    order = np.argsort(-wards.geometry.area.to_numpy())
+    # Bigger areas first: their names matter more and have more room to move. A page
+    # holds a few dozen readable names; past that (a county, a country) only the
+    # largest areas are tried, so labels thin out with scale.
+    order = np.argsort(-wards.geometry.area.to_numpy(), kind="stable")[:MAX_UPPER_LABELS]
     px, py = pts.x.to_numpy(), pts.y.to_numpy()
     for i in order:  # one pass over a few dozen upper-layer areas
         for shift in (0.0, -2.2, 2.2):
@@ -130,11 +196,25 @@ def _draw_numbers(ax: plt.Axes, nb: gpd.GeoDataFrame) -> None:
         )  # fmt: skip
 
 
+def scale_bar_length(span_m: float) -> float:
+    """The longest 1-2-5 length (100 m to 500 km) at most a quarter of the map's width.
+
+    Examples
+    --------
+    >>> from pli.maps.figures import scale_bar_length
+    >>> scale_bar_length(20_000), scale_bar_length(650_000)
+    (5000, 100000)
+    """
+    if span_m <= 400:
+        return span_m / 4
+    return next(v for v in _SCALE_STEPS_M if v <= span_m / 4)
+
+
 def _scale_bar(ax: plt.Axes) -> None:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     span = x1 - x0
-    length = next(v for v in (5000, 2000, 1000, 500, 200, 100) if v <= span / 4) if span > 400 else span / 4
+    length = scale_bar_length(span)
     x, y = x0 + span * 0.03, y0 + (y1 - y0) * 0.03
     ax.plot([x, x + length], [y, y], color="black", linewidth=2.5, solid_capstyle="butt")
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
@@ -166,6 +246,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     """
     _check_spec(spec)
     _validate(bundle)
+    bundle = _for_print(bundle)
     lsoa = bundle.lsoa
     classes = _classify(lsoa["score"], scheme=bundle.classes, rank=lsoa["rank"], what="Priority Localities Index")
     fig, ax = _figure_frame(area, period, "Priority Localities Index")
@@ -209,6 +290,7 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
         Map on the left, the ranked list (name, population, share of harm) on the right.
     """
     _validate(bundle)
+    bundle = _for_print(bundle)
     nb = bundle.neighbourhoods.sort_values("rank")
     fig, ax = _figure_frame(area, period, "Priority neighbourhoods")
     fig.set_size_inches(11.69, 8.27)  # A4 landscape leaves room for the key

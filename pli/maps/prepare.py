@@ -44,6 +44,29 @@ def _simplify(geoms: gpd.GeoSeries, tolerance: float, *, coverage: bool) -> gpd.
     return geoms.simplify(tolerance, preserve_topology=True)
 
 
+# A page is read at no more than a few thousand pixels across the whole area, so
+# detail finer than the extent over this many is invisible but weighs megabytes.
+_DISPLAY_PIXELS = 5000
+
+
+def display_tolerance(bounds: tuple[float, float, float, float] | np.ndarray, floor_m: float) -> float:
+    """Simplification tolerance (metres) for a map of this extent: ``floor_m`` (the
+    config's ``maps.simplify_m``) or the extent's longer side over 5,000, whichever is
+    larger, so a borough keeps its detail and a national page stays small.
+
+    Examples
+    --------
+    >>> from pli.maps.prepare import display_tolerance
+    >>> display_tolerance((530000, 160000, 550000, 175000), 5.0)  # a borough: the floor
+    5.0
+    >>> display_tolerance((135000, 10000, 656000, 657000), 5.0)  # England and Wales
+    129.4
+    """
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    extent = max(maxx - minx, maxy - miny, 0.0)
+    return max(float(floor_m), round(extent / _DISPLAY_PIXELS, 1)) if np.isfinite(extent) else float(floor_m)
+
+
 def _to_web(frame: gpd.GeoDataFrame, decimals: int = 5) -> gpd.GeoDataFrame:
     """Reproject to EPSG:4326 and round coordinates (5 dp is about 1 m)."""
     out = frame.to_crs("EPSG:4326")
@@ -127,9 +150,10 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     n = len(lsoa)
 
     before = int(shapely.get_num_coordinates(lsoa.geometry.values).sum())
-    metric = _simplify(lsoa.geometry, spec.simplify_m, coverage=True)
+    tolerance = display_tolerance(lsoa.total_bounds, spec.simplify_m) if n else spec.simplify_m
+    metric = _simplify(lsoa.geometry, tolerance, coverage=True)
     after = int(shapely.get_num_coordinates(metric.values).sum())
-    log.info("maps: simplified %d LSOAs at %.1f m (%d -> %d vertices)", n, spec.simplify_m, before, after)
+    log.info("maps: simplified %d LSOAs at %.1f m (%d -> %d vertices)", n, tolerance, before, after)
 
     # The published rank, not the (rounded in public mode) score, fixes the classes of the tables.
     index_classes = _classify(lsoa["score"], scheme=bundle.classes, rank=lsoa["rank"],
@@ -190,7 +214,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     web = _to_web(gpd.GeoDataFrame(props, geometry=metric, crs=METRIC_CRS))
 
     wards_metric = bundle.wards.copy()
-    wards_metric = wards_metric.set_geometry(_simplify(wards_metric.geometry, spec.simplify_m, coverage=True))
+    wards_metric = wards_metric.set_geometry(_simplify(wards_metric.geometry, tolerance, coverage=True))
     wards = _to_web(gpd.GeoDataFrame({"tip": escape_series(wards_metric["ward_name"])}, geometry=wards_metric.geometry))
     # Feature ids reach the page inside folium's macros, which branca renders again as
     # Jinja2 source: a code holding "{{ ... }}" would run. Escaped ids stay unique.
@@ -207,7 +231,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     ).iloc[np.argsort(~holds.to_numpy(), kind="stable")]
 
     nb = bundle.neighbourhoods.copy().sort_values("rank")
-    nb_metric = nb.set_geometry(_simplify(nb.geometry, spec.simplify_m, coverage=False))
+    nb_metric = nb.set_geometry(_simplify(nb.geometry, tolerance, coverage=False))
     nb_props = pd.DataFrame(index=nb.index)
     nb_props["rank"] = nb["rank"].astype(int)
     nb_props["slug"] = _safe_slug(nb["slug"], nb["name"])

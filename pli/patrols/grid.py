@@ -275,3 +275,78 @@ def _grid_spec(grid: gpd.GeoDataFrame) -> tuple[float, Literal["square", "hex"]]
             f"grid: expected one grid of one kind and size, got kinds {list(kinds)} and sizes {list(sizes)}"
         )
     return float(sizes[0]), ("square" if kinds[0] == "grid" else "hex")
+
+
+def bbox_cells(bounds: tuple[float, float, float, float], *, cell_size_m: float, kind: str) -> int:
+    """How many cells a full grid over ``bounds`` (minx, miny, maxx, maxy) would test."""
+    minx, miny, maxx, maxy = bounds
+    if kind == "square":
+        s = float(cell_size_m)
+        return (math.ceil(maxx / s) - math.floor(minx / s) + 1) * (math.ceil(maxy / s) - math.floor(miny / s) + 1)
+    radius = _hex_radius(cell_size_m)
+    return math.ceil((maxx - minx) / (radius * _SQRT3) + 3) * math.ceil((maxy - miny) / (1.5 * radius) + 3)
+
+
+def cells_touching(
+    geoms: Any, *, cell_size_m: float, kind: Literal["square", "hex"]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(i, j)`` of the cells that intersect any of ``geoms`` (each one's bounding
+    box of candidate cells is tested against it alone, so the cost follows the geometries'
+    own extent, not the study area's)."""
+    out_i, out_j = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    pad = float(cell_size_m) if kind == "square" else 2.0 * _hex_radius(cell_size_m)
+    for geom in np.asarray(geoms, dtype=object):
+        if geom is None or geom.is_empty:
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        corner_i, corner_j = locate_cells(
+            np.array([minx - pad, maxx + pad]), np.array([miny - pad, maxy + pad]), cell_size_m=cell_size_m, kind=kind
+        )
+        if kind == "square":
+            ii = np.arange(corner_i[0], corner_i[1] + 1)
+            jj = np.arange(corner_j[0], corner_j[1] + 1)
+        else:
+            jj = np.arange(corner_j[0] - 1, corner_j[1] + 2)
+            ii = np.arange(corner_i[0] - (len(jj) + 1) // 2 - 1, corner_i[1] + (len(jj) + 1) // 2 + 2)
+        gi, gj = (a.ravel() for a in np.meshgrid(ii, jj, indexing="ij"))
+        shapely.prepare(geom)
+        hit = shapely.intersects(geom, _cell_polygons(gi, gj, cell_size_m, kind))
+        out_i.append(gi[hit])
+        out_j.append(gj[hit])
+    return np.concatenate(out_i), np.concatenate(out_j)
+
+
+def sparse_grid(
+    i: Any, j: Any, *, cell_size_m: float = 150.0, kind: Literal["square", "hex"] = "square"
+) -> gpd.GeoDataFrame:
+    """The grid of the given cells only (duplicates dropped), in :func:`build_grid`'s layout.
+
+    For study areas too large to lay a full grid over (a police force, a region, a
+    country): cells are the ones records fall in and the ones planned neighbourhoods
+    touch, located by arithmetic. ``area_share`` is NaN: it is not computed without a
+    full grid.
+
+    Examples
+    --------
+    >>> from pli.patrols.grid import sparse_grid
+    >>> grid = sparse_grid([2120, 2122, 2120], [640, 643, 640], cell_size_m=250)
+    >>> grid.index.tolist()
+    ['G250-530000-160000', 'G250-530500-160750']
+    """
+    _check_cell_size(cell_size_m, kind)
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    keys, first = np.unique(_cell_keys(i, j), return_index=True)
+    gi, gj = i[first], j[first]
+    return gpd.GeoDataFrame(
+        {
+            "place_kind": np.full(len(gi), "grid" if kind == "square" else "hex", dtype=object),
+            "cell_size_m": float(cell_size_m),
+            "cell_i": gi,
+            "cell_j": gj,
+            "area_share": np.full(len(gi), np.nan),
+        },
+        geometry=_cell_polygons(gi, gj, cell_size_m, kind),
+        crs=METRIC_CRS,
+        index=pd.Index(_cell_ids(gi, gj, cell_size_m, kind), name="place_id"),
+    )

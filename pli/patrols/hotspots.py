@@ -15,6 +15,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy import sparse, stats
 
 from pli.errors import InputError
 from pli.patrols.grid import _cell_keys, _grid_spec
@@ -25,6 +26,7 @@ from pli.stats.permutation import permutations_for_fdr
 __all__ = [
     "GiStarResult",
     "grid_hotspots",
+    "sparse_grid_hotspots",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,34 +82,37 @@ class GiStarResult:
         return int((self.table["gi_bin"] > 0).sum())
 
 
-def _grid_graph(grid: gpd.GeoDataFrame, contiguity: str):
-    from libpysal.graph import Graph
-
-    _, kind = _grid_spec(grid)
-    i = grid["cell_i"].to_numpy(dtype=np.int64)
-    j = grid["cell_j"].to_numpy(dtype=np.int64)
+def _queen_offsets(kind: str, contiguity: str) -> list[tuple[int, int]]:
     if kind == "hex":
-        offsets = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)]
-    elif contiguity == "rook":
-        offsets = [(1, 0), (-1, 0), (0, 1), (0, -1)]
-    else:
-        offsets = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)]
-    lookup = pd.Index(_cell_keys(i, j))
+        return [(1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)]
+    if contiguity == "rook":
+        return [(1, 0), (-1, 0), (0, 1), (0, -1)]
+    return [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)]
+
+
+def _grid_adjacency(i: np.ndarray, j: np.ndarray, kind: str, contiguity: str) -> tuple[sparse.csr_matrix, int]:
+    """Binary contiguity of cells ``(i, j)`` by index arithmetic, and the number of islands.
+
+    Neighbours are found by looking up the keys of the (i + di, j + dj) offsets in the
+    sorted keys of the cells: no geometry, and no libpysal Graph (whose per-call index
+    checks cost minutes on millions of cells).
+    """
+    keys = _cell_keys(i, j)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    n = len(keys)
     focal, neighbor = [], []
-    for di, dj in offsets:
-        idx = lookup.get_indexer(_cell_keys(i + di, j + dj))
-        hit = idx >= 0
+    for di, dj in _queen_offsets(kind, contiguity):
+        target = _cell_keys(i + di, j + dj)
+        at = np.minimum(np.searchsorted(sorted_keys, target), max(n - 1, 0))
+        hit = sorted_keys[at] == target if n else np.zeros(0, dtype=bool)
         focal.append(np.flatnonzero(hit))
-        neighbor.append(idx[hit])
+        neighbor.append(order[at[hit]])
     f = np.concatenate(focal)
     nb = np.concatenate(neighbor)
-    islands = np.setdiff1d(np.arange(len(i)), f)
-    # libpysal encodes an island as a zero-weight self-loop.
-    f = np.concatenate([f, islands])
-    nb = np.concatenate([nb, islands])
-    w = np.concatenate([np.ones(len(f) - len(islands)), np.zeros(len(islands))])
-    order = np.lexsort((nb, f))
-    return Graph.from_arrays(f[order], nb[order], w[order]), len(islands)
+    adjacency = sparse.csr_matrix((np.ones(len(f)), (f, nb)), shape=(n, n))
+    n_islands = int((np.diff(adjacency.indptr) == 0).sum())
+    return adjacency, n_islands
 
 
 def grid_hotspots(
@@ -230,7 +235,10 @@ def grid_hotspots(
             )
     if chosen == "permutation" and permutations < 1:
         raise InputError("permutations: expected 1 or more for method='permutation'")
-    graph, n_islands = _grid_graph(grid, contiguity)
+    _, kind = _grid_spec(grid)
+    graph, n_islands = _grid_adjacency(
+        grid["cell_i"].to_numpy(dtype=np.int64), grid["cell_j"].to_numpy(dtype=np.int64), kind, contiguity
+    )
     n = len(y)
     if y.sum() <= 0 or np.ptp(y) == 0 or n < 3:
         logger.warning("Gi*: the cell values are constant (%s cells); no hot spots can be found", f"{n:,}")
@@ -283,4 +291,121 @@ def grid_hotspots(
         alpha=alpha,
         fdr=fdr,
         contiguity=contiguity,
+    )
+
+
+def sparse_grid_hotspots(
+    cell_values: Any,
+    grid: gpd.GeoDataFrame,
+    *,
+    n_cells: int,
+    alpha: float = 0.05,
+    fdr: bool = True,
+    contiguity: Literal["queen", "rook"] = "queen",
+) -> GiStarResult:
+    """Analytic Gi* on a sparse grid that stands for ``n_cells`` cells, the rest empty.
+
+    The grid holds the cells that matter (those holding records and those of the planned
+    neighbourhoods, :func:`pli.patrols.grid.sparse_grid`); every other cell of the study
+    area holds 0. Gi* is computed as on the full grid without building it: the mean and
+    SD count the empty cells, each cell's window sums its own and its neighbours' values
+    (empty neighbours add 0), and Benjamini-Hochberg runs over all ``n_cells`` p-values,
+    the empty cells next to records included and every other empty cell sharing the p of
+    an empty window.
+
+    Parameters
+    ----------
+    cell_values : Series or array-like
+        Value per cell of ``grid`` (a Series is aligned on ``place_id``, missing = 0).
+    grid : GeoDataFrame
+        From :func:`pli.patrols.grid.sparse_grid` (or :func:`build_grid`).
+    n_cells : int
+        Cells of the whole study area (at least ``len(grid)``).
+    alpha, fdr, contiguity
+        As :func:`grid_hotspots`.
+
+    Returns
+    -------
+    GiStarResult
+        ``method`` is ``"analytic"``.
+
+    Notes
+    -----
+    Every cell is taken to have its full set of neighbours (8 queen, 4 rook, 6 hex), as
+    an interior cell has; on the full grid, cells on the study area's edge have fewer.
+    So near the edge z differs a little from :func:`grid_hotspots`; elsewhere it is the
+    same number.
+    """
+    _, kind = _grid_spec(grid)
+    if isinstance(cell_values, pd.Series):
+        y = cell_values.reindex(grid.index).fillna(0.0).to_numpy(dtype=float)
+    else:
+        y = np.asarray(cell_values, dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise InputError("cell_values: expected finite numbers, got NaN or infinite values")
+    i = grid["cell_i"].to_numpy(dtype=np.int64)
+    j = grid["cell_j"].to_numpy(dtype=np.int64)
+    offsets = _queen_offsets(kind, contiguity)
+    adjacency, _ = _grid_adjacency(i, j, kind, contiguity)
+    window = adjacency @ y + y
+    # Empty cells next to a record lie outside the sparse grid; their windows still
+    # need a p-value for the FDR, so sum what their occupied neighbours hold.
+    keys = _cell_keys(i, j)
+    ring_keys = np.concatenate([_cell_keys(i + di, j + dj) for di, dj in offsets])
+    ring_vals = np.tile(y, len(offsets))
+    outside = ~np.isin(ring_keys, keys)
+    ring_ids, ring_pos = np.unique(ring_keys[outside], return_inverse=True)
+    ring_window = np.bincount(ring_pos, weights=ring_vals[outside], minlength=len(ring_ids))
+    # Ring cells beyond the area's edge are not among its n_cells; the FDR then runs over
+    # a few more p-values than the full grid would (slightly conservative).
+    n = max(int(n_cells), len(y))
+    total = float(y.sum())
+    mean = total / n
+    sd = math.sqrt(max(float(np.sum(y * y)) / n - mean * mean, 0.0))
+    w_star = len(offsets) + 1.0
+    scale = math.sqrt(max(n * w_star - w_star**2, 0.0) / max(n - 1, 1))
+    constant = n < 2 or sd <= 1e-12 * max(1.0, abs(mean))
+
+    def z_of(win: np.ndarray) -> np.ndarray:
+        if constant or sd * scale <= 0:
+            return np.zeros(len(win))
+        return (win - mean * w_star) / (sd * scale)
+
+    def p_of(z: np.ndarray) -> np.ndarray:
+        return np.ones(len(z)) if constant else np.minimum(1.0, 2.0 * stats.norm.sf(np.abs(z)))
+
+    z = z_of(window)
+    p = p_of(z)
+    if fdr:
+        n_empty = max(n - len(y) - len(ring_ids), 0)
+        p_empty = p_of(z_of(np.zeros(1)))
+        everything = np.concatenate([p, p_of(z_of(ring_window)), np.full(n_empty, p_empty[0])])
+        q = benjamini_hochberg(everything)[: len(y)]
+    else:
+        q = p
+    gbin = gi_bins(z, q)
+    table = pd.DataFrame(
+        {
+            "gi_z": z,
+            "gi_p": p,
+            "gi_q": q,
+            "gi_p_sim": np.full(len(y), np.nan),
+            "gi_permutations": np.zeros(len(y), dtype=np.int64),
+            "gi_bin": gbin,
+            "gi_label": pd.Series(gbin).map(_GI_LABELS).to_numpy(),
+        },
+        index=grid.index,
+    )
+    logger.info(
+        "Gi* (analytic, %s contiguity, sparse grid of %s cells standing for %s): %d hot and %d cold at %s <= %.2f",
+        contiguity if kind == "square" else "hex",
+        f"{len(y):,}",
+        f"{n:,}",
+        int(((q <= alpha) & (z > 0)).sum()),
+        int(((q <= alpha) & (z < 0)).sum()),
+        "FDR-adjusted p" if fdr else "p",
+        alpha,
+    )
+    return GiStarResult(
+        table=table, method="analytic", permutations=0, seed=0, alpha=alpha, fdr=fdr, contiguity=contiguity
     )

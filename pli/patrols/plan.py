@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional, Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from pli.errors import InputError
@@ -29,9 +30,13 @@ from pli.patrols.grid import (
     _area_geometry,
     _cell_centres,
     _require_metric,
+    bbox_cells,
     build_grid,
+    cells_touching,
+    locate_cells,
+    sparse_grid,
 )
-from pli.patrols.hotspots import grid_hotspots
+from pli.patrols.hotspots import grid_hotspots, sparse_grid_hotspots
 from pli.patrols.kde import kde_surface
 from pli.patrols.places import (
     _cells_of,
@@ -149,6 +154,7 @@ def plan_patrols(
     snap: Optional[bool] = None,
     trial_weeks: int = 12,
     peak_window_hours: int = 4,
+    max_dense_cells: int = 1_000_000,
 ) -> PatrolPlan:
     """Plan micro-patrols in each priority neighbourhood.
 
@@ -203,6 +209,10 @@ def plan_patrols(
         Length of the patrol trial the plan's officer-hours are totalled over.
     peak_window_hours : int
         Width of the peak window, when the records carry times of day.
+    max_dense_cells : int
+        Above this many candidate cells in the study area's bounding box (a force area,
+        a region, a country), the grid is sparse: only the cells holding records and the
+        cells of the priority neighbourhoods are built, and Gi* is analytic (see Notes).
 
     Returns
     -------
@@ -235,6 +245,16 @@ def plan_patrols(
     instead). Timing comes only from the data: with times of day the plan gives the
     neighbourhood's peak window (and busiest days, with dates); without them it says
     "no time of day in the data" and names no time.
+
+    **Large areas.** Up to ``max_dense_cells`` the grid covers the whole study area
+    (:func:`build_grid`). Above it, laying millions of cells to plan a few dozen
+    places would take minutes and gigabytes, so the grid holds only the cells with
+    records and the cells the neighbourhoods touch (:func:`pli.patrols.grid.sparse_grid`,
+    located by arithmetic); the area-wide tests still count every cell of the area (its
+    area over the cell's, the other cells holding 0), Gi* is analytic
+    (:func:`pli.patrols.hotspots.sparse_grid_hotspots`), ``area_share`` is NaN and the
+    places output lists only the cells built. ``hotspot_method="permutation"`` keeps the
+    full grid whatever its size.
 
     **Ranking and numbering.** Places that clear the floor are ranked by harm, then Gi*
     bin, count, Gi* z and id. The top ``top_places`` per neighbourhood are kept;
@@ -304,7 +324,6 @@ def plan_patrols(
     if plan_place_kind not in ("grid", "snap"):
         raise InputError(f"plan_place_kind: expected 'grid' or 'snap', got {plan_place_kind!r}")
     nb = _check_neighbourhoods(neighbourhoods)
-    geom = _area_geometry(area)
     selection = _select_mask(
         points, categories=categories, start_month=start_month, end_month=end_month, window_months=window_months
     )
@@ -316,10 +335,26 @@ def plan_patrols(
             "points column 'month': the selected records carry no month, so events per month (the patrol "
             "dosage) cannot be computed; fill month as YYYY-MM (or date as YYYY-MM-DD)"
         )
-    cells = build_grid(geom, cell_size_m=cell_size_m, kind=grid)
     cell_kind = "grid" if grid == "square" else "hex"
-    pos = _cells_of(rec.x, rec.y, cells)
-    inside = _inside_area(rec.x, rec.y, pos, cells, geom)
+    sparse = hotspot_method != "permutation" and _bbox_cells_of(area, cell_size_m, grid) > max_dense_cells
+    if sparse:
+        geom = None
+        polygons = _area_polygons(area)
+        inside = _points_in(rec.x, rec.y, polygons)
+        ri, rj = locate_cells(rec.x[inside], rec.y[inside], cell_size_m=cell_size_m, kind=grid)
+        ni, nj = cells_touching(nb.geometry.to_numpy(), cell_size_m=cell_size_m, kind=grid)
+        cells = sparse_grid(np.r_[ri, ni], np.r_[rj, nj], cell_size_m=cell_size_m, kind=grid)
+        pos = _cells_of(rec.x, rec.y, cells)
+        cell_area = float(cells.geometry.iloc[0].area) if len(cells) else float(cell_size_m) ** 2
+        n_area_cells = max(len(cells), math.ceil(float(shapely.area(polygons).sum()) / cell_area))
+    else:
+        geom = _area_geometry(area)
+        cells = build_grid(geom, cell_size_m=cell_size_m, kind=grid)
+        pos = _cells_of(rec.x, rec.y, cells)
+        inside = _inside_area(rec.x, rec.y, pos, cells, geom)
+        n_area_cells = len(cells)
+    # Cells of the area left out of a sparse grid hold no record: zeros in area-wide tests.
+    n_unbuilt = n_area_cells - len(cells)
     n_outside = int((~inside).sum())
     if n_outside:
         logger.info("patrol points: %s records outside the study area were dropped", f"{n_outside:,}")
@@ -335,17 +370,22 @@ def plan_patrols(
 
     # --- grid places
     cell_counts = _count_frame(cells.index, pos, rec)
-    hot = grid_hotspots(
-        cell_counts["harm"],
-        cells,
-        permutations=permutations,
-        seed=seed,
-        alpha=alpha,
-        fdr=fdr,
-        contiguity=contiguity,
-        method=hotspot_method,
-        max_permutation_cells=max_permutation_cells,
-    )
+    if sparse:
+        hot = sparse_grid_hotspots(
+            cell_counts["harm"], cells, n_cells=n_area_cells, alpha=alpha, fdr=fdr, contiguity=contiguity
+        )
+    else:
+        hot = grid_hotspots(
+            cell_counts["harm"],
+            cells,
+            permutations=permutations,
+            seed=seed,
+            alpha=alpha,
+            fdr=fdr,
+            contiguity=contiguity,
+            method=hotspot_method,
+            max_permutation_cells=max_permutation_cells,
+        )
     cx, cy = _cell_centres(cells["cell_i"].to_numpy(), cells["cell_j"].to_numpy(), cell_size_m, grid)
     # A cell belongs to the neighbourhood holding most of its events (the centre only
     # decides for empty cells): a cell whose centre lies in a neighbourhood but whose
@@ -387,9 +427,10 @@ def plan_patrols(
     table.index.name = "place_id"
     table.insert(1, "neighbourhood_rank", np.where(scope >= 0, ranks[np.maximum(scope, 0)], 0).astype(np.int64))
     table.insert(2, "neighbourhood", np.where(scope >= 0, names[np.maximum(scope, 0)], None))
-    lonlat = gpd.GeoSeries(shapely.points(table["easting"], table["northing"]), crs=METRIC_CRS).to_crs("EPSG:4326")
-    table["lon"] = np.round(lonlat.x.to_numpy(), 6)
-    table["lat"] = np.round(lonlat.y.to_numpy(), 6)
+    # The transformer geopandas' to_crs uses, on the arrays: no million point objects.
+    lon, lat = _TO_LONLAT.transform(table["easting"].to_numpy(dtype=float), table["northing"].to_numpy(dtype=float))
+    table["lon"] = np.round(lon, 6)
+    table["lat"] = np.round(lat, 6)
     type_cols = [c for c in cell_counts.columns if c.startswith(("count_", "harm_"))]
     order = [
         "place_kind",
@@ -424,7 +465,10 @@ def plan_patrols(
         scopes = [
             (int(r), n, sub["harm"].to_numpy()[sub["neighbourhood_rank"].to_numpy() == r]) for r, n in zip(ranks, names)
         ]
-        scopes.append((0, BOROUGH, sub["harm"].to_numpy()))
+        area_harm = sub["harm"].to_numpy()
+        if kind == cell_kind and n_unbuilt:
+            area_harm = np.concatenate([area_harm, np.zeros(n_unbuilt)])
+        scopes.append((0, BOROUGH, area_harm))
         for r, n, h in scopes:
             rows.append({"neighbourhood_rank": r, "neighbourhood": n, "place_kind": kind, **concentration(h).to_dict()})
     conc = pd.DataFrame(rows)
@@ -448,7 +492,9 @@ def plan_patrols(
     slug_of = dict(zip(ranks, nb["slug"].astype(str) if "slug" in nb.columns else [_slug(n) for n in names]))
     plan, tests = _floor_and_dose(
         cand,
-        borough_harm=table.loc[kind_rows, "harm"].to_numpy(dtype=float),
+        borough_harm=np.concatenate(
+            [table.loc[kind_rows, "harm"].to_numpy(dtype=float), np.zeros(n_unbuilt if plan_kind == cell_kind else 0)]
+        ),
         n_months=n_months,
         alpha=alpha,
         min_events=int(min_events),
@@ -560,6 +606,7 @@ def plan_patrols(
 
     kde_result = None
     if kde:
+        geom = geom if geom is not None else _area_geometry(area)
         kde_result = kde_surface(
             (rec.x, rec.y), geom, bandwidth_m=kde_bandwidth_m, cell_size_m=kde_cell_size_m, weights=rec.harm
         )
@@ -569,7 +616,7 @@ def plan_patrols(
         categories_label,
         _period_text(first_month, last_month),
         f"{len(rec):,}",
-        f"{len(cells):,}",
+        f"{len(cells):,}" + (f" (sparse, of {n_area_cells:,} in the area)" if sparse else ""),
         cell_kind,
         f"{len(snaps):,}",
         len(plan),
@@ -620,6 +667,43 @@ def plan_patrols(
         neighbourhoods_without_places=empty,
         plan_geometry=plan_geometry,
     )
+
+
+_POINT_BLOCK = 500_000
+
+_TO_LONLAT = pyproj.Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
+
+
+def _bbox_cells_of(area: Any, cell_size_m: float, grid: str) -> int:
+    if isinstance(area, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        bounds = tuple(area.total_bounds) if len(area) else (0.0, 0.0, 0.0, 0.0)
+    elif isinstance(area, shapely.Geometry):
+        bounds = area.bounds
+    else:
+        return 0  # _area_geometry names what was expected
+    if not all(math.isfinite(b) for b in bounds):
+        return 0
+    return bbox_cells(bounds, cell_size_m=cell_size_m, kind=grid)
+
+
+def _area_polygons(area: Any) -> np.ndarray:
+    """The study area's polygons as they are (no union: that alone takes minutes nationally)."""
+    if isinstance(area, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        _require_metric(area, "study area")
+        return np.asarray(area.geometry.array, dtype=object)
+    return np.array([area], dtype=object)
+
+
+def _points_in(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Which points lie in (or on the edge of) any of the polygons, through a spatial index."""
+    tree = shapely.STRtree(polygons)
+    inside = np.zeros(len(x), dtype=bool)
+    # In blocks, so millions of records never exist as point objects all at once.
+    for start in range(0, len(x), _POINT_BLOCK):
+        stop = start + _POINT_BLOCK
+        hit = tree.query(shapely.points(x[start:stop], y[start:stop]), predicate="intersects")[0]
+        inside[start + hit] = True
+    return inside
 
 
 def _majority_scopes(

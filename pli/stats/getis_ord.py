@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
-from scipy import stats
+from scipy import sparse, stats
 
 from pli.errors import InputError
 from pli.stats.fdr import benjamini_hochberg
@@ -173,7 +173,7 @@ class GiStar:
 
 def gi_star(
     y: np.ndarray,
-    graph: Graph,
+    graph: Graph | sparse.spmatrix | sparse.sparray,
     *,
     inference: GiInference = "normal",
     permutations: int = 0,
@@ -186,7 +186,7 @@ def gi_star(
     ----------
     y : ndarray
         One value per unit, in the graph's order.
-    graph : libpysal Graph
+    graph : libpysal Graph or scipy sparse matrix
         Any weights; they are read as binary (non-zero = neighbour) and the unit itself
         is added, so the window is the unit plus its neighbours (Gi*, "star").
     inference : {"normal", "permutation"}
@@ -217,7 +217,9 @@ def gi_star(
         raise InputError(f"gi_inference: expected 'normal' or 'permutation', got {inference!r}")
     y = np.asarray(y, dtype=float)
     n = len(y)
-    adj = graph.sparse.tocsr().astype(float)
+    # A scipy matrix is taken as it is, so callers with their own adjacency (the patrol
+    # grid) skip building a libpysal Graph.
+    adj = (graph if sparse.issparse(graph) else graph.sparse).tocsr().astype(float)
     adj.setdiag(0)
     adj.eliminate_zeros()
     adj.data[:] = 1.0
