@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from pli.config import ConfigError, SourceSpec
@@ -97,6 +98,19 @@ def load_source(
     return _canonical_order(loader(name, spec, path), where=path.name)
 
 
+def _text_rank(values: pd.Series) -> np.ndarray:
+    """Each row's position in the sorted text of its column (as ``astype("string")`` spells
+    it); equal text shares a position and missing values come last."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Index(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Index(uniques)
+    text_rank, text = pd.factorize(uniques.astype("string"), sort=True)
+    ranks = np.append(text_rank, len(text))  # code -1 (missing) -> after every value
+    return ranks[codes]
+
+
 def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
     """The source with normalised codes, rows sorted by LSOA code and points by every column.
 
@@ -121,11 +135,12 @@ def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
             pcodes = raw_codes.str.strip().str.upper()
             if not pcodes.equals(raw_codes):
                 points = points.assign(**{_LSOA_INDEX: pcodes.astype(str).astype("category")})
-        xy = pd.DataFrame({"_x": points.geometry.x.to_numpy(), "_y": points.geometry.y.to_numpy()})
         keys = [c for c in points.columns if c != points.geometry.name]
-        frame = pd.concat([points[keys].astype("string").reset_index(drop=True), xy], axis=1)
-        order = frame.sort_values([*keys, "_x", "_y"], kind="mergesort", na_position="last").index
-        points = points.iloc[order.to_numpy()].reset_index(drop=True)
+        # Sort by every column's text, then x and y; missing text last. Ranking each
+        # column's distinct values once, not millions of strings, keeps this linear.
+        columns = [_text_rank(points[c]) for c in keys] + [points.geometry.x.to_numpy(), points.geometry.y.to_numpy()]
+        order = np.lexsort(columns[::-1])
+        points = points.iloc[order].reset_index(drop=True)
     if table is src.table and points is src.points:
         return src
     return dataclasses.replace(src, table=table, points=points)
