@@ -14,6 +14,7 @@ Modules: ``specs`` (the dataclasses), ``yaml_reading`` (safe YAML) and ``parsing
 
 from pli.config.parsing import check_seed, load_config, parse_config
 from pli.config.specs import (
+    AreaLookupSpec,
     AreaSpec,
     BoundariesSpec,
     BoundaryLayerSpec,
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_NODES",
     "MAX_NUMBER",
+    "AreaLookupSpec",
     "AreaSpec",
     "BoundariesSpec",
     "BoundaryLayerSpec",
