@@ -6,6 +6,7 @@
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
+``pli init``   write a commented config for one area (LAD codes or a force) from national files
 """
 
 from __future__ import annotations
@@ -114,6 +115,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
     p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
     p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
+    p_init = sub.add_parser("init", help="write a config for one area (LAD codes or a force) from national files")
+    p_init.add_argument("--lad", action="append", default=[], help="ONS local-authority code, e.g. E08000035 "
+                        "(repeat for several)")
+    p_init.add_argument("--force", default=None, help="police force name instead of (or with) --lad, e.g. "
+                        "'West Yorkshire'")
+    p_init.add_argument("--data-dir", required=True, help="folder holding the national files")
+    p_init.add_argument("--out", default=None, help="config file to write (default DATA_DIR/<code>.yml)")
+    p_init.add_argument("--name", default=None, help="area name (default: the authority's name in the lookup)")
+    p_init.add_argument("--overwrite", action="store_true", help="replace an existing config file")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -147,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_trial(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "init":
+            from pli.area.init import init_config
+
+            result = init_config(args.data_dir, lad_codes=args.lad, police_force=args.force, name=args.name,
+                                 out=args.out, overwrite=args.overwrite)
+            print(f"Wrote {result.path}" + "".join(f"\n  not included: {m}" for m in result.missing))
+            return 0
     except PliError as exc:
         if args.debug:
             raise

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "police_uk": ("Month", "Longitude", "Latitude", "LSOA code", "Crime type"),
     "iod2019": ("LSOA code (2011)", "Index of Multiple Deprivation (IMD) Score"),
+    "iod2025": ("LSOA code (2021)", "Index of Multiple Deprivation (IMD) Score"),
     "census2011_population": ("LSOA Code", "Persons"),
 }
 
@@ -269,7 +270,7 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
         return None
     header = _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
-    if header is not None and spec.kind in ("iod2019", "census2011_population", "census2021"):
+    if header is not None and spec.kind in ("iod2019", "iod2025", "census2011_population", "census2021"):
         _check_not_cut_off(path, key, problems, encoding=spec.encoding)
     return header
 
@@ -364,9 +365,13 @@ def _check_source_options(name: str, spec: SourceSpec, problems: list[str]) -> N
 def _known_columns(spec: SourceSpec, header: list[str] | None) -> list[str] | None:
     """Columns a keyed source will offer, or None when they are only known after reading."""
     from pli.indicators import CENSUS2011_COLUMNS, IOD2019_COLUMNS
+    from pli.indicators.iod import IOD2025_COLUMNS, IOD2025_REQUIRED
 
     if spec.kind == "iod2019":
         return list(IOD2019_COLUMNS)
+    if spec.kind == "iod2025":
+        present = {_norm(h) for h in header or ()}
+        return [a for a, pub in IOD2025_COLUMNS.items() if a in IOD2025_REQUIRED or _norm(pub) in present]
     if spec.kind == "census2011_population":
         return list(CENSUS2011_COLUMNS)
     if header is None:
