@@ -102,11 +102,10 @@ def _classify_csv(path: Path) -> list[FoundFile]:
     lad = _first(names, r"LAD\d{2}CD") or _first(names, "Local authority code")
     force = _first(names, r"Police_?force|PFA\d{2}NM")
     if lsoa and (lad or force):
-        roles = {"lsoa": lsoa}
-        roles.update({k: v for k, v in (("lad", lad), ("force", force),
-                                         ("lad_name", _first(names, r"LAD\d{2}NM") or _first(names, "Local authority name")),
-                                         ("ward", _first(names, r"WD\d{2}CD")), ("ward_name", _first(names, r"WD\d{2}NM")))
-                      if v})
+        lad_name = _first(names, r"LAD\d{2}NM") or _first(names, "Local authority name")
+        optional = (("lad", lad), ("force", force), ("lad_name", lad_name),
+                    ("ward", _first(names, r"WD\d{2}CD")), ("ward_name", _first(names, r"WD\d{2}NM")))
+        roles = {"lsoa": lsoa, **{k: v for k, v in optional if v}}
         vintage = 2021 if lsoa == lsoa21 else 2011
         found.append(FoundFile("lad_lookup", path, vintage, roles))
     return found

@@ -309,8 +309,8 @@ def init_config(
     domains = ([*(["crime"] if police is not None else []), *(["deprivation"] if iod is not None else []),
                 *(["demography"] if census21 is not None else [])])
     if not domains:
-        raise InputError(f"pli init: no indicator source (police.uk, IoD or Census 2021) in the data folder. Found: {seen}",
-                         path=str(root))
+        raise InputError("pli init: no indicator source (police.uk, IoD or Census 2021) in the data folder. "
+                         f"Found: {seen}", path=str(root))
     lines += ["", "index:", "  preset: pli", "  # The pli preset's domain weights, for the domains the data allow.",
               "  domain_weights: {" + ", ".join(f"{d}: {_DOMAIN_WEIGHTS[d]}" for d in domains) + "}", "",
               "indicators:"]
@@ -337,7 +337,8 @@ def init_config(
                   "  cell_size_m: 150", "  top_places: 10"]
     text = "\n".join(lines) + "\n"
 
-    target = Path(out) if out is not None else root / f"{(codes[0] if codes else force_key(police_force)).replace(' ', '-')}.yml"
+    stem = codes[0] if codes else force_key(police_force).replace(" ", "-")
+    target = Path(out) if out is not None else root / f"{stem}.yml"
     if target.exists() and not overwrite:
         raise InputError("pli init: the config file exists already; choose another --out or pass --overwrite",
                          path=str(target))

@@ -55,10 +55,8 @@ def area_type(area: AreaSpec) -> str:
     kinds = {_PREFIX_TYPES.get(code[:3]) for code in codes}
     if area.police_force and not codes:
         return "force area"
-    if len(kinds) == 1 and None not in kinds:
-        kind = kinds.pop()
-        return kind if len(codes) == 1 else "area"
-    return "area"
+    kind = kinds.pop() if len(kinds) == 1 else None
+    return kind if kind is not None and len(codes) == 1 else "area"
 
 
 def area_wide(area: AreaSpec) -> str:
@@ -79,11 +77,20 @@ class DataNotes:
         One phrase per missing part: ``"no crime source: no crime domain, no crime harm shares"``.
     real : tuple of str
         Names of the sources that are not simulated.
+    simulated_domains : tuple of str
+        Index domains fed by a simulated source (``("crime", "deprivation")``).
     """
 
     simulated: tuple[str, ...]
     absent: tuple[str, ...]
     real: tuple[str, ...]
+    simulated_domains: tuple[str, ...] = ()
+
+    def short(self) -> str:
+        """``"SIMULATED: crime, deprivation"`` (or ``""``) for titles and credits."""
+        if not self.simulated:
+            return ""
+        return "SIMULATED: " + (", ".join(self.simulated_domains) or "some inputs")
 
     def sentences(self) -> list[str]:
         """The notes as lines for a summary, a manifest or a map (empty when all is real and present)."""
@@ -110,8 +117,10 @@ def data_notes(cfg: StudyConfig) -> DataNotes:
     --------
     >>> from pli.config import default_data_dir, load_config
     >>> cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
-    >>> data_notes(cfg).sentences()[0]
-    "SIMULATED data: source 'crime' (police_uk: crime domain); source 'deprivation' (lsoa_table: deprivation domain); real: population."
+    >>> data_notes(cfg).short()
+    'SIMULATED: crime, deprivation'
+    >>> data_notes(cfg).simulated[0]
+    "source 'crime' (police_uk: crime domain)"
     """
     used = {ind.source for ind in cfg.indicators}
     domains: dict[str, list[str]] = {}
@@ -122,14 +131,17 @@ def data_notes(cfg: StudyConfig) -> DataNotes:
     simulated = []
     for name, src in cfg.sources.items():
         if src.simulated:
-            fed = ", ".join(domains.get(name, [])) or "no indicator"
-            simulated.append(f"source {name!r} ({src.kind}: {fed} domain{'s' if len(domains.get(name, [])) > 1 else ''})")
+            fed = domains.get(name, [])
+            plural = "s" if len(fed) > 1 else ""
+            simulated.append(f"source {name!r} ({src.kind}: {', '.join(fed) or 'no indicator'} domain{plural})")
     if cfg.area.simulated and not simulated:
         simulated.append("some inputs (the config does not say which: mark them with sources.<name>.simulated: true)")
     real = tuple(name for name, src in cfg.sources.items() if not src.simulated)
+    sim_domains = tuple(dict.fromkeys(d for name, src in cfg.sources.items() if src.simulated
+                                      for d in domains.get(name, [])))
     absent = []
     if not any(cfg.sources[s].kind in CRIME_KINDS for s in used if s in cfg.sources):
         absent.append("no crime source, so no crime domain and no share of crime harm per neighbourhood")
     if not any(ind.domain == "deprivation" for ind in cfg.indicators):
         absent.append("no deprivation indicator (e.g. IoD), so no deprivation domain")
-    return DataNotes(tuple(simulated), tuple(absent), real)
+    return DataNotes(tuple(simulated), tuple(absent), real, sim_domains)

@@ -117,6 +117,13 @@ class AreaSpec:
     lookup : mapping (AreaLookupSpec), optional
         The LSOA -> LAD (-> force) table that places each LSOA; required when
         ``lad_codes``, ``lad_code`` or ``police_force`` is set.
+
+    Attributes
+    ----------
+    data_notes, simulated_domains : tuple of str
+        Not read from YAML: filled in when the config is parsed, from the sources, by
+        :func:`pli.area.data_notes` (what is simulated or absent, said per source; the
+        index domains fed by simulated sources), for maps and summaries.
     """
 
     name: str
@@ -128,6 +135,8 @@ class AreaSpec:
     lad_code: Optional[str] = None
     police_force: Optional[str] = None
     lookup: Optional[AreaLookupSpec] = None
+    data_notes: tuple[str, ...] = field(default=(), metadata={"yaml": False}, compare=False)
+    simulated_domains: tuple[str, ...] = field(default=(), metadata={"yaml": False}, compare=False)
 
     def authority_codes(self) -> tuple[str, ...]:
         """``lad_codes`` plus the older ``lad_code``, upper-case, without repeats."""

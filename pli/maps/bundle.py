@@ -68,6 +68,9 @@ class MapBundle:
         Readable names for indicator and domain identifiers in drivers and layers.
     lisa_alpha : float
         Significance level the LISA labels were drawn at (shown in the legend).
+    area_type : str
+        What the study area is ("borough", "district", "force area", "region", "area";
+        :func:`pli.area.area_type`), for "0 = district average" and the like.
     """
 
     lsoa: gpd.GeoDataFrame
@@ -78,6 +81,7 @@ class MapBundle:
     upper_layer_note: str = ""
     indicator_labels: dict[str, str] = field(default_factory=dict)
     lisa_alpha: float = 0.05
+    area_type: str = "area"
 
     @property
     def domains(self) -> list[str]:
@@ -179,6 +183,8 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     nb : NeighbourhoodResult
     plan : PatrolPlan or None
     """
+    from pli.area import area_type
+
     frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
     if cfg.output.public:
         frame = frame.drop(columns=["harm"], errors="ignore")
@@ -192,5 +198,5 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     return MapBundle(
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
-        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha,
+        indicator_labels=labels, lisa_alpha=cfg.clustering.alpha, area_type=area_type(cfg.area),
     )
