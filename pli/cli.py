@@ -23,7 +23,18 @@ from pli.errors import PliError
 
 log = logging.getLogger("pli")
 
-DEFAULT_CONFIG = "configs/croydon-demo.yml"
+# The embedded demo config shipped in configs/ (its file name says which area it shows).
+DEFAULT_CONFIG = "configs/*-demo.yml"
+
+
+def _default_config() -> Path:
+    """The one ``configs/*-demo.yml`` of the project, used when no ``--config`` is given."""
+    from pli.config import default_data_dir
+
+    found = sorted((default_data_dir() / "configs").glob("*-demo.yml"))
+    if len(found) != 1:
+        raise PliError(f"no --config given and {len(found)} demo configs match {DEFAULT_CONFIG}; pass --config")
+    return found[0]
 
 
 @contextmanager
@@ -187,11 +198,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_trial(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.errors import InputError
     from pli.trial import design_trial, write_trial
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
     seed = _parse_seed(args.seed)
     spec = cfg.trial
@@ -253,10 +264,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.pipeline import run_index
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     seed = _parse_seed(args.seed)
     cfg = load_config(config_path, data_dir=args.data_dir)
     run = run_index(
@@ -273,10 +284,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.track.command import run_track
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
     print(run.summary())
     return 0

@@ -328,7 +328,7 @@ def test_line_legend_rows_carry_width_dash_and_weight():
 
 
 def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
-    real = AreaSpec(name="Croydon", simulated=False)
+    real = AreaSpec(name="Croydon", simulated=False, type="borough")
     fig = maps.plot_neighbourhoods_figure(_small(bundle), area=real, period=PERIOD)
     try:
         texts = " ".join(t.get_text() for t in fig.texts)

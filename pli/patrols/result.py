@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-BOROUGH = "Borough-wide"
+BOROUGH = "Area-wide"  # the totals row for the whole study area, whatever its kind
 
 
 @dataclass(frozen=True)
