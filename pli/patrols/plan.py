@@ -690,7 +690,8 @@ def _scope_times(
         mask = timed & (rec_scope == k)
         if mask.sum() < 20:
             # Too few timed records to trust a local profile; borrow the borough's.
-            logger.info("neighbourhood %r: %d timed records; using the study-area hour profile", names[k], int(mask.sum()))
+            logger.info("neighbourhood %r: %d timed records; using the study-area hour profile", names[k],
+                        int(mask.sum()))
             mask = timed
         out[k] = (rec.hour[mask], None if rec.dow is None else rec.dow[mask])
     return out
