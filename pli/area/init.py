@@ -309,8 +309,8 @@ def init_config(
     domains = ([*(["crime"] if police is not None else []), *(["deprivation"] if iod is not None else []),
                 *(["demography"] if census21 is not None else [])])
     if not domains:
-        raise InputError("pli init: no indicator source (police.uk, IoD or Census 2021) in the data folder. "
-                         f"Found: {seen}", path=str(root))
+        raise InputError(["pli init: no indicator source (police.uk, IoD or Census 2021) in the data folder, "
+                          f"so nothing to rank. Found: {seen}", *missing], path=str(root))
     lines += ["", "index:", "  preset: pli", "  # The pli preset's domain weights, for the domains the data allow.",
               "  domain_weights: {" + ", ".join(f"{d}: {_DOMAIN_WEIGHTS[d]}" for d in domains) + "}", "",
               "indicators:"]

@@ -1,0 +1,176 @@
+"""``pli init`` and the area selection it relies on: forces, missing files, bad codes, IoD2025."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pli.area import area_type, data_notes
+from pli.area.init import init_config
+from pli.boundaries import load_boundaries
+from pli.config import AreaSpec, ConfigError, default_data_dir, load_config, parse_config
+from pli.errors import InputError
+from pli.indicators import load_source
+from pli.pipeline import IndexRun
+
+DATA = Path(__file__).resolve().parent / "fixtures" / "calderdale"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _force_table() -> pd.DataFrame:
+    return pd.read_csv(DATA / "police_force_lsoa.csv", dtype=str).set_index("LSOA Code")
+
+
+def test_a_police_force_keeps_its_lsoas_across_authorities(tmp_path):
+    result = init_config(DATA, police_force="West Yorkshire Police", out=tmp_path / "wy.yml")
+    assert result.used["area_lookup"] == "police_force_lsoa.csv"  # the only lookup with a force column
+    cfg = load_config(result.path, data_dir=DATA)
+    assert area_type(cfg.area) == "force area"
+    b = load_boundaries(cfg)
+    forces = _force_table()
+    shipped = forces.index
+    assert set(b.lsoa.index) == set(shipped[forces["Police_force"] == "West Yorkshire"])
+    kept_lads = set(forces.loc[b.lsoa.index, "Local authority code"])
+    assert {"E08000032", "E08000033", "E08000034"} <= kept_lads  # Bradford and Kirklees too
+    outside = forces["Police_force"] != "West Yorkshire"
+    assert b.area is not None and b.area.excluded == int(outside.sum()) > 0
+    assert set(b.area.excluded_by_authority) == {"Lancashire", "Greater Manchester"}
+
+
+def test_init_says_what_is_missing(tmp_path):
+    with pytest.raises(InputError, match="no LSOA boundary file"):
+        init_config(tmp_path, lad_codes=["E08000033"])
+    shutil.copy(DATA / "lsoa11_bsc.geojson", tmp_path)
+    with pytest.raises(InputError, match="no LSOA -> local authority lookup .* holds E08000033"):
+        init_config(tmp_path, lad_codes=["E08000033"])
+    with pytest.raises(InputError, match="holds E08000035"):  # Leeds is not in the test files
+        init_config(DATA, lad_codes=["E08000035"], out=tmp_path / "leeds.yml")
+    with pytest.raises(InputError, match="--lad CODE"):
+        init_config(DATA)
+
+
+def test_init_without_crime_or_deprivation_says_so(tmp_path):
+    for name in ("lsoa11_bsc.geojson", "census_2011_population_hh.csv"):
+        shutil.copy(DATA / name, tmp_path)
+    # A census table alone holds no indicator: nothing to rank, so no config, and each gap is named.
+    with pytest.raises(InputError) as err:
+        init_config(tmp_path, lad_codes=["E08000033"], out=tmp_path / "x.yml")
+    text = str(err.value)
+    assert "nothing to rank" in text and "no crime source: no police.uk street files" in text
+    assert "no deprivation source: no IoD2019 or IoD2025 File 7" in text
+    assert not (tmp_path / "x.yml").exists()
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "c.yml"
+    out.write_text("keep me\n", encoding="utf-8")
+    with pytest.raises(InputError, match="exists already"):
+        init_config(DATA, lad_codes=["E08000033"], out=out)
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+
+
+def _calderdale_mapping(tmp_path: Path) -> dict:
+    import yaml
+
+    path = init_config(DATA, lad_codes=["E08000033"], out=tmp_path / "c.yml").path
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_unknown_lad_code_is_named_with_a_suggestion(tmp_path):
+    raw = _calderdale_mapping(tmp_path)
+    raw["area"]["lad_codes"] = ["E08000039"]
+    cfg = parse_config(raw, data_dir=DATA)
+    with pytest.raises(InputError, match=r"E08000039 \(did you mean [E0-9, ]*E08000033"):
+        load_boundaries(cfg)
+
+
+def test_area_keys_are_checked_when_parsed(tmp_path):
+    raw = _calderdale_mapping(tmp_path)
+    del raw["area"]["lookup"]
+    raw["area"]["lad_codes"] = ["E0800003"]
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, data_dir=DATA)
+    text = str(err.value)
+    assert "'E0800003' is not an ONS local-authority code" in text and "area.lookup: required" in text
+
+
+def test_area_type_follows_the_code_or_the_config():
+    assert area_type(AreaSpec(name="Croydon", lad_codes=("E09000008",))) == "borough"
+    assert area_type(AreaSpec(name="Leeds", lad_code="E08000035")) == "district"
+    assert area_type(AreaSpec(name="W Yorks", lad_codes=("E08000035", "E08000032"))) == "area"
+    assert area_type(AreaSpec(name="VRU", lad_codes=("E08000035",), type="region")) == "region"
+
+
+def test_a_run_without_crime_says_what_is_absent_not_nan():
+    cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    no_crime = dataclasses.replace(
+        cfg, sources={k: v for k, v in cfg.sources.items() if k != "crime"},
+        indicators=tuple(i for i in cfg.indicators if i.source != "crime"), patrols=None,
+    )
+    notes = data_notes(no_crime)
+    assert notes.simulated == ("source 'deprivation' (lsoa_table: deprivation domain)",)
+    assert notes.absent == ("no crime source, so no crime domain and no share of crime harm per neighbourhood",)
+    assert notes.short() == "SIMULATED: deprivation"
+    nb = pd.DataFrame({"rank": [1], "name": ["North"], "n_lsoas": [3], "population": [5200.0],
+                       "harm_share": [float("nan")]})
+    ranks = pd.DataFrame({"rank": [1], "lsoa_name": ["A"], "ward_name": ["W"], "score": [1.0]}, index=["E01"])
+    text = IndexRun(Path("out"), None, (), ranks, nb, {}, True, tuple(notes.sentences())).summary()
+    assert "nan" not in text.lower() and "1. North: 3 LSOAs, population 5,200\n" in text + "\n"
+    assert "NOTE: SIMULATED data: source 'deprivation'" in text and "NOTE: Absent: no crime source" in text
+
+
+def test_no_croydon_in_pli_outside_docstrings():
+    """``grep -ri croydon pli/`` finds nothing but docstring examples."""
+    found = []
+    for path in sorted((ROOT / "pli").rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix != ".py":
+            found += [str(path)] if "croydon" in text.lower() else []
+            continue
+        docstrings: set[int] = set()
+        for node in ast.walk(ast.parse(text)):
+            value = getattr(node, "value", None)
+            if isinstance(node, ast.Expr) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        found += [f"{path.relative_to(ROOT)}:{i}: {line.strip()}" for i, line in enumerate(text.splitlines(), 1)
+                  if "croydon" in line.lower() and i not in docstrings]
+    assert not found, "Croydon outside docstrings:\n" + "\n".join(found)
+
+
+@pytest.mark.shared
+def test_iod2025_file7_layout_loads(tmp_path):
+    """The IoD2025 File 7 headers (checked against published readers of the file) on real values."""
+    src = SHARED / "croydon_iod2019.csv"
+    if not src.is_file():
+        pytest.skip(f"real data snapshot not found at {src}")
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    renames = {"LSOA code (2011)": "LSOA code (2021)", "LSOA name (2011)": "LSOA name (2021)",
+               "Total population: mid 2015 (excluding prisoners)": "Total population: mid 2022",
+               "Dependent Children aged 0-15: mid 2015 (excluding prisoners)": "Dependent Children aged 0-15: mid 2022"}
+    keep = [i for i, h in enumerate(rows[0]) if "mid 2015" not in h or h in renames]
+    out = tmp_path / "File_7_IoD2025.csv"
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([[renames.get(rows[0][i], rows[0][i]) for i in keep],
+                                  *([r[i] for i in keep] for r in rows[1:])])
+    cfg = load_config(default_data_dir() / "configs" / "croydon-demo.yml")
+    spec19 = dataclasses.replace(cfg.sources["population"], kind="iod2019", path=str(src))
+    spec25 = dataclasses.replace(spec19, kind="iod2025", path=str(out), vintage=2021)
+    old = load_source("iod", spec19, resolve=Path)
+    new = load_source("iod", spec25, resolve=Path)
+    assert len(new.table) == len(old.table) == 220
+    for col in ("imd_score", "income_score", "idaci_score", "living_environment_decile"):
+        pd.testing.assert_series_equal(new.table[col], old.table[col])
+    assert new.table["population_total_2022"].equals(old.table["population_total_2015"])
+    assert "population_16_59_2022" not in new.table.columns  # optional, and absent here
+    with pytest.raises(InputError, match="set kind: iod2025"):
+        load_source("iod", dataclasses.replace(spec19, path=str(out)), resolve=Path)
