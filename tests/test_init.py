@@ -174,3 +174,18 @@ def test_iod2025_file7_layout_loads(tmp_path):
     assert "population_16_59_2022" not in new.table.columns  # optional, and absent here
     with pytest.raises(InputError, match="set kind: iod2025"):
         load_source("iod", dataclasses.replace(spec19, path=str(out)), resolve=Path)
+
+
+@pytest.mark.shared
+def test_a_2021_lookup_places_2011_boundaries_through_the_vintage_lookup():
+    """Area lookup on LSOA 2021 codes, boundaries on 2011: codes carried over by the ONS lookup."""
+    if not (SHARED / "croydon_lsoa21_to_ward2024_lookup.csv").is_file():
+        pytest.skip(f"real data snapshot not found at {SHARED}")
+    cfg = load_config(ROOT / "configs" / "croydon-open-data.yml", data_dir=SHARED)
+    lookup = dataclasses.replace(cfg.area.lookup, path="croydon_lsoa21_to_ward2024_lookup.csv",
+                                 lsoa_column="LSOA21CD", lad_column="LAD24CD", vintage=2021)
+    b = load_boundaries(dataclasses.replace(cfg, area=dataclasses.replace(cfg.area, lookup=lookup)))
+    assert len(b.lsoa) == 220 and b.area is not None and b.area.excluded == 0
+    # The 2021 codes of the five split 2011 LSOAs count as inside the area too.
+    assert len(b.area.area_codes) == len(set(b.lsoa.index) | set(
+        pd.read_csv(SHARED / "croydon_lsoa21_to_ward2024_lookup.csv", dtype=str)["LSOA21CD"]))
