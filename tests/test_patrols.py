@@ -365,12 +365,12 @@ def test_plan_contract(planted_plan):
     # Concentration rows: each neighbourhood and the borough, over all its cells.
     conc = planted_plan.concentration
     conc = conc.loc[conc["place_kind"] == "grid"].set_index("neighbourhood")
-    assert conc.loc["Borough-wide", "n_places"] == len(grid)
+    assert conc.loc["Area-wide", "n_places"] == len(grid)
     assert conc.loc["East", "n_places"] == int((grid["neighbourhood"] == "East").sum())
-    assert conc.loc["Borough-wide", "total_harm"] == pytest.approx(grid["harm"].sum())
+    assert conc.loc["Area-wide", "total_harm"] == pytest.approx(grid["harm"].sum())
     # Profiles: one count per timed record per scope.
     prof = planted_plan.profiles
-    assert prof.loc[prof["neighbourhood"] == "Borough-wide", "count"].sum() == 20_300
+    assert prof.loc[prof["neighbourhood"] == "Area-wide", "count"].sum() == 20_300
     assert set(prof["day_of_week"]) <= set(range(7))
 
 

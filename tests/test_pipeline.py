@@ -208,7 +208,7 @@ def test_point_level_outputs_carry_the_handling_marking(demo_run):
     assert {"place_number", "place_rank", "lon", "lat", "visits_per_week", "officer_hours_trial"} <= set(plan.columns)
     totals = pd.read_csv(out / "patrol_totals.csv", skiprows=1)
     assert (out / "patrol_totals.csv").read_text().splitlines()[0] == "# OFFICIAL-SENSITIVE: not for publication"
-    assert totals["neighbourhood"].iloc[-1] == "Borough-wide"
+    assert totals["neighbourhood"].iloc[-1] == "Area-wide"
     assert totals["officer_hours_per_week"].iloc[-1] == pytest.approx(plan["officer_hours_per_week"].sum())
     geo = json.loads((out / "patrol_plan.geojson").read_text())
     assert geo["classification"] == "OFFICIAL-SENSITIVE: not for publication"
