@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,30 @@ def test_a_2021_lookup_places_2011_boundaries_through_the_vintage_lookup():
     # The 2021 codes of the five split 2011 LSOAs count as inside the area too.
     assert len(b.area.area_codes) == len(set(b.lsoa.index) | set(
         pd.read_csv(SHARED / "croydon_lsoa21_to_ward2024_lookup.csv", dtype=str)["LSOA21CD"]))
+
+
+@pytest.mark.shared
+def test_a_london_wide_iod_table_is_cut_to_the_borough_without_outside_share(tmp_path):
+    """IoD2019 for all 4,835 London LSOAs as source and area lookup: no outside_error_share needed."""
+    london = SHARED / "london_iod2019.csv"
+    if not london.is_file():
+        pytest.skip(f"real data snapshot not found at {london}")
+    from pli.pipeline import run_index
+
+    cfg = load_config(ROOT / "configs" / "croydon-open-data.yml", data_dir=SHARED)
+    lookup = dataclasses.replace(cfg.area.lookup, path="london_iod2019.csv", lsoa_column="LSOA code (2011)",
+                                 lad_column="Local Authority District code (2019)", vintage=2011)
+    sources = {**cfg.sources, "iod": dataclasses.replace(cfg.sources["iod"], path="london_iod2019.csv")}
+    assert sources["iod"].outside_error_share is None
+    cfg = dataclasses.replace(
+        cfg, area=dataclasses.replace(cfg.area, lookup=lookup), sources=sources, patrols=None,
+        priorities=dataclasses.replace(cfg.priorities, stability_runs=0),
+        clustering=dataclasses.replace(cfg.clustering, stability_seeds=0, permutations=99, fdr=False),
+    )
+    run = run_index(cfg, out_dir=tmp_path / "out")
+    assert len(run.rankings) == 220
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    cut = manifest["area_selection"]["sources_excluded"]["iod"]
+    n_london = sum(1 for _ in open(london, encoding="utf-8")) - 1
+    assert cut == {"lsoas": n_london - 220, "records": n_london - 220}
+    assert manifest["area_type"] == "borough"

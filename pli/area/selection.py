@@ -252,8 +252,12 @@ def select_area(
     other_own = pd.Index(lookup.loc[~inside, "lsoa"].astype(str))
     area_b = _carry(area_own, vintage_lookup, src=lookup_vintage, dst=boundary_vintage)
     other_b = _carry(other_own, vintage_lookup, src=lookup_vintage, dst=boundary_vintage).difference(area_b)
-    area_codes = frozenset(area_own.union(area_b))
-    other_codes = frozenset(other_own.union(other_b)) - area_codes
+    # Both vintages, so a table keyed by the other one (IoD2025 on 2011 boundaries) is cut too.
+    other_vintage = 2021 if lookup_vintage == 2011 else 2011
+    area_codes = frozenset(area_own.union(area_b).union(
+        _carry(area_own, vintage_lookup, src=lookup_vintage, dst=other_vintage)))
+    other_codes = frozenset(other_own.union(other_b).union(
+        _carry(other_own, vintage_lookup, src=lookup_vintage, dst=other_vintage))) - area_codes
 
     codes = pd.Index(lsoa.index.astype(str))
     keep = codes.isin(area_b)
