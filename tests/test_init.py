@@ -217,3 +217,43 @@ def test_a_london_wide_iod_table_is_cut_to_the_borough_without_outside_share(tmp
     n_london = sum(1 for _ in open(london, encoding="utf-8")) - 1
     assert cut == {"lsoas": n_london - 220, "records": n_london - 220}
     assert manifest["area_type"] == "borough"
+
+
+@pytest.mark.shared
+def test_init_on_2021_files_with_iod2025_runs(tmp_path):
+    """LSOA 2021 boundaries, an LSOA21 -> ward -> LAD lookup, IoD2025 File 7 and Census 2021: init, then index."""
+    needed = ["croydon_lsoa21_generalised.geojson", "croydon_lsoa21_to_ward2024_lookup.csv",
+              "croydon_census2021_ts007a_lsoa21.csv", "croydon_iod2019.csv", "croydon_lsoa11_to_lsoa21_lookup.csv"]
+    if not all((SHARED / n).is_file() for n in needed):
+        pytest.skip(f"real data snapshot not found at {SHARED}")
+    from pli.pipeline import run_index
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in needed[:3]:
+        shutil.copy(SHARED / name, data)
+    shutil.copytree(SHARED / "police_uk_burglary", data / "police_uk")
+    # IoD2025 File 7 layout on 2021 codes (values of each 2011 parent: a stand-in for the real file).
+    iod = pd.read_csv(SHARED / "croydon_iod2019.csv", dtype=str)
+    link = pd.read_csv(SHARED / "croydon_lsoa11_to_lsoa21_lookup.csv", dtype=str)[["LSOA11CD", "LSOA21CD"]]
+    iod25 = link.merge(iod, left_on="LSOA11CD", right_on="LSOA code (2011)").drop(
+        columns=["LSOA11CD", "LSOA code (2011)"]).rename(columns={"LSOA21CD": "LSOA code (2021)"})
+    iod25.columns = [c.replace("mid 2015 (excluding prisoners)", "mid 2022") for c in iod25.columns]
+    iod25.to_csv(data / "File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv", index=False)
+
+    result = init_config(data, lad_codes=["E09000008"], out=tmp_path / "croydon21.yml")
+    assert result.missing == ()
+    text = result.text
+    assert "lsoa_vintage: 2021" in text and "kind: iod2025" in text and "WD24CD" in text
+    cfg = load_config(result.path, data_dir=data)
+    assert area_type(cfg.area) == "borough"
+    cfg = dataclasses.replace(
+        cfg, patrols=None, priorities=dataclasses.replace(cfg.priorities, stability_runs=0),
+        clustering=dataclasses.replace(cfg.clustering, stability_seeds=0, permutations=99, fdr=False))
+    run = run_index(cfg, out_dir=tmp_path / "out")
+    assert len(run.rankings) == 229 and len(run.neighbourhoods) == 9
+    wards = pd.read_csv(tmp_path / "out" / "wards.csv", dtype=str)
+    assert len(wards) == 28  # Croydon's 2018 wards, from the LSOA21 -> WD24 lookup
+    inputs = pd.read_csv(tmp_path / "out" / "indicator_inputs.csv", dtype={"lsoa_code": str}).set_index("lsoa_code")
+    assert {"crime_harm_rate_numerator", "income_deprivation_numerator",
+            "young_residents_share_numerator"} <= set(inputs.columns)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +34,24 @@ logger = logging.getLogger(__name__)
 # The pli preset's domain weights, kept in proportion for the domains present.
 _DOMAIN_WEIGHTS = {"crime": 0.5, "deprivation": 0.35, "demography": 0.15}
 
-_CRIME_INDICATORS = (
-    '  - {name: crime_harm_rate, label: "Crime harm (days per 1,000)", source: crime, columns: ["*"], harm: true, '
-    "transform: rate, domain: crime, weight: 2}",
-    '  - {name: violence_rate, label: "Violence and sexual offences", source: crime, '
-    'columns: ["Violence and sexual offences"], transform: rate, domain: crime}',
-    '  - {name: robbery_rate, label: "Robbery", source: crime, columns: ["Robbery"], transform: rate, domain: crime}',
-    '  - {name: weapons_drugs_rate, label: "Weapons and drugs", source: crime, '
-    'columns: ["Possession of weapons", "Drugs"], transform: rate, domain: crime}',
-    '  - {name: arson_damage_rate, label: "Criminal damage and arson", source: crime, '
-    'columns: ["Criminal damage and arson"], transform: rate, domain: crime}',
-    '  - {name: asb_rate, label: "Anti-social behaviour", source: crime, columns: ["Anti-social behaviour"], '
-    "transform: rate, domain: crime}",
+# (indicator line, crime types it needs: written only when the records hold one of them)
+_CRIME_INDICATORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ('  - {name: crime_harm_rate, label: "Crime harm (days per 1,000)", source: crime, columns: ["*"], harm: true, '
+     "transform: rate, domain: crime, weight: 2}", ()),
+    ('  - {name: violence_rate, label: "Violence and sexual offences", source: crime, '
+     'columns: ["Violence and sexual offences"], transform: rate, domain: crime}', ("Violence and sexual offences",)),
+    ('  - {name: robbery_rate, label: "Robbery", source: crime, columns: ["Robbery"], transform: rate, domain: crime}',
+     ("Robbery",)),
+    ('  - {name: weapons_drugs_rate, label: "Weapons and drugs", source: crime, '
+     'columns: ["Possession of weapons", "Drugs"], transform: rate, domain: crime}',
+     ("Possession of weapons", "Drugs")),
+    ('  - {name: arson_damage_rate, label: "Criminal damage and arson", source: crime, '
+     'columns: ["Criminal damage and arson"], transform: rate, domain: crime}', ("Criminal damage and arson",)),
+    ('  - {name: asb_rate, label: "Anti-social behaviour", source: crime, columns: ["Anti-social behaviour"], '
+     "transform: rate, domain: crime}", ("Anti-social behaviour",)),
 )
+
+_PATROL_TYPES = ("Violence and sexual offences", "Robbery", "Possession of weapons")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,46 @@ def _lookup_holds(found: FoundFile, lad_codes: Sequence[str], force: str | None)
             return False, name
         name = name or force
     return True, name
+
+
+def _vintage_lookup_line(found: FoundFile, rel: Callable[[Path], str]) -> str:
+    vl = found.columns
+    change = f", change_column: {_q(vl['change'])}" if vl.get("change") else ", change_column: null"
+    return (f"  vintage_lookup: {{path: {_q(rel(found.path))}, from_2011_column: {_q(vl['lsoa11'])}, "
+            f"to_2021_column: {_q(vl['lsoa21'])}{change}}}")
+
+
+def _police_vintage(folder: Path, vintage_lookup: FoundFile | None, default: int) -> int:
+    """LSOA vintage of the latest police.uk month: the codes only one vintage has decide.
+
+    police.uk moved from 2011 to 2021 LSOAs; most codes are the same in both, so only
+    the codes of split or merged LSOAs (from the ONS lookup) tell them apart.
+    """
+    if vintage_lookup is None:
+        return default
+    cols = vintage_lookup.columns
+    link = pd.read_csv(vintage_lookup.path, usecols=[cols["lsoa11"], cols["lsoa21"]], dtype=str, encoding="utf-8-sig")
+    only11 = set(link[cols["lsoa11"]]) - set(link[cols["lsoa21"]])
+    only21 = set(link[cols["lsoa21"]]) - set(link[cols["lsoa11"]])
+    latest = _latest_street_file(folder)
+    if latest is None:
+        return default
+    codes = set(pd.read_csv(latest, usecols=["LSOA code"], dtype=str)["LSOA code"].dropna().str.strip())
+    n11, n21 = len(codes & only11), len(codes & only21)
+    return 2021 if n21 > n11 else 2011 if n11 > n21 else default
+
+
+def _latest_street_file(folder: Path) -> Path | None:
+    files = sorted(folder.rglob("*-street*.csv"))  # YYYY-MM/ folders and names sort by month
+    return files[-1] if files else None
+
+
+def _crime_types(folder: Path) -> set[str]:
+    """Crime types in the latest police.uk month: indicators are written only for those present."""
+    latest = _latest_street_file(folder)
+    if latest is None:
+        return set()
+    return set(pd.read_csv(latest, usecols=["Crime type"], dtype=str)["Crime type"].dropna().str.strip())
 
 
 def _pick(found: list[FoundFile], kind: str, vintage: int | None = None) -> FoundFile | None:
@@ -221,6 +266,9 @@ def init_config(
             path=str(root),
         )
     wards = _pick(found, "ward_boundaries")
+    # An LSOA -> ward lookup of the boundaries' vintage dissolves LSOAs into wards (ONS best fit).
+    ward_lookup = next((f for f in found if f.kind == "lad_lookup" and "ward" in f.columns and f.vintage == vintage),
+                       None)
     lines = [
         f"# Study area {area_name} ({' + '.join([*codes, *filter(None, [police_force])])}), written by pli init",
         "# from the files it recognised in the data folder; paths are relative to it:",
@@ -257,11 +305,12 @@ def init_config(
         upper = ["  upper_from_table:", f"    path: {_q(rel(census11.path))}",
                  f"    lsoa_column: {_q(census11.columns['lsoa'])}", f"    code_column: {_q(census11.columns['msoa'])}",
                  f"    name_column: {_q(census11.columns.get('msoa_name', census11.columns['msoa']))}"]
-    elif "ward" in lk and area_lookup.vintage == vintage:
-        used["upper_layer"] = rel(area_lookup.path)
+    elif ward_lookup is not None:
+        wl = ward_lookup.columns
+        used["upper_layer"] = rel(ward_lookup.path)
         lines.append('  upper_layer_label: "Ward"')
-        upper = ["  upper_from_table:", f"    path: {_q(rel(area_lookup.path))}", f"    lsoa_column: {_q(lk['lsoa'])}",
-                 f"    code_column: {_q(lk['ward'])}", f"    name_column: {_q(lk.get('ward_name', lk['ward']))}"]
+        upper = ["  upper_from_table:", f"    path: {_q(rel(ward_lookup.path))}", f"    lsoa_column: {_q(wl['lsoa'])}",
+                 f"    code_column: {_q(wl['ward'])}", f"    name_column: {_q(wl.get('ward_name', wl['ward']))}"]
     else:
         raise InputError(
             "pli init: no upper layer: add ward boundaries (a layer with a WDxxCD field), an LSOA -> ward lookup of "
@@ -276,16 +325,18 @@ def init_config(
     sources = [(s, k) for s, k in ((iod, "iod"), (census11, "census11"), (census21, "census21")) if s is not None]
     if vintage_lookup is not None and any(s.vintage != vintage for s, _ in sources):
         used["vintage_lookup"] = rel(vintage_lookup.path)
-        vl = vintage_lookup.columns
-        lines.append(f"  vintage_lookup: {{path: {_q(rel(vintage_lookup.path))}, from_2011_column: {_q(vl['lsoa11'])}, "
-                     f"to_2021_column: {_q(vl['lsoa21'])}"
-                     + (f", change_column: {_q(vl['change'])}" if vl.get("change") else ", change_column: null") + "}")
+        lines.append(_vintage_lookup_line(vintage_lookup, rel))
+    police_vintage = _police_vintage(police.path, vintage_lookup, vintage) if police is not None else vintage
+    if police is not None and police_vintage != vintage and vintage_lookup is not None and not any(
+            line.startswith("  vintage_lookup:") for line in lines):
+        lines.append(_vintage_lookup_line(vintage_lookup, rel))
     lines += ["", "sources:"]
     if police is not None:
         used["crime"] = rel(police.path)
         lines += ["  crime:", "    kind: police_uk", f"    path: {_q(rel(police.path) or '.')}",
                   f"    # forces in the folder: {police.columns.get('forces', '?')}; records outside the area are "
-                  "counted and dropped", "    window_months: 12"]
+                  "counted and dropped", "    window_months: 12",
+                  f"    vintage: {police_vintage}        # LSOA codes of the latest month's records"]
     if iod is not None:
         used["deprivation"] = rel(iod.path)
         lines.append(f"  iod: {{kind: {iod.kind}, path: {_q(rel(iod.path))}, vintage: {iod.vintage}}}")
@@ -315,7 +366,8 @@ def init_config(
               "  domain_weights: {" + ", ".join(f"{d}: {_DOMAIN_WEIGHTS[d]}" for d in domains) + "}", "",
               "indicators:"]
     if police is not None:
-        lines += list(_CRIME_INDICATORS)
+        present = _crime_types(police.path)
+        lines += [line for line, needs in _CRIME_INDICATORS if not needs or present & set(needs)]
     if iod is not None:
         edition = "IoD2025" if iod.kind == "iod2025" else "IoD2019"
         lines += [
@@ -332,8 +384,9 @@ def init_config(
                      "denominator: residents, domain: demography}")
     lines += ["", "priorities:", "  count: 9", "  min_population: 5000", "  max_population: 15000", "  max_lsoas: 8"]
     if police is not None:
+        patrol_types = [t for t in _PATROL_TYPES if t in present] or sorted(present - {"Anti-social behaviour"})
         lines += ["", "patrols:", "  source: crime",
-                  '  categories: ["Violence and sexual offences", "Robbery", "Possession of weapons"]',
+                  "  categories: [" + ", ".join(_q(t) for t in patrol_types) + "]",
                   "  cell_size_m: 150", "  top_places: 10"]
     text = "\n".join(lines) + "\n"
 
