@@ -212,7 +212,8 @@ def init_config(
             path=str(root),
         )
     vintages = [f.vintage for f in boundary_kinds]
-    vintage = iod.vintage if iod is not None and iod.vintage in vintages else (2011 if 2011 in vintages else 2021)
+    vintage: int = iod.vintage if iod is not None and iod.vintage in vintages and iod.vintage else (
+        2011 if 2011 in vintages else 2021)
     lsoa = _pick(found, "lsoa_boundaries", vintage)
     assert lsoa is not None
     lookups = [f for f in found if f.kind == "lad_lookup"]
