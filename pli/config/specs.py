@@ -143,6 +143,12 @@ class AreaSpec:
         codes = [*self.lad_codes, *([self.lad_code] if self.lad_code else [])]
         return tuple(dict.fromkeys(str(c).strip().upper() for c in codes if str(c).strip()))
 
+    def notes(self) -> tuple[str, ...]:
+        """``data_notes``, or a plain warning when the area says it is simulated but not what is."""
+        if self.data_notes:
+            return self.data_notes
+        return ("SIMULATED data: some inputs are simulated, not facts about the area.",) if self.simulated else ()
+
     def is_selected(self) -> bool:
         """True when the area is named by LAD codes or a police force (files get cut to it)."""
         return bool(self.authority_codes() or self.police_force)

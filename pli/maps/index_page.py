@@ -91,7 +91,7 @@ def index_page(
         )
     figure_items = "".join(f'<li><a href="{escape_text(f)}">{escape_text(f)}</a></li>' for f in figures)
     marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
-    sim = "".join(f'<p class="sim">{escape_text(note)}</p>' for note in area.data_notes)
+    sim = "".join(f'<p class="sim">{escape_text(note)}</p>' for note in area.notes())
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -156,7 +156,7 @@ def _new_map(prep: _Prepared, bounds_metric: tuple[float, ...], *, tiles: bool) 
 
 
 def _title_html(area: AreaSpec, period: str, heading: str, prep: _Prepared, *, extra: str = "") -> str:
-    sim = "".join(f'<p class="pli-sim">{escape_text(note)}</p>' for note in area.data_notes)
+    sim = "".join(f'<p class="pli-sim">{escape_text(note)}</p>' for note in area.notes())
     # Pages that carry micro-place (point-derived) layers are marked for handling.
     marking = f'<p class="pli-sensitive">{escape_text(SENSITIVE_BANNER)}</p>' if prep.places is not None else ""
     note = f"<p>{escape_text(prep.upper_note)}</p>" if prep.upper_note else ""
