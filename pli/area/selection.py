@@ -321,7 +321,7 @@ def restrict_sources(selection: AreaSelection | None, sources: Mapping[str, Any]
     """
     if selection is None:
         return dict(sources), None
-    other = selection.other_codes
+    other = pd.Index(sorted(selection.other_codes), dtype="str")
     out: dict[str, Any] = {}
     cut: dict[str, dict[str, int]] = {}
     for name, src in sources.items():
@@ -330,7 +330,8 @@ def restrict_sources(selection: AreaSelection | None, sources: Mapping[str, Any]
         points = src.points
         point_drop = None
         if points is not None and len(points) and "lsoa_code" in points.columns:
-            point_drop = points["lsoa_code"].astype("string").isin(other).fillna(False).to_numpy(dtype=bool)
+            # Categorical codes: isin looks at each category once, not at every point.
+            point_drop = points["lsoa_code"].isin(other).to_numpy(dtype=bool)
         if not drop.any() and (point_drop is None or not point_drop.any()):
             out[name] = src
             continue
