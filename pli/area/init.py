@@ -21,6 +21,8 @@ import pandas as pd
 
 from pli.area.detect import FoundFile, scan_data_dir
 from pli.area.selection import force_key
+from pli.area.wording import area_type
+from pli.config import AreaSpec
 from pli.errors import InputError
 
 __all__ = [
@@ -270,8 +272,9 @@ def init_config(
     # An LSOA -> ward lookup of the boundaries' vintage dissolves LSOAs into wards (ONS best fit).
     ward_lookup = next((f for f in found if f.kind == "lad_lookup" and "ward" in f.columns and f.vintage == vintage),
                        None)
+    named = " + ".join([*codes, *([f"police force {police_force}"] if police_force else [])])
     lines = [
-        f"# Study area {area_name} ({' + '.join([*codes, *filter(None, [police_force])])}), written by pli init",
+        f"# Study area {area_name} ({named}), written by pli init",
         "# from the files it recognised in the data folder; paths are relative to it:",
         f"#   pli index --config THIS_FILE --data-dir {root}",
         "# Every file may be national: the area lookup cuts boundaries and tables to the area.",
@@ -282,6 +285,8 @@ def init_config(
         lines.append(f"  lad_codes: [{', '.join(codes)}]")
     if police_force:
         lines.append(f"  police_force: {_q(police_force)}")
+    kind = area_type(AreaSpec(name=area_name, lad_codes=tuple(codes), police_force=police_force))
+    lines.append(f"  type: {kind}        # borough | district | force area | region | area: the word maps use")
     lk = area_lookup.columns
     lookup_items = [f"path: {_q(rel(area_lookup.path))}", f"lsoa_column: {_q(lk['lsoa'])}"]
     if codes:
