@@ -162,7 +162,7 @@ def _run_index(
         priorities,
         tables,
     )
-    from pli.area import data_notes, restrict_sources
+    from pli.area import data_notes, restrict_sources, with_data_notes
     from pli.validate import validate_inputs
 
     if seed is not None:
@@ -171,6 +171,7 @@ def _run_index(
         cfg = dataclasses.replace(cfg, maps=dataclasses.replace(cfg.maps, offline=offline))
     if public is not None:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, public=public))
+    cfg = with_data_notes(cfg)  # the sources as run decide what maps call simulated or absent
 
     with step("validating config and inputs"):
         validate_inputs(cfg)

@@ -8,7 +8,7 @@ init``: write a commented config for one area from the files in a folder).
 """
 
 from pli.area.selection import AreaSelection, force_key, read_area_lookup, restrict_sources, select_area
-from pli.area.wording import CRIME_KINDS, DataNotes, area_type, area_wide, data_notes
+from pli.area.wording import CRIME_KINDS, DataNotes, area_type, area_wide, data_notes, with_data_notes
 
 __all__ = [
     "CRIME_KINDS",
@@ -21,4 +21,5 @@ __all__ = [
     "read_area_lookup",
     "restrict_sources",
     "select_area",
+    "with_data_notes",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "area_type",
     "area_wide",
     "data_notes",
+    "with_data_notes",
 ]
 
 
@@ -145,3 +146,16 @@ def data_notes(cfg: StudyConfig) -> DataNotes:
     if not any(ind.domain == "deprivation" for ind in cfg.indicators):
         absent.append("no deprivation indicator (e.g. IoD), so no deprivation domain")
     return DataNotes(tuple(simulated), tuple(absent), real, sim_domains)
+
+
+def with_data_notes(cfg: StudyConfig) -> StudyConfig:
+    """The config with ``area.data_notes`` and ``area.simulated_domains`` computed from its sources.
+
+    Maps see only the area, so the notes travel on it; recomputed whenever the sources
+    may have changed (parsing, and the start of a run).
+    """
+    import dataclasses
+
+    notes = data_notes(cfg)
+    area = dataclasses.replace(cfg.area, data_notes=tuple(notes.sentences()), simulated_domains=notes.simulated_domains)
+    return dataclasses.replace(cfg, area=area)

@@ -452,12 +452,10 @@ def parse_config(
         # (shipped with pli, so the data-folder containment above does not apply to it).
         index = dataclasses.replace(cfg.index, harm_weights=str(weight_scheme_path(cfg.index.harm_scheme)))
         cfg = dataclasses.replace(cfg, index=index)
-    from pli.area.wording import data_notes
+    from pli.area.wording import with_data_notes
 
     # Maps and summaries say what is simulated or absent; they see the area, not the sources.
-    notes = data_notes(cfg)
-    area = dataclasses.replace(cfg.area, data_notes=tuple(notes.sentences()), simulated_domains=notes.simulated_domains)
-    return dataclasses.replace(cfg, area=area)
+    return with_data_notes(cfg)
 
 
 def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> StudyConfig:
