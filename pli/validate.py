@@ -467,6 +467,12 @@ def validate_inputs(cfg: StudyConfig) -> None:
             cols = [c for c in (v.from_2011_column, v.to_2021_column, v.change_column) if c]
             _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig",
                                echo=cfg.is_inside_data_dir(p))
+    if cfg.area.lookup is not None:
+        lk = cfg.area.lookup
+        p = cfg.resolve(lk.path)
+        if _check_file(p, "area.lookup", problems):
+            cols = [c for c in (lk.lsoa_column, lk.lad_column, lk.force_column) if c]
+            _check_csv_columns(p, cols, "area.lookup", problems, encoding="utf-8-sig", echo=cfg.is_inside_data_dir(p))
     headers: dict[str, list[str] | None] = {}
     for name, spec in cfg.sources.items():
         _check_source_options(name, spec, problems)

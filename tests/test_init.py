@@ -257,3 +257,16 @@ def test_init_on_2021_files_with_iod2025_runs(tmp_path):
     inputs = pd.read_csv(tmp_path / "out" / "indicator_inputs.csv", dtype={"lsoa_code": str}).set_index("lsoa_code")
     assert {"crime_harm_rate_numerator", "income_deprivation_numerator",
             "young_residents_share_numerator"} <= set(inputs.columns)
+
+
+def test_a_broken_area_lookup_is_named_before_the_run(tmp_path):
+    from pli.validate import validate_inputs
+
+    raw = _calderdale_mapping(tmp_path)
+    raw["area"]["lookup"]["lad_column"] = "Local authority cod"
+    with pytest.raises(InputError, match=r"area.lookup: .*no column 'Local authority cod' \(closest: 'Local authority "
+                                         r"code'\)"):
+        validate_inputs(parse_config(raw, data_dir=DATA))
+    raw["area"]["lookup"]["path"] = "nope.csv"
+    with pytest.raises(InputError, match="area.lookup: file not found"):
+        validate_inputs(parse_config(raw, data_dir=DATA))
