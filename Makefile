@@ -7,7 +7,7 @@ OUT    ?= output
 MAPS   ?= maps
 ARGS   ?=
 
-.PHONY: index test maps clean venv open-data bench
+.PHONY: index test maps clean venv open-data bench docs
 
 # The venv is rebuilt whenever the project's own dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,10 @@ test: $(VENV)/.installed
 	$(PY) -m ruff check pli tests benchmarks scripts
 	$(PY) -m mypy
 	$(PY) -m pytest -q $(ARGS)
+
+## make docs: regenerate docs/CONFIG.md, the config reference, from pli/config/specs.py
+docs: $(VENV)/.installed
+	$(PY) -m pli config --reference --out docs/CONFIG.md
 
 ## make bench: the benchmarks (slow; run on demand)
 bench: $(VENV)/.installed

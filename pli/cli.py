@@ -7,6 +7,10 @@
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 ``pli init``   write a commented config for one area (LAD codes or a force) from national files
+``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
+
+Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
+:mod:`pli.progress`; ``-q`` silences it, ``-v`` adds each stage's duration and debug logs.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ContextManager, Sequence
 
+from pli import progress
 from pli.errors import PliError
 
 log = logging.getLogger("pli")
@@ -37,14 +40,9 @@ def _default_config() -> Path:
     return found[0]
 
 
-@contextmanager
-def _step(label: str) -> Iterator[None]:
-    """Announce a pipeline step and how long it took (progress for long runs)."""
-    log.info("%s ...", label)
-    t0 = time.perf_counter()
-    yield
-    dt = time.perf_counter() - t0
-    log.info("%s done in %.1f s", label, dt)
+def _step(label: str) -> ContextManager[None]:
+    """Announce a pipeline step with the elapsed time (silent with ``-q``)."""
+    return progress.stage(label)
 
 
 def _add_logging_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
@@ -101,6 +99,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p_track.add_argument("--out", default="output-track",
                          help="its own output folder, replaced whole; never the index's (default: output-track)")
     p_track.add_argument("--charts", action="store_true", help="also draw monthly harm charts (PNG)")
+    p_track.add_argument("--index-out", default=None,
+                         help="output folder of 'pli index' whose priority neighbourhoods get chart pages "
+                              "(default: recompute them)")
+    p_track.add_argument("--offline", action="store_true", default=None,
+                         help="inline all JavaScript/CSS in the map (default: config maps.offline)")
 
     p_trial = sub.add_parser("trial", help="design a randomised trial over a run's places, with power by simulation")
     p_trial.add_argument("run", nargs="?", default="output", help="output folder of 'pli index' (default: output)")
@@ -135,6 +138,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p_init.add_argument("--out", default=None, help="config file to write (default DATA_DIR/<code>.yml)")
     p_init.add_argument("--name", default=None, help="area name (default: the authority's name in the lookup)")
     p_init.add_argument("--overwrite", action="store_true", help="replace an existing config file")
+
+    p_config = sub.add_parser("config", help="the config reference: every key, or one key explained")
+    what = p_config.add_mutually_exclusive_group(required=True)
+    what.add_argument("--explain", metavar="KEY", help="one key (e.g. priorities.count, sources.crime.kind)")
+    what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
+    p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -150,14 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
-        stream=sys.stderr,
+        handlers=[progress.ProgressLogHandler(sys.stderr)],
         force=True,
     )
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     logging.getLogger("fiona").setLevel(logging.WARNING)
+    reporter = None if args.quiet else progress.Reporter(sys.stderr, verbose=args.verbose or args.debug)
+    with progress.reporting(reporter):
+        return _run_command(parser, args)
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "index":
             return _cmd_index(args)
+        if args.command == "config":
+            return _cmd_config(args)
         if args.command == "verify":
             return _cmd_verify(args)
         if args.command == "compare":
@@ -269,7 +286,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else _default_config()
     seed = _parse_seed(args.seed)
-    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"starting: reading {config_path}"):
+        cfg = load_config(config_path, data_dir=args.data_dir)
+        from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
         out_dir=Path(args.out),
@@ -279,7 +298,29 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         step=_step,
     )
+    progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from pli.config.reference import explain_key, render_reference
+
+    if args.explain is not None:
+        try:
+            print(explain_key(args.explain))
+        except KeyError as exc:
+            print(f"pli: error: {exc.args[0]}", file=sys.stderr)
+            return 2
+        return 0
+    text = render_reference()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    # newline="\n": the same bytes on Windows, so the checked-in reference compares equal.
+    with open(args.out, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -289,6 +330,11 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else _default_config()
     run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
+    config_path = Path(args.config) if args.config else _default_config()
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+        run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
+                        index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
 

@@ -60,6 +60,7 @@ import pandas as pd
 from libpysal.graph import Graph
 
 from pli.config import ClusteringSpec
+from pli.progress import track
 from pli.stats.fdr import benjamini_hochberg
 from pli.stats.getis_ord import GetisOrdResult, getis_ord
 from pli.stats.moran import (
@@ -199,7 +200,7 @@ def compute_clustering(
 FDR_HITS = 5
 
 
-def effective_permutations(spec: ClusteringSpec, n: int) -> int:
+def effective_permutations(spec: ClusteringSpec, n: int, *, log: bool = True) -> int:
     """``spec.permutations``, raised so FDR can reject and labels do not move with the seed.
 
     A two-sided pseudo p is at least ``2 / (R + 1)`` and Benjamini-Hochberg rejects
@@ -211,7 +212,8 @@ def effective_permutations(spec: ClusteringSpec, n: int) -> int:
     at the first threshold expects 5 permutations as extreme; 43,999 for 220 LSOAs at
     0.05) and logged, but not beyond ``spec.max_permutations``; when even the floor
     (``hits=1``) is above that cap it warns that FDR may find nothing for want of
-    permutations. 0 (normal approximation) is kept.
+    permutations. 0 (normal approximation) is kept. ``log=False`` only computes the
+    count (to announce it before the stage runs).
 
     Examples
     --------
@@ -231,6 +233,8 @@ def effective_permutations(spec: ClusteringSpec, n: int) -> int:
         return requested
     cap = int(spec.max_permutations)
     if floor > cap:
+        if not log:
+            return max(requested, cap)
         logger.warning(
             "clustering: %s permutations are needed for the most extreme of %s LSOAs to pass FDR at alpha %g, "
             "but clustering.max_permutations is %s; using %s, so the FDR-corrected clusters may be empty "
@@ -239,7 +243,7 @@ def effective_permutations(spec: ClusteringSpec, n: int) -> int:
         )
         return max(requested, cap)
     chosen = max(requested, min(target, cap))
-    if chosen > requested:
+    if chosen > requested and log:
         logger.info(
             "clustering: permutations raised from %s to %s for %s LSOAs at alpha %g: FDR needs at least %s "
             "(smallest two-sided pseudo p 2/(R+1) <= alpha/n) and %s resolve the LSOAs at that threshold%s",
@@ -259,7 +263,7 @@ def _seed_stability(
         return {}
     runs = [lisa] + [
         local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed + i, fdr=spec.fdr, log=False)
-        for i in range(1, k)
+        for i in track(range(1, k), "LISA reruns with other seeds (seed stability)")
     ]
     out: dict[str, Any] = {"seeds": [seed + i for i in range(k)], "permutations": perms}
     for suffix, attr in (("_fdr", "cluster_fdr"), ("", "cluster")):

@@ -15,7 +15,7 @@ from typing import Callable, ContextManager
 
 import pandas as pd
 
-from pli.config import StudyConfig
+from pli.config import StudyConfig, direction_warnings
 from pli.maps import SENSITIVE_BANNER  # one wording for maps and files
 from pli.validate import withhold_outside_content
 
@@ -63,7 +63,24 @@ class IndexRun:
                 f"Global Moran's I = {m['I']:.3f} (pseudo p = {m['p_sim']:.2g}, {m['permutations']:,} permutations)"
             )
         lines.append(f"Outputs: {self.out_dir}" + (f"; maps: {self.maps_dir}" if self.maps_dir else ""))
+        first = self.open_first()
+        if first:
+            width = max(len(str(path)) for path, _ in first)
+            lines.append("Open first:")
+            lines.extend(f"  {str(path):<{width}}  {what}" for path, what in first)
         return "\n".join(lines)
+
+    def open_first(self) -> list[tuple[Path, str]]:
+        """The files a reader should open first, with what each is for (those written)."""
+        written = {Path(p).resolve() for p in self.files}
+        wanted = []
+        if self.maps_dir is not None:
+            wanted.append((self.maps_dir / "index.html", "every map, starting with the priority neighbourhoods"))
+        wanted += [
+            (self.out_dir / "patrol_plan.csv", "where and when to patrol (handle as sensitive)"),
+            (self.out_dir / "rankings.csv", "every LSOA ranked, with its indicators and drivers"),
+        ]
+        return [(path, what) for path, what in wanted if path.resolve() in written]
 
 
 def _null_step(label: str) -> ContextManager[None]:
@@ -174,14 +191,17 @@ def _run_index(
     cfg = with_data_notes(cfg)  # the sources as run decide what maps call simulated or absent
 
     with step("validating config and inputs"):
+        for warning in direction_warnings(cfg):
+            log.warning(warning)
         validate_inputs(cfg)
 
-    with step("boundaries"):
+    with step("boundaries: LSOAs and their upper layer"):
         boundaries = bnd_stage.load_boundaries(cfg)
 
-    with step("loading sources"):
+    with step(f"loading {len(cfg.sources)} source(s): {', '.join(cfg.sources)}"):
+        area_codes = bnd_stage.study_area_codes(boundaries)
         sources = {
-            name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)
+            name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa, area_codes=area_codes)
             for name, spec in cfg.sources.items()
         }
         sources, area_cut = restrict_sources(boundaries.area, sources)  # other authorities' LSOAs out
@@ -189,7 +209,7 @@ def _run_index(
         bnd_stage.check_source_coverage(cfg, boundaries, sources)
     reconcile = bnd_stage.CodeReconciler(boundaries, cfg.sources)
 
-    with step("indicators"):
+    with step(f"indicators: {len(cfg.indicators)}"):
         harm_weights = harm.load_harm_weights(cfg.resolve(cfg.index.harm_weights) if cfg.index.harm_weights else None)
         # Population first: a column that is not residents must stop the run before any
         # denominator floor hides it.
@@ -209,12 +229,14 @@ def _run_index(
     lsoa = boundaries.lsoa.join(table.values).join(result.to_frame()).join(result.top_drivers(3))
     lsoa = lsoa.assign(population=population, harm=table.harm_total())
 
-    with step(f"spatial clustering (at least {cfg.clustering.permutations:,} permutations; raised for FDR)"):
+    perms = clustering.effective_permutations(cfg.clustering, len(lsoa), log=False)
+    with step(f"clustering: Moran's I, LISA and Gi* on {len(lsoa):,} LSOAs, {perms:,} permutations"):
         weights = clustering.build_weights(lsoa, cfg.clustering)
         clusters = clustering.compute_clustering(lsoa["score"], weights, cfg.clustering, seed=cfg.seed)
         lsoa = lsoa.join(clusters.to_frame())
 
-    with step("priority neighbourhoods"):
+    runs_text = f", {cfg.priorities.stability_runs:,} Monte Carlo runs" if cfg.priorities.stability_runs else ""
+    with step(f"priority neighbourhoods: up to {cfg.priorities.count}{runs_text}"):
         runs = priorities.perturbed_scores(table.values, cfg.indicators, index_spec, runs=cfg.priorities.stability_runs, spread=cfg.priorities.stability_spread, seed=cfg.seed, wards=boundaries.lsoa["ward_code"], reference_values=table.study_area_rates()) if cfg.priorities.stability_runs else None  # noqa: E501
         nb = priorities.select_neighbourhoods(
             lsoa, weights, cfg.priorities, drivers=result.contributions, score_runs=runs, seed=cfg.seed

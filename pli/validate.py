@@ -37,6 +37,7 @@ from typing import TypeVar
 from pli._codes import list_codes
 from pli.config import BoundaryLayerSpec, SourceSpec, StudyConfig
 from pli.errors import InputError
+from pli.indicators.street_files import is_archive, street_files
 
 __all__ = ["REQUIRED_COLUMNS", "read_header", "validate_inputs", "withhold_outside_content"]
 
@@ -245,13 +246,18 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
             _check_mps_header(path, key, problems, encoding=spec.encoding, echo=echo)
         return None
     wanted = _source_columns(spec)
-    if spec.kind == "police_uk" and path.is_dir():
-        from pli.indicators.police_uk import _STREET_GLOB, _duplicate_street_files
+    if spec.kind == "police_uk" and (path.is_dir() or is_archive(path)):
+        from pli.indicators.police_uk import _duplicate_street_files
 
-        files = sorted(f for f in path.rglob(_STREET_GLOB) if f.is_file())
-        if not files:
-            problems.append(f"{key}: no police.uk street files (*-street.csv) under {path}")
-        for f in files:
+        try:
+            found = street_files(path)
+        except InputError as exc:
+            problems.append(f"{key}: {exc}")
+            return None
+        for sf in found:
+            f = sf.path
+            if f is None:
+                continue  # a zip member: its header is checked as it is read
             inside = cfg.is_inside_data_dir(f)
             if not inside and not cfg.allow_outside_data_dir:
                 # A symlink in the folder leading out is the same as a path leading out.
@@ -263,7 +269,7 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
             else:
                 _check_csv_columns(f, wanted, key, problems, encoding=spec.encoding, echo=inside)
         # Identical copies are skipped (and announced) by the loader; differing ones are not.
-        _, _, clashes = _duplicate_street_files(files, path)
+        _, _, clashes = _duplicate_street_files(found)
         problems.extend(f"{key}: {path}: {c}" for c in clashes)
         return None
     if path.is_dir():

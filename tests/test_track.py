@@ -298,7 +298,8 @@ def test_real_ward_history_trends_and_classes(tmp_path):
 
     raw = read_yaml(ROOT / "configs" / "croydon-open-data.yml")
     raw["track"] = {"series": [s for s in raw["track"]["series"] if s["name"] == "ward_crime"]
-                    + [{"name": "met_lsoa", "source": "crime", "level": "lsoa"}]}
+                    + [{"name": "met_lsoa", "source": "crime", "level": "lsoa"}],
+                    "rolling": {"enabled": False}}  # tests/test_track_rolling.py covers it
     path = tmp_path / "real.yml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path, data_dir=SHARED_DATA)
@@ -307,16 +308,23 @@ def test_real_ward_history_trends_and_classes(tmp_path):
     assert s.counts.shape == (167, 28)  # 2010-04 .. 2024-02, the 28 wards of 2018
     assert s.counts.index[0] == "2010-04" and s.counts.index[-1] == "2024-02"
     assert s.dropped == 0
-    ward = run.changing[run.changing["series"] == "ward_crime"]
-    up = set(ward.loc[ward["change"] == "deteriorating", "area_name"])
-    # Fairfield (the town centre) has the steepest rise in harm.
-    assert "Fairfield" in up
+    ward = run.trends[(run.trends["series"] == "ward_crime") & (run.trends["measure"] == "harm_days")]
+    # Fairfield (the town centre) has the steepest rise in harm: significant after FDR
+    # without the serial-correlation correction; the Hirsch-Slack covariance between
+    # months (auto for a monthly seasonal test) inflates its variance several times over.
     top = ward.sort_values("sen_slope_per_year", ascending=False).iloc[0]
-    assert top["area_name"] == "Fairfield"
+    assert top["area_name"] == "Fairfield" and top["autocorrelation"] == "hirsch_slack"
+    assert top["significant_uncorrected"] and top["q_uncorrected"] < 1e-6
+    assert top["variance_factor"] > 2 and top["p"] < 0.01
     assert (run.patterns["series"] == "ward_crime").sum() == 28
     # The Met LSOA table: its 2024-02 stub month left out, 2021 codes reconciled onto 220 LSOAs.
     lsoa = run.series[1]
     assert lsoa.counts.shape == (24, 220) and lsoa.counts.index[0] == "2024-03"
+    # The index's nine neighbourhoods, recomputed: their harm is the sum of their LSOAs'.
+    nbt = run.neighbourhood_trends
+    assert len(nbt) == 2 * 9 and set(nbt["series"]) == {"met_lsoa"}
+    pages = sorted(p.name for p in (tmp_path / "out" / "neighbourhoods").glob("*.html"))
+    assert len(pages) == 10 and pages[0].startswith("01-")
 
 
 def test_harm_chart_draws_dollar_names_as_written(tmp_path):

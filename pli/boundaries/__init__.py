@@ -14,7 +14,14 @@ extras and overlaps) and ``loading`` (the stage itself, :func:`load_boundaries`)
 from pli.boundaries.coverage import OVERLAP_SHARE, Coverage, check_coverage, check_source_coverage, find_overlaps
 from pli.boundaries.loading import Boundaries, load_boundaries
 from pli.boundaries.reading import METRIC_CRS, read_polygons
-from pli.boundaries.vintage import CodeReconciler, Reconciled, read_vintage_lookup, reconcile_codes, unmatched_codes
+from pli.boundaries.vintage import (
+    CodeReconciler,
+    Reconciled,
+    read_vintage_lookup,
+    reconcile_codes,
+    study_area_codes,
+    unmatched_codes,
+)
 from pli.boundaries.wards import SPLIT_SHARE, assign_to_wards, dissolve_upper_layer
 
 __all__ = [
@@ -34,5 +41,6 @@ __all__ = [
     "read_polygons",
     "read_vintage_lookup",
     "reconcile_codes",
+    "study_area_codes",
     "unmatched_codes",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "Reconciled",
     "read_vintage_lookup",
     "reconcile_codes",
+    "study_area_codes",
     "unmatched_codes",
 ]
 
@@ -427,3 +428,27 @@ class CodeReconciler:
         self.records_[source] = {"mapped_codes": int(result.mapped_codes),
                                  "dropped_codes": list(result.dropped_codes)}
         return result.table
+
+
+def study_area_codes(boundaries) -> frozenset[str]:
+    """The boundary LSOA codes and every code the vintage lookup links to them.
+
+    Sources may key their records by either LSOA vintage, so a reader that leaves other
+    areas' records unread (the streaming police.uk reader) is given both; records outside
+    the study area that slip through are dropped and counted later as usual.
+
+    Examples
+    --------
+    >>> import pandas as pd, geopandas as gpd
+    >>> from types import SimpleNamespace
+    >>> lsoa = gpd.GeoDataFrame(index=pd.Index(["E01000001"], name="lsoa_code"), geometry=[None])
+    >>> lookup = pd.DataFrame({"lsoa11": ["E01000001", "E01000002"], "lsoa21": ["E01035001", "E01035002"]})
+    >>> sorted(study_area_codes(SimpleNamespace(lsoa=lsoa, lookup=lookup)))
+    ['E01000001', 'E01035001']
+    """
+    codes = set(map(str, boundaries.lsoa.index))
+    lookup = getattr(boundaries, "lookup", None)
+    if lookup is not None and len(lookup):
+        linked = lookup["lsoa11"].isin(codes) | lookup["lsoa21"].isin(codes)
+        codes |= set(lookup.loc[linked, "lsoa11"].astype(str)) | set(lookup.loc[linked, "lsoa21"].astype(str))
+    return frozenset(codes)

@@ -8,11 +8,13 @@ The YAML is validated against the dataclass annotations: unknown keys and wrong 
 are collected and raised together in one :class:`ConfigError`, each naming the key
 path and, for misspellings, the closest valid key.
 
-Modules: ``specs`` (the dataclasses), ``yaml_reading`` (safe YAML) and ``parsing``
-(:func:`parse_config`, :func:`load_config`).
+Modules: ``specs`` (the dataclasses, each key documented in its docstring),
+``yaml_reading`` (safe YAML), ``parsing`` (:func:`parse_config`, :func:`load_config`)
+and ``reference`` (``docs/CONFIG.md`` and ``pli config --explain``, generated from the
+specs).
 """
 
-from pli.config.parsing import check_seed, load_config, parse_config
+from pli.config.parsing import check_seed, direction_warnings, load_config, parse_config
 from pli.config.specs import (
     AreaLookupSpec,
     AreaSpec,
@@ -62,6 +64,7 @@ __all__ = [
     "UpperFromTableSpec",
     "VintageLookupSpec",
     "check_seed",
+    "direction_warnings",
     "default_data_dir",
     "load_config",
     "parse_config",

@@ -17,6 +17,8 @@ from pli.config.yaml_reading import MAX_NUMBER, read_yaml
 
 __all__ = [
     "check_seed",
+    "closest_key",
+    "direction_warnings",
     "load_config",
     "parse_config",
     "priority_problems",
@@ -38,6 +40,11 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"mapping ({tp.__name__})"
     return getattr(tp, "__name__", str(tp))
+
+
+def closest_key(word: str, choices: list[str], *, n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The valid keys closest to a misspelt one (for "did you mean ...?" hints), best first."""
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
 
 
 def _parse_value(tp: Any, value: Any, key: str, problems: list[str]) -> Any:
@@ -136,7 +143,7 @@ def _parse_dataclass(cls: type, data: Any, prefix: str, problems: list[str]) -> 
     for key, value in data.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            close = closest_key(str(key), list(fields))
             hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(fields)}"
             problems.append(f"{full}: unknown key{hint}")
             continue
@@ -288,6 +295,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "expected crime records with months (police_uk, points or mps_lsoa_crime)")
         if not 0 < s.alpha < 1:
             problems.append(f"{key}.alpha: expected between 0 and 1, got {s.alpha}")
+        fits = {"hamed_rao": "mann_kendall", "hirsch_slack": "seasonal"}
+        if s.autocorrelation in fits and fits[s.autocorrelation] != s.trend_test:
+            problems.append(f"{key}.autocorrelation: {s.autocorrelation!r} corrects the "
+                            f"{fits[s.autocorrelation]!r} test, but trend_test is {s.trend_test!r}; use "
+                            f"{next(k for k, v in fits.items() if v == s.trend_test)!r}, 'auto' or 'none'")
         if s.cell_size_m <= 0:
             problems.append(f"{key}.cell_size_m: expected a positive length in metres, got {s.cell_size_m}")
         if s.level == "grid" and (s.path is not None or (
@@ -296,6 +308,11 @@ def _check_track(cfg: StudyConfig) -> list[str]:
                             "a Met table is already counted per LSOA or ward")
     if not cfg.track.series:
         problems.append("track.series: expected at least one series")
+    rolling = cfg.track.rolling
+    if not 1 <= rolling.step_months <= 60:
+        problems.append(f"track.rolling.step_months: expected 1-60 months (e.g. 3), got {rolling.step_months}")
+    if not 2 <= rolling.windows <= 120:
+        problems.append(f"track.rolling.windows: expected 2-120 windows (e.g. 8), got {rolling.windows}")
     return problems
 
 
@@ -394,6 +411,62 @@ def _check_evaluate(cfg: StudyConfig) -> list[str]:
     if not 0 < ev.alpha < 1:
         problems.append(f"evaluate.alpha: expected between 0 and 1, got {ev.alpha}")
     return problems
+
+
+# Sources whose measures pli knows the direction of. Crime counts and harm: more is worse;
+# Census counts (residents of a group): more is more need.
+_KNOWN_WORSE_KINDS = ("police_uk", "mps_lsoa_crime", "points", "census2011_population", "census2021")
+
+
+def _known_direction(kind: str, columns: tuple[str, ...]) -> tuple[str | None, str]:
+    """The direction a known measure runs in (or None) and the reason, in words."""
+    if kind in _KNOWN_WORSE_KINDS:
+        what = "Census counts" if kind.startswith("census") else "crime counts and harm"
+        return "higher_is_worse", f"{what} ({kind})"
+    if kind == "iod2019" and columns:
+        ends = {c.rsplit("_", 1)[-1] for c in columns}
+        if ends == {"score"}:
+            return "higher_is_worse", "IoD2019 scores (higher = more deprived)"
+        if ends <= {"rank", "decile"}:
+            return "higher_is_better", "IoD2019 ranks and deciles (1 = most deprived, so they run inverted)"
+    return None, ""
+
+
+def direction_warnings(cfg: StudyConfig) -> list[str]:
+    """Indicators whose ``direction`` pli cannot vouch for, as warnings naming each one.
+
+    An indicator of a known measure (crime, IoD2019 scores, ranks and deciles, Census
+    counts) may leave ``direction`` out; any other must say it, since a measure where
+    higher is better (public transport access) silently counted the other way round
+    would rank the best-served areas as the highest priority. A direction written
+    against a known measure (an IoD rank as ``higher_is_worse``) is flagged too. Whether
+    ``direction`` was written is read from the YAML as given (``cfg.raw``).
+    """
+    raw_items = cfg.raw.get("indicators") if isinstance(cfg.raw, dict) else None
+    raw_list = raw_items if isinstance(raw_items, list) else []
+    found = []
+    for i, ind in enumerate(cfg.indicators):
+        raw = raw_list[i] if i < len(raw_list) and isinstance(raw_list[i], dict) else {}
+        written = "direction" in raw
+        source = cfg.sources.get(ind.source)
+        if source is None:
+            continue
+        columns = ind.columns or (ind.name,)
+        known, why = _known_direction(source.kind, columns)
+        key = f"indicators[{i}] ({ind.name})"
+        if known is None and not written:
+            found.append(
+                f"{key}: source {ind.source!r} is of kind {source.kind}, so pli cannot tell which way it runs; "
+                "it is counted as higher_is_worse (higher values raise the priority). Write "
+                "'direction: higher_is_better' if higher values are better (e.g. public transport access, "
+                "median income), or 'direction: higher_is_worse' to confirm"
+            )
+        elif known is not None and known != ind.direction:
+            found.append(
+                f"{key}: direction is {ind.direction}{'' if written else ' (the default)'} but {why} are "
+                f"{known}; write 'direction: {known}' unless the column really runs the other way"
+            )
+    return found
 
 
 def _check_harm_scheme(index: IndexSpec) -> list[str]:

@@ -26,6 +26,7 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "StudyConfig",
+    "TrackRollingSpec",
     "TrackSeriesSpec",
     "TrackSpec",
     "TreatmentSpec",
@@ -83,7 +84,7 @@ class AreaLookupSpec:
 
 @dataclass(frozen=True)
 class AreaSpec:
-    """The study area.
+    """The study area (``area:``).
 
     Parameters
     ----------
@@ -158,7 +159,20 @@ class AreaSpec:
 class BoundaryLayerSpec:
     """One polygon layer read with GDAL (GeoJSON, GeoPackage, Shapefile, ...).
 
-    ``crs`` is only used when the file carries no CRS of its own.
+    Parameters
+    ----------
+    path : str
+        The file, relative to the data directory.
+    code_field : str
+        Attribute holding each polygon's code (``LSOA11CD``/``LSOA21CD`` for LSOAs, the
+        ward's GSS code for wards).
+    name_field : str, optional
+        Attribute holding each polygon's name. Default: the code is used as the name.
+    layer : str, optional
+        Layer to read from a multi-layer file (GeoPackage). Default: the first layer.
+    crs : str, optional
+        CRS to assume (e.g. ``EPSG:27700``), used only when the file carries no CRS of
+        its own. Default: a file without a CRS is an error.
     """
 
     path: str
@@ -174,6 +188,21 @@ class UpperFromTableSpec:
 
     Used when no ward boundaries can be shipped (the demo dissolves LSOAs to their
     real 2011 MSOAs, codes from the Census 2011 file).
+
+    Parameters
+    ----------
+    path : str
+        CSV (UTF-8, a BOM is fine) with one row per LSOA, relative to the data directory.
+    lsoa_column : str
+        Column holding the LSOA code.
+    code_column : str
+        Column holding the code of the upper area the LSOA belongs to (LSOAs sharing a
+        code are dissolved into one polygon).
+    name_column : str, optional
+        Column holding the upper area's name. Default: the code is used as the name.
+    thousands : str, optional
+        Thousands separator used by numbers in the table (e.g. ``","``), passed to the
+        CSV reader. Default: none.
     """
 
     path: str
@@ -185,7 +214,23 @@ class UpperFromTableSpec:
 
 @dataclass(frozen=True)
 class VintageLookupSpec:
-    """An ONS LSOA-to-LSOA lookup (e.g. LSOA11 -> LSOA21 exact fit, with CHGIND)."""
+    """An ONS LSOA-to-LSOA lookup (e.g. LSOA11 -> LSOA21 exact fit, with CHGIND).
+
+    Needed when a source's ``vintage`` differs from ``boundaries.lsoa_vintage``: values are
+    moved between vintages through it (``sources.<name>.aggregation`` says how they combine).
+
+    Parameters
+    ----------
+    path : str
+        The lookup CSV, relative to the data directory.
+    from_2011_column : str
+        Column with the 2011 LSOA code. Default ``LSOA11CD``.
+    to_2021_column : str
+        Column with the 2021 LSOA code. Default ``LSOA21CD``.
+    change_column : str, optional
+        ONS change indicator column (``U`` unchanged, ``S`` split, ``M`` merged, ``X``
+        complex); ``null`` when the lookup has none. Default ``CHGIND``.
+    """
 
     path: str
     from_2011_column: str = "LSOA11CD"
@@ -195,12 +240,33 @@ class VintageLookupSpec:
 
 @dataclass(frozen=True)
 class BoundariesSpec:
-    """LSOA polygons plus the upper layer they are assigned to.
+    """LSOA polygons plus the upper layer they are assigned to (``boundaries:``).
 
     Exactly one of ``wards`` and ``upper_from_table`` must be given.
-    ``allow_coverage_gaps`` lets the run go on (with a warning) when the population
-    source names LSOAs that the boundary file lacks (see
-    :func:`pli.boundaries.check_coverage`).
+
+    Parameters
+    ----------
+    lsoa : BoundaryLayerSpec
+        The LSOA polygons: the units every indicator is built on and ranked.
+    lsoa_vintage : {2011, 2021}
+        Census vintage of the LSOA codes in ``lsoa``. Sources of the other vintage need
+        ``vintage_lookup``. Default 2011.
+    wards : BoundaryLayerSpec, optional
+        Ward (or other upper-layer) polygons; each LSOA is assigned to the ward holding
+        most of its area.
+    upper_from_table : UpperFromTableSpec, optional
+        Instead of ``wards``: build the upper layer by dissolving LSOAs on codes in a
+        table.
+    vintage_lookup : VintageLookupSpec, optional
+        ONS LSOA11 -> LSOA21 lookup, required when any non-point source uses the other
+        vintage.
+    metric_crs : str
+        Projected CRS (metres) every geometry is moved to for areas, distances and grids.
+        Default ``EPSG:27700`` (British National Grid).
+    allow_coverage_gaps : bool
+        Go on (with a warning) when the population source names LSOAs that the boundary
+        file lacks (see :func:`pli.boundaries.check_coverage`). Default false: the run
+        stops.
     """
 
     lsoa: BoundaryLayerSpec
@@ -237,13 +303,20 @@ class SourceSpec:
         ``vintage: 2021``), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
         ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
     path : str
-        File or folder, relative to the data directory.
+        File or folder, relative to the data directory; a ``police_uk`` source may also
+        name a zip archive as data.police.uk publishes it (a custom download, or the
+        monthly all-forces bulk archive), read without unpacking.
     vintage : {2011, 2021}
         LSOA vintage of the codes in this source; reconciled to the boundary vintage.
     window_months : int, optional
-        Crime sources: keep the latest N complete months present (default 12).
-    start_month, end_month : str, optional
-        Crime sources: explicit ``YYYY-MM`` window, inclusive; overrides ``window_months``.
+        Crime sources (``police_uk``, ``mps_lsoa_crime``, dated ``points``): keep the
+        latest N complete months present (1 or more; default 12; ``null`` keeps every month).
+    start_month : str, optional
+        Crime sources: first month (``YYYY-MM``) of an explicit window, inclusive; when
+        given, ``window_months`` is ignored. Default: none.
+    end_month : str, optional
+        Crime sources: last month (``YYYY-MM``) of the window, inclusive; without
+        ``start_month``, ``window_months`` counts back from it. Default: the latest month.
     drop_partial_months : bool
         Drop leading/trailing months whose total is below 10% of the median month
         (e.g. the stub first month of the MPS "most recent 24 months" tables).
@@ -256,21 +329,54 @@ class SourceSpec:
         LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
         ``iod2019`` and ``iod2025``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
         must say which.
-    x_column, y_column, crs : str
-        ``points``: coordinate columns and their CRS (EPSG:4326 lon/lat or EPSG:27700).
-    category_column, date_column, date_format, time_column : str
-        ``points``: crime type, date and optional time-of-day columns.
+    x_column : str
+        ``points``: column of the x coordinate (longitude or easting). Default ``Longitude``.
+    y_column : str
+        ``points``: column of the y coordinate (latitude or northing). Default ``Latitude``.
+    crs : str
+        ``points``: CRS of the coordinates, ``EPSG:4326`` (lon/lat; the default) or
+        ``EPSG:27700`` (British National Grid); coordinates that look like the other one
+        stop the run.
+    category_column : str, optional
+        ``points``: column of the crime type (needed by ``categories`` and by harm
+        weights). Default: none.
+    date_column : str, optional
+        ``points``: column of the date, giving each record its month for the window.
+        Default: none (every record counts; no time window).
+    date_format : str, optional
+        ``points``: ``strftime`` format of ``date_column`` (e.g. ``%d/%m/%Y``). Default:
+        recognised automatically.
+    time_column : str, optional
+        ``points``: column of the time of day (``HH:MM``), used for patrol peak windows.
+        Default: none.
+    location_column : str, optional
+        ``points``: column describing where the record is (e.g. police.uk's "On or near
+        ..."); it lets patrol planning recognise snapped locations (``patrols.snap``).
+        Default: none.
+    encoding : str
+        Text encoding of the file (e.g. ``cp1252`` for an Excel export). Default ``utf-8``
+        (a byte-order mark is accepted).
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
     simulated : bool
         The source holds simulated values, not real data (default false); the run
         names it, and the domains it feeds, wherever it says what is simulated.
-    outside_warn_share, outside_error_share : float
-        Records (points, or rows with LSOA codes) falling outside the study area are
-        counted and dropped; above the first share a warning names them, above the
-        second the run stops (the extract is probably for another area or vintage).
-        Defaults: 0.01 and 0.25, except force-wide ``police_uk`` and ``mps_lsoa_crime``
-        files, which only log (see :meth:`outside_shares`).
+    engine : {"auto", "pandas", "duckdb"}
+        ``police_uk``: how the street CSVs are parsed. ``pandas`` reads each file whole;
+        ``duckdb`` streams them through DuckDB, keeping only the study area's LSOAs, so
+        memory follows the records kept (force-wide and all-forces downloads). ``auto``
+        (default) streams a zip archive or files over 256 MiB in all, and uses pandas
+        otherwise. Both give the same records and messages.
+    outside_warn_share : float, optional
+        Records (points, or rows with LSOA codes) outside the study area are counted and
+        dropped; above this share a warning names them. Default 0.01, except force-wide
+        ``police_uk`` and ``mps_lsoa_crime`` files, which only log (see
+        :meth:`outside_shares`).
+    outside_error_share : float, optional
+        Above this share of records outside the study area the run stops (the extract is
+        probably for another area or vintage). Default 0.25, except force-wide
+        ``police_uk`` and ``mps_lsoa_crime`` files (1.0: never). A source with no record
+        inside always stops the run.
     """
 
     kind: SourceKind
@@ -293,6 +399,7 @@ class SourceSpec:
     location_column: Optional[str] = None
     categories: tuple[str, ...] = ()
     encoding: str = "utf-8"
+    engine: Literal["auto", "pandas", "duckdb"] = "auto"
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
     simulated: bool = False
@@ -323,7 +430,22 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class DenominatorSpec:
-    """A denominator column taken from a source (e.g. usual residents)."""
+    """A denominator column taken from a source (e.g. usual residents), under ``denominators:``.
+
+    The denominator named ``population`` is the default for ``rate`` and ``share``
+    indicators and gives the residents counted in neighbourhoods.
+
+    Parameters
+    ----------
+    source : str
+        Name of a source under ``sources``.
+    column : str
+        Column of that source holding the denominator.
+    floor : float, optional
+        Smallest denominator used: LSOAs below it are raised to it (logged), so a rate on
+        a tiny population cannot explode. Default: no floor (a zero denominator is an
+        error).
+    """
 
     source: str
     column: str
@@ -347,15 +469,24 @@ class IndicatorSpec:
     harm : bool
         Weight each crime category by the harm weight table before summing.
     transform : {"value", "count", "rate", "share", "log"}
-        ``rate`` is per 1,000 of ``denominator``; ``share`` is numerator / denominator;
-        ``log`` is log(1 + value).
+        ``value`` (the default) and ``count`` use the numerator as it is; ``rate`` is per
+        1,000 of ``denominator``; ``share`` is numerator / denominator; ``log`` is
+        log(1 + value).
     denominator : str, optional
         Name under ``denominators`` (default ``population`` for rates and shares).
     domain : str
         Domain the indicator belongs to (crime, deprivation, demography, ...).
     direction : {"higher_is_worse", "higher_is_better"}
+        Which way the indicator runs. ``higher_is_worse`` (the default): higher values
+        raise the priority (crime, deprivation scores). ``higher_is_better``: higher
+        values lower it (e.g. public transport access, IoD ranks and deciles, where 1 is
+        the most deprived). pli knows the direction of crime sources, IoD2019 scores
+        (worse) and ranks/deciles (better) and Census counts; any other indicator (e.g.
+        from an ``lsoa_table``) without an explicit ``direction`` is counted as
+        ``higher_is_worse`` and the run warns naming it, as does a direction that
+        contradicts a known measure.
     weight : float
-        Weight within its domain.
+        Weight within its domain (manual weighting; not negative). Default 1.
     label : str, optional
         Human-readable label for maps and tooltips.
     """
@@ -374,7 +505,27 @@ class IndicatorSpec:
 
 @dataclass(frozen=True)
 class TreatmentSpec:
-    """Data treatment before normalisation."""
+    """Data treatment before normalisation (``index.treatment:``; see :mod:`pli.index`).
+
+    Parameters
+    ----------
+    outliers : {"none", "winsorise", "skew_kurtosis"}
+        ``winsorise`` clips each indicator to its ``[1 - q, q]`` quantiles
+        (``winsorise_quantile``); ``skew_kurtosis`` (JRC/COIN practice) pulls in the most
+        extreme values of an indicator whose skewness and kurtosis both exceed the
+        thresholds, up to 5 values, else log-transforms it. Default ``none``.
+    winsorise_quantile : float
+        Upper quantile ``q`` kept by ``winsorise``. Default 0.99.
+    skew_threshold : float
+        ``skew_kurtosis``: absolute skewness above which an indicator is treated. Default 2.0.
+    kurtosis_threshold : float
+        ``skew_kurtosis``: excess kurtosis above which an indicator is treated. Default 3.5.
+    missing : {"error", "median", "ward_mean"}
+        What a missing indicator value does: ``error`` stops the run naming each indicator
+        and its LSOAs (the default); ``median`` fills the study-area median; ``ward_mean``
+        fills the mean of the LSOA's ward (the study-area median where the whole ward is
+        missing). Imputations are logged with the LSOAs affected.
+    """
 
     outliers: Literal["none", "winsorise", "skew_kurtosis"] = "none"
     winsorise_quantile: float = 0.99
@@ -396,7 +547,13 @@ class IndexSpec:
         ``zscore``, ``minmax``, ``percentile``, ``ratio`` (to the study-area rate x 100)
         or ``exponential`` (IMD exponential transformation of ranks).
     weighting : {"manual", "equal", "pca"}
+        ``manual`` uses each indicator's ``weight`` and ``domain_weights``; ``equal`` (the
+        default) gives every domain, and every indicator within a domain, the same weight;
+        ``pca`` derives indicator weights from a principal component analysis.
     aggregation : {"arithmetic", "geometric"}
+        How weighted indicators combine: a weighted sum (``arithmetic``, the default) or
+        a weighted geometric mean (``geometric``: a low value is not fully offset by a
+        high one).
     domain_weights : dict
         Weight of each domain in the index (manual weighting).
     exponential_reference_size : int, optional
@@ -408,6 +565,8 @@ class IndexSpec:
     harm_weights : str, optional
         CSV replacing the shipped harm weight table (same columns); give this or
         ``harm_scheme``, not both.
+    treatment : TreatmentSpec
+        Missing values and outliers, dealt with before normalisation.
     """
 
     preset: Optional[str] = None
@@ -423,16 +582,39 @@ class IndexSpec:
 
 @dataclass(frozen=True)
 class ClusteringSpec:
-    """Spatial weights and clustering statistics.
+    """Spatial weights and clustering statistics (``clustering:``; see :mod:`pli.clustering`).
 
     ``permutations`` is a floor: with ``fdr`` on it is raised (logged) to ``10 n / alpha``,
     five times the count with which the most extreme LSOA can just pass
     Benjamini-Hochberg at ``alpha``, up to ``max_permutations`` (a warning when even
-    ``2 n / alpha`` is above that cap). ``gi_inference`` chooses
-    the Gi* p behind the bins: ``normal`` (of the analytic z, as ArcGIS and spdep) or
-    ``permutation`` (every value permuted, own included). ``stability_seeds`` reruns the
-    LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for the
-    manifest's ``seed_stability`` (0 or 1 skips it).
+    ``2 n / alpha`` is above that cap).
+
+    Parameters
+    ----------
+    weights : {"queen", "rook", "knn", "distance_band"}
+        Neighbours of an LSOA: polygons sharing a point (``queen``, the default) or an
+        edge (``rook``), the ``k`` nearest (``knn``), or all within ``distance_m``
+        (``distance_band``). Islands are joined to their nearest polygon (logged).
+    k : int
+        Number of neighbours with ``weights: knn``. Default 6.
+    distance_m : float, optional
+        Threshold in metres with ``weights: distance_band``. Default: the smallest
+        threshold giving every LSOA a neighbour (logged).
+    permutations : int
+        Conditional permutations for the LISA pseudo p-values (a floor, see above).
+        Default 999.
+    alpha : float
+        Significance level of the LISA and Gi* classes, between 0 and 1. Default 0.05.
+    fdr : bool
+        Control the false discovery rate (Benjamini-Hochberg) across LSOAs. Default true.
+    gi_inference : {"normal", "permutation"}
+        The Gi* p behind the hot/cold bins: ``normal`` (of the analytic z, as ArcGIS and
+        spdep; the default) or ``permutation`` (every value permuted, own included).
+    max_permutations : int
+        Cap on the raised permutation count. Default 99,999.
+    stability_seeds : int
+        Rerun the LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for
+        the manifest's ``seed_stability``; 0 or 1 skips it. 0 to 20, default 5.
     """
 
     weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
@@ -448,21 +630,49 @@ class ClusteringSpec:
 
 @dataclass(frozen=True)
 class PrioritySpec:
-    """How priority neighbourhoods are drawn (see :mod:`pli.priorities`).
+    """How priority neighbourhoods are drawn (``priorities:``; see :mod:`pli.priorities`).
 
-    ``count`` contiguous neighbourhoods, each of at least ``min_population`` residents
-    (default 5,000: about three LSOAs, enough for one team's beat and for rates that do
-    not swing on a handful of offences) and at most ``max_lsoas`` LSOAs and
-    ``max_population`` residents, are grown around the highest-scoring LSOAs (candidates:
-    the ``min_score_quantile`` quantile and above, plus the ``top_lsoas`` highest) and
-    chosen by their concentration of priority. Every LSOA in the top ``cover_top_share``
-    of scores is either inside a neighbourhood or listed with the reason in
-    ``excluded_high_priority.csv``. ``method`` is ``"grow"`` (the default, seeded region
-    growing) or ``"ward"`` (the earlier constrained Ward splitting, kept for comparison).
-    ``harm_weight`` (0-1) blends the harm rate into priority; 0 by default because the
-    index already holds harm. ``stability_runs`` Monte Carlo runs with indicator weights
-    scaled by up to +-``stability_spread`` give each neighbourhood's ``stability``
-    (0 turns it off).
+    Contiguous neighbourhoods are grown around the highest-scoring LSOAs and chosen by
+    their concentration of priority. Every LSOA in the top ``cover_top_share`` of scores
+    is either inside a neighbourhood or listed with the reason in
+    ``excluded_high_priority.csv``.
+
+    Parameters
+    ----------
+    count : int
+        How many priority neighbourhoods to draw (1 or more; default 9). Fewer are drawn
+        when too few candidates meet the population floor (logged).
+    top_lsoas : int
+        The highest-scoring LSOAs that are always candidate seeds, whatever
+        ``min_score_quantile`` says. Default 20.
+    min_lsoas : int
+        Fewest LSOAs in a neighbourhood (1 or more). Default 1.
+    max_lsoas : int
+        Most LSOAs in a neighbourhood (at least ``min_lsoas``). Default 8.
+    min_population : int
+        Fewest residents in a neighbourhood (default 5,000: about three LSOAs, enough for
+        one team's beat and for rates that do not swing on a handful of offences).
+    max_population : int
+        Most residents in a neighbourhood (more than ``min_population``). Default 15,000.
+    min_score_quantile : float
+        Candidates: LSOAs scoring at this quantile of the index and above (plus the
+        ``top_lsoas`` highest). In [0, 1); default 0.75, the top quarter.
+    harm_weight : float
+        Share (0-1) of the crime harm rate blended into the priority a neighbourhood is
+        chosen by; 0 by default because the index already holds harm.
+    cover_top_share : float
+        Share of the highest-scoring LSOAs that must each be inside a neighbourhood or
+        listed in ``excluded_high_priority.csv`` with the reason. In [0, 1); default 0.05.
+    method : {"grow", "ward"}
+        ``grow`` (seeded region growing; the default) or ``ward`` (the earlier constrained
+        Ward splitting, kept for comparison).
+    stability_runs : int
+        Monte Carlo runs with indicator weights scaled at random by up to
+        +-``stability_spread``, giving each neighbourhood's ``stability`` (the share of
+        runs choosing a neighbourhood overlapping it by Jaccard >= 0.5). 0 turns it off; default 200.
+    stability_spread : float
+        Relative change of the weights in those runs, in [0, 1): 0.2 (the default) draws
+        each weight times U(0.8, 1.2).
     """
 
     count: int = 9
@@ -481,14 +691,78 @@ class PrioritySpec:
 
 @dataclass(frozen=True)
 class PatrolSpec:
-    """Micro-patrol planning inputs and options (see :func:`pli.patrols.plan_patrols`).
+    """Micro-patrol planning inputs and options (``patrols:``; see :func:`pli.patrols.plan_patrols`).
 
-    ``categories`` empty means violence, robbery and weapons. Records are already
-    windowed by their source; ``start_month``/``end_month``/``window_months`` narrow it.
-    The dose: ``visit_minutes`` (Koper curve: 10-15), one weekly visit per
-    ``harm_per_weekly_visit`` harm a month, up to ``max_visits_per_day`` a day, over a
-    trial of ``trial_weeks``; with times of day in the points, visits fall in the
-    busiest ``peak_window_hours`` (see :mod:`pli.patrols.dosage`).
+    Leave the section out to plan no patrols. Records are already windowed by their
+    source; ``start_month``/``end_month``/``window_months`` narrow it. The dose: one weekly
+    visit of ``visit_minutes`` per ``harm_per_weekly_visit`` harm a month, up to
+    ``max_visits_per_day`` a day, over a trial of ``trial_weeks`` (see
+    :mod:`pli.patrols.dosage`).
+
+    Parameters
+    ----------
+    source : str, optional
+        Name of a point source under ``sources`` (``police_uk`` or ``points``) whose
+        records are planned on. Default: no patrol plan.
+    cell_size_m : float
+        Side of the grid cells in metres (hexagons: the same area). Default 150.
+    grid : {"square", "hex"}
+        Grid cell shape. Default ``square``.
+    categories : tuple of str
+        Crime types planned on (wildcards allowed). Empty (the default) means violence,
+        robbery and weapons.
+    top_places : int
+        At most this many places per neighbourhood. Default 10.
+    permutations : int
+        Permutations of the grid Gi* hot-spot test (0: analytic p-values). Default 999.
+    alpha : float
+        Significance level of a Gi* hot spot (after FDR when ``fdr``). Default 0.05.
+    fdr : bool
+        Benjamini-Hochberg false discovery rate control across cells. Default true.
+    contiguity : {"queen", "rook"}
+        Neighbouring cells of the Gi* test (hexagons always use their six). Default ``queen``.
+    hotspot_method : {"auto", "permutation", "analytic"}
+        ``auto`` (the default) uses permutations up to ``max_permutation_cells`` cells and
+        analytic (normal) p-values above it; the switch is logged.
+    max_permutation_cells : int
+        Threshold of the ``auto`` switch. Default 20,000 cells.
+    start_month, end_month : str, optional
+        Explicit ``YYYY-MM`` window of the records planned on, inclusive. Default: the
+        source's window.
+    window_months : int, optional
+        Keep only the latest N months of the source's records. Default: all of them.
+    kde : bool
+        Also compute a harm-weighted kernel density surface of the records, written as a
+        layer of the GeoPackage. Default false.
+    kde_bandwidth_m : float, optional
+        KDE bandwidth (the Gaussian kernel's standard deviation) in metres. Default:
+        Silverman's rule of thumb, never below one cell (logged).
+    kde_cell_size_m : float
+        KDE raster cell size in metres. Default 50.
+    visit_minutes : int
+        Length of one visit (the Koper curve: 10-15 minutes). Default 15.
+    max_visits_per_day : int
+        Most visits a place gets in a day (the weekly cap is seven times this). Default 3.
+    plan_place_kind : {"grid", "snap"}
+        Which micro-places the plan ranks: grid cells (the default) or police.uk snap
+        points (the anonymised map points records are moved to).
+    snap : bool, optional
+        Build snap places. Default: when the records' ``location`` reads like police.uk's
+        ("On or near ...") or the coordinates look snapped; the choice is logged.
+    min_events : int
+        A place needs at least this many records in the window to be planned. Default 3.
+    harm_per_weekly_visit : float
+        Harm a month (days of the harm scheme) that earns one weekly visit; positive,
+        default 100.
+    daily_minutes_budget : float, optional
+        Patrol minutes a day per neighbourhood; when the plan asks for more, weekly visits
+        are taken from the lowest-ranked places first (logged). Default: no cap.
+    trial_weeks : int
+        Length of the patrol trial the plan's officer-hours are totalled over, 1-104 weeks.
+        Default 12.
+    peak_window_hours : int
+        Width of the busiest window of the day visits fall in, when records carry times,
+        1-24 hours. Default 4.
     """
 
     source: Optional[str] = None
@@ -521,7 +795,25 @@ class PatrolSpec:
 
 @dataclass(frozen=True)
 class MapSpec:
-    """Interactive map options."""
+    """Interactive map options (``maps:``; see :mod:`pli.maps`).
+
+    Parameters
+    ----------
+    offline : bool
+        Inline all JavaScript and CSS in the pages so they work without the internet
+        (``--offline`` sets it for one run). Default false.
+    classes : int
+        Number of colour classes of the index on the maps, 2 to 10. Default 5.
+    scheme : {"quantiles", "deciles"}
+        How the classes are cut: ``quantiles`` (``classes`` equal-count groups; the
+        default) or ``deciles`` (ten groups, whatever ``classes`` says).
+    simplify_m : float
+        Tolerance in metres the polygons are simplified with (keeping shared edges
+        shared), 0 to 100; 0 keeps every vertex. Default 5.
+    tiles : bool
+        Draw a street basemap (web tiles) under the layers; ignored when offline.
+        Default true.
+    """
 
     offline: bool = False
     classes: int = 5
@@ -532,7 +824,17 @@ class MapSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where outputs go and what may be published."""
+    """Where outputs go and what may be published (``output:``; see :mod:`pli.disclosure`).
+
+    Parameters
+    ----------
+    public : bool
+        Public mode (``--public`` sets it for one run): counts below ``suppress_below``
+        and the values derived from them are suppressed, and no point-level or patrol
+        outputs are written. Default false.
+    suppress_below : int
+        Smallest count shown in public mode (1 or more). Default 5.
+    """
 
     public: bool = False
     suppress_below: int = 5
@@ -568,6 +870,14 @@ class TrackSeriesSpec:
     trend_test : {"mann_kendall", "seasonal"}
         ``seasonal``: the seasonal Mann-Kendall test and Sen's slope (each month, or
         quarter, compared only with the same one in other years).
+    autocorrelation : {"auto", "hamed_rao", "hirsch_slack", "none"}
+        Correction of the trend test's p for serial correlation (neighbouring months are
+        alike, which makes uncorrected p values too small; see :mod:`pli.track.trend`).
+        ``hamed_rao``: Hamed and Rao (1998), for ``trend_test: mann_kendall``;
+        ``hirsch_slack``: covariance between seasons (Hirsch and Slack 1984), for
+        ``trend_test: seasonal``; ``none``: uncorrected. Default ``auto``: the one that fits
+        the test for monthly series, ``none`` for quarterly ones. ``trends.csv`` also
+        carries the uncorrected ``q_uncorrected`` for comparison.
     """
 
     name: str
@@ -580,24 +890,90 @@ class TrackSeriesSpec:
     cell_size_m: float = 250.0
     vintage: Literal[2011, 2021] = 2021
     trend_test: Literal["mann_kendall", "seasonal"] = "mann_kendall"
+    autocorrelation: Literal["auto", "hamed_rao", "hirsch_slack", "none"] = "auto"
+
+    def autocorrelation_method(self) -> str:
+        """The correction applied: ``auto`` resolved for this series' period and test."""
+        if self.autocorrelation != "auto":
+            return self.autocorrelation
+        if self.period != "month":
+            return "none"
+        return "hirsch_slack" if self.trend_test == "seasonal" else "hamed_rao"
+
+
+@dataclass(frozen=True)
+class TrackRollingSpec:
+    """``track.rolling``: the index recomputed on rolling windows (``rolling_index.csv``).
+
+    Parameters
+    ----------
+    enabled : bool
+        Compute it (default true). It is also off, with the reason logged, when no
+        indicator reads a crime source with months or the months present hold fewer than
+        two windows.
+    step_months : int
+        Months between the ends of consecutive windows (default 3: every quarter).
+    windows : int
+        At most this many windows, the latest being the index's own (default 8). Each is
+        as long as the index's window.
+    """
+
+    enabled: bool = True
+    step_months: int = 3
+    windows: int = 8
 
 
 @dataclass(frozen=True)
 class TrackSpec:
-    """``track:`` section: the series ``pli track`` builds (time series, trends, emerging hot spots)."""
+    """``track:`` section: what ``pli track`` builds (time series, trends, emerging hot spots).
+
+    Parameters
+    ----------
+    series : list of TrackSeriesSpec
+        The time series (trends, emerging hot spots, charts), each with a unique
+        ``name``; at least one.
+    rolling : TrackRollingSpec
+        The index on rolling windows, with rank and neighbourhood per window.
+    """
 
     series: tuple[TrackSeriesSpec, ...] = ()
+    rolling: TrackRollingSpec = field(default_factory=TrackRollingSpec)
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """Options of ``pli trial`` (see :mod:`pli.trial`); command-line flags override them.
+    """Options of ``pli trial`` (``trial:``; see :mod:`pli.trial`); command-line flags override them.
 
-    ``design`` pairs, blocks (by neighbourhood) or crossover (pairs plus a schedule of
-    ``period_weeks`` treated/control periods separated by ``washout_weeks``);
-    ``places`` the run's patrol places, its ``top`` LSOAs or the ``top`` grid cells;
-    power is simulated for trials of ``months`` months, with the detectable relative
-    reduction at ``target_power`` and the length needed for ``effect``.
+    Parameters
+    ----------
+    design : {"pairs", "blocks", "crossover"}
+        Matched pairs (the default), blocks (by neighbourhood), or crossover (pairs plus a
+        schedule of treated and control periods separated by washouts).
+    places : {"plan", "lsoa", "cells"}
+        What is randomised: the run's patrol places (the default), its ``top`` LSOAs or
+        the ``top`` grid cells.
+    top : int
+        Number of LSOAs or cells with ``places: lsoa`` or ``cells`` (2 or more). Default 20.
+    months : tuple of int
+        Trial lengths in months that power is simulated for. Default [3, 6, 12].
+    effect : float
+        Target relative reduction in crime (0.2 = 20%) the trial length needed is reported
+        for; from 0 up to (not including) 1. Default 0.2.
+    target_power : float
+        Power at which the detectable relative reduction is reported. Default 0.8.
+    alpha : float
+        Significance level of the simulated trial's test. Default 0.05.
+    simulations : int
+        Simulated trials per power point. Default 500.
+    permutations : int
+        Permutations of the randomisation test inside each simulated trial. Default 199.
+    crossover_weeks : int
+        ``crossover``: length of the schedule in weeks (2 or more). Default 8.
+    period_weeks : int
+        ``crossover``: weeks of each treated or control period. Default 1.
+    washout_weeks : int
+        ``crossover``: weeks between periods that are not analysed (residual deterrence
+        fades). Default 1.
     """
 
     design: Literal["pairs", "blocks", "crossover"] = "pairs"
@@ -616,16 +992,54 @@ class TrialSpec:
 
 @dataclass(frozen=True)
 class EvaluateSpec:
-    """What ``pli evaluate`` measures: treated areas, intervention months, controls.
+    """What ``pli evaluate`` measures: treated areas, intervention months, controls (``evaluate:``).
 
-    ``ward_history`` (the Met's monthly ward table) or ``source`` (a police.uk source,
-    whose records carry ``month``) gives the monthly series; ``level`` says whether areas
-    are LSOAs or wards. Treated areas: ``treated`` (group name -> codes) or the priority
-    neighbourhoods of a run (``pli evaluate --run``; ``run_neighbourhoods``: only the first
-    N of them, as buffers around many treated wards can leave too few controls). Controls: ``controls`` (a fixed
-    list) or ``controls_per_treated`` nearest neighbours on pre-period level and trend
-    (and ``deprivation_source``/``deprivation_column`` when given), never touching a
-    treated area.
+    Controls are never treated areas nor touch one.
+
+    Parameters
+    ----------
+    start_month : str, optional
+        First month of the intervention, ``YYYY-MM`` (``--start`` overrides).
+    end_month : str, optional
+        Last month of the intervention, ``YYYY-MM``. Default: the last month of the data.
+    level : {"lsoa", "ward"}
+        Whether areas are LSOAs or wards. Default ``ward`` (the Met ward history is by ward).
+    ward_history : str, optional
+        The Met's monthly ward table, relative to the data directory. Give this or
+        ``source``.
+    source : str, optional
+        Instead of ``ward_history``: a ``police_uk`` source under ``sources`` (its records
+        carry ``month``).
+    categories : tuple of str
+        Keep only these crime categories; empty (the default) keeps all.
+    harm : bool
+        Measure crime harm (harm-weighted, from the index's harm weights) rather than
+        recorded offences. Default true.
+    treated : dict
+        Treated areas: group name -> list of area codes. Instead, ``--run`` treats the
+        priority neighbourhoods of a ``pli index`` run.
+    run_neighbourhoods : int, optional
+        With ``--run``: only the first N neighbourhoods are treated (buffers around many
+        treated wards can leave too few controls). Default: all.
+    controls : tuple of str
+        A fixed list of control areas. Default: chosen by matching.
+    controls_per_treated : int
+        Nearest-neighbour controls per treated area, matched on pre-period level and
+        trend (and deprivation when given). Default 2.
+    pre_months : int
+        Months before the intervention used for matching and the pre-trend test (3 or
+        more). Default 24.
+    bin_months : int
+        Months per bin of the event-study estimates. Default 3.
+    deprivation_source : str, optional
+        A source under ``sources`` whose column is also matched on; give with
+        ``deprivation_column``.
+    deprivation_column : str, optional
+        The column of ``deprivation_source`` matched on.
+    permutations : int
+        Placebo permutations for the p-value (19 or more). Default 999.
+    alpha : float
+        Significance level of the intervals. Default 0.05.
     """
 
     start_month: Optional[str] = None
@@ -649,13 +1063,51 @@ class EvaluateSpec:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A whole study-area configuration.
+    """A whole study-area configuration: the top level of the YAML file.
 
     ``data_dir`` is not read from YAML: it is the directory that relative paths resolve
     against (``--data-dir``; default the project root). Input paths must stay inside it
     (no absolute paths, ``..`` or symlinks leading out) unless the config says
     ``allow_outside_data_dir: true``, so a config from elsewhere cannot make a run read,
     and echo in its errors, files the data directory does not hold.
+
+    Parameters
+    ----------
+    area : AreaSpec
+        The study area: name, labels and local-authority code.
+    boundaries : BoundariesSpec
+        LSOA polygons and the upper layer (wards) they belong to.
+    sources : dict of str to SourceSpec
+        Input datasets by a name of your choice; indicators and denominators refer to
+        them by that name.
+    indicators : tuple of IndicatorSpec
+        The indicators of the index, in order (at least one).
+    denominators : dict of str to DenominatorSpec
+        Denominators for ``rate`` and ``share`` indicators by name; ``population`` is the
+        default one. Default none.
+    seed : int
+        Seed of every random draw (permutations, Monte Carlo, simulation), 0 to
+        2**32 - 1; ``--seed`` overrides it. Default 0.
+    index : IndexSpec
+        How indicators are combined into one score.
+    clustering : ClusteringSpec
+        Spatial weights and clustering statistics (Moran's I, LISA, Gi*).
+    priorities : PrioritySpec
+        How priority neighbourhoods are drawn.
+    patrols : PatrolSpec, optional
+        Micro-patrol planning; leave it out to plan no patrols.
+    maps : MapSpec
+        Interactive map options.
+    output : OutputSpec
+        What may be published.
+    allow_outside_data_dir : bool
+        Allow input paths outside the data directory (see above). Default false.
+    track : TrackSpec, optional
+        Series for ``pli track``; only that command reads it.
+    trial : TrialSpec
+        Options of ``pli trial``.
+    evaluate : EvaluateSpec, optional
+        What ``pli evaluate`` measures; only that command reads it.
     """
 
     area: AreaSpec

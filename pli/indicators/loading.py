@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,6 +42,7 @@ def load_source(
     *,
     resolve: Callable[[str], Path],
     lsoa: gpd.GeoDataFrame | None = None,
+    area_codes: Collection[str] | None = None,
 ) -> SourceTable:
     """Read one configured source into an LSOA-keyed :class:`SourceTable`.
 
@@ -56,6 +57,9 @@ def load_source(
     lsoa : geopandas.GeoDataFrame, optional
         Boundary LSOA polygons in EPSG:27700 indexed by ``lsoa_code``; required for
         ``points`` sources, ignored otherwise.
+    area_codes : collection of str, optional
+        LSOA codes (in the source's vintage) of the study area. A ``police_uk`` source
+        streamed through DuckDB leaves other LSOAs' records unread; other readers ignore it.
 
     Returns
     -------
@@ -85,6 +89,8 @@ def load_source(
         )
     if spec.kind == "points":
         return _canonical_order(_load_points(name, spec, path, lsoa), where=path.name)
+    if spec.kind == "police_uk":
+        return _canonical_order(_load_police_uk(name, spec, path, area_codes), where=path.name)
     try:
         loader = _LOADERS[spec.kind]
     except KeyError:

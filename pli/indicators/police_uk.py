@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
+import csv
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,9 @@ from pli.indicators.reading import (
     _read_header,
 )
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, POLICE_UK_CRIME_TYPES, SourceTable
+from pli.indicators.street_files import STREET_NAME_RE, StreetFile, street_files
 from pli.indicators.window import _MONTH_RE, _period, _select_window
+from pli.progress import track
 
 __all__ = [
     "POLICE_UK_COLUMNS",
@@ -48,70 +50,32 @@ POLICE_UK_COLUMNS: dict[str, str] = {
 """police.uk street-file columns read (published name -> internal name)."""
 
 
-# Files police.uk names YYYY-MM-<force>-street.csv; browsers and file managers save
-# copies as "...-street (1).csv" or "...-street - Copy.csv", which must be seen too.
-_STREET_GLOB = "*-street*.csv"
-
-
-_STREET_NAME_RE = re.compile(r"(\d{4}-(?:0[1-9]|1[0-2]))-(.+?)-street(.*)\.csv", re.IGNORECASE)
-
-
-def _street_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob(_STREET_GLOB) if p.is_file())
-        if not files:
-            raise InputError(
-                "no police.uk street files (*-street.csv) found in this folder or below; "
-                "unzip the data.police.uk download here (YYYY-MM/ folders are fine)",
-                path=str(path),
-            )
-        return files
-    if path.is_file():
-        return [path]
-    raise InputError("file or folder not found; check the source's 'path' and --data-dir", path=str(path))
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _duplicate_street_files(
-    files: Sequence[Path], base: Path
-) -> tuple[list[Path], list[tuple[Path, Path]], list[str]]:
+    files: Sequence[StreetFile],
+) -> tuple[list[StreetFile], list[tuple[StreetFile, StreetFile]], list[str]]:
     """Split street files into those to read, identical copies, and month/force clashes.
 
-    Returns the files to read (in path order), ``(copy, original)`` pairs of files with
+    Returns the files to read (in name order), ``(copy, original)`` pairs of files with
     the same bytes as another (the copy is skipped), and one problem per month and force
     held by two files with different contents. Of identical files the one with
     police.uk's own name, in a folder named for its month (as the download unzips),
     nearest the top of the folder, is read.
     """
-    def preference(f: Path) -> tuple[bool, bool, int, str]:
-        m = _STREET_NAME_RE.fullmatch(f.name)
+    def preference(f: StreetFile) -> tuple[bool, bool, int, str]:
+        m = STREET_NAME_RE.fullmatch(f.file_name)
         own_name = m is not None and not m.group(3).strip()
-        own_folder = m is not None and f.parent.name == m.group(1)
-        return (not own_name, not own_folder, len(Path(_relative(f, base)).parts), str(f))
+        own_folder = m is not None and f.folder_name == m.group(1)
+        return (not own_name, not own_folder, f.depth, f.name)
 
     ordered = sorted(files, key=preference)
-    by_size: dict[int, list[Path]] = {}
+    by_size: dict[int, list[StreetFile]] = {}
     for f in ordered:
-        by_size.setdefault(f.stat().st_size, []).append(f)
+        by_size.setdefault(f.size, []).append(f)
     # Only files of equal size can be identical, so most files are never hashed.
-    digests = {f: _file_digest(f) for group in by_size.values() if len(group) > 1 for f in group}
-    kept: list[Path] = []
-    copies: list[tuple[Path, Path]] = []
-    first: dict[str, Path] = {}
+    digests = {f: f.sha256() for group in by_size.values() if len(group) > 1 for f in group}
+    kept: list[StreetFile] = []
+    copies: list[tuple[StreetFile, StreetFile]] = []
+    first: dict[str, StreetFile] = {}
     for f in ordered:
         d = digests.get(f)
         if d is not None and d in first:
@@ -120,19 +84,19 @@ def _duplicate_street_files(
         if d is not None:
             first[d] = f
         kept.append(f)
-    by_key: dict[tuple[str, str], list[Path]] = {}
+    by_key: dict[tuple[str, str], list[StreetFile]] = {}
     for f in kept:
-        m = _STREET_NAME_RE.fullmatch(f.name)
+        m = STREET_NAME_RE.fullmatch(f.file_name)
         if m:
             by_key.setdefault((m.group(1), m.group(2).casefold()), []).append(f)
     problems = [
         f"{len(group)} files with different contents hold police.uk street data for {month} from "
-        f"force {force!r}: {', '.join(_relative(f, base) for f in sorted(group))}; counting both would "
+        f"force {force!r}: {', '.join(sorted(f.name for f in group))}; counting both would "
         "count that month twice (an older and a newer download, or an edited copy?): keep one and move "
         "the other(s) out of the folder"
         for (month, force), group in by_key.items() if len(group) > 1
     ]
-    return sorted(kept), copies, problems
+    return sorted(kept, key=lambda f: f.name), copies, problems
 
 
 # Low-cardinality columns are parsed as categoricals: string work then touches each
@@ -151,8 +115,26 @@ _POLICE_UK_OPTIONAL = {
 _ROW_KEY = ("month", "lon", "lat", "location", _LSOA_INDEX, "category", *_POLICE_UK_OPTIONAL.values())
 
 
-def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
-    header = _read_header(path, encoding)
+def _street_header(file: StreetFile, encoding: str) -> list[str]:
+    if file.path is not None:
+        return _read_header(file.path, encoding)
+    with file.open() as fh:
+        first = fh.readline()
+    try:
+        text = first.decode(_csv_encoding(encoding))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot decode the file as {encoding} ({exc.reason}); set the source's 'encoding' (e.g. cp1252)",
+            path=file.where(),
+        ) from None
+    header = next(csv.reader([text.rstrip("\r\n")]), None)
+    if not header:
+        raise InputError("the file is empty; expected a CSV with a header row", path=file.where())
+    return header
+
+
+def _street_columns(header: Sequence[str], file: StreetFile) -> dict[str, str]:
+    """Raw header name -> internal name of the columns read; raises when a column is missing."""
     lookup = {h.strip(): h for h in header}
     missing = [c for c in POLICE_UK_COLUMNS if c not in lookup]
     if missing:
@@ -160,11 +142,18 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
             f"not a police.uk street file: missing column(s) {', '.join(repr(m) for m in missing)}; "
             "expected the 12-column header 'Crime ID,Month,Reported by,Falls within,Longitude,"
             "Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context'",
-            path=str(path),
+            path=file.where(),
         )
-    _check_last_record(path, len(header), encoding)
     wanted = {**POLICE_UK_COLUMNS, **{c: s for c, s in _POLICE_UK_OPTIONAL.items() if c in lookup}}
-    raw_names = {lookup[c]: short for c, short in wanted.items()}
+    return {lookup[c]: short for c, short in wanted.items()}
+
+
+def _read_street_file(file: StreetFile, header: Sequence[str], raw_names: dict[str, str],
+                      encoding: str) -> pd.DataFrame:
+    """One street file on disk read whole with pandas."""
+    assert file.path is not None
+    path = file.path
+    _check_last_record(path, len(header), encoding)
     categorical = (*_POLICE_UK_CATEGORICAL, *_POLICE_UK_OPTIONAL.values())
     kinds = {"lon": "float64", "lat": "float64", **{c: "category" for c in categorical}}
     dtype = {raw: kinds.get(short, "str") for raw, short in raw_names.items()}
@@ -185,6 +174,11 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
             path=str(path),
         ) from None
     frame = frame.rename(columns=raw_names)
+    return frame.assign(_line=np.arange(2, len(frame) + 2, dtype=np.int32))
+
+
+def _tidy_street_frame(frame: pd.DataFrame, file: StreetFile) -> pd.DataFrame:
+    """Both readers' frames made alike: optional columns present, labels stripped, months checked."""
     for short in _POLICE_UK_OPTIONAL.values():
         if short not in frame:
             frame[short] = pd.Series(pd.Categorical([None] * len(frame), categories=pd.Index([], dtype="str")),
@@ -196,12 +190,20 @@ def _read_street_file(path: Path, encoding: str) -> pd.DataFrame:
     bad = (month.isin(odd) | month.isna()).to_numpy()
     if bad.any():
         pos = np.flatnonzero(bad)
-        shown = ", ".join(f"line {p + 2}: {month.iloc[p]!r}" for p in pos[:5])
+        shown = ", ".join(f"line {frame['_line'].iloc[p]}: {month.iloc[p]!r}" for p in pos[:5])
         raise InputError(
             f"column 'Month': expected YYYY-MM, found {len(pos)} other value(s) ({shown})",
-            path=str(path),
+            path=file.where(),
         )
-    return frame
+    columns = [*POLICE_UK_COLUMNS.values(), *_POLICE_UK_OPTIONAL.values()]
+    return frame[[*columns, "_line"]]
+
+
+def _data_rows(file: StreetFile) -> int:
+    if file.path is not None:
+        return max(_count_newlines(file.path) - 1, 0)
+    with file.open() as fh:
+        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
 
 
 def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -297,17 +299,62 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
     return records
 
 
-def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
-    files = _street_files(path)
-    base = path if path.is_dir() else path.parent
-    name_months = [re.match(rf"({_MONTH_RE})-", f.name) for f in files]
+STREAM_ABOVE_BYTES = 256 * 1024 * 1024
+"""``engine: auto`` streams through DuckDB when the files to read exceed this size."""
+
+
+def _uses_duckdb(spec: SourceSpec, files: Sequence[StreetFile]) -> bool:
+    if spec.engine == "duckdb" or any(f.archive is not None for f in files):
+        return True
+    return spec.engine == "auto" and sum(f.size for f in files) > STREAM_ABOVE_BYTES
+
+
+def _read_street_frames(
+    name: str, spec: SourceSpec, files: Sequence[StreetFile], area_codes: Collection[str] | None
+) -> tuple[list[pd.DataFrame], int]:
+    """Every file's records (``_file`` numbered in ``files`` order) and the rows parsed."""
+    headers = [_street_header(f, spec.encoding) for f in files]
+    columns = [_street_columns(h, f) for h, f in zip(headers, files)]
+    if not _uses_duckdb(spec, files):
+        frames = [_read_street_file(f, h, c, spec.encoding)
+                  for f, h, c in track(zip(files, headers, columns), "police.uk files", total=len(files))]
+        rows_read = sum(len(f) for f in frames)
+    else:
+        from pli.indicators.street_stream import connect, read_street_file_streaming
+
+        area = None if area_codes is None else frozenset(str(c).strip().upper() for c in area_codes)
+        con, uris = connect(files, area)
+        frames, rows_read, outside = [], 0, 0
+        with con:
+            for f, uri, h, c in track(zip(files, uris, headers, columns), "police.uk files", total=len(files)):
+                if f.path is not None:
+                    # The same check, and message, as the pandas reader; DuckDB reports a
+                    # cut-off zip member itself.
+                    _check_last_record(f.path, len(h), spec.encoding)
+                got = read_street_file_streaming(con, f, uri, h, c, area_codes=area is not None,
+                                                 encoding=spec.encoding)
+                frames.append(got.records)
+                rows_read += got.rows_read
+                outside += got.outside_area
+        logger.info(
+            "%s: streamed %d file(s), %s row(s), through DuckDB%s",
+            name, len(files), f"{rows_read:,}",
+            f"; {outside:,} record(s) in LSOAs outside the study area left unread" if area is not None else "",
+        )
+    frames = [_tidy_street_frame(frame, f).assign(_file=np.int32(i)) for i, (frame, f) in enumerate(zip(frames, files))]
+    return frames, rows_read
+
+
+def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collection[str] | None = None) -> SourceTable:
+    files = street_files(path)
+    name_months = [re.match(rf"({_MONTH_RE})-", f.file_name) for f in files]
     if len(files) > 1 and all(name_months):
         # police.uk names files YYYY-MM-force-street.csv: picking the window from the names
         # first avoids parsing years of data that the window would throw away.
         by_month = [m.group(1) for m in name_months if m]
         keep = set(_select_window(by_month, spec, name=name, where=str(path), announce=False))
         files = [f for f, m in zip(files, by_month) if m in keep]
-    files, copies, clashes = _duplicate_street_files(files, base)
+    files, copies, clashes = _duplicate_street_files(files)
     if clashes:
         raise InputError(clashes, path=str(path))
     if copies:
@@ -316,20 +363,11 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
             "not counted twice: %s",
             name,
             len(copies),
-            list_codes(
-                [
-                    f"{_relative(c, base)} (same as {_relative(o, base)}, {max(_count_newlines(c) - 1, 0):,} rows)"
-                    for c, o in copies
-                ]
-            ),
+            list_codes([f"{c.name} (same as {o.name}, {_data_rows(c):,} rows)" for c, o in copies]),
         )
-    names = [_relative(f, base) for f in files]
-    frames = [
-        frame.assign(_file=np.int32(i), _line=np.arange(2, len(frame) + 2, dtype=np.int32))
-        for i, frame in enumerate(_read_street_file(f, spec.encoding) for f in files)
-    ]
+    names = [f.name for f in files]
+    frames, rows_read = _read_street_frames(name, spec, files, area_codes)
     records = _concat_records(frames)
-    rows_read = len(records)
     category, renamed = _canonical_categories(records["category"], POLICE_UK_CRIME_TYPES)
     if renamed:
         logger.warning(
@@ -421,7 +459,7 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path) -> SourceTable:
         vintage=spec.vintage,
         period=_period(window),
         months=tuple(window),
-        files=tuple(files),
+        files=tuple(dict.fromkeys(p for f in files for p in (f.path or f.archive,) if p is not None)),
         rows_read=rows_read,
         points=points,
         category_where=where,

@@ -15,6 +15,7 @@ from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plo
 from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
 from pli.maps.prepare import _prepare
+from pli.progress import track
 
 __all__ = [
     "write_maps",
@@ -95,7 +96,7 @@ def write_maps(
     nb = prep.neighbourhoods
     wanted = {f"{r}-{s}.html" for r, s in zip(nb["rank"], nb["slug"])}
     # One page per neighbourhood is inherently a loop over the (few) neighbourhoods.
-    for _, row in nb.iterrows():
+    for _, row in track(nb.iterrows(), "neighbourhood pages", total=len(nb)):
         name = f"{int(row['rank'])}-{row['slug']}.html"
         with stable_element_ids(f"neighbourhoods/{name}"):
             html = _neighbourhood_page(prep, row, area, period, tiles=tiles, offline=offline, pad_m=600.0)

@@ -19,6 +19,7 @@ from pli.config import ClusteringSpec, ConfigError, PrioritySpec
 from pli.config.parsing import priority_problems
 from pli.errors import InputError
 from pli.priorities.regions import grow_regions, split_regions
+from pli.progress import track
 from pli.stats.weights import SpatialWeights, build_weights
 
 __all__ = [
@@ -466,7 +467,7 @@ def _stability(
     for k, piece in enumerate(chosen):
         base[k, piece] = True
     hits = np.zeros(len(chosen))
-    for run in runs:
+    for run in track(runs, "Monte Carlo runs (neighbourhood stability)"):
         picked = _draw(run, pop, h, adjacency, coords, ids, spec).chosen
         if not picked:
             continue

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pli.errors import InputError
+from pli.progress import progress_bar
 from pli.trial.design import TrialAllocation
 
 __all__ = ["PowerCurve", "crossover_power_curve", "draw_counts", "power_curve", "simulate_crossover_power",
@@ -259,11 +260,14 @@ def _curve(simulate: Callable[[float, int, int], float], effects: Sequence[float
            permutations: int, alpha: float, seed: int) -> PowerCurve:
     rows = []
     streams = iter(np.random.SeedSequence(seed).spawn(len(lengths) * len(effects) + len(length_grid)))
-    for m in lengths:
-        for e in effects:
-            p = simulate(float(e), int(m), int(next(streams).generate_state(1)[0]))
-            rows.append((int(m), float(e), p, float(np.sqrt(p * (1 - p) / simulations))))
-        log.info("power: %d %s done (%d effects)", m, unit, len(effects))
+    label = f"power: {simulations:,} simulated trials per point"
+    with progress_bar(label, len(lengths) * len(effects)) as advance:
+        for m in lengths:
+            for e in effects:
+                p = simulate(float(e), int(m), int(next(streams).generate_state(1)[0]))
+                rows.append((int(m), float(e), p, float(np.sqrt(p * (1 - p) / simulations))))
+                advance(1)
+            log.info("power: %d %s done (%d effects)", m, unit, len(effects))
     table = pd.DataFrame(rows, columns=[unit, "effect", "power", "mc_se"])
     detectable = {int(m): _first_crossing(g["effect"].to_numpy(), g["power"].to_numpy(), target_power)
                   for m, g in table.groupby(unit)}
