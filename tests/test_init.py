@@ -270,3 +270,21 @@ def test_a_broken_area_lookup_is_named_before_the_run(tmp_path):
     raw["area"]["lookup"]["path"] = "nope.csv"
     with pytest.raises(InputError, match="area.lookup: file not found"):
         validate_inputs(parse_config(raw, data_dir=DATA))
+
+
+def test_init_reads_a_police_uk_zip_as_downloaded(tmp_path):
+    import zipfile
+
+    for name in ("lsoa11_bsc.geojson", "census_2011_population_hh.csv"):
+        shutil.copy(DATA / name, tmp_path)
+    street = DATA / "police_uk" / "2018-07" / "2018-07-west-yorkshire-street.csv"
+    with zipfile.ZipFile(tmp_path / "police-download.zip", "w") as zf:
+        zf.write(street, "2018-07/2018-07-west-yorkshire-street.csv")
+    result = init_config(tmp_path, lad_codes=["E08000033"], out=tmp_path / "z.yml")
+    assert result.used["crime"] == "police-download.zip" and result.missing[0].startswith("no deprivation")
+    from_zip = load_config(result.path, data_dir=tmp_path)
+    from_folder = load_config(init_config(DATA, lad_codes=["E08000033"], out=tmp_path / "f.yml").path, data_dir=DATA)
+    tables = [load_source("crime", c.sources["crime"], resolve=c.resolve, lsoa=load_boundaries(c).lsoa).table
+              for c in (from_zip, from_folder)]
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert int(tables[0]["all_crime"].sum()) > 2000

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,25 +127,36 @@ def _police_vintage(folder: Path, vintage_lookup: FoundFile | None, default: int
     link = pd.read_csv(vintage_lookup.path, usecols=[cols["lsoa11"], cols["lsoa21"]], dtype=str, encoding="utf-8-sig")
     only11 = set(link[cols["lsoa11"]]) - set(link[cols["lsoa21"]])
     only21 = set(link[cols["lsoa21"]]) - set(link[cols["lsoa11"]])
-    latest = _latest_street_file(folder)
-    if latest is None:
-        return default
-    codes = set(pd.read_csv(latest, usecols=["LSOA code"], dtype=str)["LSOA code"].dropna().str.strip())
+    codes = _latest_street_column(folder, "LSOA code")
     n11, n21 = len(codes & only11), len(codes & only21)
     return 2021 if n21 > n11 else 2011 if n11 > n21 else default
 
 
-def _latest_street_file(folder: Path) -> Path | None:
-    files = sorted(folder.rglob("*-street*.csv"))  # YYYY-MM/ folders and names sort by month
-    return files[-1] if files else None
+def _latest_street_column(source: Path, column: str) -> set[str]:
+    """Distinct values of one column in the latest police.uk street file of a folder or zip.
+
+    Names sort by month (``YYYY-MM/YYYY-MM-<force>-street.csv``), so the last is the
+    latest; in an all-forces archive that is one force's file, enough to see the codes
+    and crime types in use.
+    """
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            names = sorted(n for n in zf.namelist() if n.lower().endswith("-street.csv"))
+            if not names:
+                return set()
+            with zf.open(names[-1]) as fh:
+                values = pd.read_csv(fh, usecols=[column], dtype=str)[column]
+    else:
+        files = sorted(source.rglob("*-street*.csv"))
+        if not files:
+            return set()
+        values = pd.read_csv(files[-1], usecols=[column], dtype=str)[column]
+    return set(values.dropna().str.strip())
 
 
-def _crime_types(folder: Path) -> set[str]:
+def _crime_types(source: Path) -> set[str]:
     """Crime types in the latest police.uk month: indicators are written only for those present."""
-    latest = _latest_street_file(folder)
-    if latest is None:
-        return set()
-    return set(pd.read_csv(latest, usecols=["Crime type"], dtype=str)["Crime type"].dropna().str.strip())
+    return _latest_street_column(source, "Crime type")
 
 
 def _pick(found: list[FoundFile], kind: str, vintage: int | None = None) -> FoundFile | None:
@@ -250,14 +262,11 @@ def init_config(
     iod = usable(iod, "IoD")
     census11 = usable(_pick(found, "census2011_population"), "Census 2011 population")
     census21 = usable(_pick(found, "census2021"), "Census 2021 table")
-    police = _pick(found, "police_uk")
+    # A folder of months, else a zip as downloaded (the loader reads it without unpacking).
+    police = _pick(found, "police_uk") or _pick(found, "police_uk_zip")
     if police is None:
-        archive = _pick(found, "police_uk_zip")
-        missing.append(
-            "no crime source: no police.uk street files (YYYY-MM-<force>-street.csv) in the folder"
-            + (f"; unzip the archive {rel(archive.path)} into it" if archive else "; download them from "
-               "data.police.uk") + " and run pli init again"
-        )
+        missing.append("no crime source: no police.uk street files (YYYY-MM-<force>-street.csv) or police.uk zip "
+                       "in the folder; download them from data.police.uk and run pli init again")
     if iod is None:
         missing.append("no deprivation source: no IoD2019 or IoD2025 File 7 in the folder (the index has no "
                        "deprivation domain)")
@@ -340,8 +349,9 @@ def init_config(
     if police is not None:
         used["crime"] = rel(police.path)
         lines += ["  crime:", "    kind: police_uk", f"    path: {_q(rel(police.path) or '.')}",
-                  f"    # forces in the folder: {police.columns.get('forces', '?')}; records outside the area are "
-                  "counted and dropped", "    window_months: 12",
+                  (f"    # forces in the folder: {police.columns.get('forces', '?')}" if police.kind == "police_uk"
+                   else "    # a police.uk zip, read without unpacking") + "; records outside the area are counted "
+                  "and dropped", "    window_months: 12",
                   f"    vintage: {police_vintage}        # LSOA codes of the latest month's records"]
     if iod is not None:
         used["deprivation"] = rel(iod.path)
