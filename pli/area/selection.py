@@ -238,8 +238,10 @@ def select_area(
     Raises
     ------
     InputError
-        No lookup, an authority or force the lookup does not hold, or no boundary
-        LSOA inside the area.
+        No lookup, an authority or force the lookup does not hold, no boundary LSOA
+        inside the area, or boundary LSOAs missing from the lookup when the boundary
+        file holds no other authority's LSOAs (a national file may hold LSOAs a lookup
+        for one country lacks: those are left out with a warning).
     """
     spec = area.lookup
     if spec is None:
@@ -279,6 +281,15 @@ def select_area(
     else:
         left = pd.Series("other authorities", index=codes[other])
     excluded_by = {str(k): int(v) for k, v in left.value_counts().items()}
+    if len(unplaced) and not other.any():
+        # The boundary file holds the area alone, so an LSOA the lookup misses is a hole
+        # in the lookup, not a neighbour's LSOA: stop rather than drop part of the area.
+        raise InputError(
+            f"area lookup (area.lookup): {len(unplaced)} of {len(codes)} LSOAs are not in column "
+            f"{spec.lsoa_column!r}: {list_codes(unplaced)}; the boundary file holds no LSOA of another authority, "
+            "so these belong to the area: use a lookup that lists every LSOA of the boundary file (same vintage)",
+            path=str(path),
+        )
     if len(unplaced):
         logger.warning(
             "area: %d boundary LSOA(s) are not in the area lookup %s, so cannot be placed in an authority; "
