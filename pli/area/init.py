@@ -277,7 +277,9 @@ def init_config(
             f"table or IoD File 7); add one. Found: {seen}",
             path=str(root),
         )
-    wards = _pick(found, "ward_boundaries")
+    # Of several ward layers, the last by name: file names usually carry the year (wards_2014, wards_2018).
+    ward_files = [f for f in found if f.kind == "ward_boundaries"]
+    wards = max(ward_files, key=lambda f: f.path.name) if ward_files else None
     # An LSOA -> ward lookup of the boundaries' vintage dissolves LSOAs into wards (ONS best fit).
     ward_lookup = next((f for f in found if f.kind == "lad_lookup" and "ward" in f.columns and f.vintage == vintage),
                        None)
@@ -312,6 +314,8 @@ def init_config(
         lines.append('  upper_layer_label: "Ward"')
         upper = [f"  wards: {{path: {_q(rel(wards.path))}, code_field: {_q(wards.columns['ward'])}"
                  + (f", name_field: {_q(wards.columns['ward_name'])}" if "ward_name" in wards.columns else "") + "}"]
+        others = [rel(f.path) for f in ward_files if f is not wards]
+        upper[:0] = [f"  # other ward layers found: {', '.join(others)}"] if others else []
     elif census11 is not None and vintage == 2011 and "msoa" in census11.columns:
         used["upper_layer"] = rel(census11.path)
         lines.append('  upper_layer_label: "MSOA (2011)"')
