@@ -8,14 +8,13 @@ init``: write a commented config for one area from the files in a folder).
 """
 
 from pli.area.selection import AreaSelection, force_key, read_area_lookup, restrict_sources, select_area
-from pli.area.wording import CRIME_KINDS, DataNotes, area_type, area_wide, data_notes, with_data_notes
+from pli.area.wording import CRIME_KINDS, DataNotes, area_type, data_notes, with_data_notes
 
 __all__ = [
     "CRIME_KINDS",
     "AreaSelection",
     "DataNotes",
     "area_type",
-    "area_wide",
     "data_notes",
     "force_key",
     "read_area_lookup",

@@ -15,7 +15,6 @@ __all__ = [
     "CRIME_KINDS",
     "DataNotes",
     "area_type",
-    "area_wide",
     "data_notes",
     "with_data_notes",
 ]
@@ -58,12 +57,6 @@ def area_type(area: AreaSpec) -> str:
         return "force area"
     kind = kinds.pop() if len(kinds) == 1 else None
     return kind if kind is not None and len(codes) == 1 else "area"
-
-
-def area_wide(area: AreaSpec) -> str:
-    """``"borough-wide"``, ``"district-wide"``, ``"force-wide"``, ``"region-wide"`` or ``"area-wide"``."""
-    kind = area_type(area)
-    return "force-wide" if kind == "force area" else f"{kind}-wide"
 
 
 @dataclass(frozen=True)
