@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 CONFIG ?= configs/croydon-demo.yml
 OUT    ?= output
 MAPS   ?= maps
+REPORT ?= report
 ARGS   ?=
 
-.PHONY: index test maps clean venv open-data bench docs
+.PHONY: index test maps report clean venv open-data bench docs
 
 # The venv is rebuilt whenever the project's own dependency list changes.
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +26,10 @@ index: $(VENV)/.installed
 ## make maps: same run, maps rendered offline (JavaScript/CSS inline) for locked-down laptops
 maps: $(VENV)/.installed
 	$(PY) -m pli index --config $(CONFIG) --out $(OUT) --maps $(MAPS) --offline $(ARGS)
+
+## make report: the committee report (HTML printable to A4, and PDF with Chromium) of the last `make index`
+report: $(VENV)/.installed
+	$(PY) -m pli report --index $(OUT) --maps $(MAPS) --out $(REPORT) $(ARGS)
 
 ## make open-data: the real Croydon snapshot in ../shared/data
 open-data: $(VENV)/.installed
@@ -45,4 +50,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(OUT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods screenshots .pytest_cache
+	rm -rf $(OUT) $(REPORT) output-open-data maps-open-data $(MAPS)/*.html $(MAPS)/*.png $(MAPS)/neighbourhoods screenshots .pytest_cache

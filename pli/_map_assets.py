@@ -276,6 +276,15 @@ PAGE_CSS = """
 .pli-profile .pli-lsoas{max-height:140px;overflow-y:auto}
 .pli-profile-panel{max-height:calc(100vh - 440px);min-height:90px;overflow:auto}
 .leaflet-control-layers-expanded{max-height:70vh;overflow-y:auto}
+@media print{
+  @page{size:A4 landscape;margin:7mm}
+  html,body{width:100%;height:100%;margin:0;padding:0;overflow:hidden}
+  .folium-map{position:absolute!important;top:0;left:0;width:100%!important;height:100%!important}
+  .leaflet-control-layers,.leaflet-control-zoom{display:none!important}
+  .pli-panel,.pli-legend{box-shadow:none;border:1px solid #888}
+  .pli-profile-panel{max-height:none}
+  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 @media (max-width:600px){
   .pli-panel{max-width:calc(100vw - 70px);padding:5px 8px}
   .pli-title h1{font-size:13px}
@@ -512,6 +521,15 @@ class FitView(MacroElement):
             map.on('dragstart popupopen autopanstart', function () { touched = true; });
             map.on('zoomstart', function () { if (!fitting) { touched = true; } });
             map.on('resize', function () { if (!touched) { fit(); } });
+            // Printing lays the page out at the paper's size; Leaflet only learns of it
+            // here, so the map (and its canvas) fills the printed page and is fitted again.
+            var print = window.matchMedia ? window.matchMedia('print') : null;
+            var relayout = function () {
+                map.invalidateSize({animate: false, pan: false});
+                map.eachLayer(function (l) { if (l instanceof L.Renderer && l._update && l._redraw) { l._update(); l._redraw(); } });
+            };
+            if (print && print.addEventListener) { print.addEventListener('change', relayout); }
+            else if (print && print.addListener) { print.addListener(relayout); }
         })();
         {% endmacro %}
         """

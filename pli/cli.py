@@ -7,7 +7,9 @@
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
 ``pli init``   write a commented config for one area (LAD codes or a force) from national files
+``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
 ``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
+``pli report`` a committee report (HTML printable to A4, and PDF) of an index run
 
 Progress (stage lines with the elapsed time, bars for long loops) goes to stderr through
 :mod:`pli.progress`; ``-q`` silences it, ``-v`` adds each stage's duration and debug logs.
@@ -77,6 +79,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_index.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
     p_index.add_argument("--no-maps", action="store_true", help="skip maps (tables and GeoPackage only)")
+    p_index.add_argument("--parallel", choices=["none", "serial", "dask"], default=None,
+                         help="LISA permutations: one esda call (none), or seeded chunks here (serial) or on dask; "
+                              "serial and dask give identical results (default: config clustering.parallel)")
+    p_index.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies dask)")
+    p_index.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -144,6 +151,16 @@ def _build_parser() -> argparse.ArgumentParser:
     what.add_argument("--explain", metavar="KEY", help="one key (e.g. priorities.count, sources.crime.kind)")
     what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
     p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
+    _add_uncertainty_parser(sub)
+    p_report = sub.add_parser("report", help="committee report of an index run: HTML printable to A4, and PDF")
+    p_report.add_argument("--index", default="output", help="output folder of 'pli index' (default: output)")
+    p_report.add_argument("--maps", default="maps", help="its maps folder (default: maps)")
+    p_report.add_argument("--out", default="report", help="the report's own folder, replaced whole (default: report)")
+    p_report.add_argument("--track", default=None, help="output folder of 'pli track' (trend per neighbourhood)")
+    p_report.add_argument("--uncertainty", default=None, help="output folder of 'pli uncertainty'")
+    p_report.add_argument("--public", action="store_true",
+                          help="public report: needs an index run made with --public (suppressed tables only)")
+    p_report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     # Accept the logging options after the subcommand too (`pli index ... -q`).
     for subparser in sub.choices.values():
         _add_logging_options(subparser, after_command=True)
@@ -192,6 +209,10 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
                                  out=args.out, overwrite=args.overwrite)
             print(f"Wrote {result.path}" + "".join(f"\n  not included: {m}" for m in result.missing))
             return 0
+        if args.command == "uncertainty":
+            return _cmd_uncertainty(args)
+        if args.command == "report":
+            return _cmd_report(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -272,6 +293,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pli.report import run_report
+
+    with _step("report"):
+        run = run_report(args.index, args.maps, args.out, track_dir=args.track, uncertainty_dir=args.uncertainty,
+                         public=args.public, pdf=not args.no_pdf)
+    print(run.summary())
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from pli.outputs import verify_outputs
 
@@ -288,6 +319,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     seed = _parse_seed(args.seed)
     with _step(f"starting: reading {config_path}"):
         cfg = load_config(config_path, data_dir=args.data_dir)
+        cfg = _with_parallel(cfg, args)
         from pli.pipeline import run_index  # the whole analysis stack: seconds on a cold start
     run = run_index(
         cfg,
@@ -301,6 +333,21 @@ def _cmd_index(args: argparse.Namespace) -> int:
     progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
     return 0
+
+
+def _with_parallel(cfg, args: argparse.Namespace):
+    """``cfg`` with ``--parallel/--scheduler/--workers`` applied to ``clustering``."""
+    import dataclasses
+
+    from pli.config import ConfigError
+
+    changes = {k: v for k, v in (("parallel", args.parallel), ("scheduler", args.scheduler),
+                                 ("workers", args.workers)) if v is not None}
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError([f"--workers: expected 1 or more, got {args.workers}"])
+    if args.scheduler is not None and args.parallel in (None, "none"):
+        changes["parallel"] = "dask"
+    return dataclasses.replace(cfg, clustering=dataclasses.replace(cfg.clustering, **changes)) if changes else cfg
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -350,6 +397,40 @@ def _parse_seed(text: str | None) -> int | None:
     except ValueError:
         seed = None
     return check_seed(text if seed is None else seed, source="--seed")
+
+
+# --------------------------------------------------------------------------- pli uncertainty
+
+
+def _add_uncertainty_parser(sub) -> None:
+    p = sub.add_parser("uncertainty", help="how sure is each rank: Monte Carlo intervals and Sobol' indices")
+    p.add_argument("--config", default=None,
+                   help=f"study-area YAML, optional 'uncertainty:' section (default {DEFAULT_CONFIG})")
+    p.add_argument("--data-dir", default=None, help="folder that config paths resolve against")
+    p.add_argument("--out", default="output-uncertainty",
+                   help="its own output folder, replaced whole (default: output-uncertainty)")
+    p.add_argument("--runs", type=int, default=None, help="Monte Carlo runs (default: config, 1000)")
+    p.add_argument("--sobol-samples", type=int, default=None,
+                   help="Sobol' base sample, a power of 2 (default: config, 256); 0 skips it")
+    p.add_argument("--parallel", choices=["serial", "dask"], default=None, help="backend (default: config, serial)")
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies --parallel dask)")
+    p.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes (default: cores)")
+    p.add_argument("--seed", default=None, help="override the config seed (a whole number 0..2**32-1)")
+    p.add_argument("--offline", action="store_true", help="inline all JavaScript/CSS in the map page")
+
+
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from pli.config import load_config
+    from pli.uncertainty import run_uncertainty
+
+    config_path = Path(args.config) if args.config else _default_config()
+    cfg = load_config(config_path, data_dir=args.data_dir)
+    with _step("uncertainty and sensitivity"):
+        run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed), offline=args.offline,
+                              runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,
+                              scheduler=args.scheduler, workers=args.workers)
+    print(run.summary())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from libpysal.graph import Graph
@@ -89,6 +89,7 @@ __all__ = [
     "getis_ord",
     "global_moran",
     "local_moran",
+    "parallel_for",
 ]
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def compute_clustering(
     spec: ClusteringSpec | None = None,
     *,
     seed: int = 0,
+    parallel: Callable | None = None,
 ) -> ClusteringResult:
     """Moran's I, LISA and Gi* for one score with the options of a :class:`ClusteringSpec`.
 
@@ -172,6 +174,10 @@ def compute_clustering(
         in :meth:`ClusteringResult.to_frame`), ``gi_inference`` and ``stability_seeds``.
     seed : int, default 0
         Used by all three statistics; the stability check adds seeds ``seed + 1 ..``.
+    parallel : pli.parallel.SeededMap, optional
+        Runs the LISA permutations (and the stability reruns) in seeded chunks on that
+        backend (see :func:`pli.stats.moran.local_moran`); open one with
+        :func:`parallel_for` from ``spec``.
 
     Examples
     --------
@@ -187,9 +193,9 @@ def compute_clustering(
     n = int(graph.n)
     perms = effective_permutations(spec, n)
     moran = global_moran(y, weights, permutations=perms, seed=seed)
-    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed, fdr=spec.fdr)
+    lisa = local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed, fdr=spec.fdr, parallel=parallel)
     gi = getis_ord(y, weights, inference=spec.gi_inference, permutations=perms, seed=seed, fdr=spec.fdr)
-    stability = _seed_stability(y, weights, spec, lisa, perms=perms, seed=int(seed))
+    stability = _seed_stability(y, weights, spec, lisa, perms=perms, seed=int(seed), parallel=parallel)
     return ClusteringResult(
         weights=weights, moran=moran, lisa=lisa, gi=gi, fdr=spec.fdr, seed=int(seed), permutations=perms,
         seed_stability=stability,
@@ -253,16 +259,34 @@ def effective_permutations(spec: ClusteringSpec, n: int, *, log: bool = True) ->
     return chosen
 
 
+def parallel_for(spec: ClusteringSpec):
+    """The :class:`pli.parallel.SeededMap` that ``spec`` asks for (enter it), or None.
+
+    Examples
+    --------
+    >>> from pli.config import ClusteringSpec
+    >>> parallel_for(ClusteringSpec()) is None, parallel_for(ClusteringSpec(parallel="serial")).backend
+    (True, 'serial')
+    """
+    if spec.parallel == "none" and spec.scheduler is None:
+        return None
+    from pli.parallel import SeededMap
+
+    backend = "dask" if spec.scheduler is not None else spec.parallel
+    return SeededMap(backend, scheduler=spec.scheduler, workers=spec.workers)
+
+
 def _seed_stability(
     y: pd.Series, weights: SpatialWeights | Graph, spec: ClusteringSpec, lisa: LocalMoranResult, *, perms: int,
-    seed: int,
+    seed: int, parallel: Callable | None = None,
 ) -> dict[str, Any]:
     """LISA labels under seeds ``seed .. seed + k - 1``: how many LSOAs change label."""
     k = int(spec.stability_seeds)
     if perms == 0 or k < 2:
         return {}
     runs = [lisa] + [
-        local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed + i, fdr=spec.fdr, log=False)
+        local_moran(y, weights, alpha=spec.alpha, permutations=perms, seed=seed + i, fdr=spec.fdr, log=False,
+                    parallel=parallel)
         for i in track(range(1, k), "LISA reruns with other seeds (seed stability)")
     ]
     out: dict[str, Any] = {"seeds": [seed + i for i in range(k)], "permutations": perms}

@@ -232,7 +232,10 @@ def _run_index(
     perms = clustering.effective_permutations(cfg.clustering, len(lsoa), log=False)
     with step(f"clustering: Moran's I, LISA and Gi* on {len(lsoa):,} LSOAs, {perms:,} permutations"):
         weights = clustering.build_weights(lsoa, cfg.clustering)
-        clusters = clustering.compute_clustering(lsoa["score"], weights, cfg.clustering, seed=cfg.seed)
+        backend = clustering.parallel_for(cfg.clustering)
+        with backend if backend is not None else contextlib.nullcontext():
+            clusters = clustering.compute_clustering(lsoa["score"], weights, cfg.clustering, seed=cfg.seed,
+                                                     parallel=backend)
         lsoa = lsoa.join(clusters.to_frame())
 
     runs_text = f", {cfg.priorities.stability_runs:,} Monte Carlo runs" if cfg.priorities.stability_runs else ""

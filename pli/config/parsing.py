@@ -12,7 +12,16 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pli.config.specs import ConfigError, IndexSpec, PatrolSpec, PrioritySpec, StudyConfig, TrialSpec, default_data_dir
+from pli.config.specs import (
+    ConfigError,
+    IndexSpec,
+    PatrolSpec,
+    PrioritySpec,
+    StudyConfig,
+    TrialSpec,
+    UncertaintySpec,
+    default_data_dir,
+)
 from pli.config.yaml_reading import MAX_NUMBER, read_yaml
 
 __all__ = [
@@ -177,6 +186,8 @@ def check_seed(seed: object, *, source: str) -> int:
 
 def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems: list[str] = []
+    if cfg.clustering.workers is not None and cfg.clustering.workers < 1:
+        problems.append(f"clustering.workers: expected 1 or more, got {cfg.clustering.workers}")
     b = cfg.boundaries
     if (b.wards is None) == (b.upper_from_table is None):
         problems.append("boundaries: give exactly one of 'wards' (polygons) or 'upper_from_table'")
@@ -238,6 +249,7 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     if not 0 < cfg.clustering.alpha < 1:
         problems.append(f"clustering.alpha: expected between 0 and 1, got {cfg.clustering.alpha}")
     problems.extend(_check_track(cfg))
+    problems.extend(uncertainty_problems(cfg.uncertainty))
     problems.extend(_area_problems(cfg))
     return problems
 
@@ -379,6 +391,47 @@ def _trial_problems(t: TrialSpec) -> list[str]:
     for key, share in (("alpha", t.alpha), ("target_power", t.target_power)):
         if not 0 < share < 1:
             found.append(f"trial.{key}: expected between 0 and 1, got {share}")
+    return found
+
+
+_NORMALISATIONS = ("zscore", "minmax", "percentile", "ratio", "exponential")
+_OUTLIERS = ("none", "winsorise", "skew_kurtosis")
+
+
+def uncertainty_problems(u: UncertaintySpec) -> list[str]:
+    """``uncertainty``: sample sizes, ranges and the known names of every choice."""
+    from pli.harm import WEIGHT_SCHEMES
+
+    found = []
+    for key, low in (("runs", 0), ("sobol_samples", 0), ("sobol_resamples", 10), ("top_n", 1), ("window_ends", 0)):
+        if getattr(u, key) < low:
+            found.append(f"uncertainty.{key}: expected {low} or more, got {getattr(u, key)}")
+    if u.sobol_samples and u.sobol_samples & (u.sobol_samples - 1):
+        found.append(f"uncertainty.sobol_samples: expected a power of 2 (e.g. 64, 128) or 0, got {u.sobol_samples}")
+    if u.runs == 0 and u.sobol_samples == 0:
+        found.append("uncertainty: runs and sobol_samples are both 0; nothing to do")
+    if not 0 < u.conf_level < 1:
+        found.append(f"uncertainty.conf_level: expected between 0 and 1 (e.g. 0.95), got {u.conf_level}")
+    if not u.weight_concentration > 0:
+        found.append(f"uncertainty.weight_concentration: expected a positive number (e.g. 40), got "
+                     f"{u.weight_concentration}")
+    for key in ("weight_spread", "min_population_spread"):
+        if not 0 <= getattr(u, key) < 1:
+            found.append(f"uncertainty.{key}: expected a share from 0 up to (not including) 1, got {getattr(u, key)}")
+    for key, known in (("normalisations", _NORMALISATIONS), ("outliers", _OUTLIERS),
+                       ("harm_schemes", tuple(WEIGHT_SCHEMES))):
+        values = getattr(u, key)
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            found.append(f"uncertainty.{key}: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(known)}")
+        if len(set(values)) != len(values):
+            found.append(f"uncertainty.{key}: a choice is listed twice ({', '.join(values)})")
+    q = u.min_score_quantile
+    if q and (len(q) != 2 or not 0 <= q[0] <= q[1] < 1):
+        found.append(f"uncertainty.min_score_quantile: expected [low, high] with 0 <= low <= high < 1 "
+                     f"(e.g. [0.7, 0.8]) or [] to keep it, got {list(q)}")
+    if u.workers is not None and u.workers < 1:
+        found.append(f"uncertainty.workers: expected 1 or more, got {u.workers}")
     return found
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "TrackSpec",
     "TreatmentSpec",
     "TrialSpec",
+    "UncertaintySpec",
     "UpperFromTableSpec",
     "VintageLookupSpec",
     "default_data_dir",
@@ -615,6 +616,17 @@ class ClusteringSpec:
     stability_seeds : int
         Rerun the LISA permutations with seeds ``seed .. seed + stability_seeds - 1`` for
         the manifest's ``seed_stability``; 0 or 1 skips it. 0 to 20, default 5.
+    parallel : {"none", "serial", "dask"}
+        How the LISA permutations run. ``none`` (default): one esda call per test.
+        ``serial`` or ``dask``: in chunks of 1,000 permutations, each seeded from the
+        config seed by position (:mod:`pli.parallel`), in this process or on
+        ``dask.distributed`` (a LocalCluster of the machine's cores, or ``scheduler``).
+        ``serial`` and ``dask`` give identical results for a seed whatever the number of
+        workers; ``none`` draws another, equally valid, random stream.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); implies ``dask``.
+    workers : int, optional
+        Worker processes of the LocalCluster (default: the machine's cores).
     """
 
     weights: Literal["queen", "rook", "knn", "distance_band"] = "queen"
@@ -626,6 +638,9 @@ class ClusteringSpec:
     gi_inference: Literal["normal", "permutation"] = "normal"
     max_permutations: int = 99_999
     stability_seeds: int = 5
+    parallel: Literal["none", "serial", "dask"] = "none"
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -1062,6 +1077,95 @@ class EvaluateSpec:
 
 
 @dataclass(frozen=True)
+class UncertaintySpec:
+    """``uncertainty:`` section: Monte Carlo and Sobol' analysis of ``pli uncertainty``.
+
+    Each factor is one of the analyst's choices; it varies when it has a range and is
+    fixed at the configured value otherwise (``weights: off``, an empty list, ``0``). The
+    base run is the configured index.
+
+    Parameters
+    ----------
+    runs : int
+        Monte Carlo runs (default 1000; 0 skips the Monte Carlo).
+    sobol_samples : int
+        Sobol' base sample size N, a power of 2 (default 256; 0 skips Sobol'). The
+        analysis costs N x (factors + 2) runs (2,560 with every factor and the dummy).
+    sobol_resamples : int
+        Bootstrap resamples behind the Sobol' confidence intervals (default 500).
+    conf_level : float
+        Confidence level of those intervals, between 0 and 1 (default 0.95).
+    sobol_dummy : bool
+        Add a factor that changes nothing (default true): its indices show the estimation
+        noise, so an index below the dummy's is no evidence of influence.
+    top_n : int
+        Size of the top list: ``p_top_n`` per LSOA and the Sobol' output
+        ``top_n_rank_shift`` (default 20).
+    weights : {"dirichlet", "uniform", "off"}
+        How indicator weights (within each domain) and domain weights vary:
+        ``dirichlet`` (default) draws each set from a Dirichlet centred on the configured
+        weights with ``weight_concentration``; ``uniform`` scales every weight by
+        ``U(1 - weight_spread, 1 + weight_spread)`` and rescales; ``off`` keeps them.
+    weight_concentration : float
+        Dirichlet concentration (default 40): larger keeps draws closer to the configured
+        weights (a weight of 0.4 draws with standard deviation about 0.08 at 40).
+    weight_spread : float
+        Relative spread of ``uniform`` weights, in [0, 1) (default 0.25).
+    normalisations : list of str
+        Normalisation methods drawn from (``zscore``, ``minmax``, ``percentile``,
+        ``ratio``, ``exponential``); default ``[zscore, minmax, percentile]``; empty keeps
+        the configured one.
+    outliers : list of str
+        Outlier treatments drawn from (``none``, ``winsorise``, ``skew_kurtosis``);
+        default all three; empty keeps the configured one.
+    harm_schemes : list of str
+        Harm weight tables drawn from (``pli.harm.WEIGHT_SCHEMES``: ``cchi2026``,
+        ``counts``, ``sentencing_legacy``); default all three; empty keeps the configured
+        table. Only indicators with ``harm: true`` (and the harm column) change.
+    window_ends : int
+        Time window: 0 or 1 keeps the configured window; k (default 6) draws one of the
+        windows of the same length ending at each of the last k months of the configured
+        window, for every crime source an indicator uses; windows the data cannot fill
+        are dropped with a warning.
+    min_score_quantile : list of float
+        ``[low, high]`` range of ``priorities.min_score_quantile`` drawn uniformly
+        (default ``[0.7, 0.8]``); empty keeps the configured value.
+    min_population_spread : float
+        ``priorities.min_population`` drawn within +-this share (default 0.2; 0 keeps it).
+    neighbourhoods : bool
+        Redraw the priority neighbourhoods in every run (default true), for their
+        selection frequency and the Sobol' output ``neighbourhood_mismatch``.
+    parallel : {"serial", "dask"}
+        Run in this process (default) or on ``dask.distributed`` (a LocalCluster of the
+        machine's cores, or ``scheduler``). Results are identical for the same seed.
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); implies ``dask``.
+    workers : int, optional
+        Worker processes of the LocalCluster (default: the machine's cores).
+    """
+
+    runs: int = 1000
+    sobol_samples: int = 256
+    sobol_resamples: int = 500
+    conf_level: float = 0.95
+    sobol_dummy: bool = True
+    top_n: int = 20
+    weights: Literal["dirichlet", "uniform", "off"] = "dirichlet"
+    weight_concentration: float = 40.0
+    weight_spread: float = 0.25
+    normalisations: tuple[str, ...] = ("zscore", "minmax", "percentile")
+    outliers: tuple[str, ...] = ("none", "winsorise", "skew_kurtosis")
+    harm_schemes: tuple[str, ...] = ("cchi2026", "counts", "sentencing_legacy")
+    window_ends: int = 6
+    min_score_quantile: tuple[float, ...] = (0.7, 0.8)
+    min_population_spread: float = 0.2
+    neighbourhoods: bool = True
+    parallel: Literal["serial", "dask"] = "serial"
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study-area configuration: the top level of the YAML file.
 
@@ -1108,6 +1212,9 @@ class StudyConfig:
         Options of ``pli trial``.
     evaluate : EvaluateSpec, optional
         What ``pli evaluate`` measures; only that command reads it.
+    uncertainty : UncertaintySpec
+        What ``pli uncertainty`` varies and how many runs it makes; only that command
+        reads it. Default: every factor with the ranges listed there.
     """
 
     area: AreaSpec
@@ -1129,6 +1236,7 @@ class StudyConfig:
     track: Optional[TrackSpec] = None
     trial: TrialSpec = field(default_factory=TrialSpec)
     evaluate: Optional[EvaluateSpec] = None
+    uncertainty: UncertaintySpec = field(default_factory=UncertaintySpec)
 
     def resolve(self, relative: str | Path) -> Path:
         """Resolve a path from the config against the data directory."""

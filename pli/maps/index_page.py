@@ -42,6 +42,7 @@ def index_page(
     sensitive: bool,
     figures: Sequence[str],
     driver_labels: dict[str, str] | None = None,
+    report_href: str | None = None,
 ) -> str:
     """The HTML of ``index.html``; every value from data is escaped.
 
@@ -62,6 +63,9 @@ def index_page(
         File names of the PNG figures in the folder.
     driver_labels : dict, optional
         Indicator name -> readable label for the drivers column.
+    report_href : str, optional
+        Relative link to the committee report (``pli report``) when one exists beside
+        this folder; otherwise the page says how to make it.
 
     Examples
     --------
@@ -89,6 +93,10 @@ def index_page(
             f'<td class="num">{int(row["n_lsoas"])}</td><td class="num">{int(row["population"]):,}</td>'
             f'<td class="num">{escape_text(harm_text)}</td><td>{escape_text(readable)}</td></tr>'
         )
+    report = (f'<p><a href="{escape_text(report_href)}">Committee report</a>: summary for members, a profile of each '
+              "neighbourhood, method and data sources; prints to A4.</p>" if report_href else
+              "<p>A committee report (summary, a profile of each neighbourhood, method and sources; prints to A4) is "
+              "made by <code>pli report</code>, into the folder <code>report</code> beside this one.</p>")
     figure_items = "".join(f'<li><a href="{escape_text(f)}">{escape_text(f)}</a></li>' for f in figures)
     marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
     sim = "".join(f'<p class="sim">{escape_text(note)}</p>' for note in area.notes())
@@ -119,6 +127,8 @@ Moran's I).</li>
 {"".join(rows)}
 </tbody>
 </table>
+<h2>Committee report</h2>
+{report}
 <h2>Figures for printing</h2>
 <ul>{figure_items}</ul>
 <h2>How to read these maps</h2>

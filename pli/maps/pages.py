@@ -192,6 +192,22 @@ def _data_credit(area: AreaSpec) -> str:
     return "crime: police.uk, Open Government Licence v3.0"
 
 
+def _with_page_links(prep: _Prepared, focus_rank: Optional[int]) -> gpd.GeoDataFrame:
+    """The number markers, each popup ending with a link to that neighbourhood's page.
+
+    From the borough pages the pages sit in ``neighbourhoods/``; on a neighbourhood's
+    own page its marker links back to the borough map instead.
+    """
+    slugs = dict(zip(prep.neighbourhoods["rank"].astype(int), prep.neighbourhoods["slug"].astype(str)))
+    pts = prep.number_points
+    ranks = pts["rank"].astype(int)
+    folder = "neighbourhoods/" if focus_rank is None else ""
+    href = ranks.map(lambda r: escape_text(f"{folder}{r}-{slugs.get(r, '')}.html"))
+    link = ('<p class="pli-open"><a href="' + href + '" target="_top">Open this neighbourhood\'s map</a></p>')
+    back = '<p class="pli-open"><a href="../priority_localities.html" target="_top">Back to the whole area</a></p>'
+    return pts.assign(popup=pts["popup"] + link.where(ranks != focus_rank, back))
+
+
 def _add_context(
     m: folium.Map,
     prep: _Prepared,
@@ -243,7 +259,8 @@ def _add_context(
         interactive=False,
     )
     nb_group.add_child(nb_layer)
-    nb_group.add_child(LabelLayer(prep.number_points, css_class="pli-number", interactive=True, z_offset=1000))
+    nb_group.add_child(LabelLayer(_with_page_links(prep, focus_rank), css_class="pli-number", interactive=True,
+                                  z_offset=1000))
     nb_group.add_to(m)
     if focus_rank is None:
         rows = [

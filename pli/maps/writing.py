@@ -120,5 +120,7 @@ def write_maps(
         listed, area=area, period=period, upper_label=prep.upper_label,
         sensitive=prep.places is not None, figures=["priority_localities.png", "priority_neighbourhoods.png"],
         driver_labels=bundle.indicator_labels,
+        # `pli report` writes report/ beside the maps folder (staged maps sit beside it too).
+        report_href="../report/report.html" if (out_dir.parent / "report" / "report.html").is_file() else None,
     ))
     return written

@@ -26,6 +26,8 @@ __all__ = [
     "EXCLUDED_COLUMNS",
     "NEIGHBOURHOOD_COLUMN_DESCRIPTIONS",
     "NeighbourhoodResult",
+    "chosen_regions",
+    "contiguity_matrix",
     "select_neighbourhoods",
     "summarise_wards",
 ]
@@ -302,6 +304,37 @@ def select_neighbourhoods(
         cover_top=frame.index[draw.cover],
         stability_runs=n_runs,
     )
+
+
+def contiguity_matrix(lsoa: gpd.GeoDataFrame, weights: SpatialWeights | Graph | None) -> sparse.csr_matrix:
+    """The symmetric boolean adjacency :func:`select_neighbourhoods` grows regions on.
+
+    In the row order of ``lsoa``; contiguity weights are used as given, anything else (or
+    None) is replaced by queen contiguity, as in :func:`select_neighbourhoods`.
+    """
+    return _contiguity_matrix(lsoa, weights)
+
+
+def chosen_regions(
+    score: np.ndarray,
+    population: np.ndarray,
+    harm: np.ndarray | None,
+    adjacency: sparse.csr_matrix,
+    spec: PrioritySpec,
+    *,
+    ids: pd.Index,
+    coords: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Row positions of the neighbourhoods :func:`select_neighbourhoods` would choose for one score vector.
+
+    The same rules without profiles, geometry or logging, for Monte Carlo runs
+    (``pli uncertainty``): milliseconds per draw on a borough. ``ids`` (the LSOA codes in
+    row order) break ties as in the full selection; ``coords`` (centroids) are needed
+    only by ``method: ward``. ``harm`` None leaves harm out; missing values must be 0.
+    """
+    xy = coords if coords is not None else np.zeros((len(score), 2))
+    return _draw(np.asarray(score, dtype=float), np.asarray(population, dtype=float), harm, adjacency, xy, ids,
+                 spec).chosen
 
 
 def _draw(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import esda
 import numpy as np
@@ -244,6 +244,7 @@ def local_moran(
     seed: int = 0,
     fdr: bool = True,
     log: bool = True,
+    parallel: Callable | None = None,
 ) -> LocalMoranResult:
     """Local Moran's I with two-sided conditional-permutation pseudo p-values.
 
@@ -264,6 +265,12 @@ def local_moran(
         always on the result.
     log : bool, default True
         False keeps the summary out of the log (the seed-stability reruns).
+    parallel : pli.parallel.SeededMap, optional
+        Run the permutations in chunks of :data:`LISA_CHUNK`, each an esda call seeded by
+        its position from ``seed`` (:func:`pli.parallel.task_seeds`), on that backend; the
+        counts of simulated I at or above the observed one are summed over the chunks and
+        folded as esda folds them. Any backend and worker count gives the same result;
+        without it one esda call draws all permutations (another random stream).
 
     Returns
     -------
@@ -283,17 +290,25 @@ def local_moran(
     check_alpha(alpha)
     graph = _as_graph(weights)
     values, ids = _align(y, graph)
+    chunked = parallel is not None and permutations > 0
     with global_rng_preserved():
         lm = esda.Moran_Local(
             values,
             graph.transform("R"),
             transformation="r",
-            permutations=permutations,
+            permutations=0 if chunked else permutations,
             n_jobs=1,
             keep_simulations=False,
             seed=seed,
         )
-    if permutations:
+    if chunked:
+        assert parallel is not None
+        sizes = [min(LISA_CHUNK, permutations - start) for start in range(0, permutations, LISA_CHUNK)]
+        larger = np.sum(parallel(_LisaChunk(values, graph.transform("R")), sizes, seed=seed), axis=0)
+        folded = np.minimum(larger, permutations - larger)
+        p_directed = exact_pseudo_p((folded + 1.0) / (permutations + 1.0), permutations)
+        p = np.minimum(1.0, 2.0 * p_directed)
+    elif permutations:
         p_directed = exact_pseudo_p(lm.p_sim, permutations)
         p = np.minimum(1.0, 2.0 * p_directed)
     else:
@@ -317,6 +332,29 @@ def local_moran(
     if log:
         _log_lisa(result, fdr=fdr)
     return result
+
+
+LISA_CHUNK = 1_000
+"""Permutations per task when LISA runs in seeded chunks (``parallel``)."""
+
+
+class _LisaChunk:
+    """One chunk of conditional permutations: per unit, how many simulated I reach the observed I.
+
+    A picklable callable (sent once to every dask worker) holding the values and the
+    row-standardised graph.
+    """
+
+    def __init__(self, values: np.ndarray, graph: Graph):
+        self.values = values
+        self.graph = graph
+
+    def __call__(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        # esda's z of the simulations divides by their spread, 0 for a unit without variation.
+        with global_rng_preserved(), np.errstate(invalid="ignore", divide="ignore"):
+            lm = esda.Moran_Local(self.values, self.graph, transformation="r", permutations=int(size), n_jobs=1,
+                                  keep_simulations=True, seed=int(rng.integers(2**31 - 1)))
+        return (np.asarray(lm.sim) >= np.asarray(lm.Is)).sum(axis=0).astype(np.int64)
 
 
 def _log_lisa(result: LocalMoranResult, *, fdr: bool) -> None:
