@@ -6,6 +6,7 @@
 ``pli track``  time series, trends and emerging hot spots in a folder of its own
 ``pli trial``  design a randomised trial of patrols over a run's places, with power by simulation
 ``pli evaluate`` did crime fall in the treated areas (vs matched controls), and did it move?
+``pli init``   write a commented config for one area (LAD codes or a force) from national files
 ``pli uncertainty`` how sure is each rank: Monte Carlo intervals and Sobol' indices of the choices
 ``pli config`` the config reference (``--reference``) or one key explained (``--explain KEY``)
 ``pli report`` a committee report (HTML printable to A4, and PDF) of an index run
@@ -27,7 +28,18 @@ from pli.errors import PliError
 
 log = logging.getLogger("pli")
 
-DEFAULT_CONFIG = "configs/croydon-demo.yml"
+# The embedded demo config shipped in configs/ (its file name says which area it shows).
+DEFAULT_CONFIG = "configs/*-demo.yml"
+
+
+def _default_config() -> Path:
+    """The one ``configs/*-demo.yml`` of the project, used when no ``--config`` is given."""
+    from pli.config import default_data_dir
+
+    found = sorted((default_data_dir() / "configs").glob("*-demo.yml"))
+    if len(found) != 1:
+        raise PliError(f"no --config given and {len(found)} demo configs match {DEFAULT_CONFIG}; pass --config")
+    return found[0]
 
 
 def _step(label: str) -> ContextManager[None]:
@@ -134,6 +146,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--end", default=None, help="last month of the intervention, YYYY-MM (default: last month)")
     p_eval.add_argument("--out", default="output", help="results go to OUT/evaluation (default: output)")
     p_eval.add_argument("--seed", default=None, help="override the config seed (placebo draws)")
+    p_init = sub.add_parser("init", help="write a config for one area (LAD codes or a force) from national files")
+    p_init.add_argument("--lad", action="append", default=[], help="ONS local-authority code, e.g. E08000035 "
+                        "(repeat for several)")
+    p_init.add_argument("--force", default=None, help="police force name instead of (or with) --lad, e.g. "
+                        "'West Yorkshire'")
+    p_init.add_argument("--data-dir", required=True, help="folder holding the national files")
+    p_init.add_argument("--out", default=None, help="config file to write (default DATA_DIR/<code>.yml)")
+    p_init.add_argument("--name", default=None, help="area name (default: the authority's name in the lookup)")
+    p_init.add_argument("--overwrite", action="store_true", help="replace an existing config file")
 
     p_config = sub.add_parser("config", help="the config reference: every key, or one key explained")
     what = p_config.add_mutually_exclusive_group(required=True)
@@ -193,6 +214,13 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             return _cmd_trial(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "init":
+            from pli.area.init import init_config
+
+            result = init_config(args.data_dir, lad_codes=args.lad, police_force=args.force, name=args.name,
+                                 out=args.out, overwrite=args.overwrite)
+            print(f"Wrote {result.path}" + "".join(f"\n  not included: {m}" for m in result.missing))
+            return 0
         if args.command == "uncertainty":
             return _cmd_uncertainty(args)
         if args.command == "report":
@@ -220,11 +248,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_trial(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.errors import InputError
     from pli.trial import design_trial, write_trial
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
     seed = _parse_seed(args.seed)
     spec = cfg.trial
@@ -296,9 +324,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
+    from pli.pipeline import run_index
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     seed = _parse_seed(args.seed)
     with _step(f"starting: reading {config_path}"):
         cfg = load_config(config_path, data_dir=args.data_dir)
@@ -356,10 +385,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.track.command import run_track
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
+    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
+    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
     with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
         run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
@@ -402,10 +433,10 @@ def _add_uncertainty_parser(sub) -> None:
 
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
-    from pli.config import default_data_dir, load_config
+    from pli.config import load_config
     from pli.uncertainty import run_uncertainty
 
-    config_path = Path(args.config) if args.config else default_data_dir() / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
     with _step("uncertainty and sensitivity"):
         run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed),

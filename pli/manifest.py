@@ -52,6 +52,9 @@ def build_manifest(cfg: StudyConfig, *, boundaries: Any, sources: Mapping[str, A
         JSON-ready.
     """
 
+    from pli.area import area_type, data_notes
+
+    notes = data_notes(cfg).sentences()
     input_paths = list(boundaries.files)
     for src in sources.values():
         input_paths.extend(src.files)
@@ -71,8 +74,10 @@ def build_manifest(cfg: StudyConfig, *, boundaries: Any, sources: Mapping[str, A
         "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "area": cfg.area.name,
         "simulated": cfg.area.simulated,
-        "simulated_note": ("SIMULATED crime and deprivation values: demo only, not facts about the area"
-                           if cfg.area.simulated else None),
+        "simulated_note": next((n for n in notes if n.startswith("SIMULATED")), None),
+        "data_notes": notes,
+        "area_type": area_type(cfg.area),
+        "area_selection": boundaries.area.to_dict() if getattr(boundaries, "area", None) is not None else None,
         "public_mode": cfg.output.public,
         "public_note": (f"public mode: counts below {cfg.output.suppress_below} suppressed; no point-level "
                         "or patrol outputs written" if cfg.output.public else None),

@@ -38,11 +38,10 @@ class IndexRun:
     moran: dict
     simulated: bool
     skipped: tuple[str, ...] = ()
+    data_notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
-        lines = []
-        if self.simulated:
-            lines.append("NOTE: this run uses SIMULATED crime and deprivation data (demo config).")
+        lines = [f"NOTE: {note}" for note in self.data_notes]
         top = self.rankings.sort_values("rank").head(10)
         lines.append("Top 10 LSOAs:")
         for code, row in top.iterrows():
@@ -53,9 +52,11 @@ class IndexRun:
         if len(self.neighbourhoods):
             lines.append("Priority neighbourhoods:")
             for _, nb in self.neighbourhoods.iterrows():
+                harm_share = float(nb["harm_share"])
+                harm_text = f", {100 * harm_share:.1f}% of crime harm" if harm_share == harm_share else ""
                 lines.append(
                     f"  {int(nb['rank'])}. {nb['name']}: {int(nb['n_lsoas'])} LSOAs, "
-                    f"population {int(nb['population']):,}, {100 * float(nb['harm_share']):.1f}% of crime harm"
+                    f"population {int(nb['population']):,}{harm_text}"
                 )
         m = self.moran
         if m:
@@ -202,6 +203,7 @@ def _run_index(
         priorities,
         tables,
     )
+    from pli.area import data_notes, restrict_sources, with_data_notes
     from pli.validate import validate_inputs
 
     if seed is not None:
@@ -210,6 +212,7 @@ def _run_index(
         cfg = dataclasses.replace(cfg, maps=dataclasses.replace(cfg.maps, online=not offline, offline=None))
     if public is not None:
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, public=public))
+    cfg = with_data_notes(cfg)  # the sources as run decide what maps call simulated or absent
 
     with step("validating config and inputs"):
         for warning in direction_warnings(cfg):
@@ -225,6 +228,8 @@ def _run_index(
             name: indicators.load_source(name, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa, area_codes=area_codes)
             for name, spec in cfg.sources.items()
         }
+        sources, area_cut = restrict_sources(boundaries.area, sources)  # other authorities' LSOAs out
+        boundaries = dataclasses.replace(boundaries, area=area_cut)
         bnd_stage.check_source_coverage(cfg, boundaries, sources)
     reconcile = bnd_stage.CodeReconciler(boundaries, cfg.sources)
 
@@ -322,5 +327,6 @@ def _run_index(
         pd.DataFrame(nb.neighbourhoods.drop(columns="geometry")),
         clusters.moran.to_dict(),
         cfg.area.simulated,
-        tuple(skipped.values()),
+        skipped=tuple(skipped.values()),
+        data_notes=tuple(data_notes(cfg).sentences()),
     )

@@ -178,7 +178,7 @@ _IMD = tuple(
 PRESETS: dict[str, Preset] = {
     "pli": Preset(
         name="pli",
-        title="Croydon Priority Localities Index",
+        title="Priority Localities Index",
         description="crime harm and volume (50%), deprivation (35%), young residents (15%); z-scores",
         index=IndexSpec(
             preset="pli",

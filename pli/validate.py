@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "police_uk": ("Month", "Longitude", "Latitude", "LSOA code", "Crime type"),
     "iod2019": ("LSOA code (2011)", "Index of Multiple Deprivation (IMD) Score"),
+    "iod2025": ("LSOA code (2021)", "Index of Multiple Deprivation (IMD) Score"),
     "census2011_population": ("LSOA Code", "Persons"),
 }
 
@@ -275,7 +276,7 @@ def _check_source(name: str, spec: SourceSpec, cfg: StudyConfig, problems: list[
         problems.append(f"{key}: {path} is a folder; kind {spec.kind!r} expects one CSV file")
         return None
     header = _check_csv_columns(path, wanted, key, problems, encoding=spec.encoding, echo=echo)
-    if header is not None and spec.kind in ("iod2019", "census2011_population", "census2021"):
+    if header is not None and spec.kind in ("iod2019", "iod2025", "census2011_population", "census2021"):
         _check_not_cut_off(path, key, problems, encoding=spec.encoding)
     return header
 
@@ -370,9 +371,13 @@ def _check_source_options(name: str, spec: SourceSpec, problems: list[str]) -> N
 def _known_columns(spec: SourceSpec, header: list[str] | None) -> list[str] | None:
     """Columns a keyed source will offer, or None when they are only known after reading."""
     from pli.indicators import CENSUS2011_COLUMNS, IOD2019_COLUMNS
+    from pli.indicators.iod import IOD2025_COLUMNS, IOD2025_REQUIRED
 
     if spec.kind == "iod2019":
         return list(IOD2019_COLUMNS)
+    if spec.kind == "iod2025":
+        present = {_norm(h) for h in header or ()}
+        return [a for a, pub in IOD2025_COLUMNS.items() if a in IOD2025_REQUIRED or _norm(pub) in present]
     if spec.kind == "census2011_population":
         return list(CENSUS2011_COLUMNS)
     if header is None:
@@ -468,6 +473,12 @@ def validate_inputs(cfg: StudyConfig) -> None:
             cols = [c for c in (v.from_2011_column, v.to_2021_column, v.change_column) if c]
             _check_csv_columns(p, cols, "boundaries.vintage_lookup", problems, encoding="utf-8-sig",
                                echo=cfg.is_inside_data_dir(p))
+    if cfg.area.lookup is not None:
+        lk = cfg.area.lookup
+        p = cfg.resolve(lk.path)
+        if _check_file(p, "area.lookup", problems):
+            cols = [c for c in (lk.lsoa_column, lk.lad_column, lk.force_column) if c]
+            _check_csv_columns(p, cols, "area.lookup", problems, encoding="utf-8-sig", echo=cfg.is_inside_data_dir(p))
     headers: dict[str, list[str] | None] = {}
     for name, spec in cfg.sources.items():
         _check_source_options(name, spec, problems)

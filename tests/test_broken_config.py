@@ -311,12 +311,12 @@ YAML_CASES = [
     ("yaml-too-many-aliases", _many_aliases(MAX_ALIASES + 1), f"more than {MAX_ALIASES} aliases (*name) by line 2"),
     ("yaml-recursive-alias", "a: &a [1, *a]\n", "an alias refers to the node that contains it (line 1)"),
     ("yaml-duplicate-key", DEMO_TEXT.replace("seed: 0\n", "seed: 0\nseed: 7\n"),
-     "key 'seed' appears twice in one mapping (lines 13 and 14)"),
+     "key 'seed' appears twice in one mapping (lines 15 and 16)"),
     ("yaml-duplicate-nested-key", DEMO_TEXT.replace("    window_months: 12\n",
                                                     "    window_months: 12\n    window_months: 6\n"),
      "key 'window_months' appears twice in one mapping"),
     ("yaml-tab-indent", DEMO_TEXT.replace("  name: Croydon (demo)", "\tname: Croydon (demo)"),
-     "not valid YAML at line 7, column 1"),
+     "not valid YAML at line 8, column 1"),
     ("yaml-unclosed-bracket", "area: {name: x\nseed: 0\n", "not valid YAML at line 2, column 5"),
     ("yaml-top-level-list", "- area\n- seed\n", "expected a mapping (key: value lines) at the top level, got a list"),
     ("yaml-top-level-text", "just some words\n", "at the top level, got a str"),
@@ -355,7 +355,7 @@ def test_merge_keys_and_a_few_aliases_still_load(tmp_path):
     text = DEMO_TEXT.replace(
         "  population: {kind: census2011_population",
         "  deprivation2: &dep2\n    kind: lsoa_table\n    path: indicators/demo/simulated_deprivation.csv\n"
-        "    code_column: lsoa_code\n  deprivation3:\n    <<: *dep2\n    vintage: 2011\n"
+        "    code_column: lsoa_code\n    simulated: true\n  deprivation3:\n    <<: *dep2\n    vintage: 2011\n"
         "  population: {kind: census2011_population")
     path = tmp_path / "merge.yml"
     path.write_text(text, encoding="utf-8")

@@ -331,7 +331,7 @@ def test_line_legend_rows_carry_width_dash_and_weight():
 
 
 def test_figures_credit_sources_and_key_the_neighbourhoods(bundle):
-    real = AreaSpec(name="Croydon", simulated=False)
+    real = AreaSpec(name="Croydon", simulated=False, type="borough")
     sources = {
         "crime": SourceSpec(kind="mps_lsoa_crime", path="mps.csv", vintage=2021),
         "iod": SourceSpec(kind="iod2019", path="iod.csv"),

@@ -341,7 +341,7 @@ def test_plan_contract(planted_plan):
     assert (plan["share_in_neighbourhood"] >= 0.5).all()
     assert (plan["street"] == plan["location"].str.removeprefix("On or near ")).all()
     totals = planted_plan.totals()
-    assert list(totals["neighbourhood"]) == ["West", "East", "Borough-wide"]
+    assert list(totals["neighbourhood"]) == ["West", "East", "Area-wide"]
     assert totals["places"].iloc[-1] == len(plan) and totals["places"].iloc[:-1].sum() == len(plan)
     assert totals["officer_hours_trial"].iloc[-1] == pytest.approx(plan["officer_hours_trial"].sum())
     # Counts by type add up, and harm is count x the stand-in days.
@@ -365,12 +365,12 @@ def test_plan_contract(planted_plan):
     # Concentration rows: each neighbourhood and the borough, over all its cells.
     conc = planted_plan.concentration
     conc = conc.loc[conc["place_kind"] == "grid"].set_index("neighbourhood")
-    assert conc.loc["Borough-wide", "n_places"] == len(grid)
+    assert conc.loc["Area-wide", "n_places"] == len(grid)
     assert conc.loc["East", "n_places"] == int((grid["neighbourhood"] == "East").sum())
-    assert conc.loc["Borough-wide", "total_harm"] == pytest.approx(grid["harm"].sum())
+    assert conc.loc["Area-wide", "total_harm"] == pytest.approx(grid["harm"].sum())
     # Profiles: one count per timed record per scope.
     prof = planted_plan.profiles
-    assert prof.loc[prof["neighbourhood"] == "Borough-wide", "count"].sum() == 20_300
+    assert prof.loc[prof["neighbourhood"] == "Area-wide", "count"].sum() == 20_300
     assert set(prof["day_of_week"]) <= set(range(7))
 
 
@@ -606,7 +606,7 @@ def test_dosage_scales_with_harm_and_quiet_places_are_not_planned(dosage_case, c
     # and hold half the harm; the 6 and 5 pass neither, singles and 2s fail min_events.
     assert set(res.plan["count"]) == {60, 30, 18}
     assert res.plan["power_few"].all()
-    assert res.plan["evidence"].str.contains(r"SD above the borough mean \(>= 2 SD\)").all()
+    assert res.plan["evidence"].str.contains(r"SD above the study-area mean \(>= 2 SD\)").all()
     assert res.plan["evidence"].str.contains("power few").all()
     # The quiet neighbourhood gets nothing and the log says to patrol it by the neighbourhood plan.
     assert "Quiet" not in set(res.plan["neighbourhood"]) and res.neighbourhoods_without_places == ("Quiet",)
@@ -664,7 +664,7 @@ def test_plan_says_which_crimes_and_period_and_manifest(planted_plan, planted, c
     assert man["officer_hours_trial"] == pytest.approx(plan.plan["officer_hours_trial"].sum())
     assert man["hotspot_method"] == "permutation" and man["permutations"] == 199 and man["seed"] == 7
     conc = plan.concentration
-    borough = conc.loc[(conc["neighbourhood"] == "Borough-wide") & (conc["place_kind"] == "grid")].iloc[0]
+    borough = conc.loc[(conc["neighbourhood"] == "Area-wide") & (conc["place_kind"] == "grid")].iloc[0]
     assert man["concentration_borough_wide"]["power_few_places"] == borough["power_few_places"]
     assert man["cells"] == int((plan.places["place_kind"] == "grid").sum())
     # The selection log names the real months, not "first to last".

@@ -210,7 +210,7 @@ def test_point_level_outputs_carry_the_handling_marking(demo_run):
     totals = pd.read_csv(out / "patrol_totals.csv")
     assert set(totals["classification"]) == {"OFFICIAL-SENSITIVE: not for publication"}
     assert "patrol_plan.csv: OFFICIAL-SENSITIVE: not for publication" in (out / "HANDLING.txt").read_text()
-    assert totals["neighbourhood"].iloc[-1] == "Borough-wide"
+    assert totals["neighbourhood"].iloc[-1] == "Area-wide"
     assert totals["officer_hours_per_week"].iloc[-1] == pytest.approx(plan["officer_hours_per_week"].sum())
     geo = json.loads((out / "patrol_plan.geojson").read_text())
     assert geo["classification"] == "OFFICIAL-SENSITIVE: not for publication"

@@ -213,7 +213,7 @@ def check_coverage(
             hint = _cut_off_hint(path, pd.Index(codes.astype(str)), missing) if path is not None else ""
             problems.append(
                 f"source {name!r}: {len(missing)} of the {len(target)} boundary LSOAs are missing from "
-                f"{where}: {list_codes(missing)}; this kind of file lists every LSOA in England (IoD2019), so it is "
+                f"{where}: {list_codes(missing)}; this kind of file lists every LSOA in England (IoD), so it is "
                 f"incomplete{hint}"
                 + ("" if hint else "; download the full file again")
             )
@@ -249,6 +249,6 @@ def check_source_coverage(cfg: StudyConfig, boundaries: Boundaries, sources: Map
     }
     if den is None or den.source not in codes:
         return None
-    complete = [name for name, src in sources.items() if src.kind == "iod2019"]
+    complete = [name for name, src in sources.items() if src.kind in ("iod2019", "iod2025")]
     return check_coverage(boundaries, codes, study_area=den.source, complete=complete,
                           allow_gaps=cfg.boundaries.allow_coverage_gaps)

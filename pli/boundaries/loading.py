@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from pli._codes import list_codes
 from pli.boundaries.coverage import OVERLAP_SHARE, find_overlaps
@@ -21,6 +23,9 @@ __all__ = [
     "Boundaries",
     "load_boundaries",
 ]
+
+if TYPE_CHECKING:
+    from pli.area import AreaSelection
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,9 @@ class Boundaries:
     overlaps : DataFrame or None
         LSOA pairs overlapping by more than ``OVERLAP_SHARE`` of the smaller polygon
         (see :func:`find_overlaps`).
+    area : AreaSelection or None
+        When the area is named by LAD codes or a police force: which boundary LSOAs
+        were kept and which left out (see :func:`pli.area.select_area`).
     """
 
     lsoa: gpd.GeoDataFrame
@@ -61,6 +69,7 @@ class Boundaries:
     files: tuple[Path, ...]
     repaired_codes: tuple[str, ...] = ()
     overlaps: pd.DataFrame | None = None
+    area: AreaSelection | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The LSOA table without geometry (one row per LSOA)."""
@@ -105,6 +114,19 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         b.lsoa, cfg, what=f"LSOA {b.lsoa_vintage}", index_name="lsoa_code", name_column="lsoa_name"
     )
     files = _layer_files(lsoa_path)
+    lookup = None
+    if b.vintage_lookup is not None:
+        lookup = read_vintage_lookup(b.vintage_lookup, resolve=cfg.resolve)
+        files.append(cfg.resolve(b.vintage_lookup.path))
+    selection = None
+    if cfg.area.is_selected():
+        from pli.area import select_area
+
+        lsoa, selection = select_area(lsoa, cfg.area, boundary_vintage=b.lsoa_vintage, resolve=cfg.resolve,
+                                      vintage_lookup=lookup)
+        repaired = tuple(c for c in repaired if c in lsoa.index)
+        if selection.lookup_file not in files:
+            files.append(selection.lookup_file)
     if b.wards is not None:
         wards, ward_repaired, ward_path = _read_layer(
             b.wards, cfg, what=cfg.area.upper_layer_label, index_name="ward_code", name_column="ward_name"
@@ -116,7 +138,13 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         files.append(cfg.resolve(b.upper_from_table.path))
     else:
         raise InputError("boundaries: give either 'wards' (polygons) or 'upper_from_table' in the config")
+    if selection is not None and b.wards is not None:
+        # A national ward file: keep the wards near the area before the overlay.
+        near = wards.geometry.intersects(shapely.box(*lsoa.total_bounds))
+        wards = wards[near.to_numpy()]
     lsoa = assign_to_wards(lsoa, wards)
+    if selection is not None:
+        wards = wards[wards.index.isin(lsoa["ward_code"])]
     overlaps = find_overlaps(lsoa)
     if len(overlaps):
         logger.warning(
@@ -125,11 +153,6 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
             lsoa_path.name, len(overlaps), 100 * OVERLAP_SHARE,
             list_codes(f"{r.code_a}/{r.code_b} ({r.share:.0%})" for r in overlaps.itertuples()),
         )
-
-    lookup = None
-    if b.vintage_lookup is not None:
-        lookup = read_vintage_lookup(b.vintage_lookup, resolve=cfg.resolve)
-        files.append(cfg.resolve(b.vintage_lookup.path))
 
     logger.info(
         "boundaries: %d LSOAs, %d %s, %d geometries repaired",
@@ -146,4 +169,5 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         files=tuple(files),
         repaired_codes=repaired,
         overlaps=overlaps,
+        area=selection,
     )

@@ -16,6 +16,7 @@ specs).
 
 from pli.config.parsing import check_seed, direction_warnings, load_config, parse_config
 from pli.config.specs import (
+    AreaLookupSpec,
     AreaSpec,
     BoundariesSpec,
     BoundaryLayerSpec,
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_NODES",
     "MAX_NUMBER",
+    "AreaLookupSpec",
     "AreaSpec",
     "BoundariesSpec",
     "BoundaryLayerSpec",

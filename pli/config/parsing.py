@@ -267,6 +267,40 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     problems.extend(_check_track(cfg))
     problems.extend(map_problems(cfg.maps))
     problems.extend(uncertainty_problems(cfg.uncertainty))
+    problems.extend(_area_problems(cfg))
+    return problems
+
+
+_LAD_CODE_RE = re.compile(r"[EWSN]\d{8}")
+
+
+def _area_problems(cfg: StudyConfig) -> list[str]:
+    """``area``: well-formed LAD codes, and a lookup able to place LSOAs in them."""
+    area = cfg.area
+    problems = [
+        f"area.lad_codes: {code!r} is not an ONS local-authority code (a letter E, W, S or N and 8 digits, "
+        "e.g. E08000035 for Leeds)"
+        for code in area.authority_codes() if not _LAD_CODE_RE.fullmatch(code)
+    ]
+    if area.is_selected() and area.lookup is None:
+        problems.append(
+            "area.lookup: required when the area is named by lad_codes or police_force: give the LSOA -> "
+            "local authority table that places each LSOA (e.g. the ONS LSOA11 -> LSOA21 -> LAD lookup, IoD "
+            "File 7 or the Census 2011 population file), or run 'pli init' to write it"
+        )
+    lookup = area.lookup
+    if lookup is not None:
+        if area.authority_codes() and lookup.lad_column is None:
+            problems.append("area.lookup.lad_column: required with area.lad_codes (the column holding LAD codes)")
+        if area.police_force and lookup.force_column is None:
+            problems.append("area.lookup.force_column: required with area.police_force (the column holding "
+                            "police force names)")
+        vintage = lookup.vintage or cfg.boundaries.lsoa_vintage
+        if vintage != cfg.boundaries.lsoa_vintage and cfg.boundaries.vintage_lookup is None:
+            problems.append(
+                f"area.lookup.vintage: the lookup holds {vintage} LSOA codes but boundaries are "
+                f"{cfg.boundaries.lsoa_vintage}; add boundaries.vintage_lookup (the ONS LSOA11->LSOA21 lookup)"
+            )
     return problems
 
 
@@ -629,7 +663,10 @@ def parse_config(
         # (shipped with pli, so the data-folder containment above does not apply to it).
         index = dataclasses.replace(cfg.index, harm_weights=str(weight_scheme_path(cfg.index.harm_scheme)))
         cfg = dataclasses.replace(cfg, index=index)
-    return cfg
+    from pli.area.wording import with_data_notes
+
+    # Maps and summaries say what is simulated or absent; they see the area, not the sources.
+    return with_data_notes(cfg)
 
 
 def load_config(path: str | Path, *, data_dir: str | Path | None = None) -> StudyConfig:

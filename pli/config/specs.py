@@ -9,7 +9,9 @@ from typing import Literal, Optional, Union
 from pli.errors import PliError
 
 __all__ = [
+    "AreaLookupSpec",
     "AreaSpec",
+    "AreaType",
     "BoundariesSpec",
     "BoundaryLayerSpec",
     "ClusteringSpec",
@@ -48,6 +50,40 @@ class ConfigError(PliError, ValueError):
         super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
 
 
+AreaType = Literal["borough", "district", "force area", "region", "area"]
+
+
+@dataclass(frozen=True)
+class AreaLookupSpec:
+    """A table placing each LSOA in its local authority (and police force).
+
+    Any ONS LSOA -> LAD lookup, the ONS LSOA11 -> LSOA21 -> LAD lookup, IoD File 7
+    (it names each LSOA's district) or the Census 2011 population file will do.
+
+    Parameters
+    ----------
+    path : str
+        CSV file, relative to the data directory.
+    lsoa_column : str
+        Column holding the LSOA code (e.g. ``LSOA11CD``, ``LSOA21CD``, ``LSOA Code``).
+    lad_column : str, optional
+        Column holding the local-authority (LAD) code (e.g. ``LAD22CD``); needed for
+        ``area.lad_codes``.
+    force_column : str, optional
+        Column holding the police force name (e.g. ``Police_force``); needed for
+        ``area.police_force``.
+    vintage : {2011, 2021}, optional
+        LSOA vintage of ``lsoa_column``; default: the boundaries' vintage. When it
+        differs, codes are carried over by ``boundaries.vintage_lookup``.
+    """
+
+    path: str
+    lsoa_column: str
+    lad_column: Optional[str] = None
+    force_column: Optional[str] = None
+    vintage: Optional[Literal[2011, 2021]] = None
+
+
 @dataclass(frozen=True)
 class AreaSpec:
     """The study area (``area:``).
@@ -55,25 +91,77 @@ class AreaSpec:
     Parameters
     ----------
     name : str
-        Human-readable area name shown on maps, in the manifest and in the run summary.
+        Human-readable area name shown on maps and in the manifest (e.g. "Leeds").
     simulated : bool
-        True when any input is simulated; maps, manifest and README then say so.
-        Default false.
+        True when any input is simulated; maps, the manifest and the run summary say
+        so, naming the sources marked ``sources.<name>.simulated: true`` and the index
+        domains they feed. Default false.
     upper_layer_label : str
-        What the upper layer is called on maps and in tables (default ``Ward``; e.g.
-        ``MSOA (2011)`` when MSOAs stand in for wards).
+        What the upper layer is called on maps and tables (default "Ward"; e.g.
+        "MSOA (2011)").
     upper_layer_note : str
-        An extra sentence for the maps, e.g. why MSOAs stand in for wards. Default empty.
+        Extra sentence for maps, e.g. why MSOAs stand in for wards. Default empty.
+    type : {"borough", "district", "force area", "region", "area"}, optional
+        What kind of area this is; wording on maps and in messages follows it
+        ("borough-wide", "across the force area"). Default: from the LAD code prefix
+        (E09 London borough -> "borough"; E06, E07, E08, W06 -> "district"), "force
+        area" with ``police_force``, else "area".
+    lad_codes : list of str
+        ONS local-authority (LAD) codes of the study area, e.g. ``[E08000035]`` for
+        Leeds. With ``lookup``, national boundary files and LSOA tables are cut to
+        these authorities: LSOAs of other authorities are excluded, counted in the log
+        and the manifest (``area_selection``), and need no ``outside_error_share``.
+        Default empty (the files are taken as the area).
     lad_code : str, optional
-        ONS local-authority code (e.g. ``E09000008``); LSOAs of another authority in the
-        boundary file are rejected. Default: not checked.
+        Older single-code form of ``lad_codes`` (``lad_code: X`` is ``lad_codes: [X]``).
+        Without ``lookup`` it only labels the area, as before (nothing is cut).
+    police_force : str, optional
+        Name a police force instead of (or as well as) LAD codes, as police.uk spells it
+        without "Police" (e.g. "West Yorkshire"); needs ``lookup.force_column``.
+    lookup : mapping (AreaLookupSpec), optional
+        The LSOA -> LAD (-> force) table that places each LSOA; required when
+        ``lad_codes``, ``lad_code`` or ``police_force`` is set.
+
+    Attributes
+    ----------
+    data_notes, simulated_domains : tuple of str
+        Not read from YAML: filled in when the config is parsed, from the sources, by
+        :func:`pli.area.data_notes` (what is simulated or absent, said per source; the
+        index domains fed by simulated sources), for maps and summaries.
     """
 
     name: str
     simulated: bool = False
     upper_layer_label: str = "Ward"
     upper_layer_note: str = ""
+    type: Optional[AreaType] = None
+    lad_codes: tuple[str, ...] = ()
     lad_code: Optional[str] = None
+    police_force: Optional[str] = None
+    lookup: Optional[AreaLookupSpec] = None
+    data_notes: tuple[str, ...] = field(default=(), metadata={"yaml": False}, compare=False)
+    simulated_domains: tuple[str, ...] = field(default=(), metadata={"yaml": False}, compare=False)
+
+    def authority_codes(self) -> tuple[str, ...]:
+        """``lad_codes`` plus the older ``lad_code``, upper-case, without repeats."""
+        codes = [*self.lad_codes, *([self.lad_code] if self.lad_code else [])]
+        return tuple(dict.fromkeys(str(c).strip().upper() for c in codes if str(c).strip()))
+
+    def notes(self) -> tuple[str, ...]:
+        """``data_notes``, or a plain warning when the area says it is simulated but not what is."""
+        if self.data_notes:
+            return self.data_notes
+        return ("SIMULATED data: some inputs are simulated, not facts about the area.",) if self.simulated else ()
+
+    def is_selected(self) -> bool:
+        """True when the area is named by LAD codes or a police force (files get cut to it).
+
+        The older ``lad_code`` alone, without ``lookup``, keeps its old meaning: a label in
+        messages, nothing cut (configs written before areas could be selected still run).
+        """
+        if self.lookup is None and not self.lad_codes and not self.police_force:
+            return False
+        return bool(self.authority_codes() or self.police_force)
 
 
 @dataclass(frozen=True)
@@ -203,6 +291,7 @@ SourceKind = Literal[
     "police_uk",
     "mps_lsoa_crime",
     "iod2019",
+    "iod2025",
     "census2011_population",
     "census2021",
     "lsoa_table",
@@ -218,8 +307,9 @@ class SourceSpec:
     ----------
     kind : str
         Loader to use: ``police_uk`` (folder or file(s) of police.uk street CSVs),
-        ``mps_lsoa_crime`` (Met London Datastore LSOA table), ``iod2019`` (IoD2019 file 7
-        layout), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
+        ``mps_lsoa_crime`` (Met London Datastore LSOA table), ``iod2019`` (IoD2019 File 7
+        layout, LSOA 2011), ``iod2025`` (IoD2025 File 7 layout, LSOA 2021: set
+        ``vintage: 2021``), ``census2011_population``, ``census2021`` (Nomis bulk CSV),
         ``lsoa_table`` (any LSOA-keyed CSV) or ``points`` (any point CSV).
     path : str
         File or folder, relative to the data directory; a ``police_uk`` source may also
@@ -246,7 +336,7 @@ class SourceSpec:
     aggregation : {"sum", "mean"}, optional
         How values combine when several LSOAs of the source vintage map to one target
         LSOA: ``sum`` for counts, ``mean`` for scores and rates. Default: ``mean`` for
-        ``iod2019``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
+        ``iod2019`` and ``iod2025``, ``sum`` for counts; an ``lsoa_table`` whose codes need reconciling
         must say which.
     x_column : str
         ``points``: column of the x coordinate (longitude or easting). Default ``Longitude``.
@@ -277,6 +367,9 @@ class SourceSpec:
         (a byte-order mark is accepted).
     categories : tuple of str
         Keep only these categories (crime types); empty keeps all.
+    simulated : bool
+        The source holds simulated values, not real data (default false); the run
+        names it, and the domains it feeds, wherever it says what is simulated.
     engine : {"auto", "pandas", "duckdb"}
         ``police_uk``: how the street CSVs are parsed. ``pandas`` reads each file whole;
         ``duckdb`` streams them through DuckDB, keeping only the study area's LSOAs, so
@@ -318,6 +411,7 @@ class SourceSpec:
     engine: Literal["auto", "pandas", "duckdb"] = "auto"
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
+    simulated: bool = False
 
     def resolved_aggregation(self) -> str:
         """``mean`` for IoD scores, ``sum`` for counts (crime, points, Census) and tables.
@@ -327,7 +421,7 @@ class SourceSpec:
         """
         if self.aggregation is not None:
             return self.aggregation
-        return "mean" if self.kind == "iod2019" else "sum"
+        return "mean" if self.kind in ("iod2019", "iod2025") else "sum"
 
     def outside_shares(self) -> tuple[float, float]:
         """(warn, error) shares of records outside the study area for this source.
@@ -1222,6 +1316,8 @@ class StudyConfig:
                           ("vintage_lookup", b.vintage_lookup)):
             if spec is not None:
                 found.append((f"boundaries.{key}.path", spec.path))
+        if self.area.lookup is not None:
+            found.append(("area.lookup.path", self.area.lookup.path))
         found.extend((f"sources.{name}.path", src.path) for name, src in self.sources.items())
         if self.index.harm_weights:
             found.append(("index.harm_weights", self.index.harm_weights))

@@ -27,6 +27,9 @@ Source kinds (``SourceSpec.kind``)
 ``iod2019``
     English Indices of Deprivation 2019, File 7 layout; short aliases, see
     :data:`IOD2019_COLUMNS`.
+``iod2025``
+    English Indices of Deprivation 2025, File 7 layout on 2021 LSOAs: the same aliases,
+    mid-2022 denominators (``pli.indicators.iod.IOD2025_COLUMNS``).
 ``census2011_population``
     The Census 2011 persons / households / hectares file; see :data:`CENSUS2011_COLUMNS`.
 ``census2021``

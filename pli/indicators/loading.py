@@ -13,7 +13,7 @@ import pandas as pd
 from pli.config import ConfigError, SourceSpec
 from pli.errors import InputError
 from pli.indicators.census import _load_census2011_population, _load_census2021
-from pli.indicators.iod import _load_iod2019
+from pli.indicators.iod import _load_iod2019, _load_iod2025
 from pli.indicators.mps import _load_mps_lsoa_crime
 from pli.indicators.points import _load_points
 from pli.indicators.police_uk import _load_police_uk
@@ -30,6 +30,7 @@ _LOADERS: dict[str, Callable[[str, SourceSpec, Path], SourceTable]] = {
     "police_uk": _load_police_uk,
     "mps_lsoa_crime": _load_mps_lsoa_crime,
     "iod2019": _load_iod2019,
+    "iod2025": _load_iod2025,
     "census2011_population": _load_census2011_population,
     "census2021": _load_census2021,
     "lsoa_table": _load_lsoa_table,

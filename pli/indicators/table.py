@@ -416,14 +416,16 @@ def _check_dropped(
     else:
         where = (f"carry LSOA codes not among the study area's {len(target)} {vintage} LSOAs, "
                  "with no vintage lookup")
-    lad = f" (local authority {cfg.area.lad_code})" if cfg.area.lad_code else ""
+    codes = cfg.area.authority_codes()
+    lad = f" (local authority {' + '.join(codes)})" if codes else ""
     _check_outside_share(
         src.name, spec, n_out=n_out, n_all=n_all, unit=unit, where=where,
         path=src.files[0] if len(src.files) == 1 else cfg.resolve(spec.path),
         example=f"{len(dropped)} code(s): {list_codes(dropped, 5)}",
         fix=(f"check that the file covers the study area{lad}, that sources.{src.name}.vintage "
              f"({spec.vintage}) matches the file's codes, and boundaries.vintage_lookup; if the file "
-             "deliberately covers a wider area (e.g. a whole police force) set "
+             "deliberately covers a wider area (e.g. a whole police force) name the area by its LAD codes "
+             "with an area.lookup (pli init writes both), which cuts other authorities' LSOAs first, or set "
              f"sources.{src.name}.outside_error_share: 1"),
     )
 

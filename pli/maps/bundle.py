@@ -82,6 +82,9 @@ class MapBundle:
     patrol_floor : str
         What a place needs to be planned; says why one neighbourhood has none while
         others do.
+    area_type : str
+        What the study area is ("borough", "district", "force area", "region", "area";
+        :func:`pli.area.area_type`), for "0 = district average" and the like.
     """
 
     lsoa: gpd.GeoDataFrame
@@ -96,6 +99,7 @@ class MapBundle:
     credits: tuple[Credit, ...] = ()
     patrol_note: str = ""
     patrol_floor: str = ""
+    area_type: str = "area"
 
     @property
     def domains(self) -> list[str]:
@@ -197,6 +201,8 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     source_periods : dict, optional
         Source name -> the period the run read from it, for the credits.
     """
+    from pli.area import area_type
+
     frame = gpd.GeoDataFrame(published.join(lsoa[["geometry"]]), geometry="geometry", crs=lsoa.crs)
     if cfg.output.public:
         frame = frame.drop(columns=["harm"], errors="ignore")
@@ -215,6 +221,7 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
         lsoa=frame, wards=boundaries.wards, neighbourhoods=nb.neighbourhoods, patrol_places=places,
         upper_layer_label=cfg.area.upper_layer_label, upper_layer_note=cfg.area.upper_layer_note,
         indicator_labels=labels, lisa_alpha=cfg.clustering.alpha, classes=cfg.output.classes,
+        area_type=area_type(cfg.area),
         credits=run_credits(cfg.sources, periods=source_periods, simulated=cfg.area.simulated,
                             used=[n for n in cfg.sources if n in used]),
         patrol_note=_patrol_note(cfg, plan),

@@ -99,7 +99,9 @@ def _source_credit(name: str, spec: SourceSpec, *, period: str, simulated: bool)
     else:  # lsoa_table, points: a local file whose licence pli cannot know
         what, short, full = name.replace("_", " ").capitalize(), file_name, f"{file_name} (local data)"
         licence = ""
-    if simulated and spec.kind not in _REAL_IN_DEMOS:
+    # A source marked simulated says so; without any marks, a simulated area's non-census
+    # sources are taken as simulated (the older demo convention).
+    if spec.simulated or (simulated and spec.kind not in _REAL_IN_DEMOS):
         return Credit(
             what=what, short="SIMULATED by pli (demo)",
             full=f"SIMULATED by pli for demonstration ({file_name}); not real data", period=period, licence="",
@@ -124,8 +126,9 @@ def run_credits(
     periods : mapping of str to str, optional
         Source name -> period the run used (from the loaded sources).
     simulated : bool
-        The run's data are simulated (``area.simulated``): every source except Census
-        tables is credited as simulated.
+        The run's data are simulated (``area.simulated``). Sources marked
+        ``sources.<name>.simulated: true`` are credited as simulated; when no source is
+        marked, every source except Census tables is.
     used : iterable of str, optional
         Names of the sources the run read (indicators, denominators, patrols); default all.
     year : int, optional
@@ -139,8 +142,9 @@ def run_credits(
     )]  # fmt: skip
     wanted = None if used is None else set(used)
     periods = periods or {}
+    marked = any(spec.simulated for spec in (sources or {}).values())
     made = [
-        _source_credit(name, spec, period=periods.get(name, "") or "", simulated=simulated)
+        _source_credit(name, spec, period=periods.get(name, "") or "", simulated=simulated and not marked)
         for name, spec in (sources or {}).items()
         if wanted is None or name in wanted
     ]

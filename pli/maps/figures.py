@@ -28,12 +28,13 @@ from matplotlib.patches import Patch
 from pli._map_assets import (
     format_number,
 )
+from pli.area.wording import area_type
 from pli.config import AreaSpec, MapSpec
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.credits import Credit, long_attribution, run_credits
 from pli.maps.placement import number_positions
 from pli.maps.prepare import _classify, _simplify
-from pli.maps.style import NEIGHBOURHOOD_COLOUR, SCORE_NOTE, UPPER_COLOUR
+from pli.maps.style import NEIGHBOURHOOD_COLOUR, UPPER_COLOUR, score_note
 
 __all__ = [
     "plot_index_figure",
@@ -63,7 +64,9 @@ def _figure_frame(area: AreaSpec, period: str, heading: str) -> tuple[plt.Figure
     title = f"{area.name}: {heading}\nData period: {period}"
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.03, ha="left", y=0.985)
     if area.simulated:
-        fig.text(0.03, 0.915, "Simulated data: for demonstration only", color="#b00020", fontsize=10, fontweight="bold")
+        sim = ", ".join(area.simulated_domains) or "some inputs"
+        fig.text(0.03, 0.915, f"SIMULATED data ({sim}): not facts about the area", color="#b00020", fontsize=10,
+                 fontweight="bold")
     ax.set_axis_off()
     ax.set_aspect("equal")
     return fig, ax
@@ -267,7 +270,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     )  # fmt: skip
     note = bundle.upper_layer_note
     credits = _attribution_text_for(area, bundle.credits)
-    _attribution_text(fig, (note + " " if note else "") + SCORE_NOTE + " " + credits)
+    _attribution_text(fig, (note + " " if note else "") + score_note(area_type(area)) + " " + credits)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.16)
     return fig
 
@@ -304,7 +307,8 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     share = pd.to_numeric(nb["harm_share"], errors="coerce") * 100
     lines = (
         nb["rank"].astype(int).astype(str) + ". " + nb["name"].astype(str) + "\n     population "
-        + format_number(nb["population"], ",.0f") + ", " + format_number(share, ".1f") + "% of borough crime harm"
+        + format_number(nb["population"], ",.0f") + ", " + format_number(share, ".1f")
+        + f"% of {area_type(area)} crime harm"
     )  # fmt: skip
     fig.text(0.67, 0.86, "Ranked by priority (1 = highest)", fontsize=10, fontweight="bold", va="top")
     fig.text(0.67, 0.82, "\n".join(lines), fontsize=8.5, va="top", linespacing=1.5)

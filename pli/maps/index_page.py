@@ -1,7 +1,7 @@
 """``index.html``: the page that opens the maps folder, linking every map and figure.
 
 A reader who opens the folder sees one page first: what the maps show, the period, the
-handling marking, a link to the borough map, the hot-spot map and each neighbourhood's
+handling marking, a link to the study-area map, the hot-spot map and each neighbourhood's
 page (with its size and main drivers), the printable figures, and a short "how to read
 these maps". Plain HTML and CSS, no script: it opens anywhere, offline included.
 """
@@ -102,8 +102,7 @@ def index_page(
               "made by <code>pli report</code>, into the folder <code>report</code> beside this one.</p>")
     figure_items = "".join(f'<li><a href="{escape_text(f)}">{escape_text(f)}</a></li>' for f in figures)
     marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
-    sim = ('<p class="sim">Simulated data: for demonstration only, not facts about the area.</p>'
-           if area.simulated else "")
+    sim = "".join(f'<p class="sim">{escape_text(note)}</p>' for note in area.notes())
     credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
     sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>

@@ -1,4 +1,4 @@
-"""The interactive Folium pages: the borough page, the hot-spot page and one per neighbourhood."""
+"""The interactive Folium pages: the study-area page, the hot-spot page and one per neighbourhood."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ from pli.maps.style import (
     NEIGHBOURHOOD_COLOUR,
     PATROL_COLOUR,
     PATROL_FILL,
-    SCORE_NOTE,
     SENSITIVE_BANNER,
     UPPER_COLOUR,
+    score_note,
 )
 
 __all__ = [
@@ -156,7 +156,7 @@ def _new_map(
 
 
 def _title_html(area: AreaSpec, period: str, heading: str, prep: _Prepared, *, extra: str = "") -> str:
-    sim = '<p class="pli-sim">Simulated data: for demonstration only, not real crime.</p>' if area.simulated else ""
+    sim = "".join(f'<p class="pli-sim">{escape_text(note)}</p>' for note in area.notes())
     # Pages that carry micro-place (point-derived) layers are marked for handling.
     marking = f'<p class="pli-sensitive">{escape_text(SENSITIVE_BANNER)}</p>' if prep.places is not None else ""
     note = f"<p>{escape_text(prep.upper_note)}</p>" if prep.upper_note else ""
@@ -352,10 +352,10 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
         layer = _theme_layer(m, features, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
         if key == "index":
             cls = prep.index_classes
-            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
+            body = legend_html(cls.title, cls.legend_items(), note=score_note(prep.area_type), opacity=opacity)
         elif key in prep.domain_classes:
             cls = prep.domain_classes[key]
-            body = legend_html(cls.title, cls.legend_items(), note=SCORE_NOTE, opacity=opacity)
+            body = legend_html(cls.title, cls.legend_items(), note=score_note(prep.area_type), opacity=opacity)
         elif key == "lisa_fdr":
             body = legend_html(
                 f"Clusters (LISA, FDR-corrected, q < {alpha})", lisa_items, note=f"{LISA_NOTE} {CORRECTED_NOTE}",

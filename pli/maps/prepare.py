@@ -138,6 +138,7 @@ class _Prepared:
     upper_label: str
     upper_note: str
     lisa_alpha: float = 0.05
+    area_type: str = "area"
     # EPSG:4326 points labelled with each patrol place's number (the CSV's place_number).
     place_points: Optional[gpd.GeoDataFrame] = None
 
@@ -180,7 +181,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         else pd.Series("", index=lsoa.index)
     )
     score_line = (
-        "<br>Priority score <b>" + format_number(lsoa["score"], ".2f") + "</b> (0 = borough average)"
+        "<br>Priority score <b>" + format_number(lsoa["score"], ".2f") + f"</b> (0 = {bundle.area_type} average)"
         + ", rank " + format_number(lsoa["rank"], ".0f") + f" of {n:,} (1 = highest)"
     )  # fmt: skip
     props = pd.DataFrame(index=lsoa.index)
@@ -197,7 +198,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         props[f"c_{d}"] = cls.colour_of()
         props[f"tip_{d}"] = (
             head + "<br>" + escape_text(domain_titles[d]) + " domain score: <b>"
-            + format_number(lsoa[d], ".2f") + "</b> (0 = borough average), " + cls.position_text()
+            + format_number(lsoa[d], ".2f") + f"</b> (0 = {bundle.area_type} average), " + cls.position_text()
             + score_line
         )  # fmt: skip
     # The FDR-corrected results are the ones the maps lead with; the tooltips say which
@@ -235,7 +236,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     nb_props = pd.DataFrame(index=nb.index)
     nb_props["rank"] = nb["rank"].astype(int)
     nb_props["slug"] = _safe_slug(nb["slug"], nb["name"])
-    nb_props["popup"] = _profile_html(nb, bundle.lsoa["lsoa_name"], labels)
+    nb_props["popup"] = _profile_html(nb, bundle.lsoa["lsoa_name"], labels, word=bundle.area_type)
     nb_props["name"] = nb["name"].astype("string")
     neighbourhoods = _to_web(gpd.GeoDataFrame(nb_props, geometry=nb_metric.geometry, crs=METRIC_CRS))
     numbers = _to_web(
@@ -320,6 +321,7 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
         upper_label=upper,
         upper_note=bundle.upper_layer_note,
         lisa_alpha=bundle.lisa_alpha,
+        area_type=bundle.area_type,
     )
 
 
@@ -350,7 +352,7 @@ def _readable_drivers(drivers: pd.Series, labels: dict[str, str]) -> pd.Series:
     return named.groupby(level=0).agg("; ".join).reindex(drivers.index).fillna("")
 
 
-def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, labels: dict[str, str]) -> pd.Series:
+def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, labels: dict[str, str], *, word: str = "area") -> pd.Series:
     """The neighbourhood profile (escaped HTML), one per neighbourhood."""
     codes = nb["lsoa_codes"].astype("string").fillna("").str.split(";").explode().str.strip()
     codes = codes[codes.fillna("") != ""]
@@ -362,9 +364,9 @@ def _profile_html(nb: pd.DataFrame, lsoa_names: pd.Series, labels: dict[str, str
         '<div class="pli-profile"><h3>' + nb["rank"].astype(int).astype(str) + ". "
         + escape_series(nb["name"]) + "</h3><table>"
         + "<tr><th>Population</th><td>" + format_number(nb["population"], ",.0f") + "</td></tr>"
-        + "<tr><th>Share of borough harm</th><td>" + format_number(share, ".1f") + "% of borough crime harm</td></tr>"
+        + f"<tr><th>Share of {word} harm</th><td>" + format_number(share, ".1f") + f"% of {word} crime harm</td></tr>"
         + "<tr><th>Mean index score</th><td>" + format_number(nb["mean_score"], ".2f")
-        + " (0 = borough average)</td></tr>"
+        + f" (0 = {word} average)</td></tr>"
         + "<tr><th>Stability</th><td>" + format_number(pd.to_numeric(nb.get("stability", pd.Series(index=nb.index)), errors="coerce") * 100, ".0f") + "% of runs with perturbed indicator weights choose it again</td></tr>"  # noqa: E501
         + "<tr><th>Top drivers</th><td>" + escape_series(_readable_drivers(nb["top_drivers"], labels)) + "</td></tr>"
         + "<tr><th>LSOAs (" + format_number(nb["n_lsoas"], ".0f") + ")</th><td>"

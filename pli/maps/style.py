@@ -17,6 +17,7 @@ __all__ = [
     "PATROL_COLOUR",
     "PATROL_FILL",
     "SCORE_NOTE",
+    "score_note",
     "SENSITIVE_BANNER",
     "UPPER_COLOUR",
 ]
@@ -85,7 +86,12 @@ UPPER_COLOUR = "#3a3a3a"
 HARM_UNIT = "days of prison-equivalent harm (CCHI-style)"
 
 
-SCORE_NOTE = "Score: 0 = borough average; higher = higher priority."
+SCORE_NOTE = "Score: 0 = study-area average; higher = higher priority."
+
+
+def score_note(area_type: str) -> str:
+    """:data:`SCORE_NOTE` in the area's own word: ``"Score: 0 = district average; ..."``."""
+    return SCORE_NOTE.replace("study-area", area_type)
 
 
 LISA_NOTE = (

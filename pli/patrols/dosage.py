@@ -179,9 +179,9 @@ def _floor_and_dose(
     clears = (cand["count"].to_numpy() >= min_events) & (hot | high | few) & (cand["visits_per_week"].to_numpy() >= 1)
     sd = tests["sd"]
     z = (harm - tests["mean"]) / sd if sd > 0 else np.zeros(len(harm))
-    sd_text = np.array([f"harm {v:.1f} SD above the borough mean (>= 2 SD)" for v in z], dtype=object)
+    sd_text = np.array([f"harm {v:.1f} SD above the study-area mean (>= 2 SD)" for v in z], dtype=object)
     few_text = (
-        f"in the borough's power few ({int(tests['power_few_places']):,} of {int(tests['n_places']):,} "
+        f"in the study area's power few ({int(tests['power_few_places']):,} of {int(tests['n_places']):,} "
         "places hold half the harm)"
     )
     gi_text = ("Gi* " + cand["gi_label"].astype(str) + f" (FDR q <= {alpha:g})").to_numpy(dtype=object)

@@ -597,7 +597,7 @@ def plan_patrols(
     empty = tuple(n for n in names if n not in planned)
     for name in empty:
         logger.warning(
-            "no micro-place in %s clears the floor (%d records, borough-wide harm-spot evidence and a harm that "
+            "no micro-place in %s clears the floor (%d records, area-wide harm-spot evidence and a harm that "
             "earns a weekly visit: %g a month); patrol it by the neighbourhood plan instead",
             name,
             int(min_events),
@@ -774,7 +774,8 @@ def _scope_times(
         mask = timed & (rec_scope == k)
         if mask.sum() < 20:
             # Too few timed records to trust a local profile; borrow the borough's.
-            logger.info("neighbourhood %r: %d timed records; using the borough hour profile", names[k], int(mask.sum()))
+            logger.info("neighbourhood %r: %d timed records; using the study-area hour profile", names[k],
+                        int(mask.sum()))
             mask = timed
         out[k] = (rec.hour[mask], None if rec.dow is None else rec.dow[mask])
     return out

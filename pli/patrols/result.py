@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-BOROUGH = "Borough-wide"
+BOROUGH = "Area-wide"  # the totals row for the whole study area, whatever its kind
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class PatrolPlan:
         ``suggested_times``, ``period`` ("2024-03 to 2025-02") and ``categories``
         ("Burglary"; several joined by "; ").
     concentration : DataFrame
-        One row per scope (each neighbourhood, then ``"Borough-wide"`` with rank 0) and
+        One row per scope (each neighbourhood, then ``"Area-wide"`` (the whole study area) with rank 0) and
         place kind, columns of :meth:`ConcentrationResult.to_dict`.
     profiles : DataFrame or None
         When records carry times: counts and harm by ``day_of_week`` (0 = Monday, -1 when

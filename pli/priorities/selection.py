@@ -65,15 +65,15 @@ NEIGHBOURHOOD_COLUMN_DESCRIPTIONS = {
     "population_weighted_score": "mean index score per resident (member scores weighted by "
     "population)",
     "total_score": "sum of the member LSOAs' index scores",
-    "priority_share": "share (0-1) of the borough's priority this neighbourhood covers; an "
+    "priority_share": "share (0-1) of the study area's priority this neighbourhood covers; an "
     "LSOA's priority is its index score above the candidate cut-off times its share of "
-    "borough residents (blended with its crime-harm rate share when priorities.harm_weight "
+    "the study area's residents (blended with its crime-harm rate share when priorities.harm_weight "
     "> 0; see priority_basis in the log)",
-    "concentration": "priority per resident relative to the borough average (priority_share / "
-    "share of borough residents; 1 = average): the mean score above the cut-off per resident, "
+    "concentration": "priority per resident relative to the study-area average (priority_share / "
+    "share of the study area's residents; 1 = average): the mean score above the cut-off per resident, "
     "blended with harm per resident when priorities.harm_weight > 0; neighbourhoods are chosen "
     "and ranked by it",
-    "harm_share": "share (0-1) of the borough's crime harm recorded in the neighbourhood "
+    "harm_share": "share (0-1) of the study area's crime harm recorded in the neighbourhood "
     "(NaN without a harm source)",
     "stability": "share (0-1) of Monte Carlo runs with every indicator weight scaled by a random "
     "factor within +-priorities.stability_spread in which a neighbourhood overlapping this one "
@@ -283,7 +283,7 @@ def select_neighbourhoods(
     wards = summarise_wards(frame, membership, score=score, population=population)
     coverage = float(priority[rank_of > 0].sum())
     logger.info(
-        "%s priority neighbourhoods: %s LSOAs, %s residents, %.1f%% of borough priority; "
+        "%s priority neighbourhoods: %s LSOAs, %s residents, %.1f%% of the study area's priority; "
         "chosen and ranked by concentration of priority; %d of the top %d LSOAs outside (listed with reasons)",
         f"{len(chosen):,}", f"{int((rank_of > 0).sum()):,}", f"{pop[rank_of > 0].sum():,.0f}", 100 * coverage,
         len(excluded), int(draw.cover.sum()),
@@ -445,7 +445,7 @@ def _excluded(
             else:
                 reason = (
                     f"its best neighbourhood ({len(r)} LSOAs, {people:,.0f} residents, concentration "
-                    f"{draw.region_concentration[k]:.2f}x the borough average) comes {standing[k]} of "
+                    f"{draw.region_concentration[k]:.2f}x the study-area average) comes {standing[k]} of "
                     f"{len(ok)} by concentration, outside the {spec.count} chosen"
                 )
         else:
@@ -615,7 +615,7 @@ def _priority(
     need = np.clip(s - cutoff, 0.0, None) * people
     basis = (
         f"score above the candidate cut-off ({cutoff:.4g}) times the LSOA's share of "
-        "borough residents, as a share of the borough total"
+        "the study area's residents, as a share of the study-area total"
     )
     if need.sum() <= 0:
         # Every candidate sits on the cut-off (tied scores) or has no residents: share
@@ -639,7 +639,7 @@ def _priority(
         return need, basis
     basis = (
         f"{1 - harm_weight:.2f} x ({basis}) + {harm_weight:.2f} x the LSOA's share of the "
-        "borough's summed crime-harm rates (harm per resident)"
+        "study area's summed crime-harm rates (harm per resident)"
     )
     return (1 - harm_weight) * need + harm_weight * rate / rate.sum(), basis
 
