@@ -103,7 +103,7 @@ def window_ends(months: list[str], *, length: int, last: str, step_months: int, 
     --------
     >>> months = [f"2024-{m:02d}" for m in range(1, 13)] + [f"2025-{m:02d}" for m in range(1, 13)]
     >>> window_ends(months, length=12, last="2025-12", step_months=6, windows=8)
-    [('2024-07', '2025-06'), ('2025-01', '2025-12')]
+    [('2024-01', '2024-12'), ('2024-07', '2025-06'), ('2025-01', '2025-12')]
     """
     end = pd.Period(last, freq="M")
     first_present = pd.Period(months[0], freq="M")
