@@ -122,7 +122,7 @@ def test_a_run_without_crime_says_what_is_absent_not_nan():
     nb = pd.DataFrame({"rank": [1], "name": ["North"], "n_lsoas": [3], "population": [5200.0],
                        "harm_share": [float("nan")]})
     ranks = pd.DataFrame({"rank": [1], "lsoa_name": ["A"], "ward_name": ["W"], "score": [1.0]}, index=["E01"])
-    text = IndexRun(Path("out"), None, (), ranks, nb, {}, True, tuple(notes.sentences())).summary()
+    text = IndexRun(Path("out"), None, (), ranks, nb, {}, True, data_notes=tuple(notes.sentences())).summary()
     assert "nan" not in text.lower() and "1. North: 3 LSOAs, population 5,200\n" in text + "\n"
     assert "NOTE: SIMULATED data: source 'deprivation'" in text and "NOTE: Absent: no crime source" in text
 
