@@ -279,3 +279,14 @@ def test_cli_report_writes_its_folder_and_verify_accepts_it(demo_runs, tmp_path,
                  str(out), "--public", "--no-pdf", "-q"]) == 2  # a clear error, the old report kept
     assert "--public needs" in capsys.readouterr().err
     assert main(["verify", str(out)]) == 0
+
+
+def test_report_names_the_area_with_the_word_the_maps_use():
+    from pli.report.command import _area_type
+
+    # The manifest keeps the config as written (lists, not tuples); the maps say "district" for a
+    # metropolitan district's code and take area.type when it is given.
+    assert _area_type({"name": "Leeds", "lad_codes": ["E08000035"]}) == "district"
+    assert _area_type({"name": "Croydon", "lad_codes": ["E09000008"], "type": "borough",
+                       "lookup": {"path": "lookup.csv"}}) == "borough"
+    assert _area_type({"name": "Somewhere", "unknown_key_from_a_newer_pli": 1}) == "area"

@@ -156,9 +156,23 @@ def build_report(inputs: ReportInputs, out_dir: Path, *, has_pdf: bool = False) 
         trend_charts=trend_charts, map_links=map_links, neighbourhood_links=nb_links,
         uncertainty=inputs.uncertainty, uncertainty_chart=uncertainty_chart, harm_by_category=harm_frame,
         upper_label=str((config.get("area") or {}).get("upper_layer_label") or "Ward"),
+        area_type=_area_type(config.get("area") or {}),
         suppress_below=int((config.get("output") or {}).get("suppress_below", 5)),
         track_given=bool(inputs.track), has_pdf=has_pdf, notes=tuple(notes),
     )
+
+
+def _area_type(area: dict) -> str:
+    """The study area's word ("borough", "district", ...) as the maps use it, from the run's config."""
+    from pli.area import area_type
+    from pli.config import AreaSpec
+
+    known = {key: tuple(value) if isinstance(value, list) else value
+             for key, value in area.items() if key in AreaSpec.__dataclass_fields__ and key != "lookup"}
+    try:
+        return area_type(AreaSpec(**known))
+    except (TypeError, ValueError):  # a config written by another pli version: keep the neutral word
+        return "area"
 
 
 def _refuse_other_run(out_dir: Path) -> None:
