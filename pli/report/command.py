@@ -17,7 +17,6 @@ Chromium's creation date, so unlike the HTML it is not byte-reproducible.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -176,15 +175,12 @@ def _area_type(area: dict) -> str:
 
 
 def _refuse_other_run(out_dir: Path) -> None:
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            role = json.loads(manifest.read_text(encoding="utf-8")).get("role")
-        except (OSError, ValueError, AttributeError):
-            role = None
-        if role != "report":
-            raise InputError(f"{out_dir} holds another command's outputs; `pli report` replaces its whole folder, "
-                             "so give it a folder of its own (--out, default report)", path=str(out_dir))
+    from pli.outputs import manifest_role
+
+    role = manifest_role(out_dir)
+    if role is not None and role != "report":
+        raise InputError(f"{out_dir} holds another command's outputs; `pli report` replaces its whole folder, "
+                         "so give it a folder of its own (--out, default report)", path=str(out_dir))
 
 
 def run_report(index_dir: str | Path, maps_dir: str | Path, out_dir: str | Path, *,
