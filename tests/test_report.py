@@ -290,3 +290,18 @@ def test_report_names_the_area_with_the_word_the_maps_use():
     assert _area_type({"name": "Croydon", "lad_codes": ["E09000008"], "type": "borough",
                        "lookup": {"path": "lookup.csv"}}) == "borough"
     assert _area_type({"name": "Somewhere", "unknown_key_from_a_newer_pli": 1}) == "area"
+
+
+def test_summary_says_when_the_patrol_plan_covers_another_period(demo_runs, tmp_path):
+    import dataclasses
+
+    from pli.report.command import build_report
+    from pli.report.page import render_report
+
+    content = build_report(read_report_inputs(demo_runs / "output", demo_runs / "maps"), tmp_path)
+    # The demo plans patrols on the index's own window: nothing to say.
+    assert content.patrol_period == content.period
+    assert "not the index's data period" not in html_lib.unescape(render_report(content))
+    other = dataclasses.replace(content, patrol_period="2019-01 to 2019-12")
+    summary = html_lib.unescape(_sections(render_report(other))["summary"])
+    assert f"records of 2019-01 to 2019-12, not the index's data period ({content.period})" in summary

@@ -156,6 +156,7 @@ def build_report(inputs: ReportInputs, out_dir: Path, *, has_pdf: bool = False) 
         uncertainty=inputs.uncertainty, uncertainty_chart=uncertainty_chart, harm_by_category=harm_frame,
         upper_label=str((config.get("area") or {}).get("upper_layer_label") or "Ward"),
         area_type=_area_type(config.get("area") or {}),
+        patrol_period=str((manifest.get("patrols") or {}).get("period") or ""),
         suppress_below=int((config.get("output") or {}).get("suppress_below", 5)),
         track_given=bool(inputs.track), has_pdf=has_pdf, notes=tuple(notes),
     )

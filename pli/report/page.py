@@ -157,6 +157,7 @@ class ReportContent:
     harm_by_category: pd.DataFrame
     upper_label: str = "Ward"
     area_type: str = "area"
+    patrol_period: str = ""
     suppress_below: int = 5
     track_given: bool = False
     has_pdf: bool = False
@@ -219,6 +220,10 @@ def _summary(content: ReportContent) -> str:
                   f"officer-hours a week"
                   + (f", {_num(t.get('officer_hours_trial'))} officer-hours over {_num(t.get('trial_weeks'))} weeks"
                      if 'officer_hours_trial' in t else "") + ". Each neighbourhood's page lists its first places.")
+        if content.patrol_period and content.patrol_period != content.period:
+            # The run warned; the members reading the report must be told as well.
+            patrol += (f" The plan is drawn from records of {content.patrol_period}, not the index's data period "
+                       f"({content.period}).")
     else:
         patrol = "No patrol plan was made in this run."
     stability = pd.to_numeric(nb.get("stability"), errors="coerce") if "stability" in nb else pd.Series(dtype=float)
