@@ -21,7 +21,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 
@@ -167,7 +167,7 @@ def _area_type(area: dict) -> str:
     from pli.area import area_type
     from pli.config import AreaSpec
 
-    known = {key: tuple(value) if isinstance(value, list) else value
+    known: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
              for key, value in area.items() if key in AreaSpec.__dataclass_fields__ and key != "lookup"}
     try:
         return area_type(AreaSpec(**known))
