@@ -39,6 +39,7 @@ __all__ = [
     "folder_manifest",
     "hash_inputs",
     "input_key",
+    "manifest_role",
     "package_versions",
     "verify_outputs",
     "write_csv",
@@ -194,6 +195,31 @@ def staged_hashes(tx: OutputTransaction) -> dict[str, str]:
     """SHA-256 of every staged file, keyed ``"<target>:<relative path>"``, for a manifest."""
     return {f"{name}:{rel.as_posix()}": file_sha256(tx.staging_dir(name) / rel)
             for name, rels in tx.staged_files().items() for rel in rels}
+
+
+def manifest_role(folder: str | Path) -> str | None:
+    """The ``role`` of the manifest in ``folder``: ``None`` with no manifest, ``""`` when unreadable or unset.
+
+    A command that replaces its whole output folder checks this first, so that it never
+    wipes the folder of another command (``pli index`` writes no role).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> manifest_role(folder) is None
+    True
+    >>> _ = (folder / "manifest.json").write_text('{"role": "track"}', encoding="utf-8")
+    >>> manifest_role(folder)
+    'track'
+    """
+    manifest = Path(folder) / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8")).get("role") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def folder_manifest(tx: OutputTransaction, target: str) -> dict:

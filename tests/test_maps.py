@@ -502,8 +502,8 @@ def test_credits_name_the_sources_the_run_used_with_periods_and_licences():
     credits = run_credits(sources, periods=periods, used=["crime", "iod", "ages", "points", "local"], year=2026)
     short = short_attribution(credits)
     assert short.startswith("Boundaries: ONS, OS \u00a9 Crown copyright and database right 2026")
-    assert "Crime (crime): Metropolitan Police (London Datastore), 2025-03 to 2026-02" in short
-    assert "Crime (points): police.uk, 2024-03 to 2025-02" in short
+    assert "Crime: Metropolitan Police (London Datastore), 2025-03 to 2026-02" in short
+    assert "Crime: police.uk, 2024-03 to 2025-02" in short
     assert "Deprivation: IoD2019 (MHCLG)" in short and "Population: Census 2021 (ONS)" in short
     assert "Local: asb_cases.csv" in short and "other" not in short
     full = long_attribution(credits)
@@ -512,6 +512,10 @@ def test_credits_name_the_sources_the_run_used_with_periods_and_licences():
     demo = short_attribution(run_credits(sources, used=["crime", "ages"], simulated=True))
     assert "Crime: SIMULATED by pli (demo)" in demo and "Population: Census 2021 (ONS)" in demo
     assert "Metropolitan" not in demo
+    # Two sources of one publisher are told apart by their names; a Met table and police.uk by publisher.
+    twice = short_attribution(run_credits(sources, periods=periods, used=["points", "track_only"], year=2026))
+    assert "Crime (points): police.uk, 2024-03 to 2025-02" in twice and "Crime (track_only): police.uk" in twice
+    assert "(crime)" not in short
 
 
 def test_neighbourhood_numbers_are_placed_apart_inside_their_areas(bundle):

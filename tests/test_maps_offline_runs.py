@@ -214,7 +214,7 @@ def test_open_data_run_pages_draw_their_maps_with_the_network_cut(chromium, tmp_
         "Metropolitan Police (London Datastore)", "IoD2019 (MHCLG)", "Census 2021 (ONS)", "police.uk",
     ), priority_names=_priority_area_names(out))
     attribution = results[pages[1].as_uri()]["attribution"]
-    assert "Crime (crime): Metropolitan Police (London Datastore), 2025-03 to 2026-02" in attribution
+    assert "Crime: Metropolitan Police (London Datastore), 2025-03 to 2026-02" in attribution
     _screens([(pages[1], DESKTOP, "open-data-priority_localities-desktop.png"),
               (next(p for p in pages if p.name.startswith("1-")), PHONE, "open-data-neighbourhood-1-phone.png")])
 

@@ -279,3 +279,29 @@ def test_cli_report_writes_its_folder_and_verify_accepts_it(demo_runs, tmp_path,
                  str(out), "--public", "--no-pdf", "-q"]) == 2  # a clear error, the old report kept
     assert "--public needs" in capsys.readouterr().err
     assert main(["verify", str(out)]) == 0
+
+
+def test_report_names_the_area_with_the_word_the_maps_use():
+    from pli.report.command import _area_type
+
+    # The manifest keeps the config as written (lists, not tuples); the maps say "district" for a
+    # metropolitan district's code and take area.type when it is given.
+    assert _area_type({"name": "Leeds", "lad_codes": ["E08000035"]}) == "district"
+    assert _area_type({"name": "Croydon", "lad_codes": ["E09000008"], "type": "borough",
+                       "lookup": {"path": "lookup.csv"}}) == "borough"
+    assert _area_type({"name": "Somewhere", "unknown_key_from_a_newer_pli": 1}) == "area"
+
+
+def test_summary_says_when_the_patrol_plan_covers_another_period(demo_runs, tmp_path):
+    import dataclasses
+
+    from pli.report.command import build_report
+    from pli.report.page import render_report
+
+    content = build_report(read_report_inputs(demo_runs / "output", demo_runs / "maps"), tmp_path)
+    # The demo plans patrols on the index's own window: nothing to say.
+    assert content.patrol_period == content.period
+    assert "not the index's data period" not in html_lib.unescape(render_report(content))
+    other = dataclasses.replace(content, patrol_period="2019-01 to 2019-12")
+    summary = html_lib.unescape(_sections(render_report(other))["summary"])
+    assert f"records of 2019-01 to 2019-12, not the index's data period ({content.period})" in summary

@@ -142,7 +142,7 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         # A national ward file: keep the wards near the area before the overlay.
         near = wards.geometry.intersects(shapely.box(*lsoa.total_bounds))
         wards = wards[near.to_numpy()]
-    lsoa = assign_to_wards(lsoa, wards)
+    lsoa = assign_to_wards(lsoa, wards, layer="wards" if b.wards is not None else "upper areas")
     if selection is not None:
         wards = wards[wards.index.isin(lsoa["ward_code"])]
     overlaps = find_overlaps(lsoa)

@@ -48,6 +48,7 @@ def assign_to_wards(
     wards: gpd.GeoDataFrame,
     *,
     split_share: float = SPLIT_SHARE,
+    layer: str = "wards",
 ) -> gpd.GeoDataFrame:
     """Assign each LSOA to the ward holding the largest share of its area.
 
@@ -60,6 +61,9 @@ def assign_to_wards(
     split_share : float
         LSOAs whose largest share is below this are counted (and logged) as split
         across wards.
+    layer : str
+        What the log lines call the upper layer: ``"wards"`` (default), or
+        ``"upper areas"`` when it was dissolved from a table (MSOAs, say).
 
     Returns
     -------
@@ -107,17 +111,20 @@ def assign_to_wards(
     partly = covered < 0.5
     if partly.any():
         logger.warning(
-            "%d LSOAs lie mostly outside every ward (under half their area covered): %s",
+            "%d LSOAs lie mostly outside all %s (under half their area covered): %s",
             int(partly.sum()),
+            layer,
             list_codes(lsoa.index[partly]),
         )
     n_split = int((share < split_share).sum())
     logger.info(
-        "assigned %d LSOAs to %d of %d wards by largest area overlap; %d split across wards (share < %.2f)",
+        "assigned %d LSOAs to %d of %d %s by largest area overlap; %d split across %s (share < %.2f)",
         len(lsoa),
         len(np.unique(best_ward)),
         len(wards),
+        layer,
         n_split,
+        layer,
         split_share,
     )
 

@@ -148,12 +148,13 @@ def run_credits(
         for name, spec in (sources or {}).items()
         if wanted is None or name in wanted
     ]
-    # Two sources of one kind (crime for the index, points for patrols) keep apart by name.
-    whats = [c.what for c in made]
+    # Two sources of one kind and publisher (two police.uk folders, say) keep apart by name;
+    # a Met table and police.uk points are told apart by their publishers already.
+    whats = [(c.what, c.short) for c in made]
     names = [n for n in (sources or {}) if wanted is None or n in wanted]
     seen: set[tuple[str, str, str]] = set()
     for name, credit in zip(names, made):
-        if whats.count(credit.what) > 1:
+        if whats.count((credit.what, credit.short)) > 1:
             credit = Credit(credit.what + f" ({name})", credit.short, credit.full, credit.period, credit.licence)
         key = (credit.what, credit.short, credit.period)
         if key not in seen:

@@ -29,6 +29,12 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; pad
   border-bottom: 1px solid #ddd; vertical-align: top; } th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 ul.maps li { margin: .3rem 0; } a { color: #1f5fa8; }
+/* On a phone each neighbourhood is a card: rank, name and the numbers, its drivers underneath. */
+@media (max-width: 40rem) {
+  table, thead, tbody { display: block; } .wide-only, th.drivers { display: none; }
+  tr { display: grid; grid-template-columns: 2.8rem 1fr 5.6rem 4rem; font-size: 14px; border-bottom: 1px solid #ddd; }
+  th, td { border-bottom: 0; padding: .3rem .25rem; } td.drivers { grid-column: 2 / -1; padding-top: 0; }
+  td.drivers::before { content: "Drivers: "; color: #555; } }
 @media print { a { color: #222; text-decoration: none; } body { margin: 0; max-width: none; } }
 """
 
@@ -93,8 +99,8 @@ def index_page(
         harm_text = "" if harm is None or pd.isna(harm) else f"{100 * float(harm):.1f}%"
         rows.append(
             f'<tr><td class="num">{rank}</td><td><a href="{href}">{escape_text(row["name"])}</a></td>'
-            f'<td class="num">{int(row["n_lsoas"])}</td><td class="num">{int(row["population"]):,}</td>'
-            f'<td class="num">{escape_text(harm_text)}</td><td>{escape_text(readable)}</td></tr>'
+            f'<td class="num wide-only">{int(row["n_lsoas"])}</td><td class="num">{int(row["population"]):,}</td>'
+            f'<td class="num">{escape_text(harm_text)}</td><td class="drivers">{escape_text(readable)}</td></tr>'
         )
     report = (f'<p><a href="{escape_text(report_href)}">Committee report</a>: summary for members, a profile of each '
               "neighbourhood, method and data sources; prints to A4.</p>" if report_href else
@@ -126,8 +132,8 @@ Moran's I).</li>
 </ul>
 <h2>Priority neighbourhoods</h2>
 <table>
-<thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th>LSOAs</th><th>Residents</th>
-<th>Share of crime harm</th><th>Main drivers</th></tr></thead>
+<thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th class="wide-only">LSOAs</th><th>Residents</th>
+<th>Share of crime harm</th><th class="drivers">Main drivers</th></tr></thead>
 <tbody>
 {"".join(rows)}
 </tbody>

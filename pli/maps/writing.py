@@ -89,11 +89,15 @@ def write_maps(
     nb_dir = out_dir / "neighbourhoods"
     nb_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    page_bytes = 0
 
     def emit(path: Path, html: str) -> None:
+        nonlocal page_bytes
         data = html.encode("utf-8")
         _write_atomic(path, data)
-        log.info("maps: wrote %s (%.2f MB)", path, len(data) / 1e6)
+        # Named inside the folder: out_dir is usually a staging folder the reader never sees.
+        log.debug("maps: wrote %s (%.2f MB)", path.relative_to(out_dir).as_posix(), len(data) / 1e6)
+        page_bytes += len(data)
         written.append(path)
 
     # Each page is built with ids seeded by its file name, so the same data give the same bytes.
@@ -135,4 +139,6 @@ def write_maps(
         # `pli report` writes report/ beside the maps folder (staged maps sit beside it too).
         report_href="../report/report.html" if (out_dir.parent / "report" / "report.html").is_file() else None,
     ))
+    log.info("maps: %d pages (%d of them neighbourhood pages, %.1f MB in all) and 2 figures",
+             len(written) - 2, len(nb), page_bytes / 1e6)
     return written

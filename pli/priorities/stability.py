@@ -83,7 +83,12 @@ def perturbed_scores(
         raise InputError(f"spread: expected a relative change in [0, 1), got {spread}", path="perturbed_scores")
     specs = tuple(specs)
     index_logger = logging.getLogger("pli.index")
-    base = build_index(values, specs, index_spec, seed=seed, wards=wards, reference_values=reference_values)
+    level = index_logger.level
+    index_logger.setLevel(logging.WARNING)  # the run has logged this very index already: say it once
+    try:
+        base = build_index(values, specs, index_spec, seed=seed, wards=wards, reference_values=reference_values)
+    finally:
+        index_logger.setLevel(level)
     spec = base.spec
     normed = base.normalised
     cols = list(base.weights.index)
@@ -93,7 +98,6 @@ def perturbed_scores(
             "perturbing them changes nothing", spec.weighting,
         )
     factors = np.random.default_rng(seed).uniform(1 - spread, 1 + spread, size=(runs, len(specs)))
-    level = index_logger.level
     index_logger.setLevel(logging.WARNING)  # 200 identical "index: ..." lines say nothing
     try:
         weights = [

@@ -17,12 +17,11 @@ Chromium's creation date, so unlike the HTML it is not byte-reproducible.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 
@@ -156,21 +155,33 @@ def build_report(inputs: ReportInputs, out_dir: Path, *, has_pdf: bool = False) 
         trend_charts=trend_charts, map_links=map_links, neighbourhood_links=nb_links,
         uncertainty=inputs.uncertainty, uncertainty_chart=uncertainty_chart, harm_by_category=harm_frame,
         upper_label=str((config.get("area") or {}).get("upper_layer_label") or "Ward"),
+        area_type=_area_type(config.get("area") or {}),
+        patrol_period=str((manifest.get("patrols") or {}).get("period") or ""),
         suppress_below=int((config.get("output") or {}).get("suppress_below", 5)),
         track_given=bool(inputs.track), has_pdf=has_pdf, notes=tuple(notes),
     )
 
 
+def _area_type(area: dict) -> str:
+    """The study area's word ("borough", "district", ...) as the maps use it, from the run's config."""
+    from pli.area import area_type
+    from pli.config import AreaSpec
+
+    known: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+             for key, value in area.items() if key in AreaSpec.__dataclass_fields__ and key != "lookup"}
+    try:
+        return area_type(AreaSpec(**known))
+    except (TypeError, ValueError):  # a config written by another pli version: keep the neutral word
+        return "area"
+
+
 def _refuse_other_run(out_dir: Path) -> None:
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            role = json.loads(manifest.read_text(encoding="utf-8")).get("role")
-        except (OSError, ValueError, AttributeError):
-            role = None
-        if role != "report":
-            raise InputError(f"{out_dir} holds another command's outputs; `pli report` replaces its whole folder, "
-                             "so give it a folder of its own (--out, default report)", path=str(out_dir))
+    from pli.outputs import manifest_role
+
+    role = manifest_role(out_dir)
+    if role is not None and role != "report":
+        raise InputError(f"{out_dir} holds another command's outputs; `pli report` replaces its whole folder, "
+                         "so give it a folder of its own (--out, default report)", path=str(out_dir))
 
 
 def run_report(index_dir: str | Path, maps_dir: str | Path, out_dir: str | Path, *,

@@ -156,6 +156,8 @@ class ReportContent:
     uncertainty_chart: Optional[bytes]
     harm_by_category: pd.DataFrame
     upper_label: str = "Ward"
+    area_type: str = "area"
+    patrol_period: str = ""
     suppress_below: int = 5
     track_given: bool = False
     has_pdf: bool = False
@@ -218,6 +220,10 @@ def _summary(content: ReportContent) -> str:
                   f"officer-hours a week"
                   + (f", {_num(t.get('officer_hours_trial'))} officer-hours over {_num(t.get('trial_weeks'))} weeks"
                      if 'officer_hours_trial' in t else "") + ". Each neighbourhood's page lists its first places.")
+        if content.patrol_period and content.patrol_period != content.period:
+            # The run warned; the members reading the report must be told as well.
+            patrol += (f" The plan is drawn from records of {content.patrol_period}, not the index's data period "
+                       f"({content.period}).")
     else:
         patrol = "No patrol plan was made in this run."
     stability = pd.to_numeric(nb.get("stability"), errors="coerce") if "stability" in nb else pd.Series(dtype=float)
@@ -235,16 +241,17 @@ def _summary(content: ReportContent) -> str:
         sure.append("the full uncertainty analysis (pli uncertainty) was not run for this report")
     sim = ('<p class="sim">Simulated data: the crime and deprivation values of this demo are simulated. '
            'Nothing here is a fact about the area.</p>' if content.simulated else "")
+    kind = escape_text(content.area_type)
     return f"""<section id="summary">
 <h2>Summary for members</h2>
 {sim}
 <div class="box"><p><b>What the index is.</b> The Priority Localities Index ranks the {content.n_lsoas} small
 areas (LSOAs: neighbourhoods of about 1,500 residents) of {escape_text(content.area)} by one score that combines
-recorded crime, weighted by its harm, with deprivation ({mix}). A score of 0 is the area average; higher means
+recorded crime, weighted by its harm, with deprivation ({mix}). A score of 0 is the {kind} average; higher means
 higher priority. Data period: {escape_text(content.period)}.</p></div>
 <h3>The {n} priority neighbourhoods</h3>
 <p>Groups of neighbouring LSOAs where high scores concentrate, each big enough for one team's beat, ranked by
-how concentrated their priority is (1 = highest). Harm: the neighbourhood's share of the area's crime harm.</p>
+how concentrated their priority is (1 = highest). Harm: the neighbourhood's share of the {kind}'s crime harm.</p>
 {table}
 <h3>What drives them</h3>
 <p>{lead_text or 'n/a'} (the domain that adds most to the score). The drivers are the indicators that add most to
@@ -296,9 +303,9 @@ def _facts(content: ReportContent, row: pd.Series) -> list[tuple[str, str]]:
     plural = upper.replace(" (", "s (", 1) if " (" in upper else upper + "s"
     facts = [("Residents", _num(row["population"])), ("LSOAs", _num(row["n_lsoas"])),
              (plural, str(row.get("wards", "") or "").replace(";", ",")),
-             ("Share of the area's crime harm", _num(100 * pd.to_numeric(row["harm_share"], errors="coerce"), ".1f")
-              + "%"),
-             ("Mean index score", _num(row.get("mean_score"), ".2f") + " (0 = area average)")]
+             (f"Share of the {content.area_type}'s crime harm",
+              _num(100 * pd.to_numeric(row["harm_share"], errors="coerce"), ".1f") + "%"),
+             ("Mean index score", _num(row.get("mean_score"), ".2f") + f" (0 = {content.area_type} average)")]
     if "stability" in row and pd.notna(row["stability"]):
         facts.append(("Stability", _num(100 * float(row["stability"]), ".0f")
                       + "% of runs with indicator weights moved by up to 20% choose it again"))

@@ -331,7 +331,7 @@ def getis_ord(
 def _log_gi(result: GetisOrdResult, *, fdr: bool) -> None:
     bins, other = (result.bin_fdr, result.bin) if fdr else (result.bin, result.bin_fdr)
     logger.info(
-        "Gi* (%s p)%s: %s hotspot and %s coldspot LSOAs at 90%% or more (%s: %s and %s)",
+        "Gi* (%s p)%s: %s hotspot and %s coldspot LSOAs at 90%% confidence or more (%s: %s and %s)",
         result.inference,
         " (FDR-corrected)" if fdr else " (uncorrected)",
         f"{int((bins > 0).sum()):,}",

@@ -26,7 +26,6 @@ output folder; a folder holding an index run is refused. It writes
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,16 +129,13 @@ def _neighbours(areas) -> dict[str, list[str]]:
 
 
 def _refuse_index_folder(out_dir: Path) -> None:
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            role = json.loads(manifest.read_text(encoding="utf-8")).get("role")
-        except (OSError, ValueError, AttributeError):
-            role = None
-        if role != "track":
-            raise InputError(f"{out_dir} holds a `pli index` run (or another folder with a manifest); "
-                             "`pli track` replaces its whole output folder, so give it a folder of its own "
-                             "(--out, default output-track)", path=str(out_dir))
+    from pli.outputs import manifest_role
+
+    role = manifest_role(out_dir)
+    if role is not None and role != "track":
+        raise InputError(f"{out_dir} holds a `pli index` run (or another folder with a manifest); "
+                         "`pli track` replaces its whole output folder, so give it a folder of its own "
+                         "(--out, default output-track)", path=str(out_dir))
 
 
 def _neighbourhoods(cfg: StudyConfig, boundaries, reconcile, harm_weights, rolling: RollingIndex | None,

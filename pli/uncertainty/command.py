@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -125,16 +124,13 @@ class _Evaluate:
 
 
 def _refuse_other_folder(out_dir: Path) -> None:
-    manifest = out_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            role = json.loads(manifest.read_text(encoding="utf-8")).get("role")
-        except (OSError, ValueError, AttributeError):
-            role = None
-        if role != ROLE:
-            raise InputError(f"{out_dir} holds a `pli index` run (or another command's folder); `pli uncertainty` "
-                             "replaces its whole output folder, so give it a folder of its own "
-                             "(--out, default output-uncertainty)", path=str(out_dir))
+    from pli.outputs import manifest_role
+
+    role = manifest_role(out_dir)
+    if role is not None and role != ROLE:
+        raise InputError(f"{out_dir} holds a `pli index` run (or another command's folder); `pli uncertainty` "
+                         "replaces its whole output folder, so give it a folder of its own "
+                         "(--out, default output-uncertainty)", path=str(out_dir))
 
 
 def run_uncertainty(
