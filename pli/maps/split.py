@@ -228,9 +228,10 @@ def overview_page(
     note = LISA_NOTE if page == "hotspots" else "Grey: no class."
     LegendControl(legend_html(title, items, note=note, opacity=opacity), layer=layer, key="overview").add_to(m)
     outlines = _part_outlines(prep, pos, parts)
-    folium.GeoJson(outlines, name="Parts (detailed maps)", interactive=False,
-                   style_function=lambda _: {"fill": False, "color": "#222222", "weight": 2.5}).add_to(m)
-    front = _add_context(m, prep)
+    part_layer = folium.GeoJson(outlines, name="Parts (detailed maps)", interactive=False,
+                                style_function=lambda _: {"fill": False, "color": "#222222", "weight": 2.5})
+    part_layer.add_to(m)
+    front = [part_layer, *_add_context(m, prep, upper_outlines=False)]
     _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
 
