@@ -14,7 +14,6 @@ import pytest
 
 from pli._map_assets import escape_text
 from pli.config import AreaSpec, ConfigError, MapSpec
-
 from pli.maps import write_maps
 from pli.maps.credits import run_credits, short_attribution
 from pli.maps.split import lsoa_parts, part_of_lsoas
