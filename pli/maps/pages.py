@@ -265,7 +265,7 @@ def _add_context(
         rows = [
             (NEIGHBOURHOOD_COLOUR, "Priority neighbourhood, numbered by rank (1 = highest)", {"width": 3}),
             (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
-        ]
+        ][: None if upper_outlines else 1]
     else:
         rows = [
             ("#0a0a0a", "This neighbourhood", {"width": 5, "bold": True}),
