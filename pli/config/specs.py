@@ -880,12 +880,24 @@ class MapSpec:
         ``max_native_zoom``, ``subdomains``, ``name``). Tiles come from the network even
         in offline pages; where they cannot be fetched the map says so and the data
         layers still show.
+    split_above : int
+        Largest study area, in LSOAs, drawn as one detailed page (default 3,000; a whole
+        number of 1 or more). Above it (a police force, a region, England and Wales) the
+        area maps are split into parts of whole upper-layer areas, at most about this many
+        LSOAs each (``priority_localities-part-NN.html`` and ``hotspots-part-NN.html``, with
+        the same layers, legends and credits), and ``priority_localities.html`` and
+        ``hotspots.html`` become overviews: upper-layer areas coloured by their LSOAs'
+        mean class (or most frequent cluster), the neighbourhood numbers, and the parts
+        linking to their pages. Measured on England and Wales (34,753 LSOAs): one page
+        was 192 MB; split at 3,000, 16 parts of 11-14 MB (about 5 s to first render in
+        headless Chromium) and overviews of 9 MB.
     """
 
     online: bool = False
     offline: Optional[bool] = None
     simplify_m: float = 5.0
     tiles: Union[bool, str, TileSpec] = "esri-grey"
+    split_above: int = 3000
 
     @property
     def inline_assets(self) -> bool:

@@ -132,6 +132,9 @@ def _check_spec(spec: MapSpec) -> None:
         problems.append(
             f"maps.simplify_m: expected 0 to {MAX_SIMPLIFY_M:g} metres (0 keeps every vertex), got {tol!r}"
         )
+    split = spec.split_above
+    if isinstance(split, bool) or not isinstance(split, (int, np.integer)) or split < 1:
+        problems.append(f"maps.split_above: expected a whole number of LSOAs, 1 or more, got {split!r}")
     if problems:
         raise ConfigError(problems, source="the maps settings")
 

@@ -50,6 +50,7 @@ def index_page(
     driver_labels: dict[str, str] | None = None,
     credits: Sequence[str] = (),
     report_href: str | None = None,
+    parts: Sequence[tuple[str, str, int]] = (),
 ) -> str:
     """The HTML of ``index.html``; every value from data is escaped.
 
@@ -75,6 +76,9 @@ def index_page(
     report_href : str, optional
         Relative link to the committee report (``pli report``) when one exists beside
         this folder; otherwise the page says how to make it.
+    parts : sequence of (str, str, int), optional
+        When the area maps are split (``maps.split_above``): label, file of the
+        detailed index page and number of LSOAs of each part.
 
     Examples
     --------
@@ -109,6 +113,13 @@ def index_page(
     figure_items = "".join(f'<li><a href="{escape_text(f)}">{escape_text(f)}</a></li>' for f in figures)
     marking = f'<p class="marking">{escape_text(SENSITIVE_BANNER)}</p>' if sensitive else ""
     sim = "".join(f'<p class="sim">{escape_text(note)}</p>' for note in area.notes())
+    part_items = "".join(
+        f'<li><a href="{escape_text(href)}">{escape_text(label)}</a> ({n:,} LSOAs; '
+        f'<a href="{escape_text(href.replace("priority_localities", "hotspots", 1))}">its hot spots</a>)</li>'
+        for label, href, n in parts
+    )
+    part_list = (f"<li>The area is split into {len(parts)} parts for detailed maps; the two maps above are "
+                 f'overviews:<ul class="maps">{part_items}</ul></li>\n' if parts else "")
     credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
     sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>
@@ -129,7 +140,7 @@ def index_page(
 the priority neighbourhoods and (when planned) the micro-patrol places.</li>
 <li><a href="hotspots.html">Hot spots and clusters</a>: where high scores cluster (Getis-Ord Gi* and Local
 Moran's I).</li>
-</ul>
+{part_list}</ul>
 <h2>Priority neighbourhoods</h2>
 <table>
 <thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th class="wide-only">LSOAs</th><th>Residents</th>

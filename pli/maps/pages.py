@@ -207,24 +207,29 @@ def _add_context(
     focus_rank: Optional[int] = None,
     patrol_note: str = "",
     patrol_floor: str = "",
+    upper_outlines: bool = True,
 ) -> list:
     """Upper-layer boundaries and names, neighbourhoods, patrol places.
 
     Returns the layers to keep above the themes, bottom first: upper-layer
     boundaries, neighbourhood outlines, patrol places (when shown).
+    ``upper_outlines=False`` leaves the boundaries off (the split maps' overview
+    draws the upper-layer areas themselves, with their own outlines).
     """
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
     if lsoa_bounds is not None:
         wards = wards.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
         ward_points = ward_points.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
-    ward_layer = folium.GeoJson(
-        wards[["tip", "geometry"]],
-        name=escape_text(f"{upper} boundaries"),
-        style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
-        interactive=False,
-    )
-    ward_layer.add_to(m)
+    ward_layer = None
+    if upper_outlines:
+        ward_layer = folium.GeoJson(
+            wards[["tip", "geometry"]],
+            name=escape_text(f"{upper} boundaries"),
+            style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
+            interactive=False,
+        )
+        ward_layer.add_to(m)
     names = folium.FeatureGroup(name=escape_text(f"{upper} names"), show=True)
     # Their own pane keeps the names above the neighbourhood outlines, below the numbers.
     names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names"))
@@ -260,7 +265,7 @@ def _add_context(
         rows = [
             (NEIGHBOURHOOD_COLOUR, "Priority neighbourhood, numbered by rank (1 = highest)", {"width": 3}),
             (UPPER_COLOUR, f"{upper} boundary", {"width": 1.5}),
-        ]
+        ][: None if upper_outlines else 1]
     else:
         rows = [
             ("#0a0a0a", "This neighbourhood", {"width": 5, "bold": True}),
