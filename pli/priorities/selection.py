@@ -614,8 +614,8 @@ def _priority(
     people = pop / pop.sum() if pop.sum() > 0 else np.full(len(s), 1 / len(s))
     need = np.clip(s - cutoff, 0.0, None) * people
     basis = (
-        f"score above the candidate cut-off ({cutoff:.4g}) times the LSOA's share of "
-        "the study area's residents, as a share of the study-area total"
+        f"score above the candidate cut-off ({cutoff:.4g}, the highest score of an LSOA that is not a "
+        "candidate) times the LSOA's share of the study area's residents, as a share of the study-area total"
     )
     if need.sum() <= 0:
         # Every candidate sits on the cut-off (tied scores) or has no residents: share

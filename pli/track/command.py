@@ -75,8 +75,8 @@ class TrackRun:
                          f"down in {int((t['direction'] == 'down').sum())} (FDR){note}")
             for _, r in up.sort_values("sen_slope_per_year", ascending=False).iterrows():
                 name = "" if r["area_name"] == r["area_code"] else f" {r['area_name']}"
-                lines.append(f"    up: {r['area_code']}{name}: {r['sen_slope_per_year']:+,.1f} "
-                             f"harm days a year (tau {r['tau']:.2f}, q {r['q']:.2g})")
+                lines.append(f"    up: {r['area_code']}{name}: {_per_year(r['sen_slope_per_year'])} "
+                             f"(tau {r['tau']:.2f}, q {r['q']:.2g})")
             pat = self.patterns[self.patterns["series"] == s.name]["pattern"].value_counts()
             lines.append("    emerging hot spots: " + ", ".join(f"{k} {v}" for k, v in pat.items()))
         nbt = self.neighbourhood_trends
@@ -85,7 +85,7 @@ class TrackRun:
                 up, plain = t[t["direction"] == "up"], t[t["significant_uncorrected"] & (t["mk_s"] > 0)]
                 lines.append(f"{name}, priority neighbourhoods: harm trend up in {len(up)} of {len(t)} "
                              f"(without the serial-correlation correction: {len(plain)})")
-                lines += [f"    up: {r['neighbourhood']}: {r['sen_slope_per_year']:+,.1f} harm days a year "
+                lines += [f"    up: {r['neighbourhood']}: {_per_year(r['sen_slope_per_year'])} "
                           f"(q {r['q']:.2g})" for _, r in up.iterrows()]
         if self.rolling is not None:
             w = self.rolling.windows
@@ -97,6 +97,17 @@ class TrackRun:
                              f"({'up' if r['rank_change'] > 0 else 'down'} {abs(r['rank_change']):.1f} places)")
         lines.append(f"Outputs: {self.out_dir}")
         return "\n".join(lines)
+
+
+def _per_year(slope: float) -> str:
+    """Sen's slope for the summary; a zero slope with a significant test needs saying why.
+
+    >>> _per_year(21.06), _per_year(0.0)
+    ('+21.1 harm days a year', "Sen's slope 0 (most pairs of periods are equal; the rise is in their order)")
+    """
+    if slope == 0:
+        return "Sen's slope 0 (most pairs of periods are equal; the rise is in their order)"
+    return f"{slope:+,.1f} harm days a year" if abs(slope) >= 0.05 else f"{slope:+.2g} harm days a year"
 
 
 def _trends(s: TrackSeries, alpha: float, test: str = "mann_kendall", autocorrelation: str = "none") -> pd.DataFrame:
