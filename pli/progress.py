@@ -44,6 +44,7 @@ __all__ = [
     "Reporter",
     "note",
     "progress_bar",
+    "quieted",
     "reporting",
     "stage",
     "track",
@@ -227,3 +228,23 @@ def track(items: Iterable[T], label: str, *, total: Optional[int] = None) -> Ite
 def _ignore(n: int = 1) -> None:
     return None
 
+
+@contextlib.contextmanager
+def quieted(names: Iterable[str], *, active: bool = True) -> Iterator[None]:
+    """Hold back all but errors from the loggers ``names`` (e.g. while files already read
+    and reported on are read again); their levels are restored afterwards.
+
+    >>> log = logging.getLogger("pli.example")
+    >>> with quieted(["pli.example"]):
+    ...     log.getEffectiveLevel() == logging.ERROR
+    True
+    """
+    loggers = [logging.getLogger(n) for n in names] if active else []
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)

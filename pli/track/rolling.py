@@ -19,16 +19,15 @@ far the mean index rank of their LSOAs moved between the first and the latest wi
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Iterator
 
 import pandas as pd
 
 from pli.config.specs import StudyConfig
 from pli.errors import InputError
+from pli.progress import quieted
 
 __all__ = ["IndexSources", "RollingIndex", "index_neighbourhoods", "read_index_sources", "rolling_index", "window_ends"]
 
@@ -115,20 +114,6 @@ def window_ends(months: list[str], *, length: int, last: str, step_months: int, 
             break
         out.append((str(s), str(e)))
     return out[::-1]
-
-
-@contextlib.contextmanager
-def _quiet(names: tuple[str, ...]) -> Iterator[None]:
-    """Source messages were given once on the whole history; repeating them per window is noise."""
-    loggers = [logging.getLogger(n) for n in names]
-    before = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, before):
-            lg.setLevel(level)
 
 
 def _crime_sources(cfg: StudyConfig) -> list[str]:
@@ -269,7 +254,8 @@ def _index_on_windows(cfg: StudyConfig, boundaries, reconcile, harm_weights, sta
         sources = dict(static)
         # Per-window messages repeat the index's own (and would point at files only
         # `pli index` writes); the whole history was announced once above.
-        with _quiet(("pli.indicators", "pli.boundaries", "pli.index", "pli.priorities")):
+        # Source messages were given once on the whole history; repeating them per window is noise.
+        with quieted(("pli.indicators", "pli.boundaries", "pli.index", "pli.priorities")):
             for n in crime:
                 spec = dataclasses.replace(whole[n], start_month=start, end_month=end)
                 sources[n] = indicators.load_source(n, spec, resolve=cfg.resolve, lsoa=boundaries.lsoa)

@@ -11,10 +11,9 @@ neighbourhoods are redrawn with :func:`pli.priorities.selection.chosen_regions`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,6 +25,7 @@ from scipy.stats import rankdata
 from pli.config import IndexSpec, IndicatorSpec, PrioritySpec, StudyConfig
 from pli.errors import InputError
 from pli.index import aggregate, impute_missing, index_weights, normalise, treat_outliers
+from pli.progress import quieted
 
 __all__ = ["Choices", "IndexModel", "ModelInputs", "RunOutcome", "build_model"]
 
@@ -265,19 +265,8 @@ def _harm_key(cfg: StudyConfig) -> str:
     return CONFIGURED_HARM
 
 
-@contextlib.contextmanager
-def _quiet(active: bool = True) -> Iterator[None]:
-    """Hold back the input stages' messages while the same files are read again."""
-    loggers = [logging.getLogger(n) for n in ("pli.indicators", "pli.boundaries", "pli.harm")]
-    levels = [q.level for q in loggers]
-    if active:
-        for q in loggers:
-            q.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for q, level in zip(loggers, levels):
-            q.setLevel(level)
+# The input stages' messages are held back while the same files are read again.
+_INPUT_LOGGERS = ("pli.indicators", "pli.boundaries", "pli.harm")
 
 
 def _dependence(inputs: dict[tuple[int, str], ModelInputs], base_harm: str) -> dict[str, tuple[bool, bool]]:
@@ -353,7 +342,7 @@ def build_model(
     n_windows = max(1, window_ends) if windowed else 1
     source_sets: list[dict] = [sources]
     problem = ""
-    with _quiet():  # the base load has said everything worth saying about these files
+    with quieted(_INPUT_LOGGERS):  # the base load has said everything worth saying about these files
         for back in range(1, n_windows):
             shifted = dict(sources)
             for name in windowed:
@@ -384,7 +373,7 @@ def build_model(
     labels = []
     for window, srcs in enumerate(source_sets):
         for key, weights in tables.items():
-            with _quiet(window > 0 or key != base_harm):
+            with quieted(_INPUT_LOGGERS, active=window > 0 or key != base_harm):
                 table = indicators.build_indicators(cfg, boundaries, srcs, reconcile=reconcile, harm_weights=weights)
             values, _ = impute_missing(table.values[[s.name for s in cfg.indicators]], index_spec.treatment,
                                        wards=boundaries.lsoa["ward_code"])
