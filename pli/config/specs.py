@@ -68,7 +68,12 @@ class AreaLookupSpec:
         Column holding the LSOA code (e.g. ``LSOA11CD``, ``LSOA21CD``, ``LSOA Code``).
     lad_column : str, optional
         Column holding the local-authority (LAD) code (e.g. ``LAD22CD``); needed for
-        ``area.lad_codes``.
+        ``area.lad_codes``. Split area maps (``maps.split_above``) are drawn one page
+        per local authority from it.
+    lad_name_column : str, optional
+        Column holding the local authority's name (e.g. ``LAD22NM``), for the titles of
+        the maps split by authority; without it the names come from the LSOA names
+        ("Leeds 001A"). Default none.
     force_column : str, optional
         Column holding the police force name (e.g. ``Police_force``); needed for
         ``area.police_force``.
@@ -80,6 +85,7 @@ class AreaLookupSpec:
     path: str
     lsoa_column: str
     lad_column: Optional[str] = None
+    lad_name_column: Optional[str] = None
     force_column: Optional[str] = None
     vintage: Optional[Literal[2011, 2021]] = None
 

@@ -51,6 +51,7 @@ def index_page(
     credits: Sequence[str] = (),
     report_href: str | None = None,
     parts: Sequence[tuple[str, str, int]] = (),
+    authorities: Sequence[tuple[str, str, int, tuple[int, ...], str]] | None = None,
 ) -> str:
     """The HTML of ``index.html``; every value from data is escaped.
 
@@ -79,6 +80,10 @@ def index_page(
     parts : sequence of (str, str, int), optional
         When the area maps are split (``maps.split_above``): label, file of the
         detailed index page and number of LSOAs of each part.
+    authorities : sequence of (str, str, int, tuple of int, str), optional
+        When the parts are local authorities: name, code (``""`` if unknown), LSOAs,
+        ranks of the priority neighbourhoods in it and the file of its detailed index
+        page; listed in a table ("Maps by local authority") instead of the parts.
 
     Examples
     --------
@@ -119,7 +124,22 @@ def index_page(
         for label, href, n in parts
     )
     part_list = (f"<li>The area is split into {len(parts)} parts for detailed maps; the two maps above are "
-                 f'overviews:<ul class="maps">{part_items}</ul></li>\n' if parts else "")
+                 f'overviews:<ul class="maps">{part_items}</ul></li>\n' if parts and authorities is None else "")
+    by_area = ""
+    if authorities is not None:
+        by_area = ('<li>The area is split by local authority for detailed maps (table below); the two maps '
+                   "above are overviews.</li>\n")
+    area_rows = "".join(
+        f'<tr><td><a href="{escape_text(href)}">{escape_text(name)}</a></td><td>{escape_text(code)}</td>'
+        f'<td class="num">{n:,}</td><td>{len(ranks)}{" (" + ", ".join(map(str, ranks)) + ")" if ranks else ""}'
+        f'</td><td><a href="{escape_text(href.replace("priority_localities", "hotspots", 1))}">hot spots</a></td></tr>'
+        for name, code, n, ranks, href in (authorities or ())
+    )
+    area_table = ("<h2>Maps by local authority</h2>\n<p>Each authority's map has every LSOA, layer and tooltip; a "
+                  "small authority shares the map of its neighbour.</p>\n<table>\n<thead><tr><th>Local authority "
+                  "(its map)</th><th>Code</th><th>LSOAs</th><th>Priority neighbourhoods (ranks)</th>"
+                  f"<th>Hot spots</th></tr></thead>\n<tbody>\n{area_rows}\n</tbody>\n</table>\n"
+                  if authorities is not None else "")
     credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
     sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>
@@ -140,8 +160,8 @@ def index_page(
 the priority neighbourhoods and (when planned) the micro-patrol places.</li>
 <li><a href="hotspots.html">Hot spots and clusters</a>: where high scores cluster (Getis-Ord Gi* and Local
 Moran's I).</li>
-{part_list}</ul>
-<h2>Priority neighbourhoods</h2>
+{part_list}{by_area}</ul>
+{area_table}<h2>Priority neighbourhoods</h2>
 <table>
 <thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th class="wide-only">LSOAs</th><th>Residents</th>
 <th>Share of crime harm</th><th class="drivers">Main drivers</th></tr></thead>
