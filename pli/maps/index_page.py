@@ -39,6 +39,26 @@ ul.maps li { margin: .3rem 0; } a { color: #1f5fa8; }
 """
 
 
+def _authority_table(authorities: Sequence[tuple[str, str, int, tuple[int, ...], str]]) -> str:
+    """The "Maps by local authority" section: one row per authority, linking its two maps."""
+    with_codes = any(code for _, code, _, _, _ in authorities)
+    rows = []
+    for name, code, n, ranks, href in authorities:
+        listed = f"{len(ranks)} ({', '.join(map(str, ranks))})" if ranks else "0"
+        hot = href.replace("priority_localities", "hotspots", 1)
+        rows.append(
+            f'<tr><td><a href="{escape_text(href)}">{escape_text(name)}</a></td>'
+            + (f"<td>{escape_text(code)}</td>" if with_codes else "")
+            + f'<td class="num">{n:,}</td><td>{escape_text(listed)}</td>'
+            f'<td><a href="{escape_text(hot)}">hot spots</a></td></tr>'
+        )
+    code_head = "<th>Code</th>" if with_codes else ""
+    return ("<h2>Maps by local authority</h2>\n<p>Each authority's map has every LSOA, layer and tooltip; an "
+            "authority of few LSOAs shares the map of its nearest neighbour.</p>\n<table>\n<thead><tr>"
+            f"<th>Local authority (its map)</th>{code_head}<th>LSOAs</th><th>Priority neighbourhoods (ranks)</th>"
+            f"<th>Hot spots</th></tr></thead>\n<tbody>\n{''.join(rows)}\n</tbody>\n</table>\n")
+
+
 def index_page(
     neighbourhoods: pd.DataFrame,
     *,
@@ -129,17 +149,7 @@ def index_page(
     if authorities is not None:
         by_area = ('<li>The area is split by local authority for detailed maps (table below); the two maps '
                    "above are overviews.</li>\n")
-    area_rows = "".join(
-        f'<tr><td><a href="{escape_text(href)}">{escape_text(name)}</a></td><td>{escape_text(code)}</td>'
-        f'<td class="num">{n:,}</td><td>{len(ranks)}{" (" + ", ".join(map(str, ranks)) + ")" if ranks else ""}'
-        f'</td><td><a href="{escape_text(href.replace("priority_localities", "hotspots", 1))}">hot spots</a></td></tr>'
-        for name, code, n, ranks, href in (authorities or ())
-    )
-    area_table = ("<h2>Maps by local authority</h2>\n<p>Each authority's map has every LSOA, layer and tooltip; a "
-                  "small authority shares the map of its neighbour.</p>\n<table>\n<thead><tr><th>Local authority "
-                  "(its map)</th><th>Code</th><th>LSOAs</th><th>Priority neighbourhoods (ranks)</th>"
-                  f"<th>Hot spots</th></tr></thead>\n<tbody>\n{area_rows}\n</tbody>\n</table>\n"
-                  if authorities is not None else "")
+    area_table = _authority_table(authorities) if authorities is not None else ""
     credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
     sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>

@@ -255,7 +255,7 @@ def overview_page(
     )
     layer = folium.GeoJson(
         layer_frame,
-        name=escape_text(f"{what[0].upper()}{what[1:]}s (overview)"),
+        name=escape_text("Local authorities (overview)" if parts.by_authority else f"{what}s (overview)"),
         overlay=False,
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#ffffff",
                                   "weight": 1.2 if parts.by_authority else 0.4, "fillOpacity": opacity},
