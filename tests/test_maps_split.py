@@ -318,3 +318,67 @@ def test_authority_pages_go_when_the_area_is_one_page_again(by_lad, hostile, tmp
     old.write_text("old")
     write_maps(hostile, tmp_path, spec=MapSpec(), area=AREA, period=PERIOD, offline=False)
     assert not old.exists()
+
+
+# --- Names thin with scale (LabelLayer(fit=True)) ------------------------------------------------
+
+THIN_PROBE = r"""
+function () {
+  var out = {errors: [], pending: true};
+  try {
+    var map = null;
+    Object.keys(window).forEach(function (k) { try { if (window[k] instanceof L.Map) { map = window[k]; } } catch (e) {} });
+    var names = map._pliMarks.filter(function (m) { return m.el.closest('.leaflet-pli-names-pane'); });
+    out.total = names.length;
+    out.with_extent = names.filter(function (m) { return m.extent; }).length;
+    // Shown names, and those wider or taller than their area's box on screen.
+    var count = function () {
+      var shown = 0, misfit = 0;
+      names.forEach(function (m) {
+        if (m.el.style.visibility === 'hidden') { return; }
+        shown += 1;
+        var r = m.el.getBoundingClientRect();
+        var nw = map.latLngToContainerPoint([m.extent[3], m.extent[0]]);
+        var se = map.latLngToContainerPoint([m.extent[1], m.extent[2]]);
+        if (r.width > se.x - nw.x + 1 || r.height > se.y - nw.y + 1) { misfit += 1; }
+      });
+      return [shown, misfit];
+    };
+    var a = count();
+    out.initial = a[0]; out.initial_misfit = a[1];
+    map.once('zoomend', function () {
+      setTimeout(function () { var b = count(); out.zoomed = b[0]; out.zoomed_misfit = b[1]; out.pending = false; }, 300);
+    });
+    map.setZoom(map.getZoom() + 2, {animate: false});
+  } catch (e) { out.errors.push(String(e)); out.pending = false; }
+  return out;
+}
+"""
+
+
+def _browser():
+    path = Path(__file__).resolve().parent / "test_maps_browser.py"
+    spec = importlib.util.spec_from_file_location("pli_test_maps_browser_split", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.browser
+def test_many_names_thin_with_scale(hostile, tmp_path):
+    browser = _browser()
+    browser._need(browser.CHROMIUM.exists(), f"{browser.CHROMIUM} is missing")
+    # Every LSOA its own named upper-layer area: 220 names on one page, as an MSOA page
+    # of a force area would have.
+    lsoa = hostile.lsoa.assign(ward_code=hostile.lsoa.index, ward_name=hostile.lsoa["lsoa_name"])
+    wards = lsoa[["lsoa_name", "geometry"]].rename(columns={"lsoa_name": "ward_name"})
+    wards.index.name = "ward_code"
+    bundle = dataclasses.replace(hostile, lsoa=lsoa, wards=wards, upper_layer_label="LSOA area")
+    write_maps(bundle, tmp_path, spec=MapSpec(), area=AREA, period=PERIOD, offline=True)
+    results, _ = browser.probe([tmp_path / "priority_localities.html"], THIN_PROBE)
+    r = next(iter(results.values()))
+    assert not r["errors"], r["errors"]
+    assert r["total"] == r["with_extent"] == len(lsoa)
+    assert 0 < r["initial"] <= 80, r
+    assert r["zoomed"] > r["initial"], r
+    assert r["initial_misfit"] == r["zoomed_misfit"] == 0, r
