@@ -272,7 +272,7 @@ def test_index_lists_every_authority_with_its_map(by_lad, fx):
     counts = lad.value_counts()
     # The hostile LSOA (no authority in its name) joins its nearest neighbour's authority.
     assert sum(int(n) for _, _, n, _ in rows) == len(bundle.lsoa)
-    for href, name, n, nbs in rows:
+    for href, name, n, _ in rows:
         assert (out / html_lib.unescape(href)).is_file()
         assert abs(int(n) - counts[html_lib.unescape(name)]) <= 1
     listed = [int(r) for *_, nbs in rows for r in re.findall(r"\d+", nbs.split("(", 1)[-1]) if "(" in nbs]
@@ -327,7 +327,9 @@ function () {
   var out = {errors: [], pending: true};
   try {
     var map = null;
-    Object.keys(window).forEach(function (k) { try { if (window[k] instanceof L.Map) { map = window[k]; } } catch (e) {} });
+    Object.keys(window).forEach(function (k) {
+      try { if (window[k] instanceof L.Map) { map = window[k]; } } catch (e) {}
+    });
     var names = map._pliMarks.filter(function (m) { return m.el.closest('.leaflet-pli-names-pane'); });
     out.total = names.length;
     out.with_extent = names.filter(function (m) { return m.extent; }).length;
@@ -347,7 +349,9 @@ function () {
     var a = count();
     out.initial = a[0]; out.initial_misfit = a[1];
     map.once('zoomend', function () {
-      setTimeout(function () { var b = count(); out.zoomed = b[0]; out.zoomed_misfit = b[1]; out.pending = false; }, 300);
+      setTimeout(function () {
+        var b = count(); out.zoomed = b[0]; out.zoomed_misfit = b[1]; out.pending = false;
+      }, 300);
     });
     map.setZoom(map.getZoom() + 2, {animate: false});
   } catch (e) { out.errors.push(String(e)); out.pending = false; }

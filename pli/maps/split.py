@@ -196,7 +196,7 @@ def _overview_areas(bundle: MapBundle, prep: _Prepared, parts: MapParts, page: s
     """What the overview draws: group of each LSOA, one shape per group (``tip``, EPSG:4326),
     the part of each shape (NA: none), the label points (``None``: the upper layer's) and
     what a shape is."""
-    if parts.by_authority:
+    if parts.authority is not None:
         group = parts.authority
         shapes = authority_shapes(prep.lsoa_metric, group, len(parts.authorities))
         auth = parts.authorities
