@@ -225,35 +225,37 @@ def authority_parts(lsoa: pd.DataFrame, points: np.ndarray, neighbourhoods: pd.D
     key = _fill_unknown(key, points)
     uniq = sorted(key.unique(), key=lambda k: (str(names_of.get(k, k)).casefold(), str(k)))
     position = {k: i for i, k in enumerate(uniq)}
-    group = _merge_small(key.map(position).to_numpy(dtype=int), points, min_lsoas)
-    if len(np.unique(group)) < 2:
-        return None
+    own = key.map(position).to_numpy(dtype=int)
+    group = _merge_small(own, points, min_lsoas)
     # Parts numbered in the order of their (host) authority's name.
     hosts = np.unique(group)
-    part_of_group = {int(g): k for k, g in enumerate(hosts)}
-    part = np.array([part_of_group[int(g)] for g in group])
-    counts = key.value_counts()
-    titles, slug_source = [], []
+    if len(hosts) < 2:
+        return None
+    part = np.searchsorted(hosts, group)
+    n_lsoas = np.bincount(own, minlength=len(uniq))
+    # Merging moves whole authorities, so each authority has one group (that of its host).
+    group_of = np.empty(len(uniq), dtype=int)
+    group_of[own] = group
+    titles = []
     for g in hosts:
-        host = uniq[int(g)]
         # Authorities sharing the host's page, biggest first, name the page after the host.
-        guests = sorted({k for k, gg in zip(key, group) if gg == g} - {host}, key=lambda k: (-counts[k], str(k)))
-        title = str(names_of.get(host, host))
+        guests = sorted((a for a in np.flatnonzero(group_of == g) if a != g), key=lambda a: (-n_lsoas[a], a))
+        title = str(names_of.get(uniq[g], uniq[g]))
         if guests:
-            title += " with " + " and ".join(str(names_of.get(k, k)) for k in guests)
+            title += " with " + " and ".join(str(names_of.get(uniq[a], uniq[a])) for a in guests)
         titles.append(title)
-        slug_source.append(str(host))
     by_code = "lad_code" in lsoa.columns and lsoa["lad_code"].notna().any()
     nb_key = _neighbourhood_authority(neighbourhoods, key)
     authorities = pd.DataFrame({
         "code": [str(k) if by_code else "" for k in uniq],
         "name": [str(names_of.get(k, k)) for k in uniq],
-        "n_lsoas": [int(counts[k]) for k in uniq],
-        "part": [part_of_group[int(group[np.flatnonzero(key.to_numpy() == k)[0]])] for k in uniq],
+        "n_lsoas": n_lsoas,
+        "part": np.searchsorted(hosts, group_of),
         "neighbourhoods": [tuple(sorted(int(r) for r in nb_key.index[nb_key == k])) for k in uniq],
     })
-    return MapParts(part=part, titles=tuple(titles), slugs=tuple(_slug(slug_source, lower=not by_code)),
-                    by_authority=True, authorities=authorities, authority=key.map(position).to_numpy(dtype=int))
+    slugs = _slug([str(uniq[g]) for g in hosts], lower=not by_code)
+    return MapParts(part=part, titles=tuple(titles), slugs=tuple(slugs), by_authority=True,
+                    authorities=authorities, authority=own)
 
 
 def authority_shapes(lsoa_metric: gpd.GeoSeries, authority: np.ndarray, n: int) -> gpd.GeoSeries:
