@@ -386,3 +386,29 @@ def test_many_names_thin_with_scale(hostile, tmp_path):
     assert 0 < r["initial"] <= 80, r
     assert r["zoomed"] > r["initial"], r
     assert r["initial_misfit"] == r["zoomed_misfit"] == 0, r
+
+
+def test_a_force_area_run_is_split_by_the_lookups_authorities(tmp_path):
+    """``pli index`` on West Yorkshire LSOAs of the Calderdale fixture, authorities from area.lookup."""
+    from pli.area.init import init_config
+    from pli.config import load_config
+    from pli.pipeline import run_index
+
+    data = Path(__file__).resolve().parent / "fixtures" / "calderdale"
+    made = init_config(data, police_force="West Yorkshire Police", out=tmp_path / "wy.yml")
+    cfg = load_config(made.path, data_dir=data)
+    lookup = dataclasses.replace(cfg.area.lookup, lad_column="Local authority code",
+                                 lad_name_column="Local authority name")
+    cfg = dataclasses.replace(cfg, area=dataclasses.replace(cfg.area, lookup=lookup),
+                              maps=dataclasses.replace(cfg.maps, split_above=100))
+    run_index(cfg, out_dir=tmp_path / "output", maps_dir=tmp_path / "maps", offline=False, patrols=False)
+    maps = tmp_path / "maps"
+    # Calderdale (128 LSOAs) and Bradford (31) have pages; Kirklees (29, under 30) shares its neighbour's.
+    assert sorted(p.name for p in maps.glob("priority_localities_*.html")) == [
+        "priority_localities_E08000032.html", "priority_localities_E08000033.html"]
+    calderdale = (maps / "priority_localities_E08000033.html").read_text(encoding="utf-8")
+    assert "Calderdale with Kirklees" in calderdale
+    index = (maps / "index.html").read_text(encoding="utf-8")
+    for code in ("E08000032", "E08000033", "E08000034"):
+        assert f"<td>{code}</td>" in index
+    assert index.count('href="priority_localities_E08000033.html"') == 2, "Calderdale and Kirklees link it"

@@ -161,7 +161,7 @@ def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str, group: np.n
                       n_groups: int) -> tuple[pd.Series, pd.Series, str, list]:
     """Per overview area (``group`` of each LSOA): colour, tooltip line, legend title and rows."""
     pos = pd.Series(group, index=bundle.lsoa.index)
-    n_wards = n_groups
+    n_wards = n_groups  # the overview's areas: upper-layer areas or local authorities
     if page == "priority_localities":
         cls = prep.index_classes
         mean = cls.codes.groupby(pos.to_numpy()).mean().reindex(range(n_wards))
@@ -191,11 +191,11 @@ def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str, group: np.n
         (LISA_COLOURS[c], c) for c in LISA_COLOURS]
 
 
-def _overview_areas(bundle: MapBundle, prep: _Prepared, parts: MapParts, page: str
+def _overview_areas(bundle: MapBundle, prep: _Prepared, parts: MapParts
                     ) -> tuple[np.ndarray, gpd.GeoDataFrame, pd.Series, Optional[gpd.GeoDataFrame], str]:
     """What the overview draws: group of each LSOA, one shape per group (``tip``, EPSG:4326),
     the part of each shape (NA: none), the label points (``None``: the upper layer's) and
-    what a shape is."""
+    what a shape is ("local authority", "Ward area")."""
     if parts.authority is not None:
         group = parts.authority
         shapes = authority_shapes(prep.lsoa_metric, group, len(parts.authorities))
@@ -229,11 +229,10 @@ def overview_page(
         f"({int(counts[k]):,} LSOAs)</li>"
         for k in range(parts.n)
     )
-    group, shapes, part_of_shape, labels, what = _overview_areas(bundle, prep, parts, page)
-    each = "local authority" if parts.by_authority else f"{prep.upper_label} area"
-    pages = f"{parts.n} local authorities" if parts.by_authority else f"{parts.n} parts"
+    group, shapes, part_of_shape, labels, what = _overview_areas(bundle, prep, parts)
+    pages = f"{parts.n} by local authority" if parts.by_authority else f"{parts.n} parts"
     extra = (f"<p>{len(parts.part):,} LSOAs are too many for one page: this overview colours each "
-             f"{escape_text(each)}; each detailed map below has every LSOA, layer and tooltip. "
+             f"{escape_text(what)}; each detailed map below has every LSOA, layer and tooltip. "
              "Click an area for its map.</p>"
              f'<details><summary>Detailed maps ({escape_text(pages)})</summary><ul>{links}</ul></details>')
     MapPanel(_title_html(area, period, heading, prep, extra=extra), key="title", position="topleft",

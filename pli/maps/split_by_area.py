@@ -221,7 +221,9 @@ def authority_parts(lsoa: pd.DataFrame, points: np.ndarray, neighbourhoods: pd.D
     key, name = authority_of_lsoas(lsoa)
     if key.notna().sum() == 0 or key.nunique() < 2:
         return None
-    names_of = name.groupby(key).first()
+    # LSOA names carry the authorities of their year: under a lookup of later codes a merged
+    # authority (Buckinghamshire) holds several older names, and its title lists them all.
+    names_of = name.dropna().groupby(key).agg(lambda v: " / ".join(dict.fromkeys(v)))
     key = _fill_unknown(key, points)
     uniq = sorted(key.unique(), key=lambda k: (str(names_of.get(k, k)).casefold(), str(k)))
     position = {k: i for i, k in enumerate(uniq)}
