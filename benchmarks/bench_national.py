@@ -279,6 +279,22 @@ def _render_seconds(page: Path) -> float:
         return time.perf_counter() - t0
 
 
+def _print_pages(sizes: dict[str, int]) -> None:
+    """Page sizes, and the first render of the overviews and of the smallest and biggest detailed page.
+
+    Split by local authority a national run writes some 700 pages: timing each would take an hour.
+    """
+    pages = sorted(sizes, key=lambda p: (sizes[p], p))
+    detailed = [p for p in pages if Path(p).stem not in ("priority_localities", "hotspots", "index")]
+    timed = [p for p in pages if p not in detailed] + ([detailed[0], detailed[-1]] if detailed else [])
+    if detailed:
+        print(f"    {len(detailed)} detailed pages, {sum(sizes[p] for p in detailed) / 1e6:.1f} MB in all, "
+              f"{sizes[detailed[0]] / 1e6:.1f} to {sizes[detailed[-1]] / 1e6:.1f} MB each")
+    for page in dict.fromkeys(timed):
+        print(f"    map page {Path(page).name}: {sizes[page] / 1e6:.1f} MB, "
+              f"first render in headless Chromium {_render_seconds(Path(page)):.1f} s")
+
+
 def _peak(result: dict) -> float:
     return max(r["peak_mb"] for r in result["stages"])
 
@@ -330,9 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 pli_maps = _run_child(["--child", "pli-maps", "--config", str(config)])
                 _print_stages("pli index with maps", pli_maps)
                 _ratio("with maps", pli_maps, bare, 3)
-                for page, size in sorted(pli_maps["map_pages"].items()):
-                    print(f"    map page {Path(page).name}: {size / 1e6:.1f} MB, "
-                          f"first render in headless Chromium {_render_seconds(Path(page)):.1f} s")
+                _print_pages(pli_maps["map_pages"])
     return 0
 
 
