@@ -61,6 +61,7 @@ from pli._map_assets import (
 )
 from pli.errors import InputError
 from pli.maps.pages import plain_map
+from pli.maps.rendering import render_page
 
 __all__ = ["RunComparison", "RunOutputs", "compare_runs", "read_run", "write_comparison"]
 
@@ -370,7 +371,7 @@ def comparison_page(comparison: RunComparison, lsoa: gpd.GeoDataFrame, *, offlin
         MapPanel(heading, key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
         Attribution(escape_text("Boundaries: ONS (OGL v3). Rankings: pli.")).add_to(m)
         FitView([[float(south), float(west)], [float(north), float(east)]]).add_to(m)
-        html = m.get_root().render()
+        html = render_page(m)
     return inline_assets(html) if offline else html
 
 

@@ -30,6 +30,7 @@ from pli.config.specs import TileSpec
 from pli.maps.basemap import add_basemap, resolve_tiles
 from pli.maps.credits import Credit, copyright_year, run_credits, short_attribution
 from pli.maps.prepare import _Prepared
+from pli.maps.rendering import render_page
 from pli.maps.style import (
     GI_COLOURS,
     GI_LABELS,
@@ -404,7 +405,7 @@ def _finish(m: folium.Map, front: list, *, attribution: str) -> None:
 
 def _render(m: folium.Map, *, offline: bool) -> str:
     """The page's HTML; ``offline`` (the default of every caller) inlines Leaflet and plugins."""
-    html = m.get_root().render()
+    html = render_page(m)
     return inline_assets(html) if offline else html
 
 

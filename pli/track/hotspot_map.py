@@ -27,6 +27,7 @@ from pli._map_assets import (
 )
 from pli.maps.pages import plain_map
 from pli.maps.prepare import _simplify, _to_web
+from pli.maps.rendering import render_page
 from pli.track.emerging import CLASSES
 from pli.track.series import TrackSeries
 
@@ -172,5 +173,5 @@ def emerging_hotspot_page(series: list[TrackSeries], patterns: pd.DataFrame, tre
                  key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
         Attribution(escape_text("Boundaries: ONS (OGL v3). Crime: police.uk and the Met (OGL v3). pli.")).add_to(m)
         FitView([[float(south), float(west)], [float(north), float(east)]]).add_to(m)
-        html = m.get_root().render()
+        html = render_page(m)
     return inline_assets(html) if offline else html

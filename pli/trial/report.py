@@ -26,6 +26,7 @@ from pli.errors import InputError
 from pli.handling import SENSITIVE, default_marking, marked, write_handling_note
 from pli.maps.figures import png_bytes
 from pli.maps.pages import plain_map
+from pli.maps.rendering import render_page
 from pli.trial.design import TrialAllocation, allocate_blocks, allocate_pairs, crossover_schedule
 from pli.trial.places import cell_centres, monthly_counts, read_places, top_cells
 from pli.trial.power import PowerCurve, crossover_power_curve, power_curve
@@ -239,7 +240,7 @@ def trial_page(trial: TrialDesign, *, offline: bool = True) -> str:
         MapPanel(heading, key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
         Attribution(escape_text((trial.credits or "Crime: police.uk (OGL v3).") + " Allocation: pli trial.")).add_to(m)
         FitView([[float(south), float(west)], [float(north), float(east)]]).add_to(m)
-        html = m.get_root().render()
+        html = render_page(m)
     return inline_assets(html) if offline else html
 
 

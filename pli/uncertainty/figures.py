@@ -25,6 +25,7 @@ from pli._map_assets import (
 )
 from pli.maps.figures import _literal_text, plt
 from pli.maps.pages import plain_map
+from pli.maps.rendering import render_page
 
 __all__ = ["WIDTH_CLASSES", "plot_rank_intervals", "uncertainty_page"]
 
@@ -176,5 +177,5 @@ def uncertainty_page(
                  key="title", position="topleft", css_class="pli-panel pli-title").add_to(m)
         Attribution(escape_text("Boundaries: ONS (OGL v3). Ranks: pli uncertainty.")).add_to(m)
         FitView([[float(south), float(west)], [float(north), float(east)]]).add_to(m)
-        html = m.get_root().render()
+        html = render_page(m)
     return inline_assets(html) if offline else html
