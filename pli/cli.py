@@ -95,6 +95,8 @@ def _build_parser() -> argparse.ArgumentParser:
                               "serial and dask give identical results (default: config clustering.parallel)")
     p_index.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies dask)")
     p_index.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes")
+    p_index.add_argument("--no-cache", action="store_true", help="read every police.uk file again: no record "
+                         "cache is read or written (default: .pli-cache beside the output folder)")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -342,6 +344,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         patrols=not args.no_patrols,
         step=_step,
+        cache=not args.no_cache,
     )
     progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
@@ -392,11 +395,19 @@ def _cmd_track(args: argparse.Namespace) -> int:
     run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
     config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
-    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"), \
+            _record_cache_beside(args.out):
         run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
                         index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
+
+
+def _record_cache_beside(out: str):
+    """police.uk records cached in ``.pli-cache`` beside the command's output folder (as ``pli index``)."""
+    from pli.indicators.record_cache import FOLDER_NAME, using_cache
+
+    return using_cache(Path(out).parent / FOLDER_NAME)
 
 
 def _parse_seed(text: str | None) -> int | None:
@@ -438,7 +449,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
-    with _step("uncertainty and sensitivity"):
+    with _step("uncertainty and sensitivity"), _record_cache_beside(args.out):
         run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed),
                               offline=args.offline if args.offline is not None else cfg.maps.inline_assets,
                               runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,
