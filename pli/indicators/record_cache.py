@@ -22,10 +22,11 @@ The file is named by a SHA-256 over everything that decides the records:
   its name (the messages name it);
 * :data:`FORMAT_VERSION` and the versions of pli, pandas, pyarrow and geopandas.
 
-Any change gives another key, so the files are read again. A cache file that cannot be
-read (cut short, corrupted, another format) is named in a warning and the files are read
-again; pages carry checksums, so a flipped byte is found rather than used. Files are
-written to a temporary name and renamed into place, so a reader never sees half a file.
+Any change gives another key, so the files are read again. The file's name also ends
+with the start of the SHA-256 of its own bytes, checked on every read: a file cut short or
+with one byte changed is named in a warning, removed, and the files are read again (never a
+crash, never records silently wrong). Files are written to a temporary name and renamed
+into place, so a reader never sees half a file.
 
 What the loader said while reading (window chosen, duplicates or blank LSOA codes
 dropped, short months) is stored with the records and said again on a cache hit, so a
@@ -229,9 +230,29 @@ def records_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _file_for(folder: Path, name: str, key: str) -> Path:
+_CONTENT_DIGITS = 24
+
+
+def _stem(name: str, key: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:40] or "source"
-    return folder / f"{readable}-{key[:40]}.parquet"
+    return f"{readable}-{key[:40]}-"
+
+
+def _candidates(folder: Path, name: str, key: str) -> list[Path]:
+    """Files cached under ``key``, newest first (two runs may each have written one)."""
+    stem = _stem(name, key)
+    try:
+        found = [p for p in folder.iterdir() if p.name.startswith(stem) and p.name.endswith(".parquet")]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: (-_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # removed meanwhile by another run replacing it
+        return 0
 
 
 def _level_recorded() -> int:
@@ -269,37 +290,43 @@ def replay_messages(messages: Sequence[tuple[str, int, str]]) -> None:
 def read_records(folder: Path, key: str, *, source: str) -> CachedRecords | None:
     """The records cached under ``key``, or None (not cached, or unusable: a warning says why).
 
-    A file written while the reading loggers were held back (``pli track`` re-reading
-    windows, ``-q``) lacks messages a louder run would show; it is not used then, so the
-    files are read and say everything.
+    A file whose bytes do not match the digest in its name, or that does not parse as the
+    records of ``key``, is removed. A file written while the reading loggers were held back
+    (``pli track`` re-reading windows, ``-q``) lacks messages a louder run would show; it
+    is not used then, so the files are read and say everything.
     """
-    path = _file_for(folder, source, key)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        logger.warning("%s: cannot read the record cache %s (%s); reading the files again", source, path, exc)
-        return None
-    try:
-        frame = gpd.read_parquet(io.BytesIO(data), page_checksum_verification=True)
-        details = dict(frame.attrs.get(_META) or {})
-        problem = _problem(frame, details, key)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means: read the files instead
-        problem = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-    if problem:
-        logger.warning(
-            "%s: the record cache file %s is unusable (%s); reading the files again and replacing it",
-            source, path, problem,
-        )
-        return None
-    if int(details["message_level"]) > _level_recorded():
-        logger.debug("%s: %s was written with fewer messages than this run shows; reading the files", source, path)
-        return None
-    frame.attrs = {}
-    messages = [(str(n), int(level), str(text)) for n, level, text in details.pop("messages")]
-    use = RecordCacheUse(from_cache=True, file=path, sha256=hashlib.sha256(data).hexdigest())
-    return CachedRecords(records=frame, details=details, messages=messages, use=use)
+    for path in _candidates(folder, source, key):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # removed meanwhile by another run replacing it
+            continue
+        except OSError as exc:
+            logger.warning("%s: cannot read the record cache %s (%s); reading the files again", source, path, exc)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        if not path.stem.endswith("-" + digest[:_CONTENT_DIGITS]):
+            problem = f"its {len(data):,} bytes do not match the SHA-256 in its name: cut short or changed"
+        else:
+            try:
+                frame = gpd.read_parquet(io.BytesIO(data), page_checksum_verification=True)
+                details = dict(frame.attrs.get(_META) or {})
+                problem = _problem(frame, details, key)
+            except Exception as exc:  # noqa: BLE001 - any failure to parse means: read the files instead
+                problem = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        if problem:
+            logger.warning("%s: the record cache file %s is unusable (%s); removing it and reading the files again",
+                           source, path, problem)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        if int(details["message_level"]) > _level_recorded():
+            logger.debug("%s: %s was written with fewer messages than this run shows; reading the files", source, path)
+            return None
+        frame.attrs = {}
+        messages = [(str(n), int(level), str(text)) for n, level, text in details.pop("messages")]
+        use = RecordCacheUse(from_cache=True, file=path, sha256=digest)
+        return CachedRecords(records=frame, details=details, messages=messages, use=use)
+    return None
 
 
 def _problem(frame: gpd.GeoDataFrame, details: dict, key: str) -> str:
@@ -332,7 +359,6 @@ def write_records(
 
     A folder that cannot be written never stops a run: the records were read anyway.
     """
-    path = _file_for(folder, source, key)
     meta = {**details, "format": FORMAT_VERSION, "key": key, "rows": len(records),
             "columns": [str(c) for c in records.columns], "messages": [list(m) for m in messages],
             "message_level": _level_recorded()}
@@ -341,6 +367,8 @@ def write_records(
     buffer = io.BytesIO()
     out.to_parquet(buffer, index=False, compression="zstd", write_page_checksum=True)
     data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    path = folder / f"{_stem(source, key)}{digest[:_CONTENT_DIGITS]}.parquet"
     temp = folder / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -354,5 +382,9 @@ def write_records(
             temp.unlink()
         logger.warning("%s: cannot write the record cache %s (%s); the records are not cached", source, path, exc)
         return None
-    return RecordCacheUse(from_cache=False, file=path, sha256=hashlib.sha256(data).hexdigest())
+    for older in _candidates(folder, source, key):
+        if older != path:  # an unusable or superseded file of the same key
+            with contextlib.suppress(OSError):
+                older.unlink()
+    return RecordCacheUse(from_cache=False, file=path, sha256=digest)
 
