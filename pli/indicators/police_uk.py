@@ -375,7 +375,8 @@ def _load_police_uk(
         record_cache.replay_messages(cached.messages)
         logger.info("%s: %s record(s) read from the record cache %s (the files are unchanged)",
                     name, f"{len(cached.records):,}", cached.use.file)
-        progress.note(f"{name}: records from cache ({cached.use.file.name})")
+        if logger.isEnabledFor(logging.INFO):  # not for each window `pli track` re-reads quietly
+            progress.note(f"{name}: records from cache ({cached.use.file.name})")
         return _records_table(name, spec, cached.records, cached.details, listed, cached.use)
     with record_cache.recording_messages() as messages:
         records, details = _read_records(name, spec, path, listed, area_codes)
