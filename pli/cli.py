@@ -392,8 +392,6 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from pli.track.command import run_track
 
     config_path = Path(args.config) if args.config else _default_config()
-    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
-    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
     with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"), \
             _record_cache_beside(args.out):
