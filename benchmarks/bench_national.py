@@ -113,7 +113,10 @@ def _write_config(case: Path, fraction: float) -> Path:
     demo = (ROOT / "configs" / "croydon-demo.yml").read_text(encoding="utf-8")
     text = (
         demo.replace("name: Croydon (demo)", f"name: England and Wales {fraction:g} (benchmark)")
-        .replace("  lad_code: E09000008\n", "")
+        # The whole file is the study area: no authority cut.
+        .replace("  lad_codes: [E09000008]\n", "")
+        .replace("  lookup: {path: indicators/demo/croydon_census2011_population.csv, lsoa_column: LSOA Code, "
+                 "lad_column: Local authority code}\n", "")
         .replace("boundaries/croydon_lsoa11_bsc.geojson", "lsoa.geojson")
         .replace("indicators/demo/croydon_census2011_population.csv", "census2011_population.csv")
         .replace("indicators/demo/police_uk", "indicators/police_uk")
@@ -123,6 +126,8 @@ def _write_config(case: Path, fraction: float) -> Path:
     # (no FDR-driven raise of the permutations, no seed or weight stability re-runs).
     text = text.replace("  stability_runs: 200 ", "  stability_runs: 0   ")
     text += "\nclustering: {permutations: 999, max_permutations: 999, stability_seeds: 0}\n"
+    if "lad_codes:" in text or "lookup:" in text:
+        raise SystemExit("bench_national: the demo config's area cut changed; update _write_config")
     config.write_text(text, encoding="utf-8")
     return config
 

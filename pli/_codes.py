@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["list_codes", "normalise_codes"]
@@ -65,3 +66,38 @@ def list_codes(items: Iterable[object], show: int = 10) -> str:
     texts = [str(i) for i in items]
     head = ", ".join(texts[:show])
     return head if len(texts) <= show else f"{head} and {len(texts) - show} more"
+
+
+def isin_text(values: object, allowed: object) -> np.ndarray:
+    """Which of ``values`` (text: codes, names) are among ``allowed``, as a boolean array.
+
+    The same answer as ``pandas.Index.isin`` for text, without pandas' per-value
+    conversion of the allowed set for Arrow-backed strings (50 ms per call on 35,000
+    codes, and a national run makes dozens). Missing values are never in.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> isin_text(pd.Index(["E01000001", "E01000002", None]), ["E01000002"]).tolist()
+    [False, True, False]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(x: object) -> pa.Array:
+        if isinstance(x, (pd.Index, pd.Series)):
+            x = x.array
+        elif isinstance(x, (set, frozenset)):
+            x = list(x)
+        arr = pa.array(x, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        return arr if arr.type in (pa.string(), pa.large_string()) else pc.cast(arr, pa.large_string())
+
+    left = text(values)
+    right = text(allowed)
+    if left.type != right.type:
+        right = pc.cast(right, left.type)
+    return pc.is_in(left, value_set=right, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from libpysal.graph import Graph
 
@@ -86,6 +87,40 @@ def test_sparse_plan_finds_the_same_places_as_the_full_grid():
     grid_cells = sparse.places.loc[sparse.places["place_kind"] == "grid"]
     assert len(grid_cells) < (dense.places["place_kind"] == "grid").sum()
     assert grid_cells["area_share"].isna().all()
+
+
+def test_sparse_plan_keeps_snap_places_in_the_neighbourhoods_and_the_area_figures():
+    points, area = clustered_points()
+    # police.uk-like snap points: records rounded to 20 m spots, each with a street text.
+    x = (points.geometry.x // 20) * 20
+    y = (points.geometry.y // 20) * 20
+    points = gpd.GeoDataFrame(
+        {"category": points["category"], "month": "2025-01",
+         "location": "On or near Street " + (x // 100).astype(int).astype(str)},
+        geometry=gpd.points_from_xy(x, y), crs=27700,
+    )
+    area_frame = gpd.GeoDataFrame(geometry=[area], crs=27700)
+    nb = gpd.GeoDataFrame({"rank": [1], "name": ["Centre"]}, geometry=[shapely.box(530300, 160300, 530900, 160900)],
+                          crs=27700)
+    kwargs = dict(harm_weights=load_harm_weights(), categories=["Burglary"], cell_size_m=125, min_events=3,
+                  harm_per_weekly_visit=10.0, hotspot_method="analytic", seed=0, snap=True,
+                  plan_place_kind="snap")
+    dense = plan_patrols(points, nb, area_frame, **kwargs)
+    sparse = plan_patrols(points, nb, area_frame, max_dense_cells=0, **kwargs)
+    dense_snaps = dense.places.loc[dense.places["place_kind"] == "snap"]
+    sparse_snaps = sparse.places.loc[sparse.places["place_kind"] == "snap"]
+    assert (dense_snaps["neighbourhood_rank"] == 0).any()  # the case has snap places outside
+    assert (sparse_snaps["neighbourhood_rank"] > 0).all()
+    inside = dense_snaps.loc[dense_snaps["neighbourhood_rank"] > 0]
+    assert sorted(sparse_snaps.index) == sorted(inside.index)
+    assert len(dense.plan) > 0
+    assert sparse.plan["place_id"].tolist() == dense.plan["place_id"].tolist()
+    assert sparse.plan["visits_per_week"].tolist() == dense.plan["visits_per_week"].tolist()
+    # The area-wide concentration of snap places still counts the ones left out.
+    pd.testing.assert_frame_equal(
+        sparse.concentration.query("place_kind == 'snap'").reset_index(drop=True),
+        dense.concentration.query("place_kind == 'snap'").reset_index(drop=True),
+    )
 
 
 def test_map_tolerance_and_scale_bar_follow_the_extent():

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pli._codes import list_codes
+from pli._codes import isin_text, list_codes
 from pli.config import StudyConfig
 from pli.errors import InputError
 
@@ -53,9 +53,18 @@ def find_overlaps(lsoa: gpd.GeoDataFrame, *, share: float = OVERLAP_SHARE) -> pd
         ``share`` (overlap / area of the smaller polygon), sorted by the codes.
     """
     geoms = lsoa.geometry.to_numpy()
-    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    tree = shapely.STRtree(geoms)
+    # Only pairs whose interiors meet can overlap by an area: those that overlap and those
+    # where one holds the other (a duplicated polygon). Testing these predicates is cheaper
+    # than intersecting every pair of neighbours, which only share edges.
+    overlapping = tree.query(geoms, predicate="overlaps")
+    containing = tree.query(geoms, predicate="contains")
+    a, b = np.concatenate([overlapping, containing], axis=1)
+    a, b = np.minimum(a, b), np.maximum(a, b)
     pair = a < b
     a, b = a[pair], b[pair]
+    if len(a):
+        a, b = np.unique(np.column_stack([a, b]), axis=0).T
     columns = ["code_a", "code_b", "overlap_m2", "share"]
     if not len(a):
         return pd.DataFrame(columns=columns)
@@ -109,13 +118,13 @@ def _needed_codes(
     boundaries or not.
     """
     codes = pd.Index(codes.astype(str)).unique()
-    pending = codes[~codes.isin(target)]
+    pending = codes[~isin_text(codes, target)]
     if lookup is None or not len(pending):
         return codes.sort_values()
     src_col, tgt_col = ("lsoa21", "lsoa11") if target_vintage == 2011 else ("lsoa11", "lsoa21")
-    rel = lookup[lookup[src_col].isin(pending)]
-    unmapped = pending[~pending.isin(rel[src_col])]
-    needed = codes[codes.isin(target)].append(pd.Index(rel[tgt_col].astype(str))).append(unmapped)
+    rel = lookup[isin_text(lookup[src_col], pending)]
+    unmapped = pending[~isin_text(pending, rel[src_col])]
+    needed = codes[isin_text(codes, target)].append(pd.Index(rel[tgt_col].astype(str))).append(unmapped)
     return needed.unique().sort_values()
 
 
@@ -186,10 +195,10 @@ def check_coverage(
         name: _needed_codes(codes, lookup, target, vintage) for name, (codes, _) in sources.items()
     }
     area = needed[study_area]
-    gaps = area[~area.isin(target)]
-    outside = target[~target.isin(area)]
+    gaps = area[~isin_text(area, target)]
+    outside = target[~isin_text(target, area)]
     named = pd.Index([], dtype=str).append([n for n in needed.values()]).unique() if needed else target[:0]
-    extra = target[~target.isin(named)]
+    extra = target[~isin_text(target, named)]
     pop_path = sources[study_area][1]
     pop_file = pop_path.name if pop_path is not None else f"source {study_area!r}"
     problems: list[str] = []
@@ -207,7 +216,7 @@ def check_coverage(
             )
     for name in complete:
         codes, path = sources[name]
-        missing = target[~target.isin(needed[name])]
+        missing = target[~isin_text(target, needed[name])]
         if len(missing):
             where = path.name if path is not None else f"source {name!r}"
             hint = _cut_off_hint(path, pd.Index(codes.astype(str)), missing) if path is not None else ""

@@ -15,7 +15,7 @@ from pli._codes import list_codes
 from pli.boundaries.coverage import OVERLAP_SHARE, find_overlaps
 from pli.boundaries.reading import _layer_files, _read_layer
 from pli.boundaries.vintage import read_vintage_lookup
-from pli.boundaries.wards import assign_to_wards, dissolve_upper_layer
+from pli.boundaries.wards import assign_by_code, assign_to_wards, dissolve_from_table
 from pli.config import StudyConfig
 from pli.errors import InputError
 
@@ -134,7 +134,7 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         repaired += ward_repaired
         files += _layer_files(ward_path)
     elif b.upper_from_table is not None:
-        wards = dissolve_upper_layer(lsoa, b.upper_from_table, resolve=cfg.resolve)
+        wards, upper_codes = dissolve_from_table(lsoa, b.upper_from_table, resolve=cfg.resolve)
         files.append(cfg.resolve(b.upper_from_table.path))
     else:
         raise InputError("boundaries: give either 'wards' (polygons) or 'upper_from_table' in the config")
@@ -142,7 +142,10 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         # A national ward file: keep the wards near the area before the overlay.
         near = wards.geometry.intersects(shapely.box(*lsoa.total_bounds))
         wards = wards[near.to_numpy()]
-    lsoa = assign_to_wards(lsoa, wards, layer="wards" if b.wards is not None else "upper areas")
+    if b.wards is not None:
+        lsoa = assign_to_wards(lsoa, wards, layer="wards")
+    else:
+        lsoa = assign_by_code(lsoa, wards, upper_codes)
     if selection is not None:
         wards = wards[wards.index.isin(lsoa["ward_code"])]
     overlaps = find_overlaps(lsoa)

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from pli._codes import list_codes, normalise_codes
+from pli._codes import isin_text, list_codes, normalise_codes
 from pli.boundaries.reading import _check_columns, _read_table
 from pli.config import SourceSpec, VintageLookupSpec
 from pli.errors import InputError
@@ -279,20 +279,20 @@ def reconcile_codes(
     target = pd.Index(pd.Index(target_codes).astype(str), name="lsoa_code")
     src_col, tgt_col = ("lsoa21", "lsoa11") if target_vintage == 2011 else ("lsoa11", "lsoa21")
 
-    direct = codes.isin(target)
+    direct = isin_text(codes, target)
     pending = codes[~direct]
     # Degrees over the whole lookup describe the real relationship between vintages.
     lk = lookup.assign(
         n_targets=lookup.groupby(src_col)[tgt_col].transform("nunique"),
         n_sources=lookup.groupby(tgt_col)[src_col].transform("nunique"),
     )
-    rel = lk[lk[src_col].isin(pending) & lk[tgt_col].isin(target)]
+    rel = lk[isin_text(lk[src_col], pending) & isin_text(lk[tgt_col], target)]
 
     # Many-to-many taints every pair touching it, so a code mapped cleanly into a
     # target that also receives part of another code is caught too.
     tangled = lk["change"].eq("X") | ((lk["n_targets"] > 1) & (lk["n_sources"] > 1))
     complex_ = rel[
-        rel[src_col].isin(lk.loc[tangled, src_col]) | rel[tgt_col].isin(lk.loc[tangled, tgt_col])
+        isin_text(rel[src_col], lk.loc[tangled, src_col]) | isin_text(rel[tgt_col], lk.loc[tangled, tgt_col])
     ]
     if len(complex_):
         pairs = (complex_[src_col] + "->" + complex_[tgt_col]).unique()

@@ -141,13 +141,13 @@ def assign_to_wards(
     return out[cols]
 
 
-def dissolve_upper_layer(
+def upper_codes_from_table(
     lsoa: gpd.GeoDataFrame,
     table_spec: UpperFromTableSpec,
     *,
     resolve: Callable[[str], Path] = Path,
 ) -> gpd.GeoDataFrame:
-    """Build the upper layer by dissolving LSOAs on a code column of a table.
+    """Each LSOA's upper-layer code and name, read from a table (MSOA codes, say).
 
     Parameters
     ----------
@@ -162,9 +162,9 @@ def dissolve_upper_layer(
 
     Returns
     -------
-    GeoDataFrame
-        Indexed ``ward_code`` with ``ward_name`` and ``geometry``, one row per upper
-        code that holds at least one of the LSOAs.
+    DataFrame
+        Indexed like ``lsoa``, columns ``code`` and ``name`` (the name kept for a code is
+        that of its first LSOA in code order).
 
     Raises
     ------
@@ -213,20 +213,103 @@ def dissolve_upper_layer(
             path=str(path),
         )
     codes = sel["code"].reindex(lsoa.index)
-    parts = gpd.GeoDataFrame(
-        {"ward_code": codes.to_numpy()},
-        geometry=lsoa.geometry.to_numpy(),
-        crs=lsoa.crs,
+    first_name = sel.drop_duplicates("code").set_index("code")["name"]
+    return pd.DataFrame(
+        {"code": codes.to_numpy(), "name": first_name.reindex(codes.to_numpy()).to_numpy()}, index=lsoa.index
     )
-    wards = parts.dissolve(by="ward_code")
-    names = sel.drop_duplicates("code").set_index("code")["name"]
-    wards.insert(0, "ward_name", pd.array(names.reindex(wards.index).to_numpy(), dtype="str"))
-    wards.index = pd.Index(wards.index.astype(str), name="ward_code")
+
+
+def dissolve_upper_layer(
+    lsoa: gpd.GeoDataFrame,
+    table_spec: UpperFromTableSpec,
+    *,
+    resolve: Callable[[str], Path] = Path,
+) -> gpd.GeoDataFrame:
+    """Build the upper layer by dissolving LSOAs on a code column of a table.
+
+    Parameters
+    ----------
+    lsoa : GeoDataFrame
+        LSOA polygons indexed by code.
+    table_spec : UpperFromTableSpec
+        The table (CSV) and its LSOA-code, upper-code and optional upper-name columns
+        (read by :func:`upper_codes_from_table`).
+    resolve : callable
+        Turns the configured path into a file path (``cfg.resolve``).
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed ``ward_code`` with ``ward_name`` and ``geometry``, one row per upper
+        code that holds at least one of the LSOAs.
+
+    Raises
+    ------
+    InputError
+        As :func:`upper_codes_from_table`.
+    """
+    return dissolve_from_table(lsoa, table_spec, resolve=resolve)[0]
+
+
+def dissolve_from_table(
+    lsoa: gpd.GeoDataFrame,
+    table_spec: UpperFromTableSpec,
+    *,
+    resolve: Callable[[str], Path] = Path,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """:func:`dissolve_upper_layer`'s upper layer and the LSOA codes it was dissolved on
+    (for :func:`assign_by_code`)."""
+    codes = upper_codes_from_table(lsoa, table_spec, resolve=resolve)
+    wards = dissolve_by_code(lsoa, codes)
     logger.info(
         "upper layer: dissolved %d LSOAs into %d areas on %r from %s",
         len(lsoa),
         len(wards),
         table_spec.code_column,
-        path.name,
+        Path(resolve(table_spec.path)).name,
     )
+    return wards, codes
+
+
+def dissolve_by_code(lsoa: gpd.GeoDataFrame, codes: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The upper layer: LSOAs dissolved on ``codes["code"]``, named ``codes["name"]``."""
+    parts = gpd.GeoDataFrame(
+        {"ward_code": codes["code"].reindex(lsoa.index).to_numpy()},
+        geometry=lsoa.geometry.to_numpy(),
+        crs=lsoa.crs,
+    )
+    wards = parts.dissolve(by="ward_code")
+    names = codes.drop_duplicates("code").set_index("code")["name"]
+    wards.insert(0, "ward_name", pd.array(names.reindex(wards.index).to_numpy(), dtype="str"))
+    wards.index = pd.Index(wards.index.astype(str), name="ward_code")
     return wards[["ward_name", wards.geometry.name]]
+
+
+def assign_by_code(
+    lsoa: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, codes: pd.DataFrame, *, layer: str = "upper areas"
+) -> gpd.GeoDataFrame:
+    """Each LSOA in the upper-layer area the table names: what :func:`assign_to_wards`
+    finds for an upper layer dissolved from these LSOAs, without the overlay.
+
+    An upper layer built by :func:`dissolve_by_code` holds each LSOA whole, so its
+    ``ward_overlap_share`` is 1 by construction; at national scale the overlay of
+    34,753 LSOAs with 7,201 MSOAs it replaces costs seconds.
+    """
+    code = codes["code"].reindex(lsoa.index)
+    known = code.isin(wards.index).to_numpy()
+    if not known.all():
+        raise InputError(
+            f"{int((~known).sum())} of {len(lsoa)} LSOAs have an upper-layer code with no area: "
+            f"{list_codes(lsoa.index[~known])}"
+        )
+    logger.info("assigned %d LSOAs to %d %s by the table's codes (each LSOA whole in its area)",
+                len(lsoa), int(code.nunique()), layer)
+    geom_name = lsoa.geometry.name
+    out = lsoa.drop(columns=[c for c in _WARD_COLUMNS if c in lsoa.columns])
+    out = out.assign(
+        ward_code=pd.array(code.astype(str).to_numpy(), dtype="str"),
+        ward_name=pd.array(wards["ward_name"].reindex(code.to_numpy()).astype(str).to_numpy(), dtype="str"),
+        ward_overlap_share=np.ones(len(out)),
+    )
+    cols = [c for c in out.columns if c != geom_name] + [geom_name]
+    return out[cols]

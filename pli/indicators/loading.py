@@ -120,6 +120,37 @@ def _text_rank(values: pd.Series) -> np.ndarray:
     return ranks[codes]
 
 
+def _sort_order(columns: list[pd.Series], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row order sorting by every column's text, then x and y; missing text last.
+
+    Categorical columns sort by the rank of their categories' text (their distinct values
+    ranked once); text columns (Crime IDs, locations: millions of mostly distinct
+    strings) are sorted by Arrow's multi-key sort, which compares UTF-8 bytes, the same
+    order as Python's code-point order, without turning each string into an object.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays: dict[str, object] = {}
+    for k, col in enumerate(columns):
+        if pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype):
+            arr = pa.array(col.array, from_pandas=True)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            if arr.type in (pa.string(), pa.large_string()):
+                arrays[f"k{k}"] = arr
+                continue
+        arrays[f"k{k}"] = pa.array(_text_rank(col))
+    arrays["x"], arrays["y"] = pa.array(x), pa.array(y)
+    table = pa.table(arrays)
+    sort_keys = [(name, "ascending", "at_end") for name in table.column_names]
+    try:
+        options = pc.SortOptions(sort_keys=sort_keys)
+    except (TypeError, ValueError):  # pyarrow before 25 takes one null placement for all keys
+        options = pc.SortOptions(sort_keys=[k[:2] for k in sort_keys], null_placement="at_end")
+    return pc.sort_indices(table, options=options).to_numpy()
+
+
 def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
     """The source with normalised codes, rows sorted by LSOA code and points by every column.
 
@@ -145,10 +176,7 @@ def _canonical_order(src: SourceTable, *, where: str) -> SourceTable:
             if not pcodes.equals(raw_codes):
                 points = points.assign(**{_LSOA_INDEX: pcodes.astype(str).astype("category")})
         keys = [c for c in points.columns if c != points.geometry.name]
-        # Sort by every column's text, then x and y; missing text last. Ranking each
-        # column's distinct values once, not millions of strings, keeps this linear.
-        columns = [_text_rank(points[c]) for c in keys] + [points.geometry.x.to_numpy(), points.geometry.y.to_numpy()]
-        order = np.lexsort(columns[::-1])
+        order = _sort_order([points[c] for c in keys], points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
         points = points.iloc[order].reset_index(drop=True)
     if table is src.table and points is src.points:
         return src

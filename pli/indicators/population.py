@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from pli._codes import list_codes
+from pli._codes import isin_text, list_codes
 from pli.config import DenominatorSpec, StudyConfig
 from pli.errors import InputError
 from pli.indicators.sources import SourceTable
@@ -60,7 +60,7 @@ def population_denominator(
         raise InputError(f"denominators.population: source {den.source!r} has no column {den.column!r}; "
                          f"columns are: {', '.join(map(str, src.table.columns[:12]))}")
     col = src.table[[den.column]]
-    if src.vintage != cfg.boundaries.lsoa_vintage or not col.index.isin(codes).all():
+    if src.vintage != cfg.boundaries.lsoa_vintage or not isin_text(col.index, codes).all():
         col = reconcile(col, aggregation="sum", source=den.source)
     population = col[den.column].reindex(codes).astype(float).rename("population")
     _check_residents(population, den, src)

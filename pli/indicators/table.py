@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pli._codes import list_codes
+from pli._codes import isin_text, list_codes
 from pli.config import ConfigError, IndicatorSpec, StudyConfig
 from pli.errors import InputError
 from pli.indicators.categories import _reference_categories
@@ -391,7 +391,7 @@ def _check_dropped(
 
     before = src.table
     codes = before.index.astype("str")
-    gone = codes[~codes.isin(reconciled.index.astype("str"))]
+    gone = codes[~isin_text(codes, reconciled.index.astype("str"))]
     if not len(gone):
         return
     spec = cfg.sources[src.name]
@@ -400,7 +400,7 @@ def _check_dropped(
     dropped = unmatched_codes(gone, lookup, target_codes=target, target_vintage=vintage)
     if not len(dropped):
         return
-    mask = codes.isin(dropped)
+    mask = isin_text(codes, dropped)
     if src.kind in COUNT_KINDS:
         crimes = ALL_CRIME in before.columns
         weight = before[ALL_CRIME] if crimes else before.sum(axis=1, numeric_only=True)

@@ -213,6 +213,8 @@ def plan_patrols(
         Above this many candidate cells in the study area's bounding box (a force area,
         a region, a country), the grid is sparse: only the cells holding records and the
         cells of the priority neighbourhoods are built, and Gi* is analytic (see Notes).
+        Snap places are then kept only inside the neighbourhoods (the others still count
+        in the area-wide concentration and harm floor).
 
     Returns
     -------
@@ -413,6 +415,16 @@ def plan_patrols(
     rec_cell[snap_pos] = pos[snap_mask]
     snap_cell = np.where(snap_cell >= 0, snap_cell, rec_cell)
     snap_scope = _assign_scopes(snaps["easting"].to_numpy(), snaps["northing"].to_numpy(), nb)
+    snap_harm_left_out = np.zeros(0)
+    n_all_snaps = len(snaps)
+    if sparse:
+        # As with the sparse grid: a force or a country has hundreds of thousands of snap
+        # points, and the plan only ranks those in the neighbourhoods. The others count in
+        # the area-wide concentration and harm floor through their harm alone.
+        near = snap_scope >= 0
+        snap_harm_left_out = snap_counts["harm"].to_numpy(dtype=float)[~near]
+        snaps, snap_counts = snaps[near], snap_counts[near]
+        snap_cell, snap_scope = snap_cell[near], snap_scope[near]
     snap_places = pd.concat([snaps.drop(columns="geometry"), snap_counts], axis=1).assign(
         area_share=np.nan, cell_id=cells.index.to_numpy()[snap_cell],
         share_in_neighbourhood=np.where(snap_scope >= 0, 1.0, np.nan),
@@ -459,7 +471,7 @@ def plan_patrols(
 
     # --- concentration
     rows = []
-    has_snaps = len(snaps) > 0
+    has_snaps = n_all_snaps > 0
     for kind in (cell_kind, "snap") if has_snaps else (cell_kind,):
         sub = table.loc[table["place_kind"] == kind]
         scopes = [
@@ -468,6 +480,8 @@ def plan_patrols(
         area_harm = sub["harm"].to_numpy()
         if kind == cell_kind and n_unbuilt:
             area_harm = np.concatenate([area_harm, np.zeros(n_unbuilt)])
+        if kind == "snap" and len(snap_harm_left_out):
+            area_harm = np.concatenate([area_harm, snap_harm_left_out])
         scopes.append((0, BOROUGH, area_harm))
         for r, n, h in scopes:
             rows.append({"neighbourhood_rank": r, "neighbourhood": n, "place_kind": kind, **concentration(h).to_dict()})
@@ -493,7 +507,10 @@ def plan_patrols(
     plan, tests = _floor_and_dose(
         cand,
         borough_harm=np.concatenate(
-            [table.loc[kind_rows, "harm"].to_numpy(dtype=float), np.zeros(n_unbuilt if plan_kind == cell_kind else 0)]
+            [
+                table.loc[kind_rows, "harm"].to_numpy(dtype=float),
+                np.zeros(n_unbuilt) if plan_kind == cell_kind else snap_harm_left_out,
+            ]
         ),
         n_months=n_months,
         alpha=alpha,
@@ -618,7 +635,7 @@ def plan_patrols(
         f"{len(rec):,}",
         f"{len(cells):,}" + (f" (sparse, of {n_area_cells:,} in the area)" if sparse else ""),
         cell_kind,
-        f"{len(snaps):,}",
+        f"{n_all_snaps:,}" + (f" ({len(snaps):,} in the neighbourhoods kept)" if sparse else ""),
         len(plan),
         len(planned),
         len(names),
