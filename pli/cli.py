@@ -405,7 +405,7 @@ def _record_cache_beside(out: str):
     """police.uk records cached in ``.pli-cache`` beside the command's output folder (as ``pli index``)."""
     from pli.indicators.record_cache import FOLDER_NAME, using_cache
 
-    return using_cache(Path(out).parent / FOLDER_NAME)
+    return using_cache(Path(out).resolve().parent / FOLDER_NAME)
 
 
 def _parse_seed(text: str | None) -> int | None:

@@ -178,7 +178,7 @@ def run_index(
     )
     from pli.indicators.record_cache import FOLDER_NAME, using_cache
 
-    with transaction.TargetLock(targets) as lock, using_cache(Path(out_dir).parent / FOLDER_NAME, enabled=cache):
+    with transaction.TargetLock(targets) as lock, using_cache(Path(out_dir).resolve().parent / FOLDER_NAME, enabled=cache):
         return _run_index(
             cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, run_patrols=patrols, step=step
         )
