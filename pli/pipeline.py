@@ -178,7 +178,8 @@ def run_index(
     )
     from pli.indicators.record_cache import FOLDER_NAME, using_cache
 
-    with transaction.TargetLock(targets) as lock, using_cache(Path(out_dir).resolve().parent / FOLDER_NAME, enabled=cache):
+    cache_dir = Path(out_dir).resolve().parent / FOLDER_NAME  # beside the output folder, never inside it
+    with transaction.TargetLock(targets) as lock, using_cache(cache_dir, enabled=cache):
         return _run_index(
             cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, run_patrols=patrols, step=step
         )
