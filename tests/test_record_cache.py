@@ -139,6 +139,14 @@ def test_settings_and_name_changes_miss(data, tmp_path):
     assert load(data, cache, simulated=True).record_cache.from_cache is False
 
 
+def test_a_change_to_the_reading_code_misses(data, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    load(data, cache)
+    assert load(data, cache).record_cache.from_cache is True
+    monkeypatch.setattr(rc, "_reader_code", lambda: "a fixed reader")
+    assert load(data, cache).record_cache.from_cache is False
+
+
 def test_study_area_change_misses_when_the_reader_keeps_only_the_area(data, tmp_path):
     cache = tmp_path / "cache"
     every = load(data, None).table.index

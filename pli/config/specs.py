@@ -393,8 +393,9 @@ class SourceSpec:
         output folder of ``pli index``, ``pli track`` or ``pli uncertainty`` (nothing is
         cached when pli is called from Python without one); ``off``: never cache; any
         other value: that folder (relative to the data directory). The cache is keyed on
-        the files' bytes, the area's LSOA codes and every other setting of the source,
-        so any change reads the files again; ``pli index --no-cache`` reads them anyway.
+        the files' bytes, the area's LSOA codes, every other setting of the source and
+        pli's reading code, so any change reads the files again; ``pli index
+        --no-cache`` reads them anyway.
         Other kinds read small files and ignore it.
     """
 

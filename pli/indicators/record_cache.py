@@ -20,7 +20,9 @@ The file is named by a SHA-256 over everything that decides the records:
   records; the pandas reader keeps every LSOA, so the codes would only split the cache);
 * every reading setting of the source (window, categories, encoding, engine, ...) and
   its name (the messages name it);
-* :data:`FORMAT_VERSION` and the versions of pli, pandas, pyarrow and geopandas.
+* :data:`FORMAT_VERSION`, the versions of pli and of the libraries that parse and store
+  the records, and the source code of pli's reading modules, so a fix to the reader
+  is never hidden by records it read before.
 
 Any change gives another key, so the files are read again. The file's name also ends
 with the start of the SHA-256 of its own bytes, checked on every read: a file cut short or
@@ -45,7 +47,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
+import importlib
 import io
 import json
 import logging
@@ -190,6 +194,22 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+# The modules whose code decides the records and the messages kept with them.
+_READER_MODULES = ("pli.indicators.police_uk", "pli.indicators.street_stream", "pli.indicators.street_files",
+                   "pli.indicators.reading", "pli.indicators.categories", "pli.indicators.window",
+                   "pli.indicators.sources", "pli.indicators.record_cache", "pli._codes")
+
+
+@functools.cache
+def _reader_code() -> str:
+    """SHA-256 of the reading modules' source files (read once per process)."""
+    digest = hashlib.sha256()
+    for name in _READER_MODULES:
+        file = getattr(importlib.import_module(name), "__file__", None)
+        digest.update(name.encode("utf-8") + b"\0" + (Path(file).read_bytes() if file else b"") + b"\0")
+    return digest.hexdigest()
+
+
 def records_key(
     name: str,
     spec: SourceSpec,
@@ -218,7 +238,9 @@ def records_key(
     archives = sorted({str(f.archive) for f in files if f.archive is not None})
     parts = {
         "format": FORMAT_VERSION,
-        "versions": {"pli": __version__, **{p: _version(p) for p in ("pandas", "pyarrow", "geopandas")}},
+        "versions": {"pli": __version__, **{p: _version(p) for p in ("pandas", "numpy", "pyarrow", "geopandas",
+                                                                      "shapely", "pyproj", "duckdb")}},
+        "reader_code": _reader_code(),
         "source": name,
         "path": str(Path(path).resolve()),
         "settings": {k: v for k, v in dataclasses.asdict(spec).items() if k != "cache"},
