@@ -164,6 +164,10 @@ def _build_parser() -> argparse.ArgumentParser:
     what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
     p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
     _add_uncertainty_parser(sub)
+    p_cache = sub.add_parser("cache", help="the police.uk record cache (.pli-cache beside the output folder): clear it")
+    p_cache.add_argument("action", choices=["clear"], help="clear: remove the cached records")
+    p_cache.add_argument("--out", default="output", help="the output folder the cache is beside (default: output)")
+    p_cache.add_argument("--folder", default=None, help="a cache folder named by a source's 'cache' instead")
     p_report = sub.add_parser("report", help="committee report of an index run: HTML printable to A4, and PDF")
     p_report.add_argument("--index", default="output", help="output folder of 'pli index' (default: output)")
     p_report.add_argument("--maps", default="maps", help="its maps folder (default: maps)")
@@ -227,6 +231,8 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             return _cmd_uncertainty(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "cache":
+            return _cmd_cache(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -398,6 +404,15 @@ def _cmd_track(args: argparse.Namespace) -> int:
         run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
                         index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from pli.indicators.record_cache import FOLDER_NAME, clear_cache
+
+    folder = Path(args.folder) if args.folder else Path(args.out).resolve().parent / FOLDER_NAME
+    removed, size = clear_cache(folder)
+    print(f"removed {removed} cached record file(s), {size / 2**20:.1f} MiB, from {folder}")
     return 0
 
 

@@ -268,6 +268,21 @@ def test_config_key_is_checked_and_cli_has_no_cache(tmp_path):
     assert _build_parser().parse_args(["index", "--no-cache"]).no_cache is True
 
 
+def test_cache_clear_removes_cache_files_only(data, tmp_path, capsys):
+    from pli.cli import main
+
+    cache = tmp_path / rc.FOLDER_NAME
+    load(data, cache)
+    load(data, cache, window_months=2)
+    (cache / "notes.txt").write_text("mine")
+    assert main(["-q", "cache", "clear", "--out", str(tmp_path / "output")]) == 0
+    assert "removed 2 cached record file(s)" in capsys.readouterr().out
+    assert [p.name for p in cache.iterdir()] == ["notes.txt"]  # not a cache file: kept
+    (cache / "notes.txt").unlink()
+    assert rc.clear_cache(cache) == (0, 0) and not cache.exists()
+    assert load(data, cache).record_cache.from_cache is False
+
+
 def _fast(cfg):
     """The config with few permutations and runs: the test compares two runs, not results."""
     return dataclasses.replace(

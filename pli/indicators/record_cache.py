@@ -40,7 +40,8 @@ Where
 :func:`using_cache` (``pli index``, ``pli track`` and ``pli uncertainty`` use
 ``.pli-cache`` beside their output folder); called from Python without one, ``auto``
 caches nothing. ``off`` never caches; any other value names the folder (relative to
-the data folder). ``pli index --no-cache`` turns every cache off for the run.
+the data folder). ``pli index --no-cache`` turns every cache off for the run, and
+``pli cache clear`` removes the cache files (:func:`clear_cache`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ __all__ = [
     "CachedRecords",
     "RecordCacheUse",
     "cache_folder",
+    "clear_cache",
     "read_records",
     "records_key",
     "recording_messages",
@@ -410,3 +412,38 @@ def write_records(
                 older.unlink()
     return RecordCacheUse(from_cache=False, file=path, sha256=digest)
 
+
+
+_CACHE_NAME = rf"[A-Za-z0-9_-]+-[0-9a-f]{{40}}-[0-9a-f]{{{_CONTENT_DIGITS}}}\.parquet"
+_CACHE_FILE_RE = re.compile(_CACHE_NAME)
+_TEMP_FILE_RE = re.compile(rf"\.{_CACHE_NAME}\.\d+-[0-9a-f]{{8}}\.tmp")
+
+
+def clear_cache(folder: Path) -> tuple[int, int]:
+    """Remove the record cache files in ``folder``, and the folder when that leaves it empty.
+
+    Only files named as this module names them are removed, so a folder named by mistake
+    (the data folder) loses nothing else.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A cache folder (``.pli-cache`` beside an output folder, or a source's ``cache``).
+
+    Returns
+    -------
+    tuple of int
+        Files removed and their bytes; ``(0, 0)`` when there is no such folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0, 0
+    removed = size = 0
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and (_CACHE_FILE_RE.fullmatch(entry.name) or _TEMP_FILE_RE.fullmatch(entry.name)):
+            size += entry.stat().st_size
+            entry.unlink()
+            removed += 1
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
+    return removed, size
