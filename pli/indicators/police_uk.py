@@ -372,9 +372,9 @@ def _load_police_uk(
     key = record_cache.records_key(name, spec, path, listed, key_area)
     cached = record_cache.read_records(cache_dir, key, source=name)
     if cached is not None:
+        logger.info("%s: %s record(s) read from the record cache %s (the files are unchanged; what the "
+                    "reader said when it read them follows)", name, f"{len(cached.records):,}", cached.use.file)
         record_cache.replay_messages(cached.messages)
-        logger.info("%s: %s record(s) read from the record cache %s (the files are unchanged)",
-                    name, f"{len(cached.records):,}", cached.use.file)
         if logger.isEnabledFor(logging.INFO):  # not for each window `pli track` re-reads quietly
             progress.note(f"{name}: records from cache ({cached.use.file.name})")
         return _records_table(name, spec, cached.records, cached.details, listed, cached.use)

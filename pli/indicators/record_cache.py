@@ -86,7 +86,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-"""Raised whenever the cached frame changes (columns, types, metadata): old files then miss."""
+"""Increased whenever the cached frame changes (columns, types, metadata): old files then miss."""
 
 FOLDER_NAME = ".pli-cache"
 """The cache folder a command puts beside its output folder (``.pli``: never part of a run)."""
