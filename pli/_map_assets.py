@@ -790,6 +790,11 @@ class LabelLayer(MacroElement):
     pane : str, optional
         A Leaflet pane of its own (created at z-index 550: above every area and outline,
         below the numbered markers); default the marker pane.
+    fit : bool
+        Thin the names with scale: with ``west, south, east, north`` columns (the
+        bounds of each name's area, degrees), a name shows only while its box fits
+        inside its area's bounds on screen, so a national page zoomed out names a
+        few dozen big areas and more appear as the reader zooms in.
     """
 
     _template = Template(
@@ -830,6 +835,17 @@ class LabelLayer(MacroElement):
                         if (mark.number) { return; }
                         var r0 = box(mark);
                         var w = r0.right - r0.left, h = r0.bottom - r0.top;
+                        if (mark.extent) {
+                            // Thinned with scale: a name shows only when it fits its area's
+                            // box on screen, so zoomed out only the big areas are named.
+                            var nw = map.latLngToContainerPoint([mark.extent[3], mark.extent[0]]);
+                            var se = map.latLngToContainerPoint([mark.extent[1], mark.extent[2]]);
+                            if (w > se.x - nw.x || h > se.y - nw.y) {
+                                mark.el.style.visibility = 'hidden';
+                                mark.el.style.transform = '';
+                                return;
+                            }
+                        }
                         var side = w / 2 + 15;
                         var tries = [[0, 0], [0, h + 2], [0, -h - 2], [side, 0], [-side, 0], [side, h], [-side, h],
                                      [side, -h], [-side, -h], [0, 2 * h + 4], [0, -2 * h - 4]];
@@ -865,7 +881,8 @@ class LabelLayer(MacroElement):
                         keyboard: false,
                         pane: pane || 'markerPane'
                     });
-                    map._pliMarks.push({marker: m, el: el, number: el.className === 'pli-number'});
+                    map._pliMarks.push({marker: m, el: el, number: el.className === 'pli-number',
+                                        extent: feature.properties.extent || null});
                     if (feature.properties.popup) {
                         m.bindPopup(feature.properties.popup, {maxWidth: 380, autoPanPaddingTopLeft: pad});
                     }
@@ -879,7 +896,7 @@ class LabelLayer(MacroElement):
 
     def __init__(
         self, points, *, css_class: str = "pli-label", interactive: bool = False, z_offset: int = 0,
-        pane: str | None = None,
+        pane: str | None = None, fit: bool = False,
     ):
         super().__init__()
         self._name = "LabelLayer"
@@ -887,6 +904,9 @@ class LabelLayer(MacroElement):
         keep = [c for c in ("label", "popup") if c in points.columns]
         frame = points[keep + ["geometry"]].copy()
         frame["label"] = frame["label"].astype("string").fillna("").astype(object)
+        bounds = ["west", "south", "east", "north"]
+        if fit and set(bounds) <= set(points.columns):
+            frame["extent"] = [[round(float(v), 5) for v in row] for row in points[bounds].to_numpy()]
         # Plain dict via to_json keeps numpy and pandas scalar types out of the JSON.
         self.data = json.loads(frame.to_json(drop_id=True))
         # Labels are raw text (shown through textContent), so they cannot be entity-escaped;

@@ -361,6 +361,7 @@ def simulate_demo_inputs(
     end_month: str = "2025-12",
     records_per_1000: float = 55.0,
     crime_shares: Mapping[str, float] | None = None,
+    map_point_spacing_m: float | None = None,
 ) -> SimulatedInputs:
     """Simulate street-level crime records and deprivation scores for a set of LSOAs.
 
@@ -384,6 +385,11 @@ def simulate_demo_inputs(
     crime_shares : mapping, optional
         Expected share of records per police.uk crime type (normalised to sum to 1);
         default ``DEFAULT_CRIME_SHARES``.
+    map_point_spacing_m : float, optional
+        Move every record to the nearest point of a square lattice this far apart, as
+        police.uk moves every crime to one of a fixed set of anonymised map points, so
+        that records share places. Default: each record keeps its own coordinate (the
+        shipped demo's layout).
 
     Returns
     -------
@@ -479,6 +485,13 @@ def simulate_demo_inputs(
     outcome = np.array(_OUTCOMES, dtype=object)[np.minimum(out_i, len(_OUTCOMES) - 1)]
     outcome[is_asb] = ""
 
+    if map_point_spacing_m is not None:
+        if not map_point_spacing_m > 0:
+            raise InputError(
+                f"map_point_spacing_m: expected a positive distance in metres, got {map_point_spacing_m!r}"
+            )
+        all_x = np.round(all_x / map_point_spacing_m) * map_point_spacing_m
+        all_y = np.round(all_y / map_point_spacing_m) * map_point_spacing_m
     lonlat = gpd.GeoSeries(shapely.points(all_x, all_y), crs=lsoa.crs).to_crs(4326)
     lon = np.round(lonlat.x.to_numpy(), 6)
     lat = np.round(lonlat.y.to_numpy(), 6)

@@ -71,6 +71,22 @@ def test_same_seed_gives_identical_frames_and_other_seed_differs(lsoa, populatio
     assert sim.seed == 0 and other.seed == 1
 
 
+def test_map_points_put_records_on_shared_places_like_police_uk(lsoa, population, sim):
+    snapped = simulate_demo_inputs(lsoa, population, seed=0, map_point_spacing_m=100.0)
+    pd.testing.assert_frame_equal(snapped.deprivation, sim.deprivation)
+    assert len(snapped.crime_points) == len(sim.crime_points)
+    points = snapped.crime_points
+    xy = gpd.GeoSeries(gpd.points_from_xy(points["Longitude"], points["Latitude"]), crs=4326).to_crs(27700)
+    # On the lattice to within the rounding of 6-decimal degrees (about 0.1 m).
+    for v in (xy.x.to_numpy(), xy.y.to_numpy()):
+        assert np.abs(v - np.round(v / 100.0) * 100.0).max() < 0.5
+    places = points.groupby(["Longitude", "Latitude"]).ngroups
+    own = sim.crime_points.groupby(["Longitude", "Latitude"]).ngroups
+    assert places < 0.5 * own
+    with pytest.raises(InputError, match="map_point_spacing_m"):
+        simulate_demo_inputs(lsoa, population, seed=0, map_point_spacing_m=0)
+
+
 def test_inputs_are_not_mutated(lsoa, population):
     lsoa_before, pop_before = lsoa.copy(), population.copy()
     simulate_demo_inputs(lsoa, population, seed=3, months=2)

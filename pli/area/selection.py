@@ -131,8 +131,8 @@ def read_area_lookup(spec: AreaLookupSpec, *, resolve: Callable[[str], Path] = P
     Returns
     -------
     DataFrame
-        Columns ``lsoa``, ``lad`` and ``force`` (``None`` where the lookup has no such
-        column), one row per LSOA code.
+        Columns ``lsoa``, ``lad``, ``force`` and ``lad_name`` (``None`` where the lookup
+        has no such column), one row per LSOA code.
 
     Raises
     ------
@@ -146,12 +146,14 @@ def read_area_lookup(spec: AreaLookupSpec, *, resolve: Callable[[str], Path] = P
     what = "area lookup (area.lookup)"
     raw = _read_table(path, what=what)
     _check_columns(raw, {"lsoa_column": spec.lsoa_column, "lad_column": spec.lad_column,
-                         "force_column": spec.force_column}, what=what, path=path)
+                         "lad_name_column": spec.lad_name_column, "force_column": spec.force_column},
+                   what=what, path=path)
     lsoa = normalise_codes(raw[spec.lsoa_column], where=f"{what} ({path.name})", column=spec.lsoa_column)
     frame = pd.DataFrame({
         "lsoa": lsoa,
         "lad": raw[spec.lad_column].str.strip().str.upper() if spec.lad_column else None,
         "force": raw[spec.force_column].str.strip() if spec.force_column else None,
+        "lad_name": raw[spec.lad_name_column].str.strip() if spec.lad_name_column else None,
     }).dropna(subset=["lsoa"])
     frame = frame[frame["lsoa"].astype(str).str.len() > 0].drop_duplicates()
     clash = frame["lsoa"][frame["lsoa"].duplicated(keep=False)]

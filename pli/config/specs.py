@@ -68,7 +68,12 @@ class AreaLookupSpec:
         Column holding the LSOA code (e.g. ``LSOA11CD``, ``LSOA21CD``, ``LSOA Code``).
     lad_column : str, optional
         Column holding the local-authority (LAD) code (e.g. ``LAD22CD``); needed for
-        ``area.lad_codes``.
+        ``area.lad_codes``. Split area maps (``maps.split_above``) are drawn one page
+        per local authority from it.
+    lad_name_column : str, optional
+        Column holding the local authority's name (e.g. ``LAD22NM``), for the titles of
+        the maps split by authority; without it the names come from the LSOA names
+        ("Leeds 001A"). Default none.
     force_column : str, optional
         Column holding the police force name (e.g. ``Police_force``); needed for
         ``area.police_force``.
@@ -80,6 +85,7 @@ class AreaLookupSpec:
     path: str
     lsoa_column: str
     lad_column: Optional[str] = None
+    lad_name_column: Optional[str] = None
     force_column: Optional[str] = None
     vintage: Optional[Literal[2011, 2021]] = None
 
@@ -895,14 +901,21 @@ class MapSpec:
     split_above : int
         Largest study area, in LSOAs, drawn as one detailed page (default 3,000; a whole
         number of 1 or more). Above it (a police force, a region, England and Wales) the
-        area maps are split into parts of whole upper-layer areas, at most about this many
-        LSOAs each (``priority_localities-part-NN.html`` and ``hotspots-part-NN.html``, with
-        the same layers, legends and credits), and ``priority_localities.html`` and
-        ``hotspots.html`` become overviews: upper-layer areas coloured by their LSOAs'
-        mean class (or most frequent cluster), the neighbourhood numbers, and the parts
-        linking to their pages. Measured on England and Wales (34,753 LSOAs): one page
-        was 192 MB; split at 3,000, 16 parts of 11-14 MB (about 5 s to first render in
-        headless Chromium) and overviews of 9 MB.
+        area maps are split: one page per local authority where the LSOAs' authorities are
+        known (``area.lookup.lad_column``, else the ONS LSOA names, "Leeds 001A"), named
+        by the LAD code (``priority_localities_E08000035.html``, or a slug of the name
+        when only names are known), an authority of fewer than 30 LSOAs sharing its
+        nearest neighbour's page; otherwise (no authorities known, or one authority)
+        parts of whole upper-layer areas, at most about this many LSOAs each
+        (``priority_localities-part-NN.html``). Each has the same layers, legends and
+        credits; ``hotspots`` pages likewise. ``priority_localities.html`` and
+        ``hotspots.html`` become overviews: the authorities (or upper-layer areas)
+        coloured by their LSOAs' mean class (or most frequent cluster), each linking to
+        its page, and ``index.html`` lists the authorities in a table. Measured on
+        England and Wales (34,753 LSOAs): one page was 192 MB; split at 3,000 into 16
+        parts by place, parts of 11-14 MB (about 5 s to first render in headless
+        Chromium) and overviews of 9 MB. London (4,344 LSOAs) split by authority: 30
+        pages of 0.9-1.5 MB (2 s) and overviews of 0.5 MB (2 s).
     """
 
     online: bool = False

@@ -52,7 +52,9 @@ class MapBundle:
         (1 = highest priority), ``domain_<name>`` scores,
         ``lisa_cluster``, ``lisa_cluster_fdr``, ``gi_bin`` (-3..3), ``gi_label``,
         ``gi_bin_fdr``, ``gi_label_fdr`` (the FDR-corrected bins the maps show first),
-        ``driver_1..3`` and ``driver_1..3_value``, ``population`` and optional ``harm``.
+        ``driver_1..3`` and ``driver_1..3_value``, ``population`` and optional ``harm``;
+        optional ``lad_code`` and ``lad_name`` (each LSOA's local authority, by which
+        big areas' maps are split: :mod:`pli.maps.split_by_area`).
     wards : GeoDataFrame
         Index ``ward_code``; column ``ward_name``.
     neighbourhoods : GeoDataFrame
@@ -213,6 +215,7 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
     for k in (1, 2, 3):
         frame[f"driver_{k}"] = frame[f"driver_{k}"].map(labels).astype(object) if f"driver_{k}" in frame else None
         frame[f"driver_{k}_value"] = frame.get(f"driver_{k}_contribution")
+    frame = _with_authorities(frame, cfg)
     places = None
     if plan is not None and not cfg.output.public and len(plan.plan):
         places = plan.plan_frame()
@@ -230,6 +233,27 @@ def bundle_for_run(cfg: Any, lsoa: gpd.GeoDataFrame, published: pd.DataFrame, bo
         patrol_note=_patrol_note(cfg, plan),
         patrol_floor=_patrol_floor(patrols),
     )
+
+
+def _with_authorities(frame: gpd.GeoDataFrame, cfg: Any) -> gpd.GeoDataFrame:
+    """``frame`` with ``lad_code`` (and ``lad_name``) from ``area.lookup``, when it has a LAD column.
+
+    Only a lookup of the boundaries' LSOA vintage is used: carried across vintages an
+    LSOA can land in two authorities. Without one the split maps take the authority
+    from the LSOA names (:mod:`pli.maps.split_by_area`).
+    """
+    spec = cfg.area.lookup
+    if spec is None or spec.lad_column is None or (spec.vintage or cfg.boundaries.lsoa_vintage) != \
+            cfg.boundaries.lsoa_vintage:
+        return frame
+    from pli.area.selection import read_area_lookup
+
+    lookup = read_area_lookup(spec, resolve=cfg.resolve).set_index("lsoa")
+    out = frame.copy()
+    out["lad_code"] = lookup["lad"].reindex(out.index.astype(str)).to_numpy()
+    if spec.lad_name_column:
+        out["lad_name"] = lookup["lad_name"].reindex(out.index.astype(str)).to_numpy()
+    return out
 
 
 def _patrol_floor(patrols: Any) -> str:

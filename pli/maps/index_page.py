@@ -39,6 +39,26 @@ ul.maps li { margin: .3rem 0; } a { color: #1f5fa8; }
 """
 
 
+def _authority_table(authorities: Sequence[tuple[str, str, int, tuple[int, ...], str]]) -> str:
+    """The "Maps by local authority" section: one row per authority, linking its two maps."""
+    with_codes = any(code for _, code, _, _, _ in authorities)
+    rows = []
+    for name, code, n, ranks, href in authorities:
+        listed = f"{len(ranks)} ({', '.join(map(str, ranks))})" if ranks else "0"
+        hot = href.replace("priority_localities", "hotspots", 1)
+        rows.append(
+            f'<tr><td><a href="{escape_text(href)}">{escape_text(name)}</a></td>'
+            + (f"<td>{escape_text(code)}</td>" if with_codes else "")
+            + f'<td class="num">{n:,}</td><td>{escape_text(listed)}</td>'
+            f'<td><a href="{escape_text(hot)}">hot spots</a></td></tr>'
+        )
+    code_head = "<th>Code</th>" if with_codes else ""
+    return ("<h2>Maps by local authority</h2>\n<p>Each authority's map has every LSOA, layer and tooltip; an "
+            "authority of few LSOAs shares the map of its nearest neighbour.</p>\n<table>\n<thead><tr>"
+            f"<th>Local authority (its map)</th>{code_head}<th>LSOAs</th><th>Priority neighbourhoods (ranks)</th>"
+            f"<th>Hot spots</th></tr></thead>\n<tbody>\n{''.join(rows)}\n</tbody>\n</table>\n")
+
+
 def index_page(
     neighbourhoods: pd.DataFrame,
     *,
@@ -51,6 +71,7 @@ def index_page(
     credits: Sequence[str] = (),
     report_href: str | None = None,
     parts: Sequence[tuple[str, str, int]] = (),
+    authorities: Sequence[tuple[str, str, int, tuple[int, ...], str]] | None = None,
 ) -> str:
     """The HTML of ``index.html``; every value from data is escaped.
 
@@ -79,6 +100,10 @@ def index_page(
     parts : sequence of (str, str, int), optional
         When the area maps are split (``maps.split_above``): label, file of the
         detailed index page and number of LSOAs of each part.
+    authorities : sequence of (str, str, int, tuple of int, str), optional
+        When the parts are local authorities: name, code (``""`` if unknown), LSOAs,
+        ranks of the priority neighbourhoods in it and the file of its detailed index
+        page; listed in a table ("Maps by local authority") instead of the parts.
 
     Examples
     --------
@@ -119,7 +144,12 @@ def index_page(
         for label, href, n in parts
     )
     part_list = (f"<li>The area is split into {len(parts)} parts for detailed maps; the two maps above are "
-                 f'overviews:<ul class="maps">{part_items}</ul></li>\n' if parts else "")
+                 f'overviews:<ul class="maps">{part_items}</ul></li>\n' if parts and authorities is None else "")
+    by_area = ""
+    if authorities is not None:
+        by_area = ('<li>The area is split by local authority for detailed maps (table below); the two maps '
+                   "above are overviews.</li>\n")
+    area_table = _authority_table(authorities) if authorities is not None else ""
     credit_items = "".join(f"<li>{escape_text(c)}</li>" for c in credits)
     sources = f"<h2>Sources and credits</h2>\n<ul>{credit_items}</ul>" if credit_items else ""
     return f"""<!DOCTYPE html>
@@ -140,8 +170,8 @@ def index_page(
 the priority neighbourhoods and (when planned) the micro-patrol places.</li>
 <li><a href="hotspots.html">Hot spots and clusters</a>: where high scores cluster (Getis-Ord Gi* and Local
 Moran's I).</li>
-{part_list}</ul>
-<h2>Priority neighbourhoods</h2>
+{part_list}{by_area}</ul>
+{area_table}<h2>Priority neighbourhoods</h2>
 <table>
 <thead><tr><th>Rank</th><th>Neighbourhood (its own map)</th><th class="wide-only">LSOAs</th><th>Residents</th>
 <th>Share of crime harm</th><th class="drivers">Main drivers</th></tr></thead>

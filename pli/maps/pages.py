@@ -63,6 +63,10 @@ UNCORRECTED_NOTE = (
 )
 
 
+# Pages naming more upper-layer areas than this show a name only where it fits its area.
+THIN_NAMES_ABOVE = 60
+
+
 def _style(colour_col: str, *, opacity: float) -> Callable[[dict], dict]:
     def style(feature: dict) -> dict:
         return {
@@ -232,7 +236,10 @@ def _add_context(
         ward_layer.add_to(m)
     names = folium.FeatureGroup(name=escape_text(f"{upper} names"), show=True)
     # Their own pane keeps the names above the neighbourhood outlines, below the numbers.
-    names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names"))
+    # Many names (a force area, a national part or overview) thin with scale; a
+    # borough's few dozen wards keep every name the declutter leaves room for.
+    names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names",
+                               fit=len(ward_points) > THIN_NAMES_ABOVE))
     names.add_to(m)
 
     nb_group = folium.FeatureGroup(name="Priority neighbourhoods (numbered by rank)", show=True)

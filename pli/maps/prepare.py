@@ -74,6 +74,20 @@ def _to_web(frame: gpd.GeoDataFrame, decimals: int = 5) -> gpd.GeoDataFrame:
     return out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs="EPSG:4326"))
 
 
+def name_points(shapes: gpd.GeoSeries, names: pd.Series) -> gpd.GeoDataFrame:
+    """EPSG:4326 points to label ``shapes`` (metric) with ``names``, with each shape's bounds.
+
+    ``label`` is the name (raw text, for :class:`pli._map_assets.LabelLayer`), the
+    point lies inside the shape, and ``west, south, east, north`` (degrees) are the
+    shape's bounds, by which names thin with scale (``LabelLayer(fit=True)``).
+    """
+    web_bounds = shapes.to_crs("EPSG:4326").bounds.round(5)
+    points = _to_web(gpd.GeoDataFrame({"label": names.astype("string")}, geometry=shapes.representative_point(),
+                                      crs=shapes.crs))
+    return points.assign(west=web_bounds["minx"].to_numpy(), south=web_bounds["miny"].to_numpy(),
+                         east=web_bounds["maxx"].to_numpy(), north=web_bounds["maxy"].to_numpy())
+
+
 @dataclass(frozen=True)
 class _Classes:
     """A choropleth classification: class per LSOA (0 = lowest) and legend rows."""
@@ -223,13 +237,8 @@ def _prepare(bundle: MapBundle, spec: MapSpec, *, public: bool) -> _Prepared:
     # Names of the upper-layer areas holding a priority neighbourhood come first: where
     # names crowd, the page keeps the earlier ones (LabelLayer's declutter).
     holds = wards_metric.geometry.intersects(bundle.neighbourhoods.geometry.buffer(-1).union_all())
-    ward_points = _to_web(
-        gpd.GeoDataFrame(
-            {"label": wards_metric["ward_name"].astype("string")},
-            geometry=wards_metric.geometry.representative_point(),
-            crs=METRIC_CRS,
-        )
-    ).iloc[np.argsort(~holds.to_numpy(), kind="stable")]
+    ward_points = name_points(wards_metric.geometry, wards_metric["ward_name"]).iloc[
+        np.argsort(~holds.to_numpy(), kind="stable")]
 
     nb = bundle.neighbourhoods.copy().sort_values("rank")
     nb_metric = nb.set_geometry(_simplify(nb.geometry, tolerance, coverage=False))

@@ -33,7 +33,8 @@ from pli.maps.pages import (
     _render,
     _title_html,
 )
-from pli.maps.prepare import _Prepared, _to_web, display_tolerance
+from pli.maps.prepare import _Prepared, _to_web, display_tolerance, name_points
+from pli.maps.split_by_area import MapParts, authority_parts, authority_shapes, lsoa_points
 from pli.maps.style import LISA_COLOURS, LISA_NOTE, METRIC_CRS
 
 __all__: list[str] = []
@@ -93,11 +94,6 @@ def part_of_lsoas(ward_of_lsoa: np.ndarray, xy: np.ndarray, max_lsoas: int) -> n
     return part_of_ward[ward_of_lsoa]
 
 
-def part_file(page: str, k: int) -> str:
-    """File name of part ``k`` (0-based) of ``page``, e.g. ``priority_localities-part-01.html``."""
-    return f"{page}-part-{k + 1:02d}.html"
-
-
 def _ward_positions(bundle: MapBundle) -> np.ndarray:
     pos = bundle.wards.index.get_indexer(bundle.lsoa["ward_code"])
     if (pos < 0).any():
@@ -114,6 +110,22 @@ def lsoa_parts(bundle: MapBundle, max_lsoas: int) -> np.ndarray:
     return part_of_lsoas(_ward_positions(bundle), xy, max_lsoas)
 
 
+def map_parts(bundle: MapBundle, max_lsoas: int) -> MapParts:
+    """The parts of a split area map: local authorities where known, else parts by place.
+
+    See :mod:`pli.maps.split_by_area` for how the authority of each LSOA is found and
+    small authorities merged; without them the parts are :func:`lsoa_parts`.
+    """
+    points = lsoa_points(bundle.lsoa.geometry)
+    found = authority_parts(bundle.lsoa, points, bundle.neighbourhoods)
+    if found is not None:
+        return found
+    part = part_of_lsoas(_ward_positions(bundle), points, max_lsoas)
+    n = int(part.max()) + 1
+    return MapParts(part=part, titles=tuple(f"Part {k + 1}" for k in range(n)),
+                    slugs=tuple(f"part-{k + 1:02d}" for k in range(n)))
+
+
 def _sub(prep: _Prepared, rows: np.ndarray) -> _Prepared:
     """The prepared layers restricted to the LSOAs at positions ``rows``."""
     return dataclasses.replace(
@@ -125,13 +137,14 @@ def _sub(prep: _Prepared, rows: np.ndarray) -> _Prepared:
 
 
 def part_page(
-    prep: _Prepared, rows: np.ndarray, k: int, n_parts: int, page: str, area: AreaSpec, period: str, *,
+    prep: _Prepared, parts: MapParts, k: int, page: str, area: AreaSpec, period: str, *,
     tiles: bool | str | TileSpec | None, offline: bool, credits: tuple[Credit, ...] = (),
 ) -> str:
     """The detailed page ``page`` (``priority_localities`` or ``hotspots``) for part ``k``."""
-    sub = _sub(prep, rows)
+    sub = _sub(prep, np.flatnonzero(parts.part == k))
     m = _new_map(sub, tuple(sub.lsoa_metric.total_bounds), tiles=tiles)
-    heading = f"{PAGES[page]}, part {k + 1} of {n_parts}"
+    heading = (f"{PAGES[page]}: {parts.titles[k]}" if parts.by_authority
+               else f"{PAGES[page]}, part {k + 1} of {parts.n}")
     _page_title(m, f"{area.name}: {heading}, {period}")
     back = (f'<p class="pli-open"><a href="{escape_text(page)}.html" target="_top">'
             "Back to the overview of the whole area</a></p>")
@@ -144,10 +157,11 @@ def part_page(
     return _render(m, offline=offline)
 
 
-def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str) -> tuple[pd.Series, pd.Series, str, list]:
-    """Per upper-layer area (rows of ``prep.wards``): colour, tooltip line, legend title and rows."""
-    pos = pd.Series(_ward_positions(bundle), index=bundle.lsoa.index)
-    n_wards = len(prep.wards)
+def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str, group: np.ndarray,
+                      n_groups: int) -> tuple[pd.Series, pd.Series, str, list]:
+    """Per overview area (``group`` of each LSOA): colour, tooltip line, legend title and rows."""
+    pos = pd.Series(group, index=bundle.lsoa.index)
+    n_wards = n_groups  # the overview's areas: upper-layer areas or local authorities
     if page == "priority_localities":
         cls = prep.index_classes
         mean = cls.codes.groupby(pos.to_numpy()).mean().reindex(range(n_wards))
@@ -177,49 +191,73 @@ def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str) -> tuple[pd
         (LISA_COLOURS[c], c) for c in LISA_COLOURS]
 
 
+def _overview_areas(bundle: MapBundle, prep: _Prepared, parts: MapParts
+                    ) -> tuple[np.ndarray, gpd.GeoDataFrame, pd.Series, Optional[gpd.GeoDataFrame], str]:
+    """What the overview draws: group of each LSOA, one shape per group (``tip``, EPSG:4326),
+    the part of each shape (NA: none), the label points (``None``: the upper layer's) and
+    what a shape is ("local authority", "Ward area")."""
+    if parts.authority is not None:
+        group = parts.authority
+        shapes = authority_shapes(prep.lsoa_metric, group, len(parts.authorities))
+        auth = parts.authorities
+        code = auth["code"].map(lambda c: f" ({escape_text(c)})" if c else "")
+        shown_in = pd.Series([parts.titles[int(k)] for k in auth["part"]])
+        # A small authority shares a page: the tooltip says whose.
+        where = pd.Series(["" if t == n else f"<br>On the page of {escape_text(t)}"
+                           for t, n in zip(shown_in, auth["name"])])
+        tip = "<b>" + auth["name"].map(escape_text) + "</b>" + code + where
+        web = _to_web(gpd.GeoDataFrame({"tip": tip.to_numpy()}, geometry=shapes.values, crs=METRIC_CRS))
+        labels = name_points(shapes, auth["name"])
+        return group, web.reset_index(drop=True), auth["part"].astype("Int64"), labels, "local authority"
+    pos = _ward_positions(bundle)
+    part_of_ward = pd.Series(parts.part).groupby(pos).first().reindex(range(len(prep.wards))).astype("Int64")
+    return pos, prep.wards.reset_index(drop=True), part_of_ward, None, f"{prep.upper_label} area"
+
+
 def overview_page(
-    bundle: MapBundle, prep: _Prepared, parts: np.ndarray, page: str, area: AreaSpec, period: str, *,
+    bundle: MapBundle, prep: _Prepared, parts: MapParts, page: str, area: AreaSpec, period: str, *,
     tiles: bool | str | TileSpec | None, offline: bool, credits: tuple[Credit, ...] = (),
 ) -> str:
-    """The whole-area page as an overview: upper-layer areas coloured, parts linking to their pages."""
+    """The whole-area page as an overview: local authorities (or upper-layer areas) coloured,
+    each linking to its part's page."""
     m = _new_map(prep, tuple(prep.lsoa_metric.total_bounds), tiles=tiles)
-    n_parts = int(parts.max()) + 1
     heading = f"{PAGES[page]}, overview"
     _page_title(m, f"{area.name}: {heading}, {period}")
+    counts = np.bincount(parts.part, minlength=parts.n)
     links = "".join(
-        f'<li><a href="{escape_text(part_file(page, k))}" target="_top">Part {k + 1}</a> '
-        f"({int((parts == k).sum()):,} LSOAs)</li>"
-        for k in range(n_parts)
+        f'<li><a href="{escape_text(parts.file(page, k))}" target="_top">{escape_text(parts.titles[k])}</a> '
+        f"({int(counts[k]):,} LSOAs)</li>"
+        for k in range(parts.n)
     )
-    extra = (f"<p>{len(parts):,} LSOAs are too many for one page: this overview colours each "
-             f"{escape_text(prep.upper_label)} area; each part below has every LSOA, layer and tooltip. "
-             "Click an area for its part.</p>"
-             f'<details><summary>Detailed maps ({n_parts} parts)</summary><ul>{links}</ul></details>')
+    group, shapes, part_of_shape, labels, what = _overview_areas(bundle, prep, parts)
+    pages = f"{parts.n} by local authority" if parts.by_authority else f"{parts.n} parts"
+    extra = (f"<p>{len(parts.part):,} LSOAs are too many for one page: this overview colours each "
+             f"{escape_text(what)}; each detailed map below has every LSOA, layer and tooltip. "
+             "Click an area for its map.</p>"
+             f'<details><summary>Detailed maps ({escape_text(pages)})</summary><ul>{links}</ul></details>')
     MapPanel(_title_html(area, period, heading, prep, extra=extra), key="title", position="topleft",
              css_class="pli-panel pli-title").add_to(m)
-    colour, line, title, items = _overview_colours(bundle, prep, page)
-    pos = _ward_positions(bundle)
-    part_of_ward = pd.Series(parts).groupby(pos).first().reindex(range(len(prep.wards)))
-    href = part_of_ward.map(lambda k: "" if pd.isna(k) else part_file(page, int(k)))
-    wards = prep.wards.reset_index(drop=True)
+    colour, line, title, items = _overview_colours(bundle, prep, page, group, len(shapes))
+    href = part_of_shape.map(lambda k: "" if pd.isna(k) else parts.file(page, int(k)))
+    part_name = part_of_shape.map(lambda k: "" if pd.isna(k) else parts.titles[int(k)])
     opacity = getattr(m, "_pli_opacity", 0.9)
     layer_frame = gpd.GeoDataFrame(
         {
             "colour": colour.to_numpy(),
-            "tip": (wards["tip"] + "<br>" + line + ("<br>Part " + (part_of_ward + 1).map(
-                lambda v: "" if pd.isna(v) else f"{int(v)}") + ": click to open its map")).to_numpy(),
-            "popup": ('<a href="' + href.map(escape_text) + '" target="_top">Open part '
-                      + (part_of_ward + 1).map(lambda v: "" if pd.isna(v) else f"{int(v)}")
-                      + " (every LSOA)</a>").to_numpy(),
+            "tip": (shapes["tip"] + "<br>" + line + ("<br>" + part_name.map(escape_text)
+                                                     + ": click to open its map").where(part_name != "", "")
+                    ).to_numpy(),
+            "popup": ('<a href="' + href.map(escape_text) + '" target="_top">Open the map of '
+                      + part_name.map(escape_text) + " (every LSOA)</a>").where(part_name != "", "").to_numpy(),
         },
-        geometry=wards.geometry.values, crs="EPSG:4326",
+        geometry=shapes.geometry.values, crs="EPSG:4326",
     )
     layer = folium.GeoJson(
         layer_frame,
-        name=escape_text(f"{prep.upper_label} areas (overview)"),
+        name=escape_text("Local authorities (overview)" if parts.by_authority else f"{what}s (overview)"),
         overlay=False,
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#ffffff", "weight": 0.4,
-                                  "fillOpacity": opacity},
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#ffffff",
+                                  "weight": 1.2 if parts.by_authority else 0.4, "fillOpacity": opacity},
         highlight_function=lambda _: {"weight": 2.5, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True, class_name="pli-tip"),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
@@ -227,11 +265,17 @@ def overview_page(
     layer.add_to(m)
     note = LISA_NOTE if page == "hotspots" else "Grey: no class."
     LegendControl(legend_html(title, items, note=note, opacity=opacity), layer=layer, key="overview").add_to(m)
-    outlines = _part_outlines(prep, pos, parts)
-    part_layer = folium.GeoJson(outlines, name="Parts (detailed maps)", interactive=False,
-                                style_function=lambda _: {"fill": False, "color": "#222222", "weight": 2.5})
-    part_layer.add_to(m)
-    front = [part_layer, *_add_context(m, prep, upper_outlines=False)]
+    front: list = []
+    if not parts.by_authority:
+        part_layer = folium.GeoJson(_part_outlines(prep, group, parts.part), name="Parts (detailed maps)",
+                                    interactive=False,
+                                    style_function=lambda _: {"fill": False, "color": "#222222", "weight": 2.5})
+        part_layer.add_to(m)
+        front.append(part_layer)
+    # By authority the names are the authorities' (a few hundred), not the upper layer's thousands.
+    context = prep if labels is None else dataclasses.replace(prep, ward_points=labels,
+                                                              upper_label="Local authority")
+    front += _add_context(m, context, upper_outlines=False)
     _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
 
@@ -248,11 +292,3 @@ def _part_outlines(prep: _Prepared, pos: np.ndarray, parts: np.ndarray) -> gpd.G
     outlines = outlines.simplify(display_tolerance(outlines.total_bounds, 0.0), preserve_topology=True)
     return _to_web(gpd.GeoDataFrame({"part": np.arange(1, len(geoms) + 1)}, geometry=outlines.values,
                                     crs=METRIC_CRS))
-
-
-def parts_listing(parts: Optional[np.ndarray]) -> list[tuple[str, str, int]]:
-    """``(label, file, n_lsoas)`` per part for ``index.html``; empty when the area is one page."""
-    if parts is None:
-        return []
-    return [(f"Part {k + 1}", part_file("priority_localities", k), int((parts == k).sum()))
-            for k in range(int(parts.max()) + 1)]

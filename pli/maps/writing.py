@@ -6,8 +6,6 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
-
 from pli._map_assets import (
     stable_element_ids,
 )
@@ -19,7 +17,8 @@ from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plo
 from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
 from pli.maps.prepare import _prepare
-from pli.maps.split import lsoa_parts, overview_page, part_file, part_page, parts_listing
+from pli.maps.split import map_parts, overview_page, part_page
+from pli.maps.split_by_area import STALE_PART, authority_rows
 from pli.progress import track
 
 __all__ = [
@@ -67,8 +66,9 @@ def write_maps(
         ``priority_localities.html``, ``hotspots.html``, one
         ``neighbourhoods/<rank>-<slug>.html`` per neighbourhood, the two PNGs, then
         ``index.html``, the page linking them all. Above ``spec.split_above`` LSOAs the
-        first two are overviews, each followed by its parts (``<page>-part-NN.html``,
-        :mod:`pli.maps.split`).
+        first two are overviews, each followed by its parts: one per local authority
+        (``<page>_<LAD code>.html``) where the LSOAs' authorities are known, else
+        ``<page>-part-NN.html`` (:mod:`pli.maps.split`, :mod:`pli.maps.split_by_area`).
 
     Raises
     ------
@@ -106,7 +106,7 @@ def write_maps(
         written.append(path)
 
     # Each page is built with ids seeded by its file name, so the same data give the same bytes.
-    parts = lsoa_parts(bundle, spec.split_above) if len(bundle.lsoa) > spec.split_above else None
+    parts = map_parts(bundle, spec.split_above) if len(bundle.lsoa) > spec.split_above else None
     if parts is None:
         with stable_element_ids("priority_localities.html"):
             page = _priority_page(prep, area, period, tiles=tiles, offline=offline, **extras)
@@ -114,23 +114,20 @@ def write_maps(
         with stable_element_ids("hotspots.html"):
             emit(out_dir / "hotspots.html", _hotspot_page(prep, area, period, tiles=tiles, offline=offline, **extras))
     else:
-        n_parts = int(parts.max()) + 1
-        log.info("maps: %d LSOAs > maps.split_above %d: %d parts and an overview", len(parts), spec.split_above,
-                 n_parts)
+        log.info("maps: %d LSOAs > maps.split_above %d: %d %s and an overview", len(parts.part), spec.split_above,
+                 parts.n, "local authorities" if parts.by_authority else "parts")
         for page in ("priority_localities", "hotspots"):
             with stable_element_ids(f"{page}.html"):
                 emit(out_dir / f"{page}.html", overview_page(bundle, prep, parts, page, area, period, tiles=tiles,
                                                              offline=offline, **extras))
-            # One page per part is inherently a loop over the (few) parts.
-            for k in track(range(n_parts), f"{page} parts", total=n_parts):
-                with stable_element_ids(part_file(page, k)):
-                    emit(out_dir / part_file(page, k), part_page(
-                        prep, np.flatnonzero(parts == k), k, n_parts, page, area, period, tiles=tiles,
-                        offline=offline, **extras))
-    stale_parts = [p for p in out_dir.glob("*-part-*.html")
-                   if re.fullmatch(r"(priority_localities|hotspots)-part-\d+\.html", p.name)
-                   and (parts is None or p.name not in {part_file(pg, k) for pg in ("priority_localities", "hotspots")
-                                                       for k in range(int(parts.max()) + 1)})]
+            # One page per part is inherently a loop over the (few hundred at most) parts.
+            for k in track(range(parts.n), f"{page} parts", total=parts.n):
+                with stable_element_ids(parts.file(page, k)):
+                    emit(out_dir / parts.file(page, k), part_page(
+                        prep, parts, k, page, area, period, tiles=tiles, offline=offline, **extras))
+    current = set() if parts is None else {parts.file(pg, k) for pg in ("priority_localities", "hotspots")
+                                           for k in range(parts.n)}
+    stale_parts = [p for p in out_dir.glob("*.html") if STALE_PART.fullmatch(p.name) and p.name not in current]
     for p in stale_parts:
         p.unlink()
     nb = prep.neighbourhoods
@@ -164,7 +161,8 @@ def write_maps(
         sensitive=prep.places is not None, figures=["priority_localities.png", "priority_neighbourhoods.png"],
         driver_labels=bundle.indicator_labels, credits=long_attribution(bundle.credits or run_credits(None)),
         # `pli report` writes report/ beside the maps folder (staged maps sit beside it too).
-        parts=parts_listing(parts),
+        parts=[] if parts is None else parts.listing(),
+        authorities=None if parts is None or not parts.by_authority else authority_rows(parts),
         report_href="../report/report.html" if (out_dir.parent / "report" / "report.html").is_file() else None,
     ))
     log.info("maps: %d pages (%d of them neighbourhood pages, %.1f MB in all) and 2 figures",

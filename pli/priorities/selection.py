@@ -748,6 +748,14 @@ def _names(ward_pop: pd.DataFrame, centroids: gpd.GeoSeries) -> pd.Series:
     return out.astype(str)
 
 
+def _most_common_name(frame: pd.DataFrame) -> pd.Series:
+    """Each ward's most common ``ward_name`` among its LSOAs (ties: the first in text order,
+    as ``Series.mode`` picks), without a Python call per ward."""
+    counts = frame.groupby(["ward_code", "ward_name"], sort=False, observed=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["ward_code", "n", "ward_name"], ascending=[True, False, True], kind="stable")
+    return counts.drop_duplicates("ward_code").set_index("ward_code")["ward_name"]
+
+
 def summarise_wards(
     lsoa: pd.DataFrame,
     membership: pd.Series,
@@ -784,7 +792,7 @@ def summarise_wards(
     g = frame.groupby("ward_code", sort=True)
     out = pd.DataFrame(
         {
-            "ward_name": g["ward_name"].agg(lambda w: w.mode().iloc[0]),
+            "ward_name": _most_common_name(frame),
             "population_weighted_score": g["weighted"].sum() / g["population"].sum(),
             "n_lsoas": g.size(),
             "population": g["population"].sum().round().astype("int64"),
