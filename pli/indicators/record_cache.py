@@ -389,7 +389,12 @@ def write_records(
     out = gpd.GeoDataFrame(records.copy(deep=False), crs=records.crs)
     out.attrs = {_META: meta}
     buffer = io.BytesIO()
-    out.to_parquet(buffer, index=False, compression="zstd", write_page_checksum=True)
+    try:
+        out.to_parquet(buffer, index=False, compression="zstd", write_page_checksum=True)
+    except Exception as exc:  # noqa: BLE001 - a frame Parquet cannot hold is read from the files next time
+        logger.warning("%s: cannot store the records in the record cache (%s: %s); they are not cached",
+                       source, type(exc).__name__, exc)
+        return None
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     path = folder / f"{_stem(source, key)}{digest[:_CONTENT_DIGITS]}.parquet"
