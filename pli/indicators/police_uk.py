@@ -7,16 +7,17 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from pli import progress
 from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
+from pli.indicators import record_cache
 from pli.indicators.categories import _canonical_categories, _category_key, _category_where, _clean_categories
 from pli.indicators.reading import (
     _check_last_record,
@@ -29,10 +30,6 @@ from pli.indicators.reading import (
 from pli.indicators.sources import _LSOA_INDEX, ALL_CRIME, POLICE_UK_CRIME_TYPES, SourceTable
 from pli.indicators.street_files import STREET_NAME_RE, StreetFile, street_files
 from pli.indicators.window import _MONTH_RE, _period, _select_window
-
-if TYPE_CHECKING:
-    from pli.indicators.record_cache import RecordCacheUse
-from pli import progress
 from pli.progress import track
 
 __all__ = [
@@ -361,8 +358,6 @@ def _load_police_uk(
 ) -> SourceTable:
     """The police.uk source at ``path``; with ``cache_dir``, its records come from the record
     cache when nothing deciding them has changed (:mod:`pli.indicators.record_cache`)."""
-    from pli.indicators import record_cache
-
     listed = _window_files(name, spec, path)
     if cache_dir is None:
         records, details = _read_records(name, spec, path, listed, area_codes)
@@ -482,7 +477,7 @@ def _records_table(
     records: gpd.GeoDataFrame,
     details: dict,
     listed: Sequence[StreetFile],
-    use: RecordCacheUse | None,
+    use: record_cache.RecordCacheUse | None,
 ) -> SourceTable:
     """The source table of the records kept: counts per LSOA and crime type, and the points.
 
