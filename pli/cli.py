@@ -95,6 +95,8 @@ def _build_parser() -> argparse.ArgumentParser:
                               "serial and dask give identical results (default: config clustering.parallel)")
     p_index.add_argument("--scheduler", default=None, help="address of a running dask scheduler (implies dask)")
     p_index.add_argument("--workers", type=int, default=None, help="dask LocalCluster worker processes")
+    p_index.add_argument("--no-cache", action="store_true", help="read every police.uk file again: no record "
+                         "cache is read or written (default: .pli-cache beside the output folder)")
 
     p_verify = sub.add_parser("verify", help="say whether outputs still match their inputs")
     p_verify.add_argument("out", nargs="?", default="output", help="output folder, or a copy of it")
@@ -162,6 +164,10 @@ def _build_parser() -> argparse.ArgumentParser:
     what.add_argument("--reference", action="store_true", help="the whole reference as Markdown (docs/CONFIG.md)")
     p_config.add_argument("--out", default=None, help="with --reference: write to this file instead of stdout")
     _add_uncertainty_parser(sub)
+    p_cache = sub.add_parser("cache", help="the police.uk record cache (.pli-cache beside the output folder): clear it")
+    p_cache.add_argument("action", choices=["clear"], help="clear: remove the cached records")
+    p_cache.add_argument("--out", default="output", help="the output folder the cache is beside (default: output)")
+    p_cache.add_argument("--folder", default=None, help="a cache folder named by a source's 'cache' instead")
     p_report = sub.add_parser("report", help="committee report of an index run: HTML printable to A4, and PDF")
     p_report.add_argument("--index", default="output", help="output folder of 'pli index' (default: output)")
     p_report.add_argument("--maps", default="maps", help="its maps folder (default: maps)")
@@ -225,6 +231,8 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
             return _cmd_uncertainty(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "cache":
+            return _cmd_cache(args)
     except PliError as exc:
         if args.debug:
             raise
@@ -342,6 +350,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         public=args.public,
         patrols=not args.no_patrols,
         step=_step,
+        cache=not args.no_cache,
     )
     progress.note(f"finished: {len(run.files)} files written")
     print(run.summary())
@@ -389,14 +398,29 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from pli.track.command import run_track
 
     config_path = Path(args.config) if args.config else _default_config()
-    run = run_track(load_config(config_path, data_dir=args.data_dir), out_dir=Path(args.out), charts=args.charts)
-    config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
-    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"):
+    with _step(f"track: {len(cfg.track.series) if cfg.track else 0} series, trends and emerging hot spots"), \
+            _record_cache_beside(args.out):
         run = run_track(cfg, out_dir=Path(args.out), charts=args.charts,
                         index_out=Path(args.index_out) if args.index_out else None, offline=args.offline)
     print(run.summary())
     return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from pli.indicators.record_cache import FOLDER_NAME, clear_cache
+
+    folder = Path(args.folder) if args.folder else Path(args.out).resolve().parent / FOLDER_NAME
+    removed, size = clear_cache(folder)
+    print(f"removed {removed} cached record file(s), {size / 2**20:.1f} MiB, from {folder}")
+    return 0
+
+
+def _record_cache_beside(out: str):
+    """police.uk records cached in ``.pli-cache`` beside the command's output folder (as ``pli index``)."""
+    from pli.indicators.record_cache import FOLDER_NAME, using_cache
+
+    return using_cache(Path(out).resolve().parent / FOLDER_NAME)
 
 
 def _parse_seed(text: str | None) -> int | None:
@@ -438,7 +462,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if args.config else _default_config()
     cfg = load_config(config_path, data_dir=args.data_dir)
-    with _step("uncertainty and sensitivity"):
+    with _step("uncertainty and sensitivity"), _record_cache_beside(args.out):
         run = run_uncertainty(cfg, out_dir=Path(args.out), seed=_parse_seed(args.seed),
                               offline=args.offline if args.offline is not None else cfg.maps.inline_assets,
                               runs=args.runs, sobol_samples=args.sobol_samples, parallel=args.parallel,

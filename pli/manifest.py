@@ -94,6 +94,9 @@ def build_manifest(cfg: StudyConfig, *, boundaries: Any, sources: Mapping[str, A
             "patrol_plan": int(len(plan.plan)) if plan is not None else 0,
             "sources": {name: int(src.rows_read) for name, src in sources.items()},
         },
+        # police.uk sources: read from the record cache, or read from the files (and cached).
+        "record_cache": {name: src.record_cache.to_manifest() for name, src in sources.items()
+                         if getattr(src, "record_cache", None) is not None},
         "reconciliation": reconciliations,
         "harm_by_category": ({} if cfg.output.public else {
             name: frame.reset_index().to_dict(orient="records") for name, frame in table.harm_by_category.items()

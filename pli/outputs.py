@@ -39,6 +39,7 @@ __all__ = [
     "folder_manifest",
     "hash_inputs",
     "input_key",
+    "input_sha256",
     "manifest_role",
     "package_versions",
     "verify_outputs",
@@ -70,6 +71,30 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_INPUT_HASHES: dict[tuple, str] = {}
+_INPUT_HASHES_LOCK = threading.Lock()
+
+
+def input_sha256(path: str | Path) -> str:
+    """SHA-256 of an input file, hashed once per process while the file is unchanged.
+
+    The record cache keys on the files a source reads and the run manifest lists the same
+    files: a bulk archive of gigabytes is read for its hash once, not twice. The file's
+    device, inode, size and modification and change times (nanoseconds) must all match
+    for a remembered hash to be used; any write to the file changes its change time.
+    """
+    p = Path(path)
+    st = p.stat()
+    stamp = (str(p.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    with _INPUT_HASHES_LOCK:
+        known = _INPUT_HASHES.get(stamp)
+    if known is None:
+        known = file_sha256(p)
+        with _INPUT_HASHES_LOCK:
+            _INPUT_HASHES[stamp] = known
+    return known
+
+
 def hash_inputs(paths: Iterable[str | Path], *, relative_to: Path | None = None) -> dict[str, str]:
     """SHA-256 of each input file (folders are expanded to the files inside)."""
     files: set[Path] = set()
@@ -86,7 +111,7 @@ def hash_inputs(paths: Iterable[str | Path], *, relative_to: Path | None = None)
                 key = os.path.relpath(f.resolve(), relative_to.resolve())
             except ValueError:
                 key = str(f.resolve())
-        out[key] = file_sha256(f)
+        out[key] = input_sha256(f)
     return out
 
 

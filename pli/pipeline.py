@@ -111,6 +111,7 @@ def run_index(
     public: bool | None = None,
     patrols: bool = True,
     step: StepFactory = _null_step,
+    cache: bool = True,
 ) -> IndexRun:
     """Run the whole chain for one study area and replace the output folders all-or-nothing.
 
@@ -136,6 +137,11 @@ def run_index(
         ``maps_dir=None``.
     step : callable
         Context-manager factory used to announce progress of each step.
+    cache : bool, default True
+        Keep police.uk records read in ``.pli-cache`` beside ``out_dir`` (sources with
+        ``cache: auto``) and read them from there while their files, area and settings
+        are unchanged; False (``pli index --no-cache``) reads every file and caches
+        nothing. The manifest's ``record_cache`` says which sources came from the cache.
 
     Raises
     ------
@@ -170,7 +176,10 @@ def run_index(
         config_path=cfg.config_path,
         inputs=[cfg.resolve(path) for _, path in cfg.input_paths()],
     )
-    with transaction.TargetLock(targets) as lock:
+    from pli.indicators.record_cache import FOLDER_NAME, using_cache
+
+    cache_dir = Path(out_dir).resolve().parent / FOLDER_NAME  # beside the output folder, never inside it
+    with transaction.TargetLock(targets) as lock, using_cache(cache_dir, enabled=cache):
         return _run_index(
             cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, run_patrols=patrols, step=step
         )

@@ -413,7 +413,7 @@ def _shuffle_every_input(data: Path, raw: dict) -> None:
 
 def _manifest_without_run_details(path: Path) -> dict:
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("created_utc", "inputs", "data_dir", "config_path", "output_roots", "run_id"):
+    for key in ("created_utc", "inputs", "data_dir", "config_path", "output_roots", "run_id", "record_cache"):
         manifest.pop(key, None)
     # The maps folder's own manifest holds the run id, so its hash differs by run.
     manifest["outputs"] = {k: v for k, v in manifest.get("outputs", {}).items() if not k.endswith("manifest.json")}

@@ -208,6 +208,8 @@ def _check_semantics(cfg: StudyConfig) -> list[str]:
     if (b.wards is None) == (b.upper_from_table is None):
         problems.append("boundaries: give exactly one of 'wards' (polygons) or 'upper_from_table'")
     for name, src in cfg.sources.items():
+        if not src.cache.strip():
+            problems.append(f"sources.{name}.cache: expected auto, off or a folder, got an empty value")
         if src.window_months is not None and src.window_months < 1:
             problems.append(f"sources.{name}.window_months: expected 1 or more, got {src.window_months}")
         if src.vintage != b.lsoa_vintage and b.vintage_lookup is None and src.kind != "points":

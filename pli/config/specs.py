@@ -392,6 +392,17 @@ class SourceSpec:
         probably for another area or vintage). Default 0.25, except force-wide
         ``police_uk`` and ``mps_lsoa_crime`` files (1.0: never). A source with no record
         inside always stops the run.
+    cache : str
+        ``police_uk``: where the records read (the study area's, in the window) are kept
+        as GeoParquet, so later runs with the same files, area and settings read them
+        instead of the CSVs. ``auto`` (default): the ``.pli-cache`` folder beside the
+        output folder of ``pli index``, ``pli track`` or ``pli uncertainty`` (nothing is
+        cached when pli is called from Python without one); ``off``: never cache; any
+        other value: that folder (relative to the data directory). The cache is keyed on
+        the files' bytes, the area's LSOA codes, every other setting of the source and
+        pli's reading code, so any change reads the files again; ``pli index
+        --no-cache`` reads them anyway.
+        Other kinds read small files and ignore it.
     """
 
     kind: SourceKind
@@ -418,6 +429,7 @@ class SourceSpec:
     outside_warn_share: Optional[float] = None
     outside_error_share: Optional[float] = None
     simulated: bool = False
+    cache: str = "auto"
 
     def resolved_aggregation(self) -> str:
         """``mean`` for IoD scores, ``sum`` for counts (crime, points, Census) and tables.

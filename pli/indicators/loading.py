@@ -62,6 +62,11 @@ def load_source(
         LSOA codes (in the source's vintage) of the study area. A ``police_uk`` source
         streamed through DuckDB leaves other LSOAs' records unread; other readers ignore it.
 
+    A ``police_uk`` source's records are read from its record cache when nothing that
+    decides them has changed (``sources.<name>.cache``; see
+    :mod:`pli.indicators.record_cache`): ``cache: auto`` caches only inside
+    :func:`~pli.indicators.record_cache.using_cache`, as the commands set it.
+
     Returns
     -------
     SourceTable
@@ -91,7 +96,10 @@ def load_source(
     if spec.kind == "points":
         return _canonical_order(_load_points(name, spec, path, lsoa), where=path.name)
     if spec.kind == "police_uk":
-        return _canonical_order(_load_police_uk(name, spec, path, area_codes), where=path.name)
+        from pli.indicators.record_cache import cache_folder
+
+        loaded = _load_police_uk(name, spec, path, area_codes, cache_dir=cache_folder(spec, resolve))
+        return _canonical_order(loaded, where=path.name)
     try:
         loader = _LOADERS[spec.kind]
     except KeyError:

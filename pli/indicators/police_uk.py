@@ -8,13 +8,16 @@ import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from pli import progress
 from pli._codes import list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
+from pli.indicators import record_cache
 from pli.indicators.categories import _canonical_categories, _category_key, _category_where, _clean_categories
 from pli.indicators.reading import (
     _check_last_record,
@@ -345,7 +348,39 @@ def _read_street_frames(
     return frames, rows_read
 
 
-def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collection[str] | None = None) -> SourceTable:
+def _load_police_uk(
+    name: str,
+    spec: SourceSpec,
+    path: Path,
+    area_codes: Collection[str] | None = None,
+    *,
+    cache_dir: Path | None = None,
+) -> SourceTable:
+    """The police.uk source at ``path``; with ``cache_dir``, its records come from the record
+    cache when nothing deciding them has changed (:mod:`pli.indicators.record_cache`)."""
+    listed = _window_files(name, spec, path)
+    if cache_dir is None:
+        records, details = _read_records(name, spec, path, listed, area_codes)
+        return _records_table(name, spec, records, details, listed, None)
+    # The pandas reader keeps every LSOA, so the area's codes would only split the cache.
+    key_area = area_codes if area_codes is not None and _uses_duckdb(spec, listed) else None
+    key = record_cache.records_key(name, spec, path, listed, key_area)
+    cached = record_cache.read_records(cache_dir, key, source=name)
+    if cached is not None:
+        logger.info("%s: %s record(s) read from the record cache %s (the files are unchanged; what the "
+                    "reader said when it read them follows)", name, f"{len(cached.records):,}", cached.use.file)
+        record_cache.replay_messages(cached.messages)
+        if logger.isEnabledFor(logging.INFO):  # not for each window `pli track` re-reads quietly
+            progress.note(f"{name}: records from cache ({cached.use.file.name})")
+        return _records_table(name, spec, cached.records, cached.details, listed, cached.use)
+    with record_cache.recording_messages() as messages:
+        records, details = _read_records(name, spec, path, listed, area_codes)
+    use = record_cache.write_records(cache_dir, key, records, details, messages, source=name)
+    return _records_table(name, spec, records, details, listed, use)
+
+
+def _window_files(name: str, spec: SourceSpec, path: Path) -> list[StreetFile]:
+    """The street files at ``path`` of the window's months, chosen by file name when all are named."""
     files = street_files(path)
     name_months = [re.match(rf"({_MONTH_RE})-", f.file_name) for f in files]
     if len(files) > 1 and all(name_months):
@@ -354,6 +389,17 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collect
         by_month = [m.group(1) for m in name_months if m]
         keep = set(_select_window(by_month, spec, name=name, where=str(path), announce=False))
         files = [f for f, m in zip(files, by_month) if m in keep]
+    return files
+
+
+def _read_records(
+    name: str, spec: SourceSpec, path: Path, files: list[StreetFile], area_codes: Collection[str] | None
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """The records kept (window, LSOA code present, categories) with EPSG:27700 points, and
+    what the table needs besides (``names`` of the files read, ``window``, ``rows_read``).
+
+    Rows without coordinates have no geometry; rows are numbered from 0.
+    """
     files, copies, clashes = _duplicate_street_files(files)
     if clashes:
         raise InputError(clashes, path=str(path))
@@ -415,6 +461,31 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collect
             logger.warning("%s: categories not found in the window: %s", name, list_codes(unknown))
         keep_rows &= records["category"].isin(wanted).to_numpy()
     records = records[keep_rows]
+    records = records.reset_index(drop=True)
+    located = (records["lon"].notna() & records["lat"].notna()).to_numpy()
+    geometry = np.full(len(records), None, dtype=object)
+    if located.any():
+        lon, lat = records["lon"].to_numpy()[located], records["lat"].to_numpy()[located]
+        geometry[located] = np.asarray(_points_frame(records[located], lon, lat, [], crs="EPSG:4326").geometry)
+    frame = gpd.GeoDataFrame(records, geometry=gpd.GeoSeries(geometry, crs="EPSG:27700"), crs="EPSG:27700")
+    return frame, {"names": names, "window": list(window), "rows_read": int(rows_read)}
+
+
+def _records_table(
+    name: str,
+    spec: SourceSpec,
+    records: gpd.GeoDataFrame,
+    details: dict,
+    listed: Sequence[StreetFile],
+    use: record_cache.RecordCacheUse | None,
+) -> SourceTable:
+    """The source table of the records kept: counts per LSOA and crime type, and the points.
+
+    The same for records just read and records from the cache, so both give the same table.
+    """
+    names, window = list(details["names"]), list(details["window"])
+    by_name = {f.name: f for f in listed}
+    files = [by_name[n] for n in names]
     table = _count_table(records)
     where = _category_where(records, names)
     odd = [c for c in table.columns if c != ALL_CRIME and c not in POLICE_UK_CRIME_TYPES]
@@ -434,12 +505,10 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collect
             int((~located).sum()),
         )
     geo = records[located]
-    points = _points_frame(
-        geo,
-        geo["lon"].to_numpy(),
-        geo["lat"].to_numpy(),
-        ["month", "category", "location", _LSOA_INDEX, "crime_id"],
-        crs="EPSG:4326",
+    points = gpd.GeoDataFrame(
+        geo[["month", "category", "location", _LSOA_INDEX, "crime_id"]].reset_index(drop=True),
+        geometry=geo.geometry.reset_index(drop=True),
+        crs="EPSG:27700",
     )
     for col in ("month", "category", _LSOA_INDEX):
         points[col] = points[col].cat.remove_unused_categories()
@@ -460,7 +529,8 @@ def _load_police_uk(name: str, spec: SourceSpec, path: Path, area_codes: Collect
         period=_period(window),
         months=tuple(window),
         files=tuple(dict.fromkeys(p for f in files for p in (f.path or f.archive,) if p is not None)),
-        rows_read=rows_read,
+        rows_read=int(details["rows_read"]),
         points=points,
         category_where=where,
+        record_cache=use,
     )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 
 from pli.harm import ANTI_SOCIAL_BEHAVIOUR
+
+if TYPE_CHECKING:
+    from pli.indicators.record_cache import RecordCacheUse
 
 __all__ = [
     "POLICE_UK_CRIME_TYPES",
@@ -68,6 +72,10 @@ class SourceTable:
     category_where : dict
         Crime sources: category column -> where it was first seen (file, line and
         record count), so a message about a category can point into the data.
+    record_cache : RecordCacheUse or None
+        ``police_uk`` sources with a record cache: whether the records came from the
+        cache file, which file, and its SHA-256 (for the run manifest). None when no
+        cache was used.
     """
 
     name: str
@@ -80,6 +88,7 @@ class SourceTable:
     rows_read: int
     points: gpd.GeoDataFrame | None = None
     category_where: dict[str, str] = field(default_factory=dict)
+    record_cache: RecordCacheUse | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`."""
