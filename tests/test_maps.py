@@ -369,7 +369,7 @@ def _base_layers(html: str) -> tuple[list[str], set[str]]:
     """Layer-switcher names of the base layers, in order, and the names added to the map at load."""
     block = re.search(r"base_layers : \{(.*?)\}", html, re.S)
     assert block, "no layer control on the page"
-    pairs = re.findall(r'"([^"]+)" : (geo_json_[0-9a-f]+)', block.group(1))
+    pairs = re.findall(r'"([^"]+)" : ((?:geo_json|theme_layer)_[0-9a-f]+)', block.group(1))
     shown = {name for name, var in pairs if re.search(rf"{var}\.addTo\(map_", html)}
     return [name for name, _ in pairs], shown
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import folium
 import geopandas as gpd
@@ -46,6 +46,7 @@ from pli.maps.style import (
     UPPER_COLOUR,
     score_note,
 )
+from pli.maps.theme_layers import SharedFeatures, ThemeLayer
 
 __all__ = [
 ]
@@ -68,60 +69,28 @@ UNCORRECTED_NOTE = (
 THIN_NAMES_ABOVE = 60
 
 
-def _style(colour_col: str, *, opacity: float) -> Callable[[dict], dict]:
-    def style(feature: dict) -> dict:
-        return {
-            "fillColor": feature["properties"][colour_col],
-            "color": "#ffffff",
-            "weight": 0.6,
-            "fillOpacity": opacity,
-        }
-
-    return style
+def _theme_style(opacity: float) -> dict:
+    """The path style of every LSOA of a theme; the fill colour is each LSOA's own."""
+    return {"color": "#ffffff", "weight": 0.6, "fillOpacity": opacity}
 
 
-def _highlight(_: dict) -> dict:
-    return {"weight": 2.5, "color": "#000000"}
-
-
-def _collection(features: list[dict], keys: tuple[str, ...]) -> dict:
-    """A FeatureCollection holding only ``keys`` of each feature's properties.
-
-    Geometry dicts are shared, not copied: the themes of one page differ only in
-    their properties, so the geometry is converted to GeoJSON once per run.
-    """
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": f["id"],
-                "properties": {k: f["properties"][k] for k in keys},
-                "geometry": f["geometry"],
-            }
-            for f in features
-        ],
-    }
+# Set while the mouse is over an LSOA.
+_HIGHLIGHT = {"weight": 2.5, "color": "#000000"}
 
 
 def _theme_layer(
     m: folium.Map,
-    features: list[dict],
+    shared: SharedFeatures,
     *,
     name: str,
     colour: str,
     tip: str,
     show: bool,
     opacity: float,
-) -> folium.GeoJson:
-    layer = folium.GeoJson(
-        _collection(features, (colour, tip)),
-        name=escape_text(name),
-        overlay=False,
+) -> ThemeLayer:
+    layer = ThemeLayer(
+        shared, name=escape_text(name), colour=colour, tip=tip, style=_theme_style(opacity), highlight=_HIGHLIGHT,
         show=show,
-        style_function=_style(colour, opacity=opacity),
-        highlight_function=_highlight,
-        tooltip=folium.GeoJsonTooltip(fields=[tip], labels=False, sticky=True, class_name="pli-tip"),
     )
     layer.add_to(m)
     return layer
@@ -361,8 +330,11 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
     lisa_items = [(LISA_COLOURS[k], LISA_LABELS[k]) for k in LISA_COLOURS]
     gi_items = [(GI_COLOURS[b], GI_LABELS[b]) for b in sorted(GI_COLOURS, reverse=True)]
     alpha = f"{prep.lisa_alpha:g}"
+    # The page holds each LSOA's geometry once; every theme draws from it.
+    shared = SharedFeatures(features, [k for _, _, colour, tip in themes for k in (colour, tip)])
+    shared.add_to(m)
     for key, name, colour, tip in themes:
-        layer = _theme_layer(m, features, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
+        layer = _theme_layer(m, shared, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
         if key == "index":
             cls = prep.index_classes
             body = legend_html(cls.title, cls.legend_items(), note=score_note(prep.area_type), opacity=opacity)
