@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import re
 import sys
 from html.parser import HTMLParser
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pli import maps
-from pli._map_assets import escape_text, inline_assets
+from pli._map_assets import escape_text, inline_assets, script_json
 from pli.classes import class_colours
 from pli.config import AreaSpec, MapSpec, SourceSpec
 from pli.errors import InputError, PliError
@@ -557,3 +558,28 @@ def test_neighbourhood_pages_without_patrol_places_say_why(bundle, tmp_path):
     )
     second = next(p for p in written if p.name.startswith(f"{rank_2}-")).read_text(encoding="utf-8")
     assert "none cleared the floor. A place is planned only with at least 3 crimes" in second
+
+
+# ------------------------------------------------------------------ shared theme geometry
+
+
+def test_each_lsoa_geometry_is_on_a_page_once_for_all_themes(written, hostile):
+    out, paths = written
+    page = out / "priority_localities.html"
+    html = page.read_text(encoding="utf-8")
+    names, _ = _base_layers(html)
+    assert len(names) >= 7  # index, the domains, LISA and Gi* with and without FDR
+    shared = re.findall(r"var (shared_features_[0-9a-f]+) = (\{.*?\});\n", html, re.S)
+    assert len(shared) == 1, "the page should hold one LSOA collection"
+    features = json.loads(shared[0][1])["features"]
+    codes = [escape_text(c) for c in hostile.lsoa.index]
+    assert sorted(f["id"] for f in features) == sorted(codes)
+    for f in features:
+        # Each LSOA's outline is written once, not once per theme.
+        assert html.count(json.dumps(f["geometry"]["coordinates"])) == 1, f["id"]
+        assert html.count(f'"id": {script_json(f["id"])}') == 1, f["id"]
+        # The feature carries every theme's colour and tooltip.
+        themes = {"c_index", "tip", "c_gi_fdr", "tip_gi_fdr", "c_lisa_cluster", "tip_lisa_cluster"}
+        assert themes <= set(f["properties"])
+    # Every theme in the layer switcher draws from that one collection.
+    assert html.count(f"pliThemeLayer({shared[0][0]},") == len(names)

@@ -65,7 +65,8 @@ def _part_files(out: Path, page: str) -> list[Path]:
 
 
 def _feature_ids(text: str) -> set[str]:
-    return set(re.findall(r'"id": "([^"]+)", "properties": \{"c_index"', text))
+    # The page's one LSOA collection: its features hold every theme's colour, c_index among them.
+    return set(re.findall(r'"id": "([^"]+)", "properties": \{[^}]*"c_index"', text))
 
 
 def test_parts_hold_whole_wards_of_at_most_the_threshold(hostile):
