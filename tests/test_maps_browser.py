@@ -497,3 +497,80 @@ def test_phone_width_collapses_layers_and_trims_panels(offline_maps):
     # The profile is a button until tapped, then opens with its content.
     assert nb["profile_toggle"] == "Profile" and 0 < nb["profile_height"] <= 40, nb
     assert nb["profile_open_height"] > 100 and "Population" in nb["profile_open_text"], nb
+
+
+# Switches the theme through the layer control like a reader, then reads the fill colour
+# of every LSOA drawn on the canvas and hovers the points. THEMES and HOVER_POINTS are
+# filled in by the test.
+SWITCH = r"""
+function () {
+  var out = {pending: true, errors: [], steps: []};
+  try {
+    var map = null;
+    Object.keys(window).forEach(function (k) { try { if (window[k] instanceof L.Map) { map = window[k]; } } catch (e) {} });
+    var box = map.getContainer().getBoundingClientRect();
+    var canvas = map.getContainer().querySelector('canvas');
+    var themes = THEMES, points = HOVER_POINTS;
+    var hover = function (k, done) {
+      if (k >= points.length) { done(); return; }
+      var p = map.latLngToContainerPoint(points[k]);
+      canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: box.left + p.x, clientY: box.top + p.y, bubbles: true}));
+      out.steps[out.steps.length - 1].tips.push(
+        [].map.call(document.querySelectorAll('.leaflet-tooltip.pli-tip'), function (t) { return t.textContent; }).join(' | '));
+      setTimeout(function () { hover(k + 1, done); }, 60);
+    };
+    var step = function (t) {
+      if (t >= themes.length) { out.pending = false; return; }
+      var clicked = false;
+      document.querySelectorAll('.leaflet-control-layers-base label').forEach(function (l) {
+        if (l.textContent.trim() === themes[t]) { l.querySelector('input').click(); clicked = true; }
+      });
+      var fills = {};
+      for (var o = map._renderer._drawFirst; o; o = o.next) {
+        var layer = o.layer, props = (layer.feature || {}).properties || {};
+        if (Object.keys(props).some(function (key) { return key.indexOf('c_') === 0; })) {
+          fills[layer.feature.id] = layer.options.fillColor;
+        }
+      }
+      out.steps.push({theme: themes[t], clicked: clicked, fills: fills, tips: []});
+      hover(0, function () { setTimeout(function () { step(t + 1); }, 60); });
+    };
+    step(0);
+  } catch (e) { out.errors.push(String(e)); out.pending = false; }
+  return out;
+}
+"""
+
+
+def test_switching_the_theme_recolours_the_areas_and_changes_the_tooltip(offline_maps):
+    from pli.maps.prepare import _prepare  # the page's own colours and tooltips, per LSOA
+
+    bundle = _fixtures().build_bundle(DATA)
+    prep = _prepare(bundle, MapSpec(), public=False)
+    by_code = {f["id"]: f["properties"] for f in prep.lsoa_features}
+    codes, points = _hover_points(bundle)
+    themes = [
+        ("Domain: Crime", "c_domain_crime", "tip_domain_crime"),
+        ("Clusters (LISA, FDR-corrected)", "c_lisa_cluster_fdr", "tip_lisa_cluster_fdr"),
+        ("Hotspots and coldspots (Gi*), uncorrected", "c_gi", "tip_gi"),
+        (prep.index_classes.title, "c_index", "tip"),
+    ]
+    page = _by_name(offline_maps, "priority_localities.html")
+    script = SWITCH.replace("THEMES", json.dumps([t[0] for t in themes])).replace("HOVER_POINTS", json.dumps(points))
+    results, console = probe([page], script, size=(1280, 720))
+    r = results[page.as_uri()]
+    assert console[page.as_uri()] == [] and r["errors"] == [], (console, r["errors"])
+    assert [s["theme"] for s in r["steps"]] == [t[0] for t in themes] and all(s["clicked"] for s in r["steps"])
+    previous = None
+    for step, (_, colour, tip) in zip(r["steps"], themes):
+        # Every LSOA is drawn once, in the colour this theme gives it.
+        assert step["fills"] == {code: props[colour] for code, props in by_code.items()}, step["theme"]
+        assert step["fills"] != previous, f"{step['theme']}: switching the theme left the colours as they were"
+        previous = step["fills"]
+        # The tooltip under the mouse is this theme's text for that LSOA, shown as text.
+        # (a patrol place under the same point shows its own tooltip beside the LSOA's)
+        shown = {code: part for code, text in zip(codes, step["tips"]) for part in text.split(" | ") if code in part}
+        assert len(shown) >= max(1, len(codes) // 2), (step["theme"], step["tips"])
+        for code, text in shown.items():
+            expected = html.unescape(re.sub(r"<[^>]+>", "", by_code[code][tip]))
+            assert text == expected, (step["theme"], code)
