@@ -927,7 +927,8 @@ class LabelLayer(MacroElement):
         return node.get_name()
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# A JSON string token, written as an unrolled loop: the same tokens as "(?:[^"\\]|\\.)*", faster.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SCRIPT_STRING_ESCAPES = {
     ord("<"): "\\u003c",
     ord(">"): "\\u003e",
@@ -952,10 +953,12 @@ def script_json(obj: object) -> str:
     '{"label": "\\\\u003c/script\\\\u003e\\\\u007b\\\\u007b7*7\\\\u007d\\\\u007d"}'
     """
     text = json.dumps(obj, sort_keys=True, allow_nan=False)
-    if not _braces_in_strings(obj):
-        # '<', '>', '&' and "'" occur in JSON text only inside strings, so replacing them
-        # everywhere gives the same bytes as the string-by-string pass below, without a
-        # Python call per string (a map page's features hold hundreds of thousands).
+    outside_strings = _JSON_STRING.sub("", text)
+    if text.count("{") == outside_strings.count("{") and text.count("}") == outside_strings.count("}"):
+        # No string holds a brace, and '<', '>', '&' and "'" occur in JSON text only
+        # inside strings: replacing them everywhere gives the same bytes as the
+        # string-by-string pass below without a Python call per string (a map page's
+        # features hold hundreds of thousands of strings).
         for char, escaped in _HTML_ESCAPES:
             text = text.replace(char, escaped)
         return text
@@ -964,23 +967,6 @@ def script_json(obj: object) -> str:
 
 
 _HTML_ESCAPES = tuple((chr(code), escaped) for code, escaped in _SCRIPT_STRING_ESCAPES.items() if chr(code) not in "{}")
-
-
-def _braces_in_strings(obj: object) -> bool:
-    """Whether any string in ``obj`` (a dict key or a value, at any depth) holds a brace."""
-    pending = [obj]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "{" in item or "}" in item:
-                return True
-        elif isinstance(item, dict):
-            if any(isinstance(key, str) and ("{" in key or "}" in key) for key in item):
-                return True
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            pending.extend(item)
-    return False
 
 
 def format_number(values: pd.Series, fmt: str, *, missing: str = "n/a") -> pd.Series:
