@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 import folium
@@ -67,6 +68,15 @@ UNCORRECTED_NOTE = (
 
 # Pages naming more upper-layer areas than this show a name only where it fits its area.
 THIN_NAMES_ABOVE = 60
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict:
+    """``frame`` as the GeoJSON dict folium would make of it, converted once.
+
+    Given a GeoDataFrame folium builds its ``__geo_interface__`` twice (``hasattr``
+    evaluates the property, then it is read again); given this dict it uses it as is.
+    """
+    return json.loads(json.dumps(frame.to_crs("EPSG:4326").__geo_interface__))
 
 
 def _theme_style(opacity: float) -> dict:
@@ -198,7 +208,7 @@ def _add_context(
     ward_layer = None
     if upper_outlines:
         ward_layer = folium.GeoJson(
-            wards[["tip", "geometry"]],
+            _geojson(wards[["tip", "geometry"]]),
             name=escape_text(f"{upper} boundaries"),
             style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
             interactive=False,
@@ -228,7 +238,7 @@ def _add_context(
     # interior, hiding the LSOA tooltips under it: the outline takes no events and
     # the number markers carry the profile popup.
     nb_layer = folium.GeoJson(
-        nb[["rank", "geometry"]],
+        _geojson(nb[["rank", "geometry"]]),
         name="Neighbourhood outlines",
         control=False,
         style_function=nb_style,
@@ -274,7 +284,7 @@ def _add_context(
         if len(places):
             points = bool(places.geom_type.isin(["Point", "MultiPoint"]).all())
             place_layer = folium.GeoJson(
-                places[["tip", "geometry"]],
+                _geojson(places[["tip", "geometry"]]),
                 name="Micro-patrol places",
                 show=True,
                 # folium's CircleMarker defaults to fill=False: ask for the fill explicitly.
