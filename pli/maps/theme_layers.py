@@ -155,7 +155,7 @@ class ThemeLayer(folium.map.Layer):
         self.style = dict(style)
         self.highlight = dict(highlight)
 
-    def render(self, **kwargs) -> None:
+    def render(self, **kwargs: object) -> str:
         """Render the layer and, once per page, the tooltip's table style."""
         self.get_root().header.add_child(Element(_TIP_TABLE_CSS), name="pli_tip_table_css")  # type: ignore[attr-defined]
-        super().render(**kwargs)
+        return super().render(**kwargs)
