@@ -175,9 +175,9 @@ def test_stable_element_ids_leave_other_threads_random():
 
 
 def _lisa_colours(page: str) -> dict[str, str]:
-    """LSOA code -> LISA fill colour, read from the embedded theme layer."""
-    pairs = re.findall(r'"c_lisa_cluster": "(#[0-9a-f]{6})", "tip_lisa_cluster": "[^"]*?\b(E0\d{7})\b', page)
-    return {code: colour for colour, code in pairs}
+    """LSOA code -> LISA fill colour, read from the page's LSOA features (shared by the themes)."""
+    pairs = re.findall(r'"id": "(E0\d{7})", "properties": \{[^}]*?"c_lisa_cluster": "(#[0-9a-f]{6})"', page)
+    return dict(pairs)
 
 
 def test_another_seed_changes_the_cluster_views_and_nothing_else(runs):
