@@ -23,7 +23,7 @@ at the start of each stage); the table prints pli/bare time ratios and peaks.
 Usage::
 
     .venv/bin/python benchmarks/bench_national.py                        # full, 2M points
-    .venv/bin/python benchmarks/bench_national.py --fractions 0.125 0.25 0.5 1 --points 2000000
+    .venv/bin/python benchmarks/bench_national.py --fractions 0.125 0.25 0.5 1 --points 2000000 --scaled
     .venv/bin/python benchmarks/bench_national.py --fractions 1 --points 5000000 --no-maps-only
     .venv/bin/python benchmarks/bench_national.py --profile --fractions 0.25   # cProfile of pli
 
@@ -318,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0])
     parser.add_argument("--points", type=int, nargs="+", default=[2_000_000])
     parser.add_argument("--no-maps-only", action="store_true", help="skip the run with maps")
+    parser.add_argument("--scaled", action="store_true",
+                        help="points grow with the fraction (the growth curve): each fraction gets fraction x N points")
     parser.add_argument("--profile", action="store_true", help="cProfile the pli run (no maps) to CACHE/*.prof")
     parser.add_argument("--child", choices=["pli", "pli-maps", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
@@ -331,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     for fraction in args.fractions:
-        for n in args.points:
+        for n in ([round(fraction * p) for p in args.points] if args.scaled else args.points):
             t0 = time.perf_counter()
             config = build_case(args.cache, fraction, n)
             print(f"\n== {fraction:g} of the LSOAs, {n:,} points (case ready in {time.perf_counter() - t0:.0f} s)")

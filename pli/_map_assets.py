@@ -626,6 +626,45 @@ class Attribution(MacroElement):
         self.text = text
 
 
+class ThemeFromHash(MacroElement):
+    """Open the page on the theme its address names after ``#`` (``page.html#hotspots``).
+
+    A big area's detailed page holds every theme once; the overview's "hot spots"
+    links open the same page on the cluster layer instead of a second copy of it.
+
+    Parameters
+    ----------
+    themes : dict
+        Hash word -> theme layer (mutually exclusive base layers of the page).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var names = {{ this.names_js }};
+            var layers = [{% for layer in this.layers %}{{ layer.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}];
+            var pick = function () {
+                var i = names.indexOf((window.location.hash || '').replace(/^#/, ''));
+                if (i < 0 || map.hasLayer(layers[i])) { return; }
+                layers.forEach(function (layer) { if (map.hasLayer(layer)) { map.removeLayer(layer); } });
+                map.addLayer(layers[i]);
+            };
+            pick();
+            window.addEventListener('hashchange', pick);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, themes: dict[str, object]) -> None:
+        super().__init__()
+        self._name = "ThemeFromHash"
+        self.layers = list(themes.values())
+        self.names_js = script_json(list(themes))
+
+
 class FitView(MacroElement):
     """Fit the map to bounds in the part of the window the panels leave free.
 

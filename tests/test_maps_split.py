@@ -86,15 +86,27 @@ def test_part_of_lsoas_keeps_an_oversized_area_whole():
 def test_parts_cover_every_lsoa_exactly_once(split, hostile):
     out, _ = split
     expected = {escape_text(c) for c in hostile.lsoa.index}
-    for page in PAGES:
-        files = _part_files(out, page)
-        assert len(files) == len(np.unique(lsoa_parts(hostile, SPLIT)))
-        seen: list[str] = []
-        for f in files:
-            seen += sorted(_feature_ids(f.read_text(encoding="utf-8")))
-        assert len(seen) == len(set(seen)) == len(hostile.lsoa), page
-        assert {html_lib.unescape(s.replace("\\u0026", "&")) for s in seen} == {
-            html_lib.unescape(e) for e in expected}
+    files = _part_files(out, "priority_localities")
+    assert len(files) == len(np.unique(lsoa_parts(hostile, SPLIT)))
+    seen: list[str] = []
+    for f in files:
+        seen += sorted(_feature_ids(f.read_text(encoding="utf-8")))
+    assert len(seen) == len(set(seen)) == len(hostile.lsoa)
+    assert {html_lib.unescape(s.replace("\\u0026", "&")) for s in seen} == {
+        html_lib.unescape(e) for e in expected}
+
+
+def test_a_parts_hotspot_page_opens_its_one_detailed_page_on_the_clusters(split):
+    out, _ = split
+    detailed = _part_files(out, "priority_localities")
+    links = _part_files(out, "hotspots")
+    assert [f.name.replace("hotspots", "priority_localities", 1) for f in links] == [f.name for f in detailed]
+    for link, page in zip(links, detailed):
+        text = link.read_text(encoding="utf-8")
+        assert f'content="0; url={page.name}#hotspots"' in text and f'href="{page.name}#hotspots"' in text
+        assert "<script" not in text and len(text) < 2000
+        body = page.read_text(encoding="utf-8")
+        assert '"hotspots"' in body and "window.location.hash" in body
 
 
 def test_overview_has_no_lsoa_layer_and_links_every_part(split):
@@ -138,10 +150,10 @@ def test_every_part_has_its_legends_and_credits(split, single, hostile):
         assert credit in overview
         context = whole & {"neighbourhoods", "patrol"}
         assert _legend_keys(overview) == context | {"overview"}, "the overview has no LSOA theme"
-        for f in _part_files(out, page):
-            text = f.read_text(encoding="utf-8")
-            assert credit in text, f"{f.name} lacks the credits"
-            assert _legend_keys(text) == whole, f.name
+    for f in _part_files(out, "priority_localities"):
+        text = f.read_text(encoding="utf-8")
+        assert credit in text, f"{f.name} lacks the credits"
+        assert _legend_keys(text) == whole, f.name
 
 
 def test_hostile_values_stay_escaped_in_every_page(split):
@@ -238,6 +250,9 @@ def test_one_page_per_authority_small_one_merged(by_lad, fx):
         assert not _part_files(out, page), "parts by place written beside the authorities"
         for f in files:
             assert re.fullmatch(rf"{page}_[A-Za-z0-9-]+\.html", f.name)
+        if page == "hotspots":  # links opening the authority's one page on its clusters
+            assert all("#hotspots" in f.read_text(encoding="utf-8") for f in files)
+            continue
         seen: dict[str, str] = {}
         for f in files:
             for code in _feature_ids(f.read_text(encoding="utf-8")):
@@ -413,3 +428,16 @@ def test_a_force_area_run_is_split_by_the_lookups_authorities(tmp_path):
     for code in ("E08000032", "E08000033", "E08000034"):
         assert f"<td>{code}</td>" in index
     assert index.count('href="priority_localities_E08000033.html"') == 2, "Calderdale and Kirklees link it"
+
+
+@pytest.mark.browser
+def test_a_hotspot_link_opens_the_detailed_page_on_the_clusters(hostile, tmp_path):
+    browser = _browser()
+    browser._need(browser.CHROMIUM.exists(), f"{browser.CHROMIUM} is missing")
+    write_maps(hostile, tmp_path, spec=MapSpec(split_above=SPLIT), area=AREA, period=PERIOD, offline=True)
+    link = _part_files(tmp_path, "hotspots")[0]
+    dom = browser._chromium(link, "--dump-dom", budget_ms=6000).stdout
+    legends = {m.group(1): m.group(0) for m in re.finditer(r'<div[^>]*data-legend="([a-z_]+)"[^>]*>', dom)}
+    assert "lisa_fdr" in legends and "index" in legends, sorted(legends)
+    assert "display: none" not in legends["lisa_fdr"]
+    assert "display: none" in legends["index"]

@@ -36,6 +36,35 @@ logger = logging.getLogger(__name__)
 OVERLAP_SHARE = 0.01
 
 
+def _candidate_pairs(geoms: np.ndarray, tree: shapely.STRtree) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (a < b) of polygons whose interiors may meet by an area.
+
+    A boundary file is a coverage: neighbours share edges and nothing else. GEOS's
+    coverage validator finds the few polygons whose edges do not match a neighbour's
+    (0.6 s for England and Wales, against seconds for testing every pair of neighbours);
+    only their pairs are intersected. Exact duplicates, whose edges all match, are found
+    by their normalised shape.
+    """
+    if hasattr(shapely, "coverage_invalid_edges"):
+        odd = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(geoms)))
+        i, b = tree.query(geoms[odd], predicate="intersects")
+        a = odd[i]
+        shape_code = pd.factorize(shapely.to_wkb(shapely.normalize(geoms)))[0]
+        first_of_shape = np.unique(shape_code, return_index=True)[1][shape_code]
+        dup = np.flatnonzero(first_of_shape != np.arange(len(geoms)))
+        a, b = np.r_[a, first_of_shape[dup]], np.r_[b, dup]
+    else:  # shapely < 2.1: the interiors must meet, by overlap or containment
+        overlapping = tree.query(geoms, predicate="overlaps")
+        containing = tree.query(geoms, predicate="contains")
+        a, b = np.concatenate([overlapping, containing], axis=1)
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    pair = a < b
+    a, b = a[pair], b[pair]
+    if len(a):
+        a, b = np.unique(np.column_stack([a, b]), axis=0).T
+    return a, b
+
+
 def find_overlaps(lsoa: gpd.GeoDataFrame, *, share: float = OVERLAP_SHARE) -> pd.DataFrame:
     """LSOA pairs whose polygons overlap by more than ``share`` of the smaller one.
 
@@ -54,17 +83,7 @@ def find_overlaps(lsoa: gpd.GeoDataFrame, *, share: float = OVERLAP_SHARE) -> pd
     """
     geoms = lsoa.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-    # Only pairs whose interiors meet can overlap by an area: those that overlap and those
-    # where one holds the other (a duplicated polygon). Testing these predicates is cheaper
-    # than intersecting every pair of neighbours, which only share edges.
-    overlapping = tree.query(geoms, predicate="overlaps")
-    containing = tree.query(geoms, predicate="contains")
-    a, b = np.concatenate([overlapping, containing], axis=1)
-    a, b = np.minimum(a, b), np.maximum(a, b)
-    pair = a < b
-    a, b = a[pair], b[pair]
-    if len(a):
-        a, b = np.unique(np.column_stack([a, b]), axis=0).T
+    a, b = _candidate_pairs(geoms, tree)
     columns = ["code_a", "code_b", "overlap_m2", "share"]
     if not len(a):
         return pd.DataFrame(columns=columns)

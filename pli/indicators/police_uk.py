@@ -226,6 +226,20 @@ def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out[list(frames[0].columns)]
 
 
+def _repeated(values: pd.Series) -> np.ndarray:
+    """``values.duplicated(keep="first")`` for millions of Crime IDs, hashed by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values.array, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    codes = pc.fill_null(pc.dictionary_encode(arr).indices, -1).to_numpy(zero_copy_only=False)
+    repeated = np.ones(len(codes), dtype=bool)
+    repeated[np.unique(codes, return_index=True)[1]] = False
+    return repeated
+
+
 def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source: str) -> pd.DataFrame:
     """Records with their repeats removed, each removal announced with its files.
 
@@ -236,7 +250,7 @@ def _drop_duplicate_records(records: pd.DataFrame, names: Sequence[str], source:
     """
     ids = records["crime_id"]
     has_id = ids.notna().to_numpy()
-    drop = has_id & ids.duplicated(keep="first").to_numpy()
+    drop = has_id & _repeated(ids)
     notes: list[str] = []
     if drop.any():
         sub = records.loc[has_id, ["crime_id", "_file", "month", "category", _LSOA_INDEX]]

@@ -323,8 +323,13 @@ def _add_context(
     return [ward_layer, nb_layer, place_layer]
 
 
-def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: str) -> None:
-    """The mutually exclusive LSOA themes with their legends; ``first`` is shown."""
+def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: str) -> dict[str, ThemeLayer]:
+    """The mutually exclusive LSOA themes with their legends; ``first`` is shown.
+
+    Returns the theme layers by key (``index``, each domain, ``lisa_fdr``, ``gi_fdr``,
+    ``lisa``, ``gi``).
+    """
+    layers: dict[str, ThemeLayer] = {}
     opacity = getattr(m, "_pli_opacity", 0.9)
     themes: list[tuple[str, str, str, str]] = [("index", prep.index_classes.title, "c_index", "tip")]
     for d in prep.domain_classes:
@@ -345,6 +350,7 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
     shared.add_to(m)
     for key, name, colour, tip in themes:
         layer = _theme_layer(m, shared, name=name, colour=colour, tip=tip, show=key == first, opacity=opacity)
+        layers[key] = layer
         if key == "index":
             cls = prep.index_classes
             body = legend_html(cls.title, cls.legend_items(), note=score_note(prep.area_type), opacity=opacity)
@@ -372,6 +378,7 @@ def _add_themes(m: folium.Map, features: list[dict], prep: _Prepared, *, first: 
                 opacity=opacity,
             )
         LegendControl(body, layer=layer, key=key).add_to(m)
+    return layers
 
 
 def _finish(m: folium.Map, front: list, *, attribution: str) -> None:

@@ -62,7 +62,7 @@ def render_page(m: folium.Map | branca.element.Element) -> str:
     # threads from restoring each other's swap in the wrong order.
     with _PATCH_LOCK:
         previous = branca.element.Template
-        branca.element.Template = _template  # type: ignore[assignment]
+        branca.element.Template = _template  # type: ignore[assignment, misc]
         try:
             return root.render()
         finally:

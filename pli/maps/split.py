@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pli._map_assets import LegendControl, MapPanel, escape_text, legend_html
+from pli._map_assets import LegendControl, MapPanel, ThemeFromHash, escape_text, legend_html
 from pli.config import AreaSpec
 from pli.config.specs import TileSpec
 from pli.maps.bundle import MapBundle
@@ -41,6 +41,8 @@ __all__: list[str] = []
 
 PAGES = {"priority_localities": "Priority Localities Index",
          "hotspots": "Clusters and hotspots of the Priority Localities Index"}
+DETAILED = "Priority Localities Index, clusters and hotspots"
+"""Heading of a part's one detailed page (both page types' themes are on it)."""
 
 
 def part_of_lsoas(ward_of_lsoa: np.ndarray, xy: np.ndarray, max_lsoas: int) -> np.ndarray:
@@ -140,21 +142,44 @@ def part_page(
     prep: _Prepared, parts: MapParts, k: int, page: str, area: AreaSpec, period: str, *,
     tiles: bool | str | TileSpec | None, offline: bool, credits: tuple[Credit, ...] = (),
 ) -> str:
-    """The detailed page ``page`` (``priority_localities`` or ``hotspots``) for part ``k``."""
+    """The detailed page of part ``k``, opening on the index (``page="priority_localities"``)
+    or on the clusters (``"hotspots"``).
+
+    Every theme is on the page either way, and ``#hotspots`` (or a theme's key) after its
+    address opens it on that theme: :func:`pli.maps.writing.write_maps` writes one page
+    per part and makes the part's hot-spot page a link to it (:func:`hotspot_link_page`).
+    """
     sub = _sub(prep, np.flatnonzero(parts.part == k))
     m = _new_map(sub, tuple(sub.lsoa_metric.total_bounds), tiles=tiles)
-    heading = (f"{PAGES[page]}: {parts.titles[k]}" if parts.by_authority
-               else f"{PAGES[page]}, part {k + 1} of {parts.n}")
+    heading = (f"{DETAILED}: {parts.titles[k]}" if parts.by_authority
+               else f"{DETAILED}, part {k + 1} of {parts.n}")
     _page_title(m, f"{area.name}: {heading}, {period}")
     back = (f'<p class="pli-open"><a href="{escape_text(page)}.html" target="_top">'
             "Back to the overview of the whole area</a></p>")
     MapPanel(_title_html(area, period, heading, sub, extra=back), key="title", position="topleft",
              css_class="pli-panel pli-title").add_to(m)
-    _add_themes(m, sub.lsoa_features, sub, first="index" if page == "priority_localities" else "lisa_fdr")
+    themes = _add_themes(m, sub.lsoa_features, sub, first="index" if page == "priority_localities" else "lisa_fdr")
+    ThemeFromHash({"hotspots": themes["lisa_fdr"], **themes}).add_to(m)
     bounds = tuple(gpd.GeoSeries(list(sub.lsoa.geometry.values), crs="EPSG:4326").total_bounds)
     front = _add_context(m, sub, lsoa_bounds=bounds)
     _finish(m, front, attribution=_attribution(credits))
     return _render(m, offline=offline)
+
+
+def hotspot_link_page(target: str, title: str) -> str:
+    """A part's hot-spot page: it opens the part's detailed page on its clusters.
+
+    The detailed page already holds the cluster layers, so rendering it twice (the whole
+    of a national area's map time) would only change the layer shown first. Plain HTML,
+    no script: a refresh to ``target#hotspots`` and a link for a browser that blocks it.
+    """
+    href = escape_text(target) + "#hotspots"
+    text = escape_text(title)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0; url={href}"><title>{text}</title></head>'
+        f'<body><p><a href="{href}">{text}</a> (the clusters and hotspots layers of this map)</p></body></html>\n'
+    )
 
 
 def _overview_colours(bundle: MapBundle, prep: _Prepared, page: str, group: np.ndarray,

@@ -17,7 +17,7 @@ from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plo
 from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
 from pli.maps.prepare import _prepare
-from pli.maps.split import map_parts, overview_page, part_page
+from pli.maps.split import DETAILED, hotspot_link_page, map_parts, overview_page, part_page
 from pli.maps.split_by_area import STALE_PART, authority_rows
 from pli.progress import track
 
@@ -120,11 +120,15 @@ def write_maps(
             with stable_element_ids(f"{page}.html"):
                 emit(out_dir / f"{page}.html", overview_page(bundle, prep, parts, page, area, period, tiles=tiles,
                                                              offline=offline, **extras))
-            # One page per part is inherently a loop over the (few hundred at most) parts.
-            for k in track(range(parts.n), f"{page} parts", total=parts.n):
-                with stable_element_ids(parts.file(page, k)):
-                    emit(out_dir / parts.file(page, k), part_page(
-                        prep, parts, k, page, area, period, tiles=tiles, offline=offline, **extras))
+        # One page per part is inherently a loop over the (few hundred at most) parts; its
+        # hot-spot page opens the same page on the clusters.
+        for k in track(range(parts.n), "detailed map parts", total=parts.n):
+            target = parts.file("priority_localities", k)
+            with stable_element_ids(target):
+                emit(out_dir / target, part_page(
+                    prep, parts, k, "priority_localities", area, period, tiles=tiles, offline=offline, **extras))
+            emit(out_dir / parts.file("hotspots", k),
+                 hotspot_link_page(target, f"{area.name}: {DETAILED}: {parts.titles[k]}, {period}"))
     current = set() if parts is None else {parts.file(pg, k) for pg in ("priority_localities", "hotspots")
                                            for k in range(parts.n)}
     stale_parts = [p for p in out_dir.glob("*.html") if STALE_PART.fullmatch(p.name) and p.name not in current]
