@@ -41,8 +41,13 @@ Breaker = Callable[[Path, dict], None]
 
 
 def hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder``, keyed by relative path."""
-    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    """SHA-256 of every file under ``folder``, keyed by relative path.
+
+    The record cache (``.pli-cache``, :mod:`pli.indicators.record_cache`) is left out:
+    it is not an output, and a run adds to it when it reads sources, before it may fail.
+    """
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".pli-cache" not in p.relative_to(folder).parts}
 
 
 def read_rows(path: Path) -> list[list[str]]:

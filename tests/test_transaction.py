@@ -34,7 +34,8 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def _control_entries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".pli"))
+    """Journal, backup, staging and lock entries (the record cache is none of them)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".pli") and p.name != ".pli-cache")
 
 
 def _whole_run(folder: Path, role: str) -> str:
