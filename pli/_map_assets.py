@@ -20,7 +20,7 @@ import itertools
 import json
 import re
 import threading
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import folium
 import pandas as pd
@@ -28,6 +28,9 @@ from branca.element import Element, MacroElement
 from folium.template import Template
 
 from pli.errors import PliError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "Attribution",
@@ -810,6 +813,19 @@ class ResponsiveLayers(MacroElement):
         self.min_width = int(min_width)
 
 
+def label_data(points: gpd.GeoDataFrame, *, fit: bool = False) -> dict:
+    """The GeoJSON a :class:`LabelLayer` carries for ``points`` (``label``, optional
+    ``popup``, and with ``fit`` the ``west``/``south``/``east``/``north`` extent)."""
+    keep = [c for c in ("label", "popup") if c in points.columns]
+    frame = points[keep + ["geometry"]].copy()
+    frame["label"] = frame["label"].astype("string").fillna("").astype(object)
+    bounds = ["west", "south", "east", "north"]
+    if fit and set(bounds) <= set(points.columns):
+        frame["extent"] = [[round(float(v), 5) for v in row] for row in points[bounds].to_numpy()]
+    # Plain dict via to_json keeps numpy and pandas scalar types out of the JSON.
+    return json.loads(frame.to_json(drop_id=True))
+
+
 class LabelLayer(MacroElement):
     """Text labels at points, added to a parent layer (FeatureGroup).
 
@@ -935,19 +951,13 @@ class LabelLayer(MacroElement):
 
     def __init__(
         self, points, *, css_class: str = "pli-label", interactive: bool = False, z_offset: int = 0,
-        pane: str | None = None, fit: bool = False,
+        pane: str | None = None, fit: bool = False, data: dict | None = None,
     ):
         super().__init__()
         self._name = "LabelLayer"
         self.pane = pane
-        keep = [c for c in ("label", "popup") if c in points.columns]
-        frame = points[keep + ["geometry"]].copy()
-        frame["label"] = frame["label"].astype("string").fillna("").astype(object)
-        bounds = ["west", "south", "east", "north"]
-        if fit and set(bounds) <= set(points.columns):
-            frame["extent"] = [[round(float(v), 5) for v in row] for row in points[bounds].to_numpy()]
-        # Plain dict via to_json keeps numpy and pandas scalar types out of the JSON.
-        self.data = json.loads(frame.to_json(drop_id=True))
+        # ``data``: what label_data(points, fit=fit) gives, converted once for many pages.
+        self.data = label_data(points, fit=fit) if data is None else data
         # Labels are raw text (shown through textContent), so they cannot be entity-escaped;
         # script_json keeps their braces out of the page source all the same.
         self.data_js = script_json(self.data)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import folium
 import geopandas as gpd
@@ -23,6 +24,7 @@ from pli._map_assets import (
     ResponsiveLayers,
     escape_text,
     inline_assets,
+    label_data,
     lean_assets,
     legend_html,
 )
@@ -68,6 +70,49 @@ UNCORRECTED_NOTE = (
 
 # Pages naming more upper-layer areas than this show a name only where it fits its area.
 THIN_NAMES_ABOVE = 60
+
+
+_CONVERTED: Optional[dict] = None
+
+
+@contextlib.contextmanager
+def converting_once() -> Iterator[None]:
+    """While active, the context layers every page shares (upper-layer outlines and names,
+    neighbourhoods, patrol places) are converted to GeoJSON once, not once per page.
+
+    A national area split by local authority writes a few hundred pages; converting the
+    same frames for each was a third of the map time. Pages are byte for byte the same.
+    """
+    global _CONVERTED
+    previous, _CONVERTED = _CONVERTED, {}
+    try:
+        yield
+    finally:
+        _CONVERTED = previous
+
+
+def _once(frame: object, tag: object, make: Callable[[], dict]) -> dict:
+    """``make()``, remembered for ``frame`` (kept alive, so its id is not reused) and ``tag``."""
+    if _CONVERTED is None:
+        return make()
+    hit = _CONVERTED.get((id(frame), tag))
+    if hit is None or hit[0] is not frame:
+        hit = (frame, make())
+        _CONVERTED[(id(frame), tag)] = hit
+    return hit[1]
+
+
+def _in_bounds(frame: gpd.GeoDataFrame, bounds: tuple[float, ...]) -> np.ndarray:
+    """Row positions of ``frame.cx[west:east, south:north]``, in row order."""
+    return np.sort(frame.sindex.query(shapely.box(*bounds), predicate="intersects"))
+
+
+def _rows_of(collection: dict, frame: gpd.GeoDataFrame, rows: np.ndarray, *, bbox: bool) -> dict:
+    """The GeoJSON of ``frame.iloc[rows]`` from that of the whole ``frame``."""
+    out = {**collection, "features": [collection["features"][i] for i in rows]}
+    if bbox:
+        out["bbox"] = json.loads(json.dumps(tuple(frame.iloc[rows].total_bounds)))
+    return out
 
 
 def _geojson(frame: gpd.GeoDataFrame) -> dict:
@@ -202,13 +247,19 @@ def _add_context(
     """
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
+    outlines = _once(wards, "outlines", lambda: _geojson(wards[["tip", "geometry"]]))
+    fit_names = len(ward_points) > THIN_NAMES_ABOVE
+    names_data = _once(ward_points, ("names", fit_names), lambda: label_data(ward_points, fit=fit_names))
     if lsoa_bounds is not None:
-        wards = wards.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
-        ward_points = ward_points.cx[lsoa_bounds[0] : lsoa_bounds[2], lsoa_bounds[1] : lsoa_bounds[3]]
+        in_view = _in_bounds(wards, lsoa_bounds)
+        outlines = _rows_of(outlines, wards, in_view, bbox=True)
+        in_view = _in_bounds(ward_points, lsoa_bounds)
+        names_data = _rows_of(names_data, ward_points, in_view, bbox=False)
+        ward_points = ward_points.iloc[in_view]
     ward_layer = None
     if upper_outlines:
         ward_layer = folium.GeoJson(
-            _geojson(wards[["tip", "geometry"]]),
+            outlines,
             name=escape_text(f"{upper} boundaries"),
             style_function=lambda _: {"fill": False, "color": UPPER_COLOUR, "weight": 1.4, "opacity": 0.9},
             interactive=False,
@@ -219,7 +270,7 @@ def _add_context(
     # Many names (a force area, a national part or overview) thin with scale; a
     # borough's few dozen wards keep every name the declutter leaves room for.
     names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names",
-                               fit=len(ward_points) > THIN_NAMES_ABOVE))
+                               fit=len(ward_points) > THIN_NAMES_ABOVE, data=names_data))
     names.add_to(m)
 
     nb_group = folium.FeatureGroup(name="Priority neighbourhoods (numbered by rank)", show=True)
@@ -238,15 +289,17 @@ def _add_context(
     # interior, hiding the LSOA tooltips under it: the outline takes no events and
     # the number markers carry the profile popup.
     nb_layer = folium.GeoJson(
-        _geojson(nb[["rank", "geometry"]]),
+        _once(nb, "outlines", lambda: _geojson(nb[["rank", "geometry"]])),
         name="Neighbourhood outlines",
         control=False,
         style_function=nb_style,
         interactive=False,
     )
     nb_group.add_child(nb_layer)
-    nb_group.add_child(LabelLayer(_with_page_links(prep, focus_rank), css_class="pli-number", interactive=True,
-                                  z_offset=1000))
+    numbers = _once(prep.number_points, ("numbers", focus_rank),
+                    lambda: label_data(_with_page_links(prep, focus_rank)))
+    nb_group.add_child(LabelLayer(prep.number_points, css_class="pli-number", interactive=True, z_offset=1000,
+                                  data=numbers))
     nb_group.add_to(m)
     if focus_rank is None:
         rows = [
@@ -284,7 +337,7 @@ def _add_context(
         if len(places):
             points = bool(places.geom_type.isin(["Point", "MultiPoint"]).all())
             place_layer = folium.GeoJson(
-                _geojson(places[["tip", "geometry"]]),
+                _once(places, "places", lambda: _geojson(places[["tip", "geometry"]])),
                 name="Micro-patrol places",
                 show=True,
                 # folium's CircleMarker defaults to fill=False: ask for the fill explicitly.
@@ -303,9 +356,10 @@ def _add_context(
                 pts = prep.place_points
                 if focus_rank is not None:
                     pts = pts[pts["nrank"] == focus_rank]
-                numbers = folium.FeatureGroup(name="Patrol place numbers", show=True)
-                numbers.add_child(LabelLayer(pts[["label", "geometry"]], css_class="pli-label", z_offset=900))
-                numbers.add_to(m)
+                place_numbers = folium.FeatureGroup(name="Patrol place numbers", show=True)
+                place_numbers.add_child(LabelLayer(pts, css_class="pli-label", z_offset=900, data=_once(
+                    prep.place_points, ("numbers", focus_rank), lambda: label_data(pts[["label", "geometry"]]))))
+                place_numbers.add_to(m)
             row = (
                 (PATROL_COLOUR, "Place to patrol (hover for location and counts)", {"border": "#ffffff"})
                 if points

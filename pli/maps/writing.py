@@ -15,7 +15,7 @@ from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.credits import long_attribution, run_credits
 from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plot_neighbourhoods_figure
 from pli.maps.index_page import index_page
-from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page
+from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page, converting_once
 from pli.maps.prepare import _prepare
 from pli.maps.split import DETAILED, hotspot_link_page, map_parts, overview_page, part_page
 from pli.maps.split_by_area import STALE_PART, authority_rows
@@ -77,6 +77,21 @@ def write_maps(
     ConfigError
         When ``spec.simplify_m`` is out of range.
     """
+    with converting_once():  # the context layers every page shares are converted once
+        return _write_maps(bundle, out_dir, spec=spec, area=area, period=period, offline=offline, public=public)
+
+
+def _write_maps(
+    bundle: MapBundle,
+    out_dir: Path,
+    *,
+    spec: MapSpec,
+    area: AreaSpec,
+    period: str,
+    offline: bool | None = None,
+    public: bool = False,
+) -> list[Path]:
+    """:func:`write_maps` without its conversion scope."""
     _check_spec(spec)
     _validate(bundle)
     if spec.offline is not None:
