@@ -19,11 +19,13 @@ matplotlib.use("Agg")  # figures are written to files; never open a window
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib import patheffects
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
 
 from pli._map_assets import (
     format_number,
@@ -229,6 +231,35 @@ def _attribution_text(fig: plt.Figure, text: str) -> None:
     fig.text(0.03, 0.012, textwrap.fill(text, width), fontsize=5.5, color="#444444", va="bottom")
 
 
+def _fill_polygons(ax: plt.Axes, geoms: np.ndarray, colours: np.ndarray, *, edgecolor: str,
+                   linewidth: float) -> None:
+    """Polygons filled by colour, one compound path per colour.
+
+    geopandas draws one matplotlib patch per polygon, built in Python: ten seconds for
+    the 34,753 LSOAs of England and Wales. Here each colour's rings become a single path
+    from shapely's coordinate arrays (exteriors counter-clockwise, holes clockwise, so the
+    non-zero fill leaves the holes open), drawn with the same fill, edge and width.
+    """
+    colours = np.asarray(colours, dtype=object)
+    geoms = np.asarray(geoms, dtype=object)
+    for colour in pd.unique(colours):
+        parts = shapely.get_parts(shapely.orient_polygons(geoms[colours == colour], exterior_cw=False))
+        rings = shapely.get_rings(parts)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        if not len(xy):
+            continue
+        codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+        starts = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
+        codes[starts] = MplPath.MOVETO
+        codes[np.r_[starts[1:] - 1, len(xy) - 1]] = MplPath.CLOSEPOLY
+        ax.add_patch(PathPatch(MplPath(xy, codes), facecolor=colour, edgecolor=edgecolor, linewidth=linewidth))
+    if len(geoms):
+        west, south, east, north = shapely.total_bounds(geoms)
+        ax.update_datalim([(west, south), (east, north)])
+        ax.autoscale_view()
+    ax.set_aspect("equal")
+
+
 @_literal_text
 def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, period: str) -> plt.Figure:
     """Static map of the index with upper-layer names and numbered neighbourhoods.
@@ -253,7 +284,7 @@ def plot_index_figure(bundle: MapBundle, *, spec: MapSpec, area: AreaSpec, perio
     lsoa = bundle.lsoa
     classes = _classify(lsoa["score"], scheme=bundle.classes, rank=lsoa["rank"], what="Priority Localities Index")
     fig, ax = _figure_frame(area, period, "Priority Localities Index")
-    lsoa.plot(ax=ax, color=classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
+    _fill_polygons(ax, lsoa.geometry.to_numpy(), classes.colour_of().to_numpy(), edgecolor="white", linewidth=0.15)
     upper = bundle.upper_layer_label or "Ward"
     _draw_upper(ax, bundle.wards, avoid=number_positions(bundle.neighbourhoods))
     bundle.neighbourhoods.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.8)
@@ -298,7 +329,8 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     fig, ax = _figure_frame(area, period, "Priority neighbourhoods")
     fig.set_size_inches(11.69, 8.27)  # A4 landscape leaves room for the key
     ax.set_position((0.01, 0.06, 0.64, 0.82))
-    bundle.lsoa.plot(ax=ax, color="#eeeeee", edgecolor="#ffffff", linewidth=0.2)
+    _fill_polygons(ax, bundle.lsoa.geometry.to_numpy(), np.full(len(bundle.lsoa), "#eeeeee", dtype=object),
+                   edgecolor="#ffffff", linewidth=0.2)
     nb.plot(ax=ax, color="#f03b20", alpha=0.55, edgecolor="none")
     _draw_upper(ax, bundle.wards, avoid=number_positions(nb))
     nb.boundary.plot(ax=ax, color=NEIGHBOURHOOD_COLOUR, linewidth=1.6)
