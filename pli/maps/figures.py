@@ -252,7 +252,9 @@ def _fill_polygons(ax: plt.Axes, geoms: np.ndarray, colours: np.ndarray, *, edge
         starts = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
         codes[starts] = MplPath.MOVETO
         codes[np.r_[starts[1:] - 1, len(xy) - 1]] = MplPath.CLOSEPOLY
-        ax.add_patch(PathPatch(MplPath(xy, codes), facecolor=colour, edgecolor=edgecolor, linewidth=linewidth))
+        # add_artist, not add_patch: add_patch walks every segment in Python to grow the
+        # data limits, which are set from the bounds below instead.
+        ax.add_artist(PathPatch(MplPath(xy, codes), facecolor=colour, edgecolor=edgecolor, linewidth=linewidth))
     if len(geoms):
         west, south, east, north = shapely.total_bounds(geoms)
         ax.update_datalim([(west, south), (east, north)])
