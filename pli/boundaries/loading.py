@@ -15,7 +15,7 @@ from pli._codes import list_codes
 from pli.boundaries.coverage import OVERLAP_SHARE, find_overlaps
 from pli.boundaries.reading import _layer_files, _read_layer
 from pli.boundaries.vintage import read_vintage_lookup
-from pli.boundaries.wards import assign_by_code, assign_to_wards, dissolve_from_table
+from pli.boundaries.wards import assign_by_code, assign_to_wards, dissolve_by_code, upper_codes_from_table
 from pli.config import StudyConfig
 from pli.errors import InputError
 
@@ -134,7 +134,9 @@ def load_boundaries(cfg: StudyConfig) -> Boundaries:
         repaired += ward_repaired
         files += _layer_files(ward_path)
     elif b.upper_from_table is not None:
-        wards, upper_codes = dissolve_from_table(lsoa, b.upper_from_table, resolve=cfg.resolve)
+        upper_codes = upper_codes_from_table(lsoa, b.upper_from_table, resolve=cfg.resolve)
+        wards = dissolve_by_code(lsoa, upper_codes, source=f"{b.upper_from_table.code_column!r} from "
+                                 f"{cfg.resolve(b.upper_from_table.path).name}")
         files.append(cfg.resolve(b.upper_from_table.path))
     else:
         raise InputError("boundaries: give either 'wards' (polygons) or 'upper_from_table' in the config")

@@ -146,7 +146,7 @@ def upper_codes_from_table(
     table_spec: UpperFromTableSpec,
     *,
     resolve: Callable[[str], Path] = Path,
-) -> gpd.GeoDataFrame:
+) -> pd.DataFrame:
     """Each LSOA's upper-layer code and name, read from a table (MSOA codes, say).
 
     Parameters
@@ -248,31 +248,14 @@ def dissolve_upper_layer(
     InputError
         As :func:`upper_codes_from_table`.
     """
-    return dissolve_from_table(lsoa, table_spec, resolve=resolve)[0]
-
-
-def dissolve_from_table(
-    lsoa: gpd.GeoDataFrame,
-    table_spec: UpperFromTableSpec,
-    *,
-    resolve: Callable[[str], Path] = Path,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """:func:`dissolve_upper_layer`'s upper layer and the LSOA codes it was dissolved on
-    (for :func:`assign_by_code`)."""
     codes = upper_codes_from_table(lsoa, table_spec, resolve=resolve)
-    wards = dissolve_by_code(lsoa, codes)
-    logger.info(
-        "upper layer: dissolved %d LSOAs into %d areas on %r from %s",
-        len(lsoa),
-        len(wards),
-        table_spec.code_column,
-        Path(resolve(table_spec.path)).name,
-    )
-    return wards, codes
+    source = f"{table_spec.code_column!r} from {Path(resolve(table_spec.path)).name}"
+    return dissolve_by_code(lsoa, codes, source=source)
 
 
-def dissolve_by_code(lsoa: gpd.GeoDataFrame, codes: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The upper layer: LSOAs dissolved on ``codes["code"]``, named ``codes["name"]``."""
+def dissolve_by_code(lsoa: gpd.GeoDataFrame, codes: pd.DataFrame, *, source: str = "codes") -> gpd.GeoDataFrame:
+    """The upper layer: LSOAs dissolved on ``codes["code"]``, named ``codes["name"]``
+    (:func:`upper_codes_from_table`); ``source`` says where the codes came from in the log."""
     parts = gpd.GeoDataFrame(
         {"ward_code": codes["code"].reindex(lsoa.index).to_numpy()},
         geometry=lsoa.geometry.to_numpy(),
@@ -282,6 +265,7 @@ def dissolve_by_code(lsoa: gpd.GeoDataFrame, codes: pd.DataFrame) -> gpd.GeoData
     names = codes.drop_duplicates("code").set_index("code")["name"]
     wards.insert(0, "ward_name", pd.array(names.reindex(wards.index).to_numpy(), dtype="str"))
     wards.index = pd.Index(wards.index.astype(str), name="ward_code")
+    logger.info("upper layer: dissolved %d LSOAs into %d areas on %s", len(lsoa), len(wards), source)
     return wards[["ward_name", wards.geometry.name]]
 
 

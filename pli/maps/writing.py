@@ -31,6 +31,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+@converting_once()  # the context layers every page shares are converted once
 def write_maps(
     bundle: MapBundle,
     out_dir: Path,
@@ -77,21 +78,6 @@ def write_maps(
     ConfigError
         When ``spec.simplify_m`` is out of range.
     """
-    with converting_once():  # the context layers every page shares are converted once
-        return _write_maps(bundle, out_dir, spec=spec, area=area, period=period, offline=offline, public=public)
-
-
-def _write_maps(
-    bundle: MapBundle,
-    out_dir: Path,
-    *,
-    spec: MapSpec,
-    area: AreaSpec,
-    period: str,
-    offline: bool | None = None,
-    public: bool = False,
-) -> list[Path]:
-    """:func:`write_maps` without its conversion scope."""
     _check_spec(spec)
     _validate(bundle)
     if spec.offline is not None:
