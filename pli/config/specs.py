@@ -907,15 +907,16 @@ class MapSpec:
         when only names are known), an authority of fewer than 30 LSOAs sharing its
         nearest neighbour's page; otherwise (no authorities known, or one authority)
         parts of whole upper-layer areas, at most about this many LSOAs each
-        (``priority_localities-part-NN.html``). Each has the same layers, legends and
-        credits; ``hotspots`` pages likewise. ``priority_localities.html`` and
+        (``priority_localities-part-NN.html``). Each has every layer, legend and credit;
+        its ``hotspots_...`` page opens the same page on the cluster layers (so does
+        ``#hotspots`` after its address). ``priority_localities.html`` and
         ``hotspots.html`` become overviews: the authorities (or upper-layer areas)
         coloured by their LSOAs' mean class (or most frequent cluster), each linking to
         its page, and ``index.html`` lists the authorities in a table. Measured on
-        England and Wales (34,753 LSOAs): one page was 192 MB; split at 3,000 into 16
-        parts by place, parts of 11-14 MB (about 5 s to first render in headless
-        Chromium) and overviews of 9 MB. London (4,344 LSOAs) split by authority: 30
-        pages of 0.9-1.5 MB (2 s) and overviews of 0.5 MB (2 s).
+        England and Wales (34,753 LSOAs): one page was 192 MB; split by authority, 343
+        pages of up to 2.5 MB (about 2 s to first render in headless Chromium) and
+        overviews of 1.7 MB (2.4 s). London (4,344 LSOAs): 30 pages of 0.9-1.5 MB and
+        overviews of 0.5 MB (2 s).
     """
 
     online: bool = False
