@@ -404,6 +404,33 @@ def test_many_names_thin_with_scale(hostile, tmp_path):
     assert r["initial_misfit"] == r["zoomed_misfit"] == 0, r
 
 
+def test_names_thin_by_the_count_each_page_shows(hostile, tmp_path):
+    """Thinning follows the names a page shows: the overview of 220 names thins, a part
+    showing 60 or fewer does not, though the area has more."""
+    lsoa = hostile.lsoa.assign(ward_code=hostile.lsoa.index, ward_name=hostile.lsoa["lsoa_name"])
+    wards = lsoa[["lsoa_name", "geometry"]].rename(columns={"lsoa_name": "ward_name"})
+    wards.index.name = "ward_code"
+    bundle = dataclasses.replace(hostile, lsoa=lsoa, wards=wards, upper_layer_label="LSOA area")
+    write_maps(bundle, tmp_path, spec=MapSpec(split_above=20), area=AREA, period=PERIOD, offline=False)
+
+    area_names = set(wards["ward_name"].astype(str))
+
+    def shown_names(page: Path) -> list[dict]:
+        layers = [json.loads(m)["features"] for m in re.findall(r"var data = (\{.*?\});\n",
+                                                                 page.read_text(encoding="utf-8"))]
+        names = [f for f in layers if f and all(x["properties"]["label"] in area_names for x in f)]
+        assert len(names) == 1, page.name
+        return names[0]
+
+    overview = shown_names(tmp_path / "priority_localities.html")
+    assert len(overview) == len(lsoa) and all("extent" in f["properties"] for f in overview)
+    parts = _part_files(tmp_path, "priority_localities")
+    for page in parts:
+        names = shown_names(page)
+        assert len(names) <= 60, page.name
+        assert not any("extent" in f["properties"] for f in names), page.name
+
+
 def test_a_force_area_run_is_split_by_the_lookups_authorities(tmp_path):
     """``pli index`` on West Yorkshire LSOAs of the Calderdale fixture, authorities from area.lookup."""
     from pli.area.init import init_config

@@ -247,15 +247,16 @@ def _add_context(
     """
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
+    names_in_view = None if lsoa_bounds is None else _in_bounds(ward_points, lsoa_bounds)
+    # Many names (a force area, a national part or overview) thin with scale; a
+    # borough's few dozen wards keep every name the declutter leaves room for.
+    fit_names = (len(ward_points) if names_in_view is None else len(names_in_view)) > THIN_NAMES_ABOVE
     outlines = _once(wards, "outlines", lambda: _geojson(wards[["tip", "geometry"]]))
-    fit_names = len(ward_points) > THIN_NAMES_ABOVE
     names_data = _once(ward_points, ("names", fit_names), lambda: label_data(ward_points, fit=fit_names))
     if lsoa_bounds is not None:
-        in_view = _in_bounds(wards, lsoa_bounds)
-        outlines = _rows_of(outlines, wards, in_view, bbox=True)
-        in_view = _in_bounds(ward_points, lsoa_bounds)
-        names_data = _rows_of(names_data, ward_points, in_view, bbox=False)
-        ward_points = ward_points.iloc[in_view]
+        outlines = _rows_of(outlines, wards, _in_bounds(wards, lsoa_bounds), bbox=True)
+        names_data = _rows_of(names_data, ward_points, names_in_view, bbox=False)
+        ward_points = ward_points.iloc[names_in_view]
     ward_layer = None
     if upper_outlines:
         ward_layer = folium.GeoJson(
@@ -267,10 +268,8 @@ def _add_context(
         ward_layer.add_to(m)
     names = folium.FeatureGroup(name=escape_text(f"{upper} names"), show=True)
     # Their own pane keeps the names above the neighbourhood outlines, below the numbers.
-    # Many names (a force area, a national part or overview) thin with scale; a
-    # borough's few dozen wards keep every name the declutter leaves room for.
-    names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names",
-                               fit=len(ward_points) > THIN_NAMES_ABOVE, data=names_data))
+    names.add_child(LabelLayer(ward_points, css_class="pli-label", pane="pli-names", fit=fit_names,
+                               data=names_data))
     names.add_to(m)
 
     nb_group = folium.FeatureGroup(name="Priority neighbourhoods (numbered by rank)", show=True)
