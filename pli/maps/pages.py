@@ -247,16 +247,18 @@ def _add_context(
     """
     upper = prep.upper_label
     wards, ward_points = prep.wards, prep.ward_points
-    names_in_view = None if lsoa_bounds is None else _in_bounds(ward_points, lsoa_bounds)
+    ward_rows = name_rows = None
+    if lsoa_bounds is not None:
+        ward_rows, name_rows = _in_bounds(wards, lsoa_bounds), _in_bounds(ward_points, lsoa_bounds)
     # Many names (a force area, a national part or overview) thin with scale; a
     # borough's few dozen wards keep every name the declutter leaves room for.
-    fit_names = (len(ward_points) if names_in_view is None else len(names_in_view)) > THIN_NAMES_ABOVE
+    fit_names = (len(ward_points) if name_rows is None else len(name_rows)) > THIN_NAMES_ABOVE
     outlines = _once(wards, "outlines", lambda: _geojson(wards[["tip", "geometry"]]))
     names_data = _once(ward_points, ("names", fit_names), lambda: label_data(ward_points, fit=fit_names))
-    if lsoa_bounds is not None:
-        outlines = _rows_of(outlines, wards, _in_bounds(wards, lsoa_bounds), bbox=True)
-        names_data = _rows_of(names_data, ward_points, names_in_view, bbox=False)
-        ward_points = ward_points.iloc[names_in_view]
+    if ward_rows is not None and name_rows is not None:
+        outlines = _rows_of(outlines, wards, ward_rows, bbox=True)
+        names_data = _rows_of(names_data, ward_points, name_rows, bbox=False)
+        ward_points = ward_points.iloc[name_rows]
     ward_layer = None
     if upper_outlines:
         ward_layer = folium.GeoJson(
