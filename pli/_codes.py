@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["list_codes", "normalise_codes"]
+__all__ = ["arrow_array", "isin_text", "list_codes", "normalise_codes"]
 
 logger = logging.getLogger("pli.codes")
 
@@ -85,13 +85,7 @@ def isin_text(values: object, allowed: object) -> np.ndarray:
     import pyarrow.compute as pc
 
     def text(x: object) -> pa.Array:
-        if isinstance(x, (pd.Index, pd.Series)):
-            x = x.array
-        elif isinstance(x, (set, frozenset)):
-            x = list(x)
-        arr = pa.array(x, from_pandas=True)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
+        arr = arrow_array(list(x) if isinstance(x, (set, frozenset)) else x)
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
         return arr if arr.type in (pa.string(), pa.large_string()) else pc.cast(arr, pa.large_string())
@@ -101,3 +95,22 @@ def isin_text(values: object, allowed: object) -> np.ndarray:
     if left.type != right.type:
         right = pc.cast(right, left.type)
     return pc.is_in(left, value_set=right, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def arrow_array(values: object):
+    """``values`` (a pandas Series, Index or array, or a list) as one contiguous Arrow array.
+
+    Arrow-backed pandas columns are taken without copying their strings; a column
+    concatenated from several files arrives in chunks, which are joined once here.
+
+    Examples
+    --------
+    >>> arrow_array(pd.Series(["a", None], dtype="str")).to_pylist()
+    ['a', None]
+    """
+    import pyarrow as pa
+
+    if isinstance(values, (pd.Index, pd.Series)):
+        values = values.array
+    arr = pa.array(values, from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr

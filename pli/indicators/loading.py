@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from pli._codes import arrow_array
 from pli.config import ConfigError, SourceSpec
 from pli.errors import InputError
 from pli.indicators.census import _load_census2011_population, _load_census2021
@@ -134,9 +135,7 @@ def _sort_order(columns: list[pd.Series], x: np.ndarray, y: np.ndarray) -> np.nd
     arrays: dict[str, object] = {}
     for k, col in enumerate(columns):
         if pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype):
-            arr = pa.array(col.array, from_pandas=True)
-            if isinstance(arr, pa.ChunkedArray):
-                arr = arr.combine_chunks()
+            arr = arrow_array(col)
             if arr.type in (pa.string(), pa.large_string()):
                 arrays[f"k{k}"] = arr
                 continue

@@ -14,7 +14,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from pli import progress
-from pli._codes import list_codes
+from pli._codes import arrow_array, list_codes
 from pli.config import SourceSpec
 from pli.errors import InputError
 from pli.indicators import record_cache
@@ -228,13 +228,9 @@ def _concat_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _repeated(values: pd.Series) -> np.ndarray:
     """``values.duplicated(keep="first")`` for millions of Crime IDs, hashed by Arrow."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(values.array, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    codes = pc.fill_null(pc.dictionary_encode(arr).indices, -1).to_numpy(zero_copy_only=False)
+    codes = pc.fill_null(pc.dictionary_encode(arrow_array(values)).indices, -1).to_numpy(zero_copy_only=False)
     repeated = np.ones(len(codes), dtype=bool)
     repeated[np.unique(codes, return_index=True)[1]] = False
     return repeated

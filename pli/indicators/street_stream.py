@@ -210,8 +210,7 @@ def _typed(table: pa.Table, columns: dict[str, str], file: StreetFile) -> pd.Dat
             bad = table.column("_bad_" + internal)
             if bad.null_count < len(bad):
                 pos = np.flatnonzero(pc.is_valid(bad).to_numpy(zero_copy_only=False))[:5]
-                texts = bad.to_pylist()
-                shown = ", ".join(f"line {lines[p]}: {texts[p]!r}" for p in pos)
+                shown = ", ".join(f"line {lines[p]}: {text!r}" for p, text in zip(pos, bad.take(pos).to_pylist()))
                 raise InputError(
                     f"cannot parse the file as a police.uk street CSV (column {internal!r}: {shown}); "
                     "Longitude/Latitude must be numbers or blank",
@@ -219,7 +218,7 @@ def _typed(table: pa.Table, columns: dict[str, str], file: StreetFile) -> pd.Dat
                 )
             out[internal] = table.column(internal).to_numpy().astype("float64")
         elif internal in ("crime_id", "location"):
-            values = table.column(internal).to_pandas(types_mapper=None)
+            values = table.column(internal).to_pandas()
             out[internal] = values.astype("str").where(values.notna(), np.nan)
         else:
             encoded = pc.dictionary_encode(table.column(internal)).combine_chunks().to_pandas()
