@@ -408,9 +408,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from pli.indicators.record_cache import FOLDER_NAME, clear_cache
+    from pli.indicators.record_cache import clear_cache, folder_beside
 
-    folder = Path(args.folder) if args.folder else Path(args.out).resolve().parent / FOLDER_NAME
+    folder = Path(args.folder) if args.folder else folder_beside(args.out)
     removed, size = clear_cache(folder)
     print(f"removed {removed} cached record file(s), {size / 2**20:.1f} MiB, from {folder}")
     return 0
@@ -418,9 +418,9 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 def _record_cache_beside(out: str):
     """police.uk records cached in ``.pli-cache`` beside the command's output folder (as ``pli index``)."""
-    from pli.indicators.record_cache import FOLDER_NAME, using_cache
+    from pli.indicators.record_cache import folder_beside, using_cache
 
-    return using_cache(Path(out).resolve().parent / FOLDER_NAME)
+    return using_cache(folder_beside(out))
 
 
 def _parse_seed(text: str | None) -> int | None:

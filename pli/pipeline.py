@@ -176,9 +176,9 @@ def run_index(
         config_path=cfg.config_path,
         inputs=[cfg.resolve(path) for _, path in cfg.input_paths()],
     )
-    from pli.indicators.record_cache import FOLDER_NAME, using_cache
+    from pli.indicators.record_cache import folder_beside, using_cache
 
-    cache_dir = Path(out_dir).resolve().parent / FOLDER_NAME  # beside the output folder, never inside it
+    cache_dir = folder_beside(out_dir)
     with transaction.TargetLock(targets) as lock, using_cache(cache_dir, enabled=cache):
         return _run_index(
             cfg, targets=targets, lock=lock, seed=seed, offline=offline, public=public, run_patrols=patrols, step=step

@@ -75,6 +75,7 @@ __all__ = [
     "RecordCacheUse",
     "cache_folder",
     "clear_cache",
+    "folder_beside",
     "read_records",
     "records_key",
     "recording_messages",
@@ -90,6 +91,11 @@ FORMAT_VERSION = 1
 
 FOLDER_NAME = ".pli-cache"
 """The cache folder a command puts beside its output folder (``.pli``: never part of a run)."""
+
+
+def folder_beside(out_dir: str | Path) -> Path:
+    """The ``cache: auto`` folder of a command writing ``out_dir``: beside it, never inside it."""
+    return Path(out_dir).resolve().parent / FOLDER_NAME
 
 _META = "pli_record_cache"
 
