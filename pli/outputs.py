@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import platform
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "hash_inputs",
     "input_key",
     "input_sha256",
+    "write_atomic",
     "manifest_role",
     "package_versions",
     "verify_outputs",
@@ -69,6 +71,31 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes, *, temp: Path | None = None) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, synced,
+    then renamed over ``path``; the temporary file is removed when anything fails.
+
+    ``temp`` names the temporary file (a caller that sweeps up its own leftovers by
+    name); by default it is a fresh ``.<name>.*.tmp`` readable as ``0o644``.
+    """
+    if temp is None:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp, fh = Path(name), os.fdopen(fd, "wb")
+    else:
+        tmp, fh = temp, open(temp, "wb")
+    try:
+        with fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if temp is None:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 _INPUT_HASHES: dict[tuple, str] = {}

@@ -405,16 +405,12 @@ def write_records(
     digest = hashlib.sha256(data).hexdigest()
     path = folder / f"{_stem(source, key)}{digest[:_CONTENT_DIGITS]}.parquet"
     temp = folder / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+    from pli.outputs import write_atomic
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(temp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
+        write_atomic(path, data, temp=temp)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
         logger.warning("%s: cannot write the record cache %s (%s); the records are not cached", source, path, exc)
         return None
     for older in _candidates(folder, source, key):

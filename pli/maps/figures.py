@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Callable, Optional, cast
@@ -37,6 +35,7 @@ from pli.maps.credits import Credit, long_attribution, run_credits
 from pli.maps.placement import number_positions
 from pli.maps.prepare import _classify, _simplify
 from pli.maps.style import NEIGHBOURHOOD_COLOUR, UPPER_COLOUR, score_note
+from pli.outputs import write_atomic
 
 __all__ = [
     "plot_index_figure",
@@ -372,20 +371,6 @@ def plot_neighbourhoods_figure(bundle: MapBundle, *, area: AreaSpec, period: str
     return fig
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def png_bytes(fig: plt.Figure, *, dpi: float = 200) -> bytes:
     """The figure as PNG bytes that depend only on what is drawn; the figure is closed.
 
@@ -402,4 +387,4 @@ def png_bytes(fig: plt.Figure, *, dpi: float = 200) -> bytes:
 
 
 def _save_figure(fig: plt.Figure, path: Path) -> None:
-    _write_atomic(path, png_bytes(fig))
+    write_atomic(path, png_bytes(fig))

@@ -13,12 +13,13 @@ from pli.config import AreaSpec, MapSpec
 from pli.maps.basemap import resolve_tiles
 from pli.maps.bundle import MapBundle, _check_spec, _validate
 from pli.maps.credits import long_attribution, run_credits
-from pli.maps.figures import _save_figure, _write_atomic, plot_index_figure, plot_neighbourhoods_figure
+from pli.maps.figures import _save_figure, plot_index_figure, plot_neighbourhoods_figure
 from pli.maps.index_page import index_page
 from pli.maps.pages import _hotspot_page, _neighbourhood_page, _priority_page, converting_once
 from pli.maps.prepare import _prepare
 from pli.maps.split import DETAILED, hotspot_link_page, map_parts, overview_page, part_page
 from pli.maps.split_by_area import STALE_PART, authority_rows
+from pli.outputs import write_atomic
 from pli.progress import track
 
 __all__ = [
@@ -100,7 +101,7 @@ def write_maps(
     def emit(path: Path, html: str) -> None:
         nonlocal page_bytes
         data = html.encode("utf-8")
-        _write_atomic(path, data)
+        write_atomic(path, data)
         # Named inside the folder: out_dir is usually a staging folder the reader never sees.
         log.debug("maps: wrote %s (%.2f MB)", path.relative_to(out_dir).as_posix(), len(data) / 1e6)
         page_bytes += len(data)
